@@ -1,0 +1,106 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Dependencies, and why each earns its build time (2-core machine, first debug build):
+// - swift-argument-parser: both CLIs, completions and man page generation.
+// - swift-log: the logging API; our journald handler plugs into it.
+// - swift-nio: the control socket server (framing, backpressure, idle timeouts).
+// - swift-service-lifecycle: one task tree, graceful shutdown on SIGTERM/SIGINT.
+// - GRDB: SQLite with WAL, migrations and a reader/writer pool.
+// - TOMLKit: the config file format (about 15 s to build).
+let package = Package(
+    name: "touchpoint",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "touchpointd", targets: ["touchpointd"]),
+        .executable(name: "touchpointctl", targets: ["touchpointctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", exact: "0.6.0"),
+    ],
+    targets: [
+        // libsystemd: journald, sd_notify, socket activation.
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        // Events, patients, bookings, validation, the local calendar. Pure Swift, no I/O.
+        .target(name: "TouchpointDomain"),
+        // The TOML configuration: parsing and validation.
+        .target(
+            name: "TouchpointConfig",
+            dependencies: [
+                "TouchpointDomain",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        // The durable state: SQLite through GRDB, migrations, applying events.
+        .target(
+            name: "TouchpointStore",
+            dependencies: [
+                "TouchpointDomain",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // The control protocol (frames, requests, replies), its client and output formatting.
+        .target(name: "TouchpointControl", dependencies: ["TouchpointDomain"]),
+        // libsystemd glue: journald log handler, sd_notify, socket activation.
+        .target(
+            name: "TouchpointSystemd",
+            dependencies: [
+                "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The daemon runtime: queue reader, control server, lifecycle.
+        .target(
+            name: "TouchpointDaemon",
+            dependencies: [
+                "TouchpointDomain", "TouchpointConfig", "TouchpointStore",
+                "TouchpointControl", "TouchpointSystemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "touchpointd",
+            dependencies: [
+                "TouchpointDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "touchpointctl",
+            dependencies: [
+                "TouchpointControl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Starts the real daemon in a temp directory; writes realistic queues.
+        .target(
+            name: "TouchpointTestSupport",
+            dependencies: ["TouchpointDomain", "TouchpointControl"]
+        ),
+        .testTarget(
+            name: "TouchpointDomainTests",
+            dependencies: ["TouchpointDomain", "TouchpointConfig", "TouchpointControl", "TouchpointTestSupport"]
+        ),
+        .testTarget(
+            name: "TouchpointDaemonTests",
+            dependencies: [
+                "TouchpointTestSupport", "TouchpointControl", "TouchpointDomain",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

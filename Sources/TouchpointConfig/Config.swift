@@ -1,0 +1,142 @@
+import Foundation
+import TouchpointDomain
+
+/// A daily window on the wall clock, such as the call window `09:00-17:00`
+/// or quiet hours `20:00-08:00` (which cross midnight).
+public struct DailyWindow: Equatable, Sendable, CustomStringConvertible {
+    public var start: TimeOfDay
+    public var end: TimeOfDay
+
+    public init(start: TimeOfDay, end: TimeOfDay) {
+        self.start = start
+        self.end = end
+    }
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let s = TimeOfDay(hhmm: parts[0]), let e = TimeOfDay(hhmm: parts[1]), s != e else {
+            return nil
+        }
+        self.init(start: s, end: e)
+    }
+
+    public var crossesMidnight: Bool { end < start }
+
+    /// Whether a wall time falls inside the window (start inclusive, end exclusive).
+    public func contains(_ t: TimeOfDay) -> Bool {
+        crossesMidnight ? (t >= start || t < end) : (t >= start && t < end)
+    }
+
+    public var description: String { "\(start)-\(end)" }
+}
+
+/// What touchpointd reads from `touchpoint.toml` (see `config.md`): every key has its default here.
+public struct TouchpointConfig: Equatable, Sendable {
+    public struct Hospital: Equatable, Sendable {
+        public var name: String
+        public var phone: String
+    }
+
+    public struct Control: Equatable, Sendable {
+        public var socket = "/run/touchpoint/control.sock"
+        public var adminGroup = "touchpoint-admin"
+        public var staffGroup = "touchpoint-staff"
+    }
+
+    public struct Calendar: Equatable, Sendable {
+        public var closedDates: Set<LocalDate> = []
+        /// An ICS file of closed days (absolute), if any.
+        public var closedDatesFile: String?
+    }
+
+    public struct Calls: Equatable, Sendable {
+        public var daysAfterSurgery = 1
+        /// ISO weekdays (1 Monday ... 7 Sunday) on which calls are made.
+        public var days: Set<Int> = Set(1...7)
+        public var window = DailyWindow(start: TimeOfDay(hour: 9, minute: 0), end: TimeOfDay(hour: 17, minute: 0))
+        public var retryAfter: Duration = .seconds(2 * 3600)
+        public var maxAttempts = 3
+        public var escalateAfterDays = 2
+    }
+
+    public struct WaitNotice: Equatable, Sendable {
+        public var lead: Duration = .seconds(2 * 3600)
+        public var coalesce: Duration = .seconds(10 * 60)
+    }
+
+    public struct OpenAccess: Equatable, Sendable {
+        public var daysBefore = 7
+        public var sendAt = TimeOfDay(hour: 10, minute: 0)
+    }
+
+    public struct Notices: Equatable, Sendable {
+        public var quietHours: DailyWindow? = DailyWindow(start: TimeOfDay(hour: 20, minute: 0), end: TimeOfDay(hour: 8, minute: 0))
+        public var defaultChannel: Channel = .sms
+        public var smsMaxChars = 612
+    }
+
+    public enum TransportKind: String, Equatable, Sendable, CaseIterable {
+        case outbox, command
+    }
+
+    public struct Transport: Equatable, Sendable {
+        public var kind: TransportKind = .outbox
+        public var outboxDir = "/var/spool/touchpoint/outbox"
+        public var command: [String] = []
+        public var timeout: Duration = .seconds(30)
+        public var backoffInitial: Duration = .seconds(60)
+        public var backoffMax: Duration = .seconds(3600)
+        public var maxAge: Duration = .seconds(24 * 3600)
+    }
+
+    public enum LogLevel: String, Equatable, Sendable, CaseIterable {
+        case trace, debug, info, notice, warning, error, critical
+    }
+
+    /// The file this was read from (absolute).
+    public var file: String
+    public var timeZone = "Europe/London"
+    public var clock: HospitalClock
+    public var stateDir = "/var/lib/touchpoint"
+    public var queueFile = "/var/spool/touchpoint/queue.jsonl"
+    public var templatesDir = "/etc/touchpoint/templates"
+    public var hospital: Hospital
+    public var control = Control()
+    public var calendar = Calendar()
+    public var calls = Calls()
+    public var waitNotice = WaitNotice()
+    public var openAccess = OpenAccess()
+    public var notices = Notices()
+    public var transport = Transport()
+    public var logLevel: LogLevel = .info
+
+    public static func == (a: TouchpointConfig, b: TouchpointConfig) -> Bool {
+        a.file == b.file && a.timeZone == b.timeZone && a.stateDir == b.stateDir && a.queueFile == b.queueFile
+            && a.templatesDir == b.templatesDir && a.hospital == b.hospital && a.control == b.control
+            && a.calendar == b.calendar && a.calls == b.calls && a.waitNotice == b.waitNotice
+            && a.openAccess == b.openAccess && a.notices == b.notices && a.transport == b.transport
+            && a.logLevel == b.logLevel
+    }
+
+    /// The path of the database inside `state_dir`.
+    public var databasePath: String { (stateDir as NSString).appendingPathComponent("touchpoint.sqlite") }
+}
+
+/// One thing wrong with a config file: where, which key, what was expected.
+public struct ConfigIssue: Error, Equatable, Sendable, CustomStringConvertible {
+    public var file: String
+    /// Dotted key (`calls.window`), or nil for the file as a whole.
+    public var key: String?
+    public var message: String
+
+    public var description: String {
+        if let key { return "\(file): \(key): \(message)" }
+        return "\(file): \(message)"
+    }
+}
+
+/// Every problem found in a config file, so an admin fixes them all in one go.
+public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var issues: [ConfigIssue]
+    public var description: String { issues.map(\.description).joined(separator: "\n") }
+}

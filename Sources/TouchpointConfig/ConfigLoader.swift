@@ -1,0 +1,314 @@
+import Foundation
+import TOMLKit
+import TouchpointDomain
+
+/// Reads and validates `touchpoint.toml`. Unknown keys are errors: a typo must
+/// never silently fall back to a default in a service that phones patients.
+public enum ConfigLoader {
+    /// Loads the file at `path`, resolving relative paths against its directory.
+    public static func load(path: String) throws(ConfigError) -> TouchpointConfig {
+        let absolute = absolutePath(path, relativeTo: FileManager.default.currentDirectoryPath)
+        let text: String
+        do {
+            let data = try Data(contentsOf: URL(fileURLWithPath: absolute))
+            guard let s = String(data: data, encoding: .utf8) else {
+                throw ConfigError(issues: [ConfigIssue(file: absolute, key: nil, message: "is not UTF-8 text")])
+            }
+            text = s
+        } catch let e as ConfigError {
+            throw e
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(file: absolute, key: nil, message: "cannot be read: \(describe(error)) (check the path given with --config and its permissions)")])
+        }
+        return try parse(text, file: absolute)
+    }
+
+    /// Parses config text; `file` names it in errors and anchors relative paths.
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> TouchpointConfig {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let e as TOMLParseError {
+            throw ConfigError(issues: [ConfigIssue(file: file, key: nil, message: "line \(e.source.begin.line), column \(e.source.begin.column): \(e.description)")])
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(file: file, key: nil, message: "not valid TOML: \(error)")])
+        }
+        var r = Reader(file: file, baseDir: (file as NSString).deletingLastPathComponent)
+        let config = r.read(table)
+        if !r.issues.isEmpty { throw ConfigError(issues: r.issues) }
+        return config!
+    }
+
+    static func absolutePath(_ path: String, relativeTo base: String) -> String {
+        let joined = path.hasPrefix("/") ? path : (base as NSString).appendingPathComponent(path)
+        return (joined as NSString).standardizingPath
+    }
+
+    static func describe(_ error: Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSCocoaErrorDomain && ns.code == NSFileReadNoSuchFileError { return "no such file" }
+        if ns.domain == NSCocoaErrorDomain && ns.code == NSFileReadNoPermissionError { return "permission denied" }
+        return ns.localizedDescription
+    }
+}
+
+/// Walks the TOML tables, collecting every issue rather than stopping at the first.
+private struct Reader {
+    let file: String
+    let baseDir: String
+    var issues: [ConfigIssue] = []
+
+    mutating func issue(_ key: String?, _ message: String) {
+        issues.append(ConfigIssue(file: file, key: key, message: message))
+    }
+
+    /// Reports keys of `table` that are not in `known`.
+    mutating func checkKeys(_ table: TOMLTable, _ known: [String], section: String?) {
+        for key in table.keys where !known.contains(key) {
+            let full = section.map { "\($0).\(key)" } ?? key
+            let near = known.min { editDistance($0, key) < editDistance($1, key) }
+            var msg = "unknown key"
+            if let near, editDistance(near, key) <= 2 { msg += " (did you mean \"\(near)\"?)" }
+            msg += "; known keys\(section.map { " in [\($0)]" } ?? " at the top level"): \(known.joined(separator: ", "))"
+            issue(full, msg)
+        }
+    }
+
+    mutating func section(_ root: TOMLTable, _ name: String, _ known: [String]) -> TOMLTable? {
+        guard let v = root[name] else { return nil }
+        guard let t = v.table else {
+            issue(name, "expected a table ([\(name)])")
+            return nil
+        }
+        checkKeys(t, known, section: name)
+        return t
+    }
+
+    mutating func string(_ t: TOMLTable?, _ section: String?, _ key: String) -> String? {
+        guard let v = t?[key] else { return nil }
+        guard let s = v.string else {
+            issue(full(section, key), "expected a string in quotes")
+            return nil
+        }
+        return s
+    }
+
+    mutating func int(_ t: TOMLTable?, _ section: String, _ key: String, _ range: ClosedRange<Int>) -> Int? {
+        guard let v = t?[key] else { return nil }
+        guard let i = v.int, range.contains(i) else {
+            issue(full(section, key), "expected a whole number from \(range.lowerBound) to \(range.upperBound)")
+            return nil
+        }
+        return i
+    }
+
+    mutating func duration(_ t: TOMLTable?, _ section: String, _ key: String) -> Duration? {
+        guard let s = string(t, section, key) else { return nil }
+        guard let d = parseDuration(s) else {
+            issue(full(section, key), "expected a duration such as 90s, 10m, 2h or 1d, got \"\(s)\"")
+            return nil
+        }
+        return d
+    }
+
+    mutating func timeOfDay(_ t: TOMLTable?, _ section: String, _ key: String) -> TimeOfDay? {
+        guard let s = string(t, section, key) else { return nil }
+        guard let d = TimeOfDay(hhmm: Substring(s)) else {
+            issue(full(section, key), "expected a time of day HH:MM (24-hour), got \"\(s)\"")
+            return nil
+        }
+        return d
+    }
+
+    mutating func window(_ t: TOMLTable?, _ section: String, _ key: String) -> DailyWindow? {
+        guard let s = string(t, section, key) else { return nil }
+        guard let w = DailyWindow(s) else {
+            issue(full(section, key), "expected a window HH:MM-HH:MM such as 09:00-17:00, got \"\(s)\"")
+            return nil
+        }
+        return w
+    }
+
+    mutating func path(_ t: TOMLTable?, _ section: String?, _ key: String) -> String? {
+        guard let s = string(t, section, key) else { return nil }
+        guard !s.isEmpty else {
+            issue(full(section, key), "must not be empty")
+            return nil
+        }
+        return ConfigLoader.absolutePath(s, relativeTo: baseDir)
+    }
+
+    func full(_ section: String?, _ key: String) -> String { section.map { "\($0).\(key)" } ?? key }
+
+    mutating func read(_ root: TOMLTable) -> TouchpointConfig? {
+        checkKeys(root, ["time_zone", "state_dir", "queue_file", "templates_dir", "hospital", "control",
+                         "calendar", "calls", "wait_notice", "open_access", "notices", "transport", "log"],
+                  section: nil)
+        var tzName = "Europe/London"
+        if let s = string(root, nil, "time_zone") { tzName = s }
+        let clock = HospitalClock(identifier: tzName)
+        if clock == nil {
+            issue("time_zone", "unknown time zone \"\(tzName)\" (expected an IANA name such as Europe/London; is tzdata installed?)")
+        }
+
+        let hospitalT = section(root, "hospital", ["name", "phone"])
+        let name = string(hospitalT, "hospital", "name")
+        let phone = string(hospitalT, "hospital", "phone")
+        if name?.isEmpty ?? true { issue("hospital.name", "required: the hospital's name, used in messages") }
+        if phone?.isEmpty ?? true { issue("hospital.phone", "required: the breast care nurses' phone line, used in messages") }
+
+        var c = TouchpointConfig(file: file, clock: clock ?? HospitalClock(timeZone: TimeZone(secondsFromGMT: 0)!),
+                                 hospital: .init(name: name ?? "", phone: phone ?? ""))
+        c.timeZone = tzName
+        if let p = path(root, nil, "state_dir") { c.stateDir = p }
+        if let p = path(root, nil, "queue_file") { c.queueFile = p }
+        if let p = path(root, nil, "templates_dir") { c.templatesDir = p }
+
+        let control = section(root, "control", ["socket", "admin_group", "staff_group"])
+        if let p = path(control, "control", "socket") {
+            c.control.socket = p
+            if p.utf8.count > 107 { issue("control.socket", "path is \(p.utf8.count) bytes; a Unix socket path must be at most 107") }
+        }
+        if let s = string(control, "control", "admin_group") { c.control.adminGroup = s }
+        if let s = string(control, "control", "staff_group") { c.control.staffGroup = s }
+
+        let cal = section(root, "calendar", ["closed_dates", "closed_dates_file"])
+        if let v = cal?["closed_dates"] {
+            if let arr = v.array {
+                for (i, item) in arr.enumerated() {
+                    if let s = item.string, let d = LocalDate(iso: s) {
+                        c.calendar.closedDates.insert(d)
+                    } else if let d = item.date, LocalDate.isValid(year: d.year, month: d.month, day: d.day) {
+                        c.calendar.closedDates.insert(LocalDate(year: d.year, month: d.month, day: d.day))
+                    } else {
+                        issue("calendar.closed_dates[\(i)]", "expected a date \"YYYY-MM-DD\"")
+                    }
+                }
+            } else {
+                issue("calendar.closed_dates", "expected a list of dates, such as [\"2026-12-25\"]")
+            }
+        }
+        if let s = string(cal, "calendar", "closed_dates_file"), !s.isEmpty {
+            let p = ConfigLoader.absolutePath(s, relativeTo: baseDir)
+            if !FileManager.default.isReadableFile(atPath: p) {
+                issue("calendar.closed_dates_file", "cannot read \(p) (expected an ICS file of closed days)")
+            }
+            c.calendar.closedDatesFile = p
+        }
+
+        let calls = section(root, "calls", ["days_after_surgery", "days", "window", "retry_after", "max_attempts", "escalate_after_days"])
+        if let i = int(calls, "calls", "days_after_surgery", 0...30) { c.calls.daysAfterSurgery = i }
+        if let v = calls?["days"] {
+            let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            if let arr = v.array {
+                var days = Set<Int>()
+                for (i, item) in arr.enumerated() {
+                    if let s = item.string, let idx = names.firstIndex(of: s.lowercased()) {
+                        days.insert(idx + 1)
+                    } else {
+                        issue("calls.days[\(i)]", "expected one of \(names.joined(separator: ", "))")
+                    }
+                }
+                if days.isEmpty && arr.count == 0 { issue("calls.days", "must name at least one day") }
+                c.calls.days = days
+            } else {
+                issue("calls.days", "expected a list such as [\"mon\", \"tue\"]")
+            }
+        }
+        if let w = window(calls, "calls", "window") {
+            if w.crossesMidnight { issue("calls.window", "the call window must not cross midnight") } else { c.calls.window = w }
+        }
+        if let d = duration(calls, "calls", "retry_after") { c.calls.retryAfter = d }
+        if let i = int(calls, "calls", "max_attempts", 1...20) { c.calls.maxAttempts = i }
+        if let i = int(calls, "calls", "escalate_after_days", 0...30) { c.calls.escalateAfterDays = i }
+
+        let wait = section(root, "wait_notice", ["lead", "coalesce"])
+        if let d = duration(wait, "wait_notice", "lead") { c.waitNotice.lead = d }
+        if let d = duration(wait, "wait_notice", "coalesce") { c.waitNotice.coalesce = d }
+
+        let oa = section(root, "open_access", ["days_before", "send_at"])
+        if let i = int(oa, "open_access", "days_before", 0...90) { c.openAccess.daysBefore = i }
+        if let t = timeOfDay(oa, "open_access", "send_at") { c.openAccess.sendAt = t }
+
+        let notices = section(root, "notices", ["quiet_hours", "default_channel", "sms_max_chars"])
+        if let s = string(notices, "notices", "quiet_hours") {
+            if s.isEmpty {
+                c.notices.quietHours = nil
+            } else if let w = DailyWindow(s) {
+                c.notices.quietHours = w
+            } else {
+                issue("notices.quiet_hours", "expected a window HH:MM-HH:MM such as 20:00-08:00, or \"\" for none; got \"\(s)\"")
+            }
+        }
+        if let s = string(notices, "notices", "default_channel") {
+            if let ch = Channel(rawValue: s) { c.notices.defaultChannel = ch } else {
+                issue("notices.default_channel", "expected \"sms\", \"email\" or \"none\", got \"\(s)\"")
+            }
+        }
+        if let i = int(notices, "notices", "sms_max_chars", 70...10_000) { c.notices.smsMaxChars = i }
+
+        let tr = section(root, "transport", ["kind", "outbox_dir", "command", "timeout", "backoff_initial", "backoff_max", "max_age"])
+        if let s = string(tr, "transport", "kind") {
+            if let k = TouchpointConfig.TransportKind(rawValue: s) { c.transport.kind = k } else {
+                issue("transport.kind", "expected \"outbox\" or \"command\", got \"\(s)\"")
+            }
+        }
+        if let p = path(tr, "transport", "outbox_dir") { c.transport.outboxDir = p }
+        if let v = tr?["command"] {
+            if let arr = v.array, arr.allSatisfy({ $0.string != nil }) {
+                c.transport.command = arr.compactMap(\.string)
+                if let first = c.transport.command.first {
+                    c.transport.command[0] = ConfigLoader.absolutePath(first, relativeTo: baseDir)
+                }
+            } else {
+                issue("transport.command", "expected a list of strings: the program and its arguments (no shell)")
+            }
+        }
+        if c.transport.kind == .command && c.transport.command.isEmpty {
+            issue("transport.command", "required when transport.kind is \"command\": the program and its arguments")
+        }
+        if let d = duration(tr, "transport", "timeout") { c.transport.timeout = d }
+        if let d = duration(tr, "transport", "backoff_initial") { c.transport.backoffInitial = d }
+        if let d = duration(tr, "transport", "backoff_max") { c.transport.backoffMax = d }
+        if let d = duration(tr, "transport", "max_age") { c.transport.maxAge = d }
+        if c.transport.backoffMax < c.transport.backoffInitial {
+            issue("transport.backoff_max", "must not be shorter than transport.backoff_initial")
+        }
+
+        let log = section(root, "log", ["level"])
+        if let s = string(log, "log", "level") {
+            if let l = TouchpointConfig.LogLevel(rawValue: s) { c.logLevel = l } else {
+                issue("log.level", "expected one of \(TouchpointConfig.LogLevel.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(s)\"")
+            }
+        }
+        return issues.isEmpty ? c : nil
+    }
+}
+
+/// `90s`, `10m`, `2h`, `1d` (a whole number and one unit).
+public func parseDuration(_ s: String) -> Duration? {
+    guard let unit = s.last, let n = Int(s.dropLast()), n >= 0 else { return nil }
+    switch unit {
+    case "s": return .seconds(n)
+    case "m": return .seconds(n * 60)
+    case "h": return .seconds(n * 3600)
+    case "d": return .seconds(n * 86_400)
+    default: return nil
+    }
+}
+
+private func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    var prev = Array(0...b.count)
+    for i in 1...max(a.count, 1) where !a.isEmpty {
+        var cur = [i] + Array(repeating: 0, count: b.count)
+        for j in 1...max(b.count, 1) where !b.isEmpty {
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        prev = cur
+    }
+    return prev[b.count]
+}

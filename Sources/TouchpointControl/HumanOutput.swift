@@ -1,0 +1,104 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How to style human output: colour only on a terminal (and never with NO_COLOR).
+public struct OutputStyle: Sendable {
+    public var colour: Bool
+    public var timeZone: TimeZone
+
+    public static func detect() -> OutputStyle {
+        OutputStyle(colour: isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil,
+                    timeZone: TimeZone.current)
+    }
+
+    func bold(_ s: String) -> String { colour ? "\u{1B}[1m\(s)\u{1B}[0m" : s }
+    func warn(_ s: String) -> String { colour ? "\u{1B}[33m\(s)\u{1B}[0m" : s }
+}
+
+/// Renders replies for a person at a terminal: aligned, local times, plain words.
+public enum HumanOutput {
+    public static func status(_ s: StatusReport, style: OutputStyle) -> String {
+        var out = style.bold("touchpointd \(s.version)") + ", \(s.state), up \(duration(s.uptimeSeconds))\n"
+        out += "queue file   \(s.queue.path)\n"
+        if let e = s.queue.error { out += "             " + style.warn("problem: \(e)") + "\n" }
+        var read = "read to      line \(number(s.queue.line)) (byte \(number(s.queue.offset)))"
+        if let at = s.queue.lastReadAt { read += ", last read \(localTime(at, style))" }
+        out += read + "\n"
+        out += "events       \(number(s.queue.ingested)) applied, \(number(s.queue.duplicates)) duplicates, \(number(s.queue.rejected)) rejected\n"
+        out += "state        \(number(s.patients)) patients, \(number(s.bookings)) open bookings\n"
+        if s.jobs.isEmpty {
+            out += "jobs         none\n"
+        } else {
+            for (i, kind) in s.jobs.keys.sorted().enumerated() {
+                let states = s.jobs[kind]!.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+                out += (i == 0 ? "jobs         " : "             ") + "\(kind): \(states)\n"
+            }
+        }
+        out += "next due     \(s.nextDueAt.map { localTime($0, style) } ?? "nothing scheduled")\n"
+        return out
+    }
+
+    public static func ingest(_ r: IngestReport) -> String {
+        "read the queue file: \(number(r.ingested)) applied, \(number(r.duplicates)) duplicates, \(number(r.rejected)) rejected; now at byte \(number(r.offset))\n"
+    }
+
+    public static func rejects(_ r: RejectsReport, style: OutputStyle) -> String {
+        if r.rejects.isEmpty { return "no rejected lines\n" }
+        var rows: [[String]] = [["LINE", "OFFSET", "EVENT ID", "CODE", "MESSAGE"]]
+        for e in r.rejects {
+            rows.append([String(e.line), String(e.offset), e.eventID ?? "-", e.code, e.message])
+        }
+        var out = table(rows, style: style)
+        for e in r.rejects where e.rawLine != nil {
+            out += "line \(e.line): \(e.rawLine!)\n"
+        }
+        if r.total > r.rejects.count {
+            out += "(\(r.rejects.count) most recent of \(number(r.total)); use --limit for more)\n"
+        }
+        return out
+    }
+
+    /// Columns padded to their widest cell; the last column is not padded.
+    public static func table(_ rows: [[String]], style: OutputStyle) -> String {
+        guard let header = rows.first else { return "" }
+        var widths = Array(repeating: 0, count: header.count)
+        for r in rows { for (i, c) in r.enumerated() where i < widths.count - 1 { widths[i] = max(widths[i], c.count) } }
+        var out = ""
+        for (n, r) in rows.enumerated() {
+            var line = ""
+            for (i, c) in r.enumerated() {
+                line += i < r.count - 1 ? c.padding(toLength: widths[i] + 2, withPad: " ", startingAt: 0) : c
+            }
+            out += (n == 0 ? style.bold(line) : line) + "\n"
+        }
+        return out
+    }
+
+    public static func number(_ n: Int) -> String {
+        let s = String(n)
+        var out = ""
+        for (i, ch) in s.reversed().enumerated() {
+            if i > 0 && i % 3 == 0 && ch != "-" { out.append(",") }
+            out.append(ch)
+        }
+        return String(out.reversed())
+    }
+
+    public static func duration(_ seconds: Int) -> String {
+        if seconds < 60 { return "\(seconds)s" }
+        if seconds < 3600 { return "\(seconds / 60)m \(seconds % 60)s" }
+        if seconds < 86_400 { return "\(seconds / 3600)h \(String(format: "%02d", seconds % 3600 / 60))m" }
+        return "\(seconds / 86_400)d \(seconds % 86_400 / 3600)h"
+    }
+
+    public static func localTime(_ date: Date, _ style: OutputStyle) -> String {
+        let f = DateFormatter()
+        f.timeZone = style.timeZone
+        f.locale = Locale(identifier: "en_GB")
+        f.dateFormat = Calendar.current.isDate(date, inSameDayAs: Date()) ? "HH:mm:ss" : "EEE d MMM yyyy HH:mm"
+        return f.string(from: date)
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+
+/// The control socket's wire protocol.
+///
+/// Each message is one frame: a 4-byte big-endian length, then that many
+/// bytes of UTF-8 JSON. Length prefixes (rather than newlines) let either side
+/// refuse an oversized frame before buffering it.
+public enum ControlProtocol {
+    /// Bumped on any incompatible change; a peer of another version gets an error naming both.
+    public static let version = 1
+    /// The largest frame accepted (payload bytes).
+    public static let maximumFrameLength = 1 << 20
+
+    /// Frames `payload` for the wire.
+    public static func frame(_ payload: Data) -> Data {
+        var out = Data(capacity: payload.count + 4)
+        let n = UInt32(payload.count)
+        out.append(contentsOf: [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)])
+        out.append(payload)
+        return out
+    }
+}
+
+/// Splits a byte stream into frames, refusing oversized ones. Shared by the
+/// daemon's socket handler, the client and the fuzz target.
+public struct FrameDecoder: Sendable {
+    public enum Failure: Error, Equatable, Sendable {
+        case tooLarge(Int)
+    }
+
+    public init() {}
+
+    /// The next complete frame's payload from the front of `buffer` (removing it),
+    /// nil if more bytes are needed.
+    public func next(from buffer: inout [UInt8]) throws(Failure) -> [UInt8]? {
+        guard buffer.count >= 4 else { return nil }
+        let n = Int(buffer[0]) << 24 | Int(buffer[1]) << 16 | Int(buffer[2]) << 8 | Int(buffer[3])
+        guard n <= ControlProtocol.maximumFrameLength else { throw .tooLarge(n) }
+        guard buffer.count >= 4 + n else { return nil }
+        let payload = Array(buffer[4..<(4 + n)])
+        buffer.removeFirst(4 + n)
+        return payload
+    }
+}
+
+/// A request to the daemon: a command and its arguments.
+public struct ControlRequest: Codable, Equatable, Sendable {
+    public var v: Int
+    public var command: String
+    public var args: Arguments
+
+    /// Every command's arguments, all optional; each command reads the ones it takes.
+    public struct Arguments: Codable, Equatable, Sendable {
+        public var limit: Int?
+        public var showLine: Bool?
+
+        public init(limit: Int? = nil, showLine: Bool? = nil) {
+            self.limit = limit
+            self.showLine = showLine
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case limit
+            case showLine = "show_line"
+        }
+    }
+
+    public init(command: String, args: Arguments = .init(), v: Int = ControlProtocol.version) {
+        self.v = v
+        self.command = command
+        self.args = args
+    }
+
+    /// Parses a request frame's payload. Checks the version before anything else,
+    /// so a client of another version gets an error naming both.
+    public static func decode(_ payload: [UInt8]) -> Result<ControlRequest, ControlFailure> {
+        let data = Data(payload)
+        struct Versioned: Decodable { var v: Int? }
+        guard let versioned = try? JSONDecoder().decode(Versioned.self, from: data) else {
+            return .failure(ControlFailure(.badRequest, "the request is not a JSON object"))
+        }
+        guard let v = versioned.v else {
+            return .failure(ControlFailure(.badRequest, "the request has no protocol version \"v\""))
+        }
+        guard v == ControlProtocol.version else {
+            return .failure(ControlFailure(.unsupportedVersion,
+                "touchpointctl speaks control protocol version \(v), this touchpointd speaks version \(ControlProtocol.version); use the touchpointctl that came with this touchpointd"))
+        }
+        do {
+            return .success(try JSONDecoder().decode(ControlRequest.self, from: data))
+        } catch {
+            return .failure(ControlFailure(.badRequest, "malformed request: \(Self.describe(error))"))
+        }
+    }
+
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): return "missing \"\(key.stringValue)\""
+        case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx):
+            return "wrong type at \"\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\""
+        case DecodingError.dataCorrupted(let ctx): return ctx.debugDescription
+        default: return "\(error)"
+        }
+    }
+}
+
+/// An error reply: a code the client maps to an exit status, and a message for a person.
+public struct ControlFailure: Error, Codable, Equatable, Sendable {
+    public enum Code: String, Codable, Sendable {
+        case badRequest = "bad_request"
+        case unsupportedVersion = "unsupported_version"
+        case frameTooLarge = "frame_too_large"
+        case unknownCommand = "unknown_command"
+        case permissionDenied = "permission_denied"
+        case notFound = "not_found"
+        case failed
+        case unavailable
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+/// The reply frame: `{"v":1,"ok":true,"result":{...}}` or `{"v":1,"ok":false,"error":{...}}`.
+public enum ControlReply {
+    public static func success<T: Encodable>(_ result: T) -> Data {
+        return (try? ControlJSON.encoder.encode(SuccessEnvelope(result: result)))
+            ?? failure(ControlFailure(.failed, "the daemon could not encode its reply"))
+    }
+
+    public static func failure(_ error: ControlFailure) -> Data {
+        struct Envelope: Encodable {
+            var v = ControlProtocol.version
+            var ok = false
+            var error: ControlFailure
+        }
+        return try! ControlJSON.encoder.encode(Envelope(error: error))
+    }
+}
+
+private struct SuccessEnvelope<T: Encodable>: Encodable {
+    var v = ControlProtocol.version
+    var ok = true
+    var result: T
+}
+
+/// The JSON conventions of the control protocol and `--json`: snake_case keys
+/// as written in each type's CodingKeys, RFC 3339 UTC timestamps.
+public enum ControlJSON {
+    public static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .custom { date, enc in
+            var c = enc.singleValueContainer()
+            try c.encode(Timestamp.rfc3339(date))
+        }
+        return e
+    }()
+
+    public static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .custom { dec in
+            let s = try dec.singleValueContainer().decode(String.self)
+            guard case .success(let date) = Timestamp.parse(s, clock: HospitalClock(timeZone: TimeZone(secondsFromGMT: 0)!)) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: dec.codingPath, debugDescription: "not an RFC 3339 time"))
+            }
+            return date
+        }
+        return d
+    }()
+}
+
+import TouchpointDomain

@@ -1,0 +1,144 @@
+import Foundation
+
+/// `status`: what an admin checks first.
+public struct StatusReport: Codable, Equatable, Sendable {
+    public struct Queue: Codable, Equatable, Sendable {
+        public var path: String
+        public var offset: Int
+        public var line: Int
+        public var ingested: Int
+        public var duplicates: Int
+        public var rejected: Int
+        /// Why the queue file cannot be read right now, if it cannot.
+        public var error: String?
+        public var lastReadAt: Date?
+
+        public init(path: String, offset: Int, line: Int, ingested: Int, duplicates: Int, rejected: Int,
+                    error: String? = nil, lastReadAt: Date? = nil) {
+            self.path = path
+            self.offset = offset
+            self.line = line
+            self.ingested = ingested
+            self.duplicates = duplicates
+            self.rejected = rejected
+            self.error = error
+            self.lastReadAt = lastReadAt
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case path, offset, line, ingested, duplicates, rejected, error
+            case lastReadAt = "last_read_at"
+        }
+    }
+
+    public var version: String
+    /// `running` or `paused`.
+    public var state: String
+    public var uptimeSeconds: Int
+    public var queue: Queue
+    public var patients: Int
+    public var bookings: Int
+    /// Jobs by kind, then by state.
+    public var jobs: [String: [String: Int]]
+    public var nextDueAt: Date?
+    public var lastDispatch: Date?
+
+    public init(version: String, state: String, uptimeSeconds: Int, queue: Queue, patients: Int, bookings: Int,
+                jobs: [String: [String: Int]] = [:], nextDueAt: Date? = nil, lastDispatch: Date? = nil) {
+        self.version = version
+        self.state = state
+        self.uptimeSeconds = uptimeSeconds
+        self.queue = queue
+        self.patients = patients
+        self.bookings = bookings
+        self.jobs = jobs
+        self.nextDueAt = nextDueAt
+        self.lastDispatch = lastDispatch
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, state, queue, patients, bookings, jobs
+        case uptimeSeconds = "uptime_s"
+        case nextDueAt = "next_due_at"
+        case lastDispatch = "last_dispatch"
+    }
+
+    // Encode nil optionals as null: the JSON output names every field.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(version, forKey: .version)
+        try c.encode(state, forKey: .state)
+        try c.encode(uptimeSeconds, forKey: .uptimeSeconds)
+        try c.encode(queue, forKey: .queue)
+        try c.encode(patients, forKey: .patients)
+        try c.encode(bookings, forKey: .bookings)
+        try c.encode(jobs, forKey: .jobs)
+        try c.encode(nextDueAt, forKey: .nextDueAt)
+        try c.encode(lastDispatch, forKey: .lastDispatch)
+    }
+}
+
+/// `ingest`: what one read of the queue file did.
+public struct IngestReport: Codable, Equatable, Sendable {
+    public var ingested: Int
+    public var duplicates: Int
+    public var rejected: Int
+    public var offset: Int
+
+    public init(ingested: Int, duplicates: Int, rejected: Int, offset: Int) {
+        self.ingested = ingested
+        self.duplicates = duplicates
+        self.rejected = rejected
+        self.offset = offset
+    }
+}
+
+/// `rejects`: the queue lines that were not applied.
+public struct RejectsReport: Codable, Equatable, Sendable {
+    public struct Entry: Codable, Equatable, Sendable {
+        public var line: Int
+        public var offset: Int
+        public var eventID: String?
+        public var code: String
+        public var message: String
+        public var at: Date
+        /// The raw line: admins only (it holds patient data).
+        public var rawLine: String?
+
+        public init(line: Int, offset: Int, eventID: String?, code: String, message: String, at: Date, rawLine: String?) {
+            self.line = line
+            self.offset = offset
+            self.eventID = eventID
+            self.code = code
+            self.message = message
+            self.at = at
+            self.rawLine = rawLine
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case line, offset, code, message, at
+            case eventID = "event_id"
+            case rawLine = "raw_line"
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(line, forKey: .line)
+            try c.encode(offset, forKey: .offset)
+            try c.encode(eventID, forKey: .eventID)
+            try c.encode(code, forKey: .code)
+            try c.encode(message, forKey: .message)
+            try c.encode(at, forKey: .at)
+            if let rawLine { try c.encode(rawLine, forKey: .rawLine) }
+        }
+    }
+
+    public var rejects: [Entry]
+    /// Total rejected lines since the state was created (the list may be limited).
+    public var total: Int
+
+    public init(rejects: [Entry], total: Int) {
+        self.rejects = rejects
+        self.total = total
+    }
+}

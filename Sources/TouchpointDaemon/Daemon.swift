@@ -1,0 +1,264 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import TouchpointConfig
+import TouchpointDomain
+import TouchpointStore
+import TouchpointSystemd
+import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `touchpointd` was asked to do on its command line.
+public struct DaemonOptions: Sendable {
+    public var configPath: String
+    public var logLevel: TouchpointConfig.LogLevel?
+
+    public init(configPath: String, logLevel: TouchpointConfig.LogLevel? = nil) {
+        self.configPath = configPath
+        self.logLevel = logLevel
+    }
+}
+
+/// The daemon's entry points. `main` parses arguments and calls one of these.
+public enum Daemon {
+    /// `touchpointd --check-config`: prints what is wrong and returns 0 or 1, like `nginx -t`.
+    public static func checkConfig(path: String) -> Int32 {
+        do {
+            let config = try ConfigLoader.load(path: path)
+            print("\(config.file): configuration is valid")
+            return 0
+        } catch {
+            printError(error.description)
+            return 1
+        }
+    }
+
+    static func printError(_ text: String) {
+        for line in text.split(separator: "\n") {
+            FileHandle.standardError.write(Data("touchpointd: \(line)\n".utf8))
+        }
+    }
+
+    /// Runs until SIGTERM or SIGINT; returns the exit status.
+    public static func run(_ options: DaemonOptions) async -> Int32 {
+        let config: TouchpointConfig
+        do {
+            config = try ConfigLoader.load(path: options.configPath)
+        } catch {
+            printError(error.description)
+            return 1
+        }
+        let level = options.logLevel ?? config.logLevel
+        let destination = LogDestination.detect()
+        LoggingSystem.bootstrap { _ in
+            var h = JournalLogHandler(identifier: "touchpointd", destination: destination)
+            h.logLevel = level.swiftLogLevel
+            return h
+        }
+        let logger = Logger(label: "touchpointd")
+        // Outbox files are read by the transport's group; nothing is world-readable.
+        umask(0o027)
+
+        let lock: StateLock
+        let store: Store
+        do {
+            lock = try StateLock(stateDir: config.stateDir)
+            store = try Store(path: config.databasePath)
+        } catch {
+            let text = "\(error)"
+            logger.critical("cannot start: \(text)", metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
+            if case .journal = destination { printError(text) }
+            return 1
+        }
+        defer { withExtendedLifetime(lock) {} }
+
+        for group in [config.control.adminGroup, config.control.staffGroup] where Authorizer.gid(of: group) == nil {
+            logger.warning("group \(group) does not exist: that role has no members but root until it is created")
+        }
+
+        let reader: QueueReader
+        let watcher: QueueWatcher
+        do {
+            reader = try QueueReader(path: config.queueFile, clock: config.clock, store: store, logger: logger)
+            watcher = try QueueWatcher(path: config.queueFile, logger: logger)
+        } catch {
+            logger.critical("cannot start: \(error)", metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
+            if case .journal = destination { printError("\(error)") }
+            return 1
+        }
+
+        let runtime = RuntimeState(config: config)
+        let handler = CommandHandler(store: store, reader: reader, runtime: runtime, logger: logger)
+        let readiness = Readiness(handler: handler)
+        let control = ControlServer(
+            socketPath: config.control.socket, staffGroup: config.control.staffGroup, handler: handler,
+            authorizer: { Authorizer(adminGroup: runtime.config.control.adminGroup, staffGroup: runtime.config.control.staffGroup) },
+            logger: logger, ready: { readiness.mark(.socket) })
+        let ingest = IngestService(reader: reader, watcher: watcher, logger: logger, caughtUp: { readiness.mark(.caughtUp) })
+        let reload = ReloadService(runtime: runtime, reader: reader, store: store, logger: logger, handler: handler)
+
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: control, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: ingest, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: reload, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        logger.info("touchpointd \(TouchpointVersion.string) starting (config \(config.file), state \(config.stateDir))",
+                    metadata: ["MESSAGE_ID": "\(MessageID.started)"])
+        var status: Int32 = 0
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("stopped on an error: \(error)", metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
+            if case .journal = destination { printError("\(error)") }
+            status = 1
+        }
+        ServiceNotifier.notify("STOPPING=1")
+        reader.stop()
+        watcher.stop()
+        logger.info("touchpointd stopped", metadata: ["MESSAGE_ID": "\(MessageID.stopped)"])
+        return status
+    }
+}
+
+extension TouchpointConfig.LogLevel {
+    var swiftLogLevel: Logger.Level {
+        switch self {
+        case .trace: return .trace
+        case .debug: return .debug
+        case .info: return .info
+        case .notice: return .notice
+        case .warning: return .warning
+        case .error: return .error
+        case .critical: return .critical
+        }
+    }
+}
+
+/// One daemon per state directory: an flock on `state_dir/touchpointd.lock`,
+/// released by the kernel however the process ends (kill -9 included).
+final class StateLock: Sendable {
+    let fd: Int32
+
+    init(stateDir: String) throws {
+        var isDir: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: stateDir, isDirectory: &isDir) {
+            do {
+                try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw StoreError("state_dir \(stateDir): cannot create it: \(String(cString: strerror(errno))) (create it, owned by the service user)")
+            }
+        }
+        let path = (stateDir as NSString).appendingPathComponent("touchpointd.lock")
+        let f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard f >= 0 else {
+            throw StoreError("state_dir \(stateDir): cannot write there: \(String(cString: strerror(errno))) (it must be writable by the service user)")
+        }
+        guard flock(f, LOCK_EX | LOCK_NB) == 0 else {
+            var buf = [UInt8](repeating: 0, count: 32)
+            let n = read(f, &buf, 31)
+            let pid = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            close(f)
+            throw StoreError("another touchpointd (pid \(pid)) is running on state_dir \(stateDir)")
+        }
+        ftruncate(f, 0)
+        let pid = Array("\(getpid())\n".utf8)
+        _ = pwrite(f, pid, pid.count, 0)
+        fd = f
+    }
+
+    deinit { close(fd) }
+}
+
+/// READY=1 once the socket is up and the queue has been read to its end.
+final class Readiness: Sendable {
+    enum Step: Sendable { case socket, caughtUp }
+    private let steps = Synchronization.Mutex<Set<Int>>([])
+    let handler: CommandHandler
+
+    init(handler: CommandHandler) { self.handler = handler }
+
+    func mark(_ step: Step) {
+        let done = steps.withLock { s -> Bool in
+            s.insert(step == .socket ? 0 : 1)
+            return s.count == 2
+        }
+        if done {
+            Task {
+                let summary = (try? await handler.status()).map {
+                    "STATUS=\($0.queue.ingested) events applied, \($0.queue.rejected) rejected; \($0.bookings) bookings"
+                } ?? "STATUS=running"
+                ServiceNotifier.notify("READY=1\n\(summary)")
+                handler.logger.info("ready")
+            }
+        }
+    }
+}
+
+import Synchronization
+
+/// Reads the queue at start, then each time the kernel says it changed.
+struct IngestService: Service {
+    let reader: QueueReader
+    let watcher: QueueWatcher
+    let logger: Logger
+    let caughtUp: @Sendable () -> Void
+
+    func run() async throws {
+        _ = await reader.readAvailable()
+        caughtUp()
+        for await _ in watcher.changes.cancelOnGracefulShutdown() {
+            _ = await reader.readAvailable()
+        }
+        reader.stop()
+    }
+}
+
+/// SIGHUP: re-reads the config; an invalid one is refused and the old one kept.
+struct ReloadService: Service {
+    let runtime: RuntimeState
+    let reader: QueueReader
+    let store: Store
+    let logger: Logger
+    let handler: CommandHandler
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        for await _ in signals.cancelOnGracefulShutdown() {
+            _ = reload(actor: "SIGHUP")
+        }
+    }
+
+    /// Applies a new config if it is valid; returns the problems otherwise.
+    func reload(actor: String) -> ConfigError? {
+        let old = runtime.config
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        ServiceNotifier.notify("RELOADING=1\nMONOTONIC_USEC=\(UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000)")
+        defer { ServiceNotifier.notify("READY=1") }
+        do {
+            var new = try ConfigLoader.load(path: old.file)
+            // These are bound at start; keep the running values and say so.
+            for (key, was, now) in [("state_dir", old.stateDir, new.stateDir), ("control.socket", old.control.socket, new.control.socket)] where was != now {
+                logger.warning("config reload: \(key) changed from \(was) to \(now); that takes effect only on restart")
+            }
+            new.stateDir = old.stateDir
+            new.control.socket = old.control.socket
+            runtime.replace(new)
+            reader.reconfigure(path: new.queueFile, clock: new.clock)
+            try? store.audit(actor: actor, action: "reload", detail: "config \(new.file)")
+            logger.notice("configuration reloaded from \(new.file)", metadata: ["MESSAGE_ID": "\(MessageID.configReloaded)"])
+            return nil
+        } catch {
+            logger.error("configuration reload refused, keeping the running one: \(error.description.replacingOccurrences(of: "\n", with: "; "))",
+                         metadata: ["MESSAGE_ID": "\(MessageID.configRefused)"])
+            return error
+        }
+    }
+}

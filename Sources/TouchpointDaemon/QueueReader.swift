@@ -1,0 +1,297 @@
+import Foundation
+import Logging
+import Synchronization
+import TouchpointDomain
+import TouchpointStore
+import TouchpointSystemd
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the reader can say about the queue file right now, for `status`.
+public struct QueueHealth: Sendable, Equatable {
+    /// Why the file cannot be read now (missing, unreadable), or nil when all is well.
+    public var problem: String?
+}
+
+/// Reads the queue file from the committed position and applies its complete
+/// lines in batches, each batch one transaction with the new position.
+///
+/// All file and database work runs on one serial dispatch queue, off the
+/// Swift concurrency pool, so a long ingest never starves the control socket.
+final class QueueReader: @unchecked Sendable {
+    // @unchecked: every mutable stored property below is touched only from
+    // blocks running on `work` (a serial queue); `health` and `stopping` are
+    // the exceptions and are protected by their own Mutex/atomic wrappers.
+    private let work = DispatchQueue(label: "touchpoint.queue-reader")
+    private let store: Store
+    private let logger: Logger
+    private var path: String
+    private var parser: QueueLineParser
+    private var fd: Int32 = -1
+    private var fdIdentity: (dev: UInt64, ino: UInt64)?
+    private var position: QueuePosition
+    private var reportedProblem: String?
+    let health = Mutex(QueueHealth())
+    private let stopping = Atomic<Bool>(false)
+
+    /// Lines applied per transaction: large enough to amortise the commit's
+    /// fsync, small enough that a crash re-reads little and readers see progress.
+    static let batchLines = 20_000
+    static let chunkBytes = 4 << 20
+
+    init(path: String, clock: HospitalClock, store: Store, logger: Logger) throws {
+        self.path = path
+        self.parser = QueueLineParser(clock: clock)
+        self.store = store
+        self.logger = logger
+        self.position = try store.queueTotals().position
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+    }
+
+    /// Applies a reloaded config: the zone for local times and the file path.
+    func reconfigure(path newPath: String, clock: HospitalClock) {
+        work.async {
+            self.parser = QueueLineParser(clock: clock)
+            if newPath != self.path {
+                self.path = newPath
+                self.closeFile()
+            }
+        }
+    }
+
+    func stop() { stopping.store(true, ordering: .relaxed) }
+
+    /// Reads everything complete that is there now. Safe to call at any time; calls queue up.
+    func readAvailable() async -> Result<(IngestCounts, QueuePosition), StoreError> {
+        await withCheckedContinuation { cont in
+            work.async { cont.resume(returning: self.readAll()) }
+        }
+    }
+
+    // MARK: On the work queue
+
+    private func readAll() -> Result<(IngestCounts, QueuePosition), StoreError> {
+        var total = IngestCounts()
+        while !stopping.load(ordering: .relaxed) {
+            guard prepareFile() else { break }
+            let batch = readBatch()
+            if batch.lines.isEmpty && batch.position == position { break }
+            do {
+                let counts = try store.apply(batch.lines, position: batch.position, now: Date())
+                position = batch.position
+                total += counts
+                total.rejects = []
+                logRejects(counts.rejects)
+            } catch {
+                let msg = "cannot commit queue lines to the database: \(error); will retry on the next change"
+                logger.error("\(msg)", metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
+                setProblem(msg)
+                return .failure(StoreError(msg))
+            }
+            if batch.drainedOldFile { switchToNewFile() }
+        }
+        if total.ingested + total.duplicates + total.rejected > 0 {
+            logger.info(
+                "read the queue file: \(total.ingested) applied, \(total.duplicates) duplicates, \(total.rejected) rejected",
+                metadata: ["MESSAGE_ID": "\(MessageID.ingested)", "offset": "\(position.offset)"])
+        }
+        return .success((total, position))
+    }
+
+    private func setProblem(_ problem: String?) {
+        health.withLock { $0.problem = problem }
+        if let problem, problem != reportedProblem {
+            logger.error("\(problem)", metadata: ["MESSAGE_ID": "\(MessageID.queueUnreadable)"])
+        } else if problem == nil, reportedProblem != nil {
+            logger.notice("the queue file \(path) can be read again")
+        }
+        reportedProblem = problem
+    }
+
+    private func closeFile() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+        fdIdentity = nil
+    }
+
+    /// Opens the file if needed and notices rotation and truncation.
+    /// Returns false when there is nothing that can be read now.
+    private func prepareFile() -> Bool {
+        var st = stat()
+        let statRC = stat(path, &st)
+        let statErrno = errno
+        if fd >= 0 {
+            // Still reading a file that was renamed or deleted: finish its
+            // complete lines first (readBatch drains it), then switch.
+            if statRC != 0 || (UInt64(st.st_dev), UInt64(st.st_ino)) != fdIdentity! { return true }
+        }
+        if statRC != 0 {
+            if statErrno == ENOENT {
+                setProblem(nil)
+                health.withLock { $0.problem = nil }
+                return false  // not there yet: waited for, not an error
+            }
+            setProblem("cannot read the queue file \(path): \(String(cString: strerror(statErrno)))")
+            return false
+        }
+        if fd < 0 {
+            let f = open(path, O_RDONLY | O_CLOEXEC)
+            if f < 0 {
+                let e = errno
+                setProblem("cannot read the queue file \(path): \(String(cString: strerror(e)))\(e == EACCES ? " (the service user needs read permission)" : "")")
+                return false
+            }
+            var fst = stat()
+            fstat(f, &fst)
+            if fst.st_mode & S_IFMT != S_IFREG {
+                close(f)
+                setProblem("the queue file \(path) is not a regular file")
+                return false
+            }
+            fd = f
+            fdIdentity = (UInt64(fst.st_dev), UInt64(fst.st_ino))
+            if let dev = position.device, let ino = position.inode, (dev, ino) != fdIdentity! {
+                restart(because: "the queue file was replaced (new inode)")
+            }
+        }
+        setProblem(nil)
+        var fst = stat()
+        fstat(fd, &fst)
+        if Int(fst.st_size) < position.offset {
+            restart(because: "the queue file was truncated (size \(fst.st_size) is below the read position \(position.offset))")
+        } else if let known = position.firstLineHash, position.offset > 0, firstLineHash() != known {
+            restart(because: "the queue file's first line changed (the file was rewritten in place)")
+        }
+        return true
+    }
+
+    private func restart(because reason: String) {
+        logger.notice("\(reason); reading it again from the beginning (lines already applied count as duplicates)",
+                      metadata: ["MESSAGE_ID": "\(MessageID.queueRotated)"])
+        position = QueuePosition(device: fdIdentity?.dev, inode: fdIdentity?.ino, offset: 0, line: 0, firstLineHash: nil)
+    }
+
+    private func switchToNewFile() {
+        closeFile()
+        if prepareFile() {
+            restart(because: "the queue file was rotated (renamed or deleted, and a new one is in its place)")
+        } else {
+            position = QueuePosition()
+        }
+    }
+
+    /// Hash of the file's first line (at most its first 4 KiB), nil if it has none yet.
+    private func firstLineHash() -> UInt64? {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 4096, 0) }
+        guard n > 0 else { return nil }
+        let end = buf[0..<n].firstIndex(of: 0x0A) ?? (n == 4096 ? 4096 : -1)
+        guard end >= 0 else { return nil }
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in buf[0..<end] { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        return h
+    }
+
+    struct Batch {
+        var lines: [IngestLine] = []
+        var position: QueuePosition
+        /// The file being read was renamed or deleted and has no more complete lines.
+        var drainedOldFile = false
+    }
+
+    private func readBatch() -> Batch {
+        var batch = Batch(position: position)
+        batch.position.device = fdIdentity?.dev
+        batch.position.inode = fdIdentity?.ino
+        var chunk = [UInt8](repeating: 0, count: Self.chunkBytes)
+        let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(position.offset)) }
+        if n <= 0 {
+            batch.drainedOldFile = isStale()
+            return batch
+        }
+        var offset = position.offset
+        var line = position.line
+        chunk.withUnsafeBufferPointer { buf in
+            var start = 0
+            while start < n && batch.lines.count < Self.batchLines {
+                let base = buf.baseAddress! + start
+                guard let nlPtr = memchr(base, 0x0A, n - start) else {
+                    // No newline in what we have. Past the line limit it can only be
+                    // too long: find its end and reject it; else it is incomplete.
+                    if n - start > QueueLineParser.maximumLineLength, let end = findNewline(from: offset + (n - start)) {
+                        line += 1
+                        batch.lines.append(IngestLine(line: line, offset: offset,
+                            parsed: .failure(QueueReject(.lineTooLong, "line is \(end - offset) bytes, longer than the limit of \(QueueLineParser.maximumLineLength)")),
+                            raw: nil))
+                        offset = end + 1
+                        batch.position.offset = offset
+                        batch.position.line = line
+                    }
+                    return
+                }
+                let nl = UnsafePointer(nlPtr.assumingMemoryBound(to: UInt8.self)) - buf.baseAddress!
+                line += 1
+                var end = nl
+                if end > start && buf[end - 1] == 0x0D { end -= 1 }  // CRLF
+                let bytes = UnsafeBufferPointer(rebasing: buf[start..<end])
+                if !Self.isBlank(bytes) {
+                    let parsed = parser.parse(bytes)
+                    var raw: [UInt8]? = nil
+                    if case .failure = parsed { raw = Array(bytes.prefix(QueueLineParser.maximumLineLength)) }
+                    batch.lines.append(IngestLine(line: line, offset: offset, parsed: parsed, raw: raw))
+                }
+                offset += nl + 1 - start
+                start = nl + 1
+                batch.position.offset = offset
+                batch.position.line = line
+            }
+        }
+        if batch.position.offset > 0 && batch.position.firstLineHash == nil {
+            batch.position.firstLineHash = firstLineHash()
+        }
+        if batch.lines.isEmpty && batch.position == position { batch.drainedOldFile = isStale() }
+        return batch
+    }
+
+    /// Whether the open file is no longer the one at `path`.
+    private func isStale() -> Bool {
+        var st = stat()
+        if stat(path, &st) != 0 { return errno == ENOENT }
+        return (UInt64(st.st_dev), UInt64(st.st_ino)) != fdIdentity!
+    }
+
+    /// The offset of the next newline at or after `from`, nil if none yet.
+    private func findNewline(from: Int) -> Int? {
+        var pos = from
+        var buf = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(pos)) }
+            if n <= 0 { return nil }
+            if let i = buf[0..<n].firstIndex(of: 0x0A) { return pos + i }
+            pos += n
+        }
+    }
+
+    static func isBlank(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        for c in b where c != 0x20 && c != 0x09 { return false }
+        return true
+    }
+
+    /// One warning per rejected line (never the raw line), at most 50 a batch, then a summary.
+    private func logRejects(_ rejects: [RejectedLine]) {
+        for r in rejects.prefix(50) {
+            var meta: Logger.Metadata = ["MESSAGE_ID": "\(MessageID.rejected)", "line": "\(r.line)", "offset": "\(r.offset)", "code": "\(r.reject.code.rawValue)"]
+            if let id = r.reject.eventID { meta["event_id"] = "\(id)" }
+            logger.warning("rejected queue line \(r.line): \(r.reject.code.rawValue): \(r.reject.message)", metadata: meta)
+        }
+        if rejects.count > 50 {
+            logger.warning("\(rejects.count - 50) more queue lines rejected in this batch; see touchpointctl rejects",
+                           metadata: ["MESSAGE_ID": "\(MessageID.rejected)"])
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+
+/// Why a queue line was not applied. The raw values are the spec's codes.
+public enum RejectCode: String, Sendable, Codable, CaseIterable {
+    case malformedJSON = "malformed_json"
+    case unsupportedVersion = "unsupported_version"
+    case missingField = "missing_field"
+    case invalidField = "invalid_field"
+    case unknownType = "unknown_type"
+    case unknownRef = "unknown_ref"
+    case conflict
+    case lineTooLong = "line_too_long"
+}
+
+/// A queue line that was not applied: the code and a message naming the field.
+///
+/// The message is written to the journal, so it names fields and what was
+/// expected but never repeats a value that could be patient data.
+public struct QueueReject: Error, Equatable, Sendable {
+    public var code: RejectCode
+    public var message: String
+    /// The event id, when one could be read.
+    public var eventID: String?
+
+    public init(_ code: RejectCode, _ message: String, eventID: String? = nil) {
+        self.code = code
+        self.message = message
+        self.eventID = eventID
+    }
+}
+
+/// How notices reach a patient.
+public enum Channel: String, Sendable, Codable, CaseIterable {
+    case sms, email, none
+}
+
+/// How an Open Access appointment is held.
+public enum AppointmentMode: String, Sendable, Codable, CaseIterable {
+    case inPerson = "in_person"
+    case phone, video
+}
+
+/// The patient details an event carries: only the fields it gives are updated.
+public struct PatientDetails: Equatable, Sendable {
+    public var id: String
+    public var nhsNumber: String?
+    public var name: String?
+    /// E.164.
+    public var phone: String?
+    public var email: String?
+    public var channel: Channel?
+    public var optedOut: Bool?
+    public var voicemailOK: Bool?
+    public var deceased: Bool?
+
+    public init(id: String, nhsNumber: String? = nil, name: String? = nil, phone: String? = nil,
+                email: String? = nil, channel: Channel? = nil, optedOut: Bool? = nil,
+                voicemailOK: Bool? = nil, deceased: Bool? = nil) {
+        self.id = id
+        self.nhsNumber = nhsNumber
+        self.name = name
+        self.phone = phone
+        self.email = email
+        self.channel = channel
+        self.optedOut = optedOut
+        self.voicemailOK = voicemailOK
+        self.deceased = deceased
+    }
+}
+
+/// Which name space a booking `ref` belongs to: `surgery.*` and `open_access.*` refs are separate.
+public enum BookingKind: String, Sendable, Codable, CaseIterable {
+    case surgery
+    case openAccess = "open_access"
+}
+
+/// One event from the queue file, validated.
+public enum QueueEvent: Equatable, Sendable {
+    case surgeryBooked(ref: String, patient: PatientDetails, at: Date, ward: String, procedure: String?, admitAt: Date?)
+    case surgeryRescheduled(ref: String, at: Date, ward: String?, procedure: String?, admitAt: Date?)
+    case surgeryDelayed(ref: String, expectedAt: Date, reason: String)
+    case surgeryPerformed(ref: String, at: Date)
+    case surgeryCancelled(ref: String, reason: String?)
+    case openAccessBooked(ref: String, patient: PatientDetails, at: Date, clinic: String?, mode: AppointmentMode?)
+    case openAccessRescheduled(ref: String, at: Date, clinic: String?, mode: AppointmentMode?)
+    case openAccessCancelled(ref: String, reason: String?)
+    case patientUpdated(PatientDetails)
+
+    /// The event types of queue format version 1.
+    public static let typeNames = [
+        "surgery.booked", "surgery.rescheduled", "surgery.delayed", "surgery.performed", "surgery.cancelled",
+        "open_access.booked", "open_access.rescheduled", "open_access.cancelled", "patient.updated",
+    ]
+
+    public var typeName: String {
+        switch self {
+        case .surgeryBooked: return "surgery.booked"
+        case .surgeryRescheduled: return "surgery.rescheduled"
+        case .surgeryDelayed: return "surgery.delayed"
+        case .surgeryPerformed: return "surgery.performed"
+        case .surgeryCancelled: return "surgery.cancelled"
+        case .openAccessBooked: return "open_access.booked"
+        case .openAccessRescheduled: return "open_access.rescheduled"
+        case .openAccessCancelled: return "open_access.cancelled"
+        case .patientUpdated: return "patient.updated"
+        }
+    }
+
+    /// The booking this event is about, if any.
+    public var booking: (kind: BookingKind, ref: String)? {
+        switch self {
+        case .surgeryBooked(let ref, _, _, _, _, _), .surgeryRescheduled(let ref, _, _, _, _),
+             .surgeryDelayed(let ref, _, _), .surgeryPerformed(let ref, _), .surgeryCancelled(let ref, _):
+            return (.surgery, ref)
+        case .openAccessBooked(let ref, _, _, _, _), .openAccessRescheduled(let ref, _, _, _),
+             .openAccessCancelled(let ref, _):
+            return (.openAccess, ref)
+        case .patientUpdated:
+            return nil
+        }
+    }
+
+    /// The patient details this event carries, if any.
+    public var patient: PatientDetails? {
+        switch self {
+        case .surgeryBooked(_, let p, _, _, _, _), .openAccessBooked(_, let p, _, _, _), .patientUpdated(let p):
+            return p
+        default:
+            return nil
+        }
+    }
+}
+
+/// A queue line that passed validation: the event and what identifies it.
+public struct QueueEnvelope: Equatable, Sendable {
+    public var id: String
+    /// Stable hash of the line's content, to tell a duplicate from a conflict.
+    public var contentHash: UInt64
+    public var event: QueueEvent
+
+    public init(id: String, contentHash: UInt64, event: QueueEvent) {
+        self.id = id
+        self.contentHash = contentHash
+        self.event = event
+    }
+}

@@ -1,0 +1,220 @@
+import Foundation
+
+/// Validates one queue line against queue format version 1.
+///
+/// Pure: the same bytes and zone always give the same event or the same
+/// reject, so a line read again after a crash or a rotation is judged the same.
+public struct QueueLineParser: Sendable {
+    /// The longest line accepted, in bytes (without its newline).
+    public static let maximumLineLength = 65_536
+
+    public let clock: HospitalClock
+
+    public init(clock: HospitalClock) {
+        self.clock = clock
+    }
+
+    public func parse(_ line: String) -> Result<QueueEnvelope, QueueReject> {
+        var copy = line
+        return copy.withUTF8 { parse($0) }
+    }
+
+    /// Validates `bytes` (one line, without its newline).
+    public func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<QueueEnvelope, QueueReject> {
+        if bytes.count > QueueLineParser.maximumLineLength {
+            return .failure(QueueReject(.lineTooLong, "line is \(bytes.count) bytes, longer than the limit of \(QueueLineParser.maximumLineLength)"))
+        }
+        let json: JSONValue
+        do {
+            json = try JSONParser.parse(bytes)
+        } catch {
+            return .failure(QueueReject(.malformedJSON, "not valid JSON: \(error.description)"))
+        }
+        guard case .object = json else {
+            return .failure(QueueReject(.malformedJSON, "the line is JSON but not an object"))
+        }
+        var reader = FieldReader(object: json, clock: clock, prefix: "")
+        // The id first, so every later reject can name it.
+        let id: String
+        switch json["id"] {
+        case nil, .null?:
+            reader.eventID = nil
+            return .failure(QueueReject(.missingField, "missing field \"id\""))
+        case .string(let s)?:
+            let n = s.unicodeScalars.count
+            guard n >= 1 && n <= 128 else {
+                return .failure(QueueReject(.invalidField, "field \"id\": expected a string of 1 to 128 characters, got \(n)"))
+            }
+            id = s
+        default:
+            return .failure(QueueReject(.invalidField, "field \"id\": expected a string"))
+        }
+        reader.eventID = id
+        do throws(QueueReject) {
+            switch json["v"] {
+            case nil, .null?:
+                throw reader.reject(.missingField, "missing field \"v\"")
+            case .number(let n)?:
+                guard n == "1" else {
+                    throw reader.reject(.unsupportedVersion, "queue format version \(n.prefix(20)) is not supported; this daemon reads version 1")
+                }
+            default:
+                throw reader.reject(.invalidField, "field \"v\": expected the integer 1")
+            }
+            let type = try reader.requiredString("type")
+            let event = try parseEvent(type: type, reader: &reader)
+            return .success(QueueEnvelope(id: id, contentHash: json.contentHash, event: event))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func parseEvent(type: String, reader r: inout FieldReader) throws(QueueReject) -> QueueEvent {
+        switch type {
+        case "surgery.booked":
+            return .surgeryBooked(
+                ref: try r.ref(), patient: try r.patient(required: true)!, at: try r.requiredTime("at"),
+                ward: try r.requiredString("ward"), procedure: try r.optionalString("procedure"),
+                admitAt: try r.optionalTime("admit_at"))
+        case "surgery.rescheduled":
+            return .surgeryRescheduled(
+                ref: try r.ref(), at: try r.requiredTime("at"), ward: try r.optionalString("ward"),
+                procedure: try r.optionalString("procedure"), admitAt: try r.optionalTime("admit_at"))
+        case "surgery.delayed":
+            return .surgeryDelayed(
+                ref: try r.ref(), expectedAt: try r.requiredTime("expected_at"),
+                reason: try r.requiredString("reason"))
+        case "surgery.performed":
+            return .surgeryPerformed(ref: try r.ref(), at: try r.requiredTime("at"))
+        case "surgery.cancelled":
+            return .surgeryCancelled(ref: try r.ref(), reason: try r.optionalString("reason"))
+        case "open_access.booked":
+            return .openAccessBooked(
+                ref: try r.ref(), patient: try r.patient(required: true)!, at: try r.requiredTime("at"),
+                clinic: try r.optionalString("clinic"), mode: try r.optionalEnum("mode", AppointmentMode.self))
+        case "open_access.rescheduled":
+            return .openAccessRescheduled(
+                ref: try r.ref(), at: try r.requiredTime("at"), clinic: try r.optionalString("clinic"),
+                mode: try r.optionalEnum("mode", AppointmentMode.self))
+        case "open_access.cancelled":
+            return .openAccessCancelled(ref: try r.ref(), reason: try r.optionalString("reason"))
+        case "patient.updated":
+            return .patientUpdated(try r.patient(required: true)!)
+        default:
+            throw r.reject(.unknownType, "unknown event type \"\(type.prefix(64))\"; expected one of \(QueueEvent.typeNames.joined(separator: ", "))")
+        }
+    }
+}
+
+/// Reads typed fields out of a JSON object, naming the field in every reject.
+struct FieldReader {
+    var object: JSONValue
+    var clock: HospitalClock
+    /// `patient.` inside the patient object, so messages name the full path.
+    var prefix: String
+    var eventID: String?
+
+    func reject(_ code: RejectCode, _ message: String) -> QueueReject {
+        QueueReject(code, message, eventID: eventID)
+    }
+
+    private func name(_ key: String) -> String { "\"\(prefix)\(key)\"" }
+
+    func optionalString(_ key: String) throws(QueueReject) -> String? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case .string(let s)?: return s
+        default: throw reject(.invalidField, "field \(name(key)): expected a string")
+        }
+    }
+
+    func requiredString(_ key: String) throws(QueueReject) -> String {
+        guard let s = try optionalString(key) else { throw reject(.missingField, "missing field \(name(key))") }
+        guard !s.isEmpty else { throw reject(.invalidField, "field \(name(key)): must not be empty") }
+        return s
+    }
+
+    func ref() throws(QueueReject) -> String {
+        let s = try requiredString("ref")
+        guard s.unicodeScalars.count <= 128 else {
+            throw reject(.invalidField, "field \(name("ref")): expected 1 to 128 characters")
+        }
+        return s
+    }
+
+    func optionalBool(_ key: String) throws(QueueReject) -> Bool? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case .bool(let b)?: return b
+        default: throw reject(.invalidField, "field \(name(key)): expected true or false")
+        }
+    }
+
+    func optionalEnum<E: RawRepresentable & CaseIterable>(_ key: String, _: E.Type) throws(QueueReject) -> E? where E.RawValue == String {
+        guard let s = try optionalString(key) else { return nil }
+        guard let v = E(rawValue: s) else {
+            let allowed = E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+            throw reject(.invalidField, "field \(name(key)): expected one of \(allowed)")
+        }
+        return v
+    }
+
+    func optionalTime(_ key: String) throws(QueueReject) -> Date? {
+        guard let s = try optionalString(key) else { return nil }
+        switch Timestamp.parse(s, clock: clock) {
+        case .success(let d): return d
+        case .failure(let f): throw reject(.invalidField, "field \(name(key)): \(f.explanation)")
+        }
+    }
+
+    func requiredTime(_ key: String) throws(QueueReject) -> Date {
+        guard let d = try optionalTime(key) else { throw reject(.missingField, "missing field \(name(key))") }
+        return d
+    }
+
+    func patient(required: Bool) throws(QueueReject) -> PatientDetails? {
+        guard let value = object["patient"], value != .null else {
+            if required { throw reject(.missingField, "missing field \"patient\"") }
+            return nil
+        }
+        guard case .object = value else { throw reject(.invalidField, "field \"patient\": expected an object") }
+        let p = FieldReader(object: value, clock: clock, prefix: "patient.", eventID: eventID)
+        let id = try p.requiredString("id")
+        guard id.unicodeScalars.count <= 128 else {
+            throw reject(.invalidField, "field \"patient.id\": expected 1 to 128 characters")
+        }
+        var details = PatientDetails(id: id)
+        if let nhs = try p.optionalString("nhs_number") {
+            guard let ok = NHSNumber.normalised(nhs) else {
+                throw reject(.invalidField, "field \"patient.nhs_number\": not a valid NHS number (10 digits with a modulus-11 check digit)")
+            }
+            details.nhsNumber = ok
+        }
+        details.name = try p.optionalString("name")
+        if let phone = try p.optionalString("phone") {
+            guard let e164 = PhoneNumber.e164(phone) else {
+                throw reject(.invalidField, "field \"patient.phone\": expected an E.164 (+447700900123) or UK national (07700 900123) number")
+            }
+            details.phone = e164
+        }
+        if let email = try p.optionalString("email") {
+            guard Self.looksLikeEmail(email) else {
+                throw reject(.invalidField, "field \"patient.email\": expected an address such as name@example.org")
+            }
+            details.email = email
+        }
+        details.channel = try p.optionalEnum("channel", Channel.self)
+        details.optedOut = try p.optionalBool("opted_out")
+        details.voicemailOK = try p.optionalBool("voicemail_ok")
+        details.deceased = try p.optionalBool("deceased")
+        return details
+    }
+
+    static func looksLikeEmail(_ s: String) -> Bool {
+        let parts = s.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."),
+              !parts[1].hasSuffix("."), s.utf8.count <= 254
+        else { return false }
+        return !s.unicodeScalars.contains { $0.properties.isWhitespace || $0.value < 0x20 }
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+
+/// Reads the queue format's times: RFC 3339 with an offset, or a local
+/// date-time without one (read in the hospital's zone).
+public enum Timestamp {
+    public enum Failure: Error, Equatable, Sendable {
+        case dateWithoutTime
+        case malformed
+
+        /// What was expected, for a reject message (never echoes the value).
+        public var explanation: String {
+            switch self {
+            case .dateWithoutTime:
+                return "a date without a time; expected a date and time such as 2026-12-01T08:30"
+            case .malformed:
+                return "expected an RFC 3339 time (2026-12-01T08:30:00Z) or a local date-time (2026-12-01T08:30)"
+            }
+        }
+    }
+
+    /// Parses `text`; local times are read with `clock`.
+    public static func parse(_ text: String, clock: HospitalClock) -> Result<Date, Failure> {
+        var text = text
+        return text.withUTF8 { parse(bytes: $0, clock: clock) }
+    }
+
+    static func parse(bytes b: UnsafeBufferPointer<UInt8>, clock: HospitalClock) -> Result<Date, Failure> {
+        let n = b.count
+        func digits(_ at: Int, _ count: Int) -> Int? {
+            guard at + count <= n else { return nil }
+            var v = 0
+            for i in at..<(at + count) {
+                let c = b[i] &- 48
+                guard c < 10 else { return nil }
+                v = v * 10 + Int(c)
+            }
+            return v
+        }
+        guard n >= 10, let y = digits(0, 4), b[4] == 0x2D, let mo = digits(5, 2), b[7] == 0x2D,
+              let d = digits(8, 2), LocalDate.isValid(year: y, month: mo, day: d)
+        else { return .failure(.malformed) }
+        if n == 10 { return .failure(.dateWithoutTime) }
+        let sep = b[10]
+        guard sep == 0x54 || sep == 0x74 || sep == 0x20,  // T t space
+              let h = digits(11, 2), n > 13, b[13] == 0x3A, let mi = digits(14, 2), h < 24, mi < 60
+        else { return .failure(.malformed) }
+        var i = 16
+        var s = 0
+        var millis = 0
+        if i < n, b[i] == 0x3A {
+            guard let sec = digits(i + 1, 2), sec <= 60 else { return .failure(.malformed) }
+            s = min(sec, 59)  // a leap second is read as :59
+            i += 3
+            if i < n, b[i] == 0x2E {  // fraction
+                i += 1
+                var scale = 100
+                let start = i
+                while i < n, b[i] &- 48 < 10 {
+                    millis += Int(b[i] &- 48) * scale
+                    scale /= 10
+                    i += 1
+                }
+                guard i > start else { return .failure(.malformed) }
+            }
+        }
+        let local = LocalDateTime(
+            date: LocalDate(year: y, month: mo, day: d),
+            time: TimeOfDay(hour: h, minute: mi, second: s), millisecond: millis)
+        if i == n {
+            return .success(clock.instant(of: local))
+        }
+        var offset = 0
+        switch b[i] {
+        case 0x5A, 0x7A:  // Z z
+            guard i + 1 == n else { return .failure(.malformed) }
+        case 0x2B, 0x2D:  // + -
+            guard i + 6 == n, let oh = digits(i + 1, 2), b[i + 3] == 0x3A, let om = digits(i + 4, 2),
+                  oh < 24, om < 60
+            else { return .failure(.malformed) }
+            offset = (oh * 3600 + om * 60) * (b[i] == 0x2B ? 1 : -1)
+        default:
+            return .failure(.malformed)
+        }
+        let seconds = local.secondsAsIfUTC - offset
+        return .success(Date(timeIntervalSince1970: TimeInterval(seconds) + TimeInterval(millis) / 1000))
+    }
+
+    /// RFC 3339 in UTC with `Z`, as the JSON output uses (milliseconds when not whole).
+    public static func rfc3339(_ date: Date) -> String {
+        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let secs = Int(ms.quotientFloor(1000))
+        let frac = Int(ms - Int64(secs) * 1000)
+        let days = Int((Double(secs) / 86_400).rounded(.down))
+        let sod = secs - days * 86_400
+        let dt = LocalDate(daysSinceEpoch: days)
+        let base = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", dt.year, dt.month, dt.day,
+                          sod / 3600, sod % 3600 / 60, sod % 60)
+        return frac == 0 ? base + "Z" : base + String(format: ".%03dZ", frac)
+    }
+}
+
+extension Int64 {
+    func quotientFloor(_ d: Int64) -> Int64 {
+        let q = self / d
+        return (self % d != 0 && (self < 0) != (d < 0)) ? q - 1 : q
+    }
+}

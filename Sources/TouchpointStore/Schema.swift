@@ -1,0 +1,76 @@
+import GRDB
+
+/// Versioned migrations. A migration is never edited once released: add a new one.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1: queue, patients, bookings, events, rejects, audit") { db in
+            try db.execute(sql: """
+                CREATE TABLE queue_state (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    device INTEGER, inode INTEGER,
+                    offset INTEGER NOT NULL DEFAULT 0,
+                    line INTEGER NOT NULL DEFAULT 0,
+                    first_line_hash INTEGER,
+                    ingested INTEGER NOT NULL DEFAULT 0,
+                    duplicates INTEGER NOT NULL DEFAULT 0,
+                    rejected INTEGER NOT NULL DEFAULT 0,
+                    last_read_at INTEGER
+                );
+                INSERT INTO queue_state (id) VALUES (1);
+
+                CREATE TABLE patients (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    nhs_number TEXT, name TEXT, phone TEXT, email TEXT, channel TEXT,
+                    opted_out INTEGER NOT NULL DEFAULT 0,
+                    voicemail_ok INTEGER NOT NULL DEFAULT 0,
+                    deceased INTEGER NOT NULL DEFAULT 0,
+                    updated_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+
+                CREATE TABLE bookings (
+                    kind TEXT NOT NULL, ref TEXT NOT NULL,
+                    patient_id TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    ward TEXT, procedure TEXT, admit_at INTEGER, clinic TEXT, mode TEXT,
+                    expected_at INTEGER, delay_reason TEXT, performed_at INTEGER,
+                    cancelled INTEGER NOT NULL DEFAULT 0, cancel_reason TEXT,
+                    revision INTEGER NOT NULL DEFAULT 1,
+                    updated_at INTEGER NOT NULL,
+                    PRIMARY KEY (kind, ref)
+                ) WITHOUT ROWID;
+                CREATE INDEX bookings_patient ON bookings (patient_id);
+
+                CREATE TABLE events (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    hash INTEGER NOT NULL,
+                    type TEXT NOT NULL,
+                    ref TEXT,
+                    line INTEGER NOT NULL,
+                    offset INTEGER NOT NULL
+                ) WITHOUT ROWID;
+
+                CREATE TABLE rejects (
+                    id INTEGER PRIMARY KEY,
+                    line INTEGER NOT NULL,
+                    offset INTEGER NOT NULL,
+                    event_id TEXT,
+                    code TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    raw BLOB,
+                    at INTEGER NOT NULL
+                );
+
+                CREATE TABLE audit (
+                    id INTEGER PRIMARY KEY,
+                    at INTEGER NOT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    subject TEXT,
+                    detail TEXT
+                );
+                """)
+        }
+        return m
+    }
+}

@@ -1,0 +1,179 @@
+import CSystemd
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Stable ids for each kind of thing touchpointd reports, so an admin can
+/// `journalctl MESSAGE_ID=...` and the catalog can explain each one.
+public enum MessageID {
+    public static let started = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b01"
+    public static let stopped = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b02"
+    public static let ingested = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b03"
+    public static let rejected = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b04"
+    public static let queueRotated = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b05"
+    public static let queueUnreadable = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b06"
+    public static let configReloaded = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b07"
+    public static let configRefused = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b08"
+    public static let controlDenied = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b09"
+    public static let stateError = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b0a"
+}
+
+/// Where log lines go: the journal's native protocol, or standard error.
+public enum LogDestination: Sendable {
+    case journal
+    /// Standard error; `priorityPrefixes` when stderr is itself connected to the journal (`<N>` prefixes).
+    case standardError(priorityPrefixes: Bool)
+
+    /// The journal when its socket is there; else stderr (with `<N>` prefixes
+    /// when `JOURNAL_STREAM` says stderr is the journal).
+    public static func detect(environment: [String: String] = ProcessInfo.processInfo.environment) -> LogDestination {
+        if environment["TOUCHPOINT_LOG"] == "stderr" {
+            return .standardError(priorityPrefixes: stderrIsJournal(environment))
+        }
+        if access("/run/systemd/journal/socket", W_OK) == 0 {
+            return .journal
+        }
+        return .standardError(priorityPrefixes: stderrIsJournal(environment))
+    }
+
+    static func stderrIsJournal(_ env: [String: String]) -> Bool {
+        guard let js = env["JOURNAL_STREAM"] else { return false }
+        let parts = js.split(separator: ":")
+        guard parts.count == 2, let dev = UInt64(parts[0]), let ino = UInt64(parts[1]) else { return false }
+        var st = stat()
+        guard fstat(2, &st) == 0 else { return false }
+        return UInt64(st.st_dev) == dev && UInt64(st.st_ino) == ino
+    }
+}
+
+/// A swift-log handler writing to journald through `sd_journal_sendv`.
+///
+/// Metadata keys become journal fields (upper-cased, `[A-Z0-9_]`, never a
+/// leading underscore, which journald reserves for trusted fields). A log call
+/// never fails the work it reports on: if the journal refuses the entry, the
+/// line goes to standard error instead.
+public struct JournalLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
+    public var metadataProvider: Logger.MetadataProvider?
+    let identifier: String
+    let destination: LogDestination
+
+    public init(identifier: String, destination: LogDestination) {
+        self.identifier = identifier
+        self.destination = destination
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    static func priority(_ level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: return 7
+        case .info: return 6
+        case .notice: return 5
+        case .warning: return 4
+        case .error: return 3
+        case .critical: return 2
+        }
+    }
+
+    /// A journal field name for a metadata key: `job` -> `TOUCHPOINT_JOB`;
+    /// keys already in upper case (`MESSAGE_ID`) are kept.
+    static func fieldName(_ key: String) -> String {
+        var out = ""
+        for u in key.unicodeScalars {
+            switch u {
+            case "A"..."Z", "0"..."9": out.unicodeScalars.append(u)
+            case "a"..."z": out.unicodeScalars.append(Unicode.Scalar(u.value - 32)!)
+            default: out.append("_")
+            }
+        }
+        while out.hasPrefix("_") { out.removeFirst() }
+        if out.isEmpty { out = "FIELD" }
+        if key == key.uppercased() && key.first?.isLetter == true { return String(out.prefix(64)) }
+        return String(("TOUCHPOINT_" + out).prefix(64))
+    }
+
+    public func log(event: LogEvent) {
+        var fields: [(String, String)] = []
+        var all = metadata
+        if let provided = metadataProvider?.get() { all.merge(provided) { $1 } }
+        if let m = event.metadata { all.merge(m) { $1 } }
+        let message = event.message.description
+        switch destination {
+        case .journal:
+            fields.append(("MESSAGE", message))
+            fields.append(("PRIORITY", String(Self.priority(event.level))))
+            fields.append(("SYSLOG_IDENTIFIER", identifier))
+            fields.append(("CODE_FILE", event.file))
+            fields.append(("CODE_LINE", String(event.line)))
+            fields.append(("CODE_FUNC", event.function))
+            for (k, v) in all.sorted(by: { $0.key < $1.key }) {
+                fields.append((Self.fieldName(k), "\(v)"))
+            }
+            if Self.send(fields) == 0 { return }
+            writeStderr(event.level, message, all, prefixes: false)
+        case .standardError(let prefixes):
+            writeStderr(event.level, message, all, prefixes: prefixes)
+        }
+    }
+
+    private func writeStderr(_ level: Logger.Level, _ message: String, _ metadata: Logger.Metadata, prefixes: Bool) {
+        var line = prefixes ? "<\(Self.priority(level))>" : ""
+        if !prefixes { line += "\(identifier)[\(getpid())]: \(level.rawValue): " }
+        line += message
+        let extra = metadata.filter { $0.key != "MESSAGE_ID" }.sorted { $0.key < $1.key }
+        if !extra.isEmpty { line += " (" + extra.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + ")" }
+        line += "\n"
+        var bytes = Array(line.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+    }
+
+    /// Sends one entry; returns 0 or a negative errno.
+    static func send(_ fields: [(String, String)]) -> Int32 {
+        // One contiguous buffer, so every iovec points into memory that stays
+        // valid for the whole call.
+        var blob: [UInt8] = []
+        var ranges: [(start: Int, count: Int)] = []
+        for (k, v) in fields {
+            let start = blob.count
+            blob.append(contentsOf: k.utf8)
+            blob.append(UInt8(ascii: "="))
+            blob.append(contentsOf: v.utf8)
+            ranges.append((start, blob.count - start))
+        }
+        return blob.withUnsafeMutableBytes { p -> Int32 in
+            var iov = ranges.map { iovec(iov_base: p.baseAddress! + $0.start, iov_len: $0.count) }
+            return sd_journal_sendv(&iov, Int32(iov.count))
+        }
+    }
+}
+
+/// sd_notify: tells systemd (or a test's NOTIFY_SOCKET) how the service is doing.
+public enum ServiceNotifier {
+    /// Sends `state` (e.g. `READY=1\nSTATUS=...`); a no-op without `NOTIFY_SOCKET`.
+    @discardableResult
+    public static func notify(_ state: String) -> Bool {
+        sd_notify(0, state) > 0
+    }
+
+    /// The watchdog interval when systemd asked for pings, else nil.
+    public static func watchdogInterval() -> Duration? {
+        var usec: UInt64 = 0
+        guard sd_watchdog_enabled(0, &usec) > 0, usec > 0 else { return nil }
+        return .microseconds(Int64(usec))
+    }
+
+    /// File descriptors passed by socket activation (`LISTEN_FDS`), starting at 3.
+    public static func listenFDs() -> [Int32] {
+        let n = sd_listen_fds(1)
+        guard n > 0 else { return [] }
+        return (0..<n).map { SD_LISTEN_FDS_START + $0 }
+    }
+}

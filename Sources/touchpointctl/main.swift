@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+import TouchpointControl
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options every command takes, before or after the command name.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "The daemon's control socket (else $TOUCHPOINT_SOCKET, else /run/touchpoint/control.sock).")
+    var socket: String?
+
+    @Flag(name: .long, help: "Print one JSON object on standard output.")
+    var json = false
+
+    var socketPath: String {
+        socket ?? ProcessInfo.processInfo.environment["TOUCHPOINT_SOCKET"] ?? ControlClient.defaultSocket
+    }
+
+    /// Sends one request; on failure prints the one-line error and exits with the spec's code.
+    func request(_ command: String, _ args: ControlRequest.Arguments = .init()) throws -> Data {
+        let client = ControlClient(socketPath: socketPath)
+        do {
+            return try client.send(ControlRequest(command: command, args: args))
+        } catch {
+            FileHandle.standardError.write(Data("touchpointctl: \(error.message)\n".utf8))
+            throw ExitCode(error.exitCode)
+        }
+    }
+
+    /// Prints the result as JSON (`--json`) or through `human`.
+    func output<T: Decodable>(_ data: Data, as: T.Type, human: (T) -> String) throws {
+        if json {
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        do {
+            let value = try ControlJSON.decoder.decode(T.self, from: data)
+            print(human(value), terminator: "")
+        } catch {
+            FileHandle.standardError.write(Data("touchpointctl: could not read the daemon's reply: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Version, uptime, queue position and counts, jobs.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        try global.output(global.request("status"), as: StatusReport.self) { HumanOutput.status($0, style: .detect()) }
+    }
+}
+
+struct Ingest: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Read the queue file now and print what was read (admin).")
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        try global.output(global.request("ingest"), as: IngestReport.self) { HumanOutput.ingest($0) }
+    }
+}
+
+struct Rejects: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Rejected queue lines: line, offset, event id, code, message.")
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Show at most this many (the most recent).")
+    var limit = 50
+
+    @Flag(help: "Add the raw line (admin only: it holds patient data).")
+    var showLine = false
+
+    func validate() throws {
+        guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+    }
+
+    func run() throws {
+        let data = try global.request("rejects", .init(limit: limit, showLine: showLine))
+        try global.output(data, as: RejectsReport.self) { HumanOutput.rejects($0, style: .detect()) }
+    }
+}
+
+struct TouchpointCtl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "touchpointctl",
+        abstract: "Control and query touchpointd over its Unix socket.",
+        discussion: "Exit codes: 0 success, 1 refused or failed, 2 bad usage, 69 daemon unreachable, 77 permission denied.",
+        version: TouchpointVersion.cli,
+        subcommands: [Status.self, Ingest.self, Rejects.self])
+
+    // Lets --socket and --json stand before the command too.
+    @OptionGroup var global: GlobalOptions
+}
+
+enum TouchpointVersion {
+    static let cli = "0.1.0 (control protocol \(ControlProtocol.version))"
+}
+
+// Parse, run, and map ArgumentParser's usage errors (64) to cli.md's 2.
+do {
+    var command = try TouchpointCtl.parseAsRoot()
+    try command.run()
+} catch {
+    let code = TouchpointCtl.exitCode(for: error)
+    if code == .success {
+        TouchpointCtl.exit(withError: error)
+    }
+    if error is ExitCode {
+        exit(code.rawValue)
+    }
+    let message = TouchpointCtl.fullMessage(for: error)
+    if code == .validationFailure || code.rawValue == 64 {
+        FileHandle.standardError.write(Data("touchpointctl: \(message)\n".utf8))
+        exit(2)
+    }
+    FileHandle.standardError.write(Data("touchpointctl: \(message)\n".utf8))
+    exit(code.rawValue == 0 ? 1 : code.rawValue)
+}
