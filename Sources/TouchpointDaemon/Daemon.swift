@@ -42,6 +42,16 @@ public enum Daemon {
         }
     }
 
+    /// A start-up failure: one line on standard error for the admin at the
+    /// terminal, and an entry in the journal when there is one.
+    static func fail(_ error: Error, _ logger: Logger, _ destination: LogDestination) -> Int32 {
+        if case .journal = destination {
+            logger.critical("cannot start: \(error)", metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
+        }
+        printError("\(error)")
+        return 1
+    }
+
     /// Runs until SIGTERM or SIGINT; returns the exit status.
     public static func run(_ options: DaemonOptions) async -> Int32 {
         let config: TouchpointConfig
@@ -68,10 +78,7 @@ public enum Daemon {
             lock = try StateLock(stateDir: config.stateDir)
             store = try Store(path: config.databasePath)
         } catch {
-            let text = "\(error)"
-            logger.critical("cannot start: \(text)", metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
-            if case .journal = destination { printError(text) }
-            return 1
+            return fail(error, logger, destination)
         }
         defer { withExtendedLifetime(lock) {} }
 
@@ -85,9 +92,7 @@ public enum Daemon {
             reader = try QueueReader(path: config.queueFile, clock: config.clock, store: store, logger: logger)
             watcher = try QueueWatcher(path: config.queueFile, logger: logger)
         } catch {
-            logger.critical("cannot start: \(error)", metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
-            if case .journal = destination { printError("\(error)") }
-            return 1
+            return fail(error, logger, destination)
         }
 
         let runtime = RuntimeState(config: config)
@@ -114,9 +119,7 @@ public enum Daemon {
         do {
             try await group.run()
         } catch {
-            logger.critical("stopped on an error: \(error)", metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
-            if case .journal = destination { printError("\(error)") }
-            status = 1
+            status = fail(error, logger, destination)
         }
         ServiceNotifier.notify("STOPPING=1")
         reader.stop()

@@ -80,7 +80,14 @@ final class QueueReader: @unchecked Sendable {
         while !stopping.load(ordering: .relaxed) {
             guard prepareFile() else { break }
             let batch = readBatch()
-            if batch.lines.isEmpty && batch.position == position { break }
+            if batch.lines.isEmpty && batch.position == position {
+                // Nothing new. If the file was rotated away, move to its successor.
+                if batch.drainedOldFile {
+                    switchToNewFile()
+                    continue
+                }
+                break
+            }
             do {
                 let counts = try store.apply(batch.lines, position: batch.position, now: Date())
                 position = batch.position
@@ -240,10 +247,8 @@ final class QueueReader: @unchecked Sendable {
                 if end > start && buf[end - 1] == 0x0D { end -= 1 }  // CRLF
                 let bytes = UnsafeBufferPointer(rebasing: buf[start..<end])
                 if !Self.isBlank(bytes) {
-                    let parsed = parser.parse(bytes)
-                    var raw: [UInt8]? = nil
-                    if case .failure = parsed { raw = Array(bytes.prefix(QueueLineParser.maximumLineLength)) }
-                    batch.lines.append(IngestLine(line: line, offset: offset, parsed: parsed, raw: raw))
+                    // The raw line is kept for any reject (parse or store rules), for admins.
+                    batch.lines.append(IngestLine(line: line, offset: offset, parsed: parser.parse(bytes), raw: Array(bytes)))
                 }
                 offset += nl + 1 - start
                 start = nl + 1

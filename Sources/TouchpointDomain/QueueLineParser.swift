@@ -28,7 +28,8 @@ public struct QueueLineParser: Sendable {
         do {
             json = try JSONParser.parse(bytes)
         } catch {
-            return .failure(QueueReject(.malformedJSON, "not valid JSON: \(error.description)"))
+            return .failure(QueueReject(.malformedJSON, "not valid JSON: \(error.description)",
+                                        eventID: Self.bestEffortEventID(bytes)))
         }
         guard case .object = json else {
             return .failure(QueueReject(.malformedJSON, "the line is JSON but not an object"))
@@ -67,6 +68,43 @@ public struct QueueLineParser: Sendable {
         } catch {
             return .failure(error)
         }
+    }
+
+    /// The top-level `"id"` of a line that is not valid JSON (say, cut short),
+    /// so the reject can still name the event. Only a plain string at depth 1 counts.
+    static func bestEffortEventID(_ b: UnsafeBufferPointer<UInt8>) -> String? {
+        var depth = 0
+        var i = 0
+        while i < b.count {
+            switch b[i] {
+            case 0x7B, 0x5B: depth += 1
+            case 0x7D, 0x5D: depth -= 1
+            case 0x22:
+                // A string: a key if followed by ':'.
+                let start = i + 1
+                var j = start
+                while j < b.count && b[j] != 0x22 {
+                    j += b[j] == 0x5C ? 2 : 1
+                }
+                guard j < b.count else { return nil }
+                var k = j + 1
+                while k < b.count && (b[k] == 0x20 || b[k] == 0x09) { k += 1 }
+                if depth == 1, k < b.count, b[k] == 0x3A, j - start == 2, b[start] == 0x69, b[start + 1] == 0x64 {
+                    k += 1
+                    while k < b.count && (b[k] == 0x20 || b[k] == 0x09) { k += 1 }
+                    guard k < b.count, b[k] == 0x22 else { return nil }
+                    let vStart = k + 1
+                    var e = vStart
+                    while e < b.count && b[e] != 0x22 && b[e] != 0x5C && e - vStart <= 128 { e += 1 }
+                    guard e < b.count, b[e] == 0x22, e > vStart else { return nil }
+                    return String(validating: UnsafeBufferPointer(rebasing: b[vStart..<e]), as: UTF8.self)
+                }
+                i = j
+            default: break
+            }
+            i += 1
+        }
+        return nil
     }
 
     private func parseEvent(type: String, reader r: inout FieldReader) throws(QueueReject) -> QueueEvent {

@@ -44,6 +44,7 @@ struct EventApplier {
     }
 
     private func record(_ reject: QueueReject, _ line: IngestLine, _ counts: inout IngestCounts) throws {
+        // Only the rejects keep their raw line (admins see it with --show-line).
         counts.rejected += 1
         counts.rejects.append(RejectedLine(line: line.line, offset: line.offset, reject: reject))
         try db.cachedStatement(sql: "INSERT INTO rejects (line, offset, event_id, code, message, raw, at) VALUES (?, ?, ?, ?, ?, ?, ?)")

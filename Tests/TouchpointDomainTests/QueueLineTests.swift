@@ -1,0 +1,193 @@
+import Foundation
+import Testing
+@testable import TouchpointDomain
+
+/// Every validation rule and reject code of queue-format.md.
+@Suite struct QueueLineTests {
+    let parser = QueueLineParser(clock: HospitalClock(identifier: "Europe/London")!)
+
+    func reject(_ line: String) -> QueueReject? {
+        if case .failure(let r) = parser.parse(line) { return r }
+        return nil
+    }
+
+    func event(_ line: String) -> QueueEvent? {
+        if case .success(let e) = parser.parse(line) { return e.event }
+        return nil
+    }
+
+    static let booked = #"{"v":1,"id":"theatre-000181","type":"surgery.booked","ref":"S-2026-0042","patient":{"id":"RX1-448812","name":"Ann Example","phone":"+447700900123","channel":"sms","voicemail_ok":true},"at":"2026-12-01T08:30","ward":"Ward 7","procedure":"Wide local excision"}"#
+
+    @Test func theSpecExamplesAreAccepted() throws {
+        let e = try #require(event(Self.booked))
+        guard case .surgeryBooked(let ref, let p, let at, let ward, let procedure, nil) = e else {
+            Issue.record("wrong event \(e)")
+            return
+        }
+        #expect(ref == "S-2026-0042")
+        #expect(p.phone == "+447700900123" && p.voicemailOK == true && p.channel == .sms)
+        #expect(Timestamp.rfc3339(at) == "2026-12-01T08:30:00Z")
+        #expect(ward == "Ward 7" && procedure == "Wide local excision")
+        #expect(event(#"{"v":1,"id":"theatre-000190","type":"surgery.delayed","ref":"S-2026-0042","expected_at":"2026-12-01T11:00","reason":"an emergency operation needed the theatre first"}"#) != nil)
+        #expect(event(#"{"v":1,"id":"opd-7731","type":"open_access.booked","ref":"OA-77","patient":{"id":"RX1-110034","name":"Bea Example","email":"bea@example.org","channel":"email"},"at":"2026-12-10T14:00","clinic":"Breast clinic","mode":"phone"}"#) != nil)
+    }
+
+    @Test func everyEventTypeParses() {
+        let lines = [
+            #"{"v":1,"id":"a","type":"surgery.rescheduled","ref":"S1","at":"2026-12-02T09:00","ward":"Ward 2"}"#,
+            #"{"v":1,"id":"b","type":"surgery.performed","ref":"S1","at":"2026-12-02T09:40"}"#,
+            #"{"v":1,"id":"c","type":"surgery.cancelled","ref":"S1"}"#,
+            #"{"v":1,"id":"d","type":"open_access.rescheduled","ref":"O1","at":"2026-12-12T10:00","mode":"video"}"#,
+            #"{"v":1,"id":"e","type":"open_access.cancelled","ref":"O1","reason":"patient request"}"#,
+            #"{"v":1,"id":"f","type":"patient.updated","patient":{"id":"P1","deceased":true}}"#,
+        ]
+        for l in lines { #expect(event(l) != nil, "\(l)") }
+    }
+
+    @Test(arguments: [
+        (#"{"v":1,"id":"x","type":"surgery.booked""#, RejectCode.malformedJSON),
+        (#"not json"#, .malformedJSON),
+        (#"[1,2]"#, .malformedJSON),
+        (#"{"v":1,"id":"x","id":"y","type":"surgery.cancelled","ref":"S"}"#, .malformedJSON),
+        (#"{"v":9,"id":"x","type":"surgery.booked"}"#, .unsupportedVersion),
+        (#"{"id":"x","type":"surgery.cancelled","ref":"S"}"#, .missingField),
+        (#"{"v":1,"type":"surgery.cancelled","ref":"S"}"#, .missingField),
+        (#"{"v":1,"id":"x","type":"surgery.booked","ref":"x"}"#, .missingField),
+        (#"{"v":1,"id":"x","ref":"S"}"#, .missingField),
+        (#"{"v":"1","id":"x","type":"surgery.cancelled","ref":"S"}"#, .invalidField),
+        (#"{"v":1,"id":"","type":"surgery.cancelled","ref":"S"}"#, .invalidField),
+        (#"{"v":1,"id":7,"type":"surgery.cancelled","ref":"S"}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"surgery.cancelled","ref":""}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"surgery.performed","ref":"S","at":"2026-12-01"}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"surgery.performed","ref":"S","at":"soon"}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"open_access.booked","ref":"O","patient":{"id":"P"},"at":"2026-12-01T10:00","mode":"carrier pigeon"}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"patient.updated","patient":{"id":"P","nhs_number":"9434765918"}}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"patient.updated","patient":{"id":"P","phone":"12345"}}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"patient.updated","patient":{"id":"P","email":"not-an-address"}}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"patient.updated","patient":{"id":"P","channel":"fax"}}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"patient.updated","patient":{"id":"P","opted_out":"yes"}}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"patient.updated","patient":"P"}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"surgery.boked","ref":"S"}"#, .unknownType),
+    ])
+    func rejectCodes(line: String, code: RejectCode) throws {
+        let r = try #require(reject(line), "accepted: \(line)")
+        #expect(r.code == code, "\(line): \(r.message)")
+        #expect(!r.message.isEmpty)
+    }
+
+    @Test func messagesNameTheFieldButNeverPatientData() throws {
+        let r = try #require(reject(#"{"v":1,"id":"x","type":"patient.updated","patient":{"id":"P","phone":"0770 SECRET 123","nhs_number":"9434765919"}}"#))
+        #expect(r.message.contains("patient.phone"))
+        #expect(!r.message.contains("SECRET"))
+        let n = try #require(reject(#"{"v":1,"id":"x","type":"patient.updated","patient":{"id":"P","nhs_number":"9434765918"}}"#))
+        #expect(n.message.contains("patient.nhs_number") && !n.message.contains("9434765918"))
+        #expect(n.eventID == "x")
+        let missing = try #require(reject(#"{"v":1,"id":"x","type":"surgery.booked","ref":"x"}"#))
+        #expect(missing.message.contains("\"patient\""))
+    }
+
+    @Test func aLineCutShortStillNamesItsEvent() throws {
+        #expect(reject(#"{"v":1,"id":"gen-1-000000049","type":"surgery.booked""#)?.eventID == "gen-1-000000049")
+        #expect(reject(#"{"v":1,"patient":{"id":"P1"},"type":"surgery.booked""#)?.eventID == nil)
+        #expect(reject(#"{"v":1,"note":"id","type":"x""#)?.eventID == nil)
+        #expect(reject(#"{"v":1,"id":"#)?.eventID == nil)
+    }
+
+    @Test func lineTooLong() throws {
+        let long = #"{"v":1,"id":"x","type":"surgery.cancelled","ref":"S","reason":""# + String(repeating: "a", count: 70_000) + #""}"#
+        #expect(reject(long)?.code == .lineTooLong)
+    }
+
+    @Test func unknownExtraFieldsAreIgnored() {
+        #expect(event(#"{"v":1,"id":"x","type":"surgery.cancelled","ref":"S","future_field":{"a":[1,2]}}"#) != nil)
+    }
+
+    @Test func contentHashIgnoresOrderAndSpacing() throws {
+        let a = try parser.parse(#"{"v":1,"id":"x","type":"surgery.cancelled","ref":"S"}"#).get()
+        let b = try parser.parse(#"{ "ref" : "S", "type":"surgery.cancelled", "id":"x", "v":1 }"#).get()
+        let c = try parser.parse(#"{"v":1,"id":"x","type":"surgery.cancelled","ref":"T"}"#).get()
+        #expect(a.contentHash == b.contentHash)
+        #expect(a.contentHash != c.contentHash)
+    }
+
+    @Test func nhsNumbers() {
+        #expect(NHSNumber.normalised("9434765919") == "9434765919")
+        #expect(NHSNumber.normalised("943 476 5919") == "9434765919")
+        #expect(NHSNumber.normalised("9434765918") == nil)
+        #expect(NHSNumber.normalised("943476591") == nil)
+        #expect(NHSNumber.normalised("94347659190") == nil)
+        #expect(NHSNumber.normalised("4010232137") == "4010232137")
+        // 000000006: weighted sum 12, remainder 1, check digit 10: never valid, whatever the last digit.
+        for last in 0...9 { #expect(NHSNumber.normalised("000000006\(last)") == nil) }
+        // Remainder 0 gives check digit 0.
+        #expect(NHSNumber.normalised("0000000000") == "0000000000")
+    }
+
+    @Test func phoneNumbersBecomeE164() {
+        #expect(PhoneNumber.e164("07700 900123") == "+447700900123")
+        #expect(PhoneNumber.e164("07700-900-123") == "+447700900123")
+        #expect(PhoneNumber.e164("+447700900123") == "+447700900123")
+        #expect(PhoneNumber.e164("+44 (0)7700 900123") == "+447700900123")
+        #expect(PhoneNumber.e164("0044 7700 900123") == "+447700900123")
+        #expect(PhoneNumber.e164("01632 960123") == "+441632960123")
+        #expect(PhoneNumber.e164("12345") == nil)
+        #expect(PhoneNumber.e164("07700 90012x") == nil)
+        #expect(PhoneNumber.e164("+0123456789") == nil)
+        #expect(PhoneNumber.e164("") == nil)
+    }
+}
+
+@Suite struct JSONParserTests {
+    @Test func parsesEscapesAndUnicode() throws {
+        let v = try JSONParser.parse(#"{"a":"caf\u00e9 \ud83d\ude00 \"q\" \\ \n","b":[true,false,null,-1.5e3]}"#)
+        #expect(v["a"] == .string("café 😀 \"q\" \\ \n"))
+        #expect(v["b"] == .array([.bool(true), .bool(false), .null, .number("-1.5e3")]))
+    }
+
+    @Test func refusesWhatIsNotJSON() {
+        for bad in [#"{"a":1,}"#, #"{"a":01}"#, #"{"a":"\x"}"#, #"{"a":"\ud800"}"#, "{\"a\":\"\u{01}\"}", #"{"a" 1}"#,
+                    String(repeating: "[", count: 100) + String(repeating: "]", count: 100), #"{"a":1} x"#, ""] {
+            #expect(throws: JSONParseError.self, "\(bad)") { try JSONParser.parse(bad) }
+        }
+    }
+
+    @Test func refusesInvalidUTF8() {
+        let bytes: [UInt8] = [0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xC3, 0x28, 0x22, 0x7D]
+        _ = bytes.withUnsafeBufferPointer { b in
+            #expect(throws: JSONParseError.self) { try JSONParser.parse(b) }
+        }
+    }
+}
+
+@Suite struct BookingLedgerTests {
+    let at = Date(timeIntervalSince1970: 1_800_000_000)
+    let patient = PatientDetails(id: "P1", name: "Ann Example")
+
+    @Test func unknownRefAndConflict() {
+        let resched = QueueEvent.surgeryRescheduled(ref: "S1", at: at, ward: nil, procedure: nil, admitAt: nil)
+        #expect(BookingLedger.apply(resched, to: nil, eventID: "e").failureCode == .unknownRef)
+        let booked = QueueEvent.surgeryBooked(ref: "S1", patient: patient, at: at, ward: "Ward 1", procedure: nil, admitAt: nil)
+        let b = try! BookingLedger.apply(booked, to: nil, eventID: "e1").get()
+        #expect(BookingLedger.apply(booked, to: b, eventID: "e2").failureCode == .conflict)
+        let moved = try! BookingLedger.apply(resched, to: b, eventID: "e3").get()
+        #expect(moved.revision == 2)
+        let cancelled = try! BookingLedger.apply(.surgeryCancelled(ref: "S1", reason: nil), to: moved, eventID: "e4").get()
+        #expect(cancelled.cancelled)
+        #expect(BookingLedger.apply(resched, to: cancelled, eventID: "e5").failureCode == .conflict)
+        #expect(BookingLedger.apply(booked, to: cancelled, eventID: "e6").failureCode == .conflict)
+    }
+
+    @Test func deceasedIsOneWay() {
+        var p = Patient(details: PatientDetails(id: "P", deceased: true))
+        p.update(with: PatientDetails(id: "P", phone: "+447700900123", deceased: false))
+        #expect(p.deceased)
+        #expect(p.phone == "+447700900123")
+    }
+}
+
+extension Result {
+    var failureCode: RejectCode? {
+        if case .failure(let e) = self { return (e as? QueueReject)?.code }
+        return nil
+    }
+}
