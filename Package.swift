@@ -46,6 +46,7 @@ let package = Package(
             dependencies: [
                 "TouchpointDomain",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
         // The control protocol (frames, requests, replies), its client and output formatting.

@@ -77,9 +77,11 @@ final class QueueReader: @unchecked Sendable {
 
     private func readAll() -> Result<(IngestCounts, QueuePosition), StoreError> {
         var total = IngestCounts()
+        var ahead: Batch? = nil
         while !stopping.load(ordering: .relaxed) {
             guard prepareFile() else { break }
-            let batch = readBatch()
+            let batch = ahead.flatMap { $0.start == position && $0.identity == fdIdentityKey ? $0 : nil } ?? readBatch(from: position)
+            ahead = nil
             if batch.lines.isEmpty && batch.position == position {
                 // Nothing new. If the file was rotated away, move to its successor.
                 if batch.drainedOldFile {
@@ -88,6 +90,15 @@ final class QueueReader: @unchecked Sendable {
                 }
                 break
             }
+            // A full batch means there is probably more: parse the next one on
+            // the other core while this one is committed. The work thread does
+            // not touch the reader's state while it waits in `apply`, and the
+            // read-ahead only reads it (fd, parser, file identity).
+            let readAhead = ReadAhead()
+            let group = DispatchGroup()
+            if batch.lines.count >= Self.batchLines {
+                DispatchQueue.global().async(group: group) { readAhead.batch = self.readBatch(from: batch.position) }
+            }
             do {
                 let counts = try store.apply(batch.lines, position: batch.position, now: Date())
                 position = batch.position
@@ -95,12 +106,14 @@ final class QueueReader: @unchecked Sendable {
                 total.rejects = []
                 logRejects(counts.rejects)
             } catch {
+                group.wait()
                 let msg = "cannot commit queue lines to the database: \(error); will retry on the next change"
                 logger.error("\(msg)", metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
                 setProblem(msg)
                 return .failure(StoreError(msg))
             }
-            if batch.drainedOldFile { switchToNewFile() }
+            group.wait()
+            ahead = readAhead.batch
         }
         if total.ingested + total.duplicates + total.rejected > 0 {
             logger.info(
@@ -109,6 +122,8 @@ final class QueueReader: @unchecked Sendable {
         }
         return .success((total, position))
     }
+
+    private var fdIdentityKey: [UInt64] { fdIdentity.map { [$0.dev, $0.ino] } ?? [] }
 
     private func setProblem(_ problem: String?) {
         health.withLock { $0.problem = problem }
@@ -204,15 +219,24 @@ final class QueueReader: @unchecked Sendable {
         return h
     }
 
+    /// Hands a read-ahead batch from the helper thread back to the work queue.
+    final class ReadAhead: @unchecked Sendable {
+        // @unchecked: written once on the helper thread, read after group.wait().
+        var batch: Batch?
+    }
+
     struct Batch {
         var lines: [IngestLine] = []
+        /// Where this batch started, and in which file (to tell a stale read-ahead).
+        var start: QueuePosition
+        var identity: [UInt64]
         var position: QueuePosition
         /// The file being read was renamed or deleted and has no more complete lines.
         var drainedOldFile = false
     }
 
-    private func readBatch() -> Batch {
-        var batch = Batch(position: position)
+    private func readBatch(from position: QueuePosition) -> Batch {
+        var batch = Batch(start: position, identity: fdIdentityKey, position: position)
         batch.position.device = fdIdentity?.dev
         batch.position.inode = fdIdentity?.ino
         var chunk = [UInt8](repeating: 0, count: Self.chunkBytes)

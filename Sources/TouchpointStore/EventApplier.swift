@@ -3,17 +3,49 @@ import GRDB
 import TouchpointDomain
 
 /// Applies validated queue lines inside the ingest transaction: idempotency,
-/// booking rules, patient details, rejects.
+/// booking rules, patient details, rejects. Its statements are prepared once
+/// per batch.
 struct EventApplier {
     let db: Database
     let now: Date
+    private let findEvent: PreparedSQL
+    private let insertEvent: PreparedSQL
+    private let insertReject: PreparedSQL
+    private let findBooking: PreparedSQL
+    private let saveBooking: PreparedSQL
+    private let upsertPatient: PreparedSQL
+
+    init(db: Database, now: Date) throws {
+        self.db = db
+        self.now = now
+        findEvent = try PreparedSQL(db, "SELECT hash FROM events WHERE id = ?")
+        insertEvent = try PreparedSQL(db, "INSERT INTO events (id, hash, type, ref, line, offset) VALUES (?, ?, ?, ?, ?, ?)")
+        insertReject = try PreparedSQL(db, "INSERT INTO rejects (line, offset, event_id, code, message, raw, at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        findBooking = try PreparedSQL(db, "SELECT \(Self.bookingColumns) FROM bookings WHERE kind = ? AND ref = ?")
+        saveBooking = try PreparedSQL(db, """
+            INSERT OR REPLACE INTO bookings (kind, ref, patient_id, at, ward, procedure, admit_at, clinic, mode,
+                expected_at, delay_reason, performed_at, cancelled, cancel_reason, revision, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        // One statement merges the details an event gives into what is known:
+        // absent fields keep their value; deceased never goes back to false.
+        upsertPatient = try PreparedSQL(db, """
+            INSERT INTO patients (id, nhs_number, name, phone, email, channel, opted_out, voicemail_ok, deceased, updated_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, coalesce(?7, 0), coalesce(?8, 0), coalesce(?9, 0), ?10)
+            ON CONFLICT (id) DO UPDATE SET
+                nhs_number = coalesce(?2, nhs_number), name = coalesce(?3, name), phone = coalesce(?4, phone),
+                email = coalesce(?5, email), channel = coalesce(?6, channel), opted_out = coalesce(?7, opted_out),
+                voicemail_ok = coalesce(?8, voicemail_ok), deceased = max(deceased, coalesce(?9, 0)), updated_at = ?10
+            """)
+    }
 
     mutating func apply(_ line: IngestLine, counts: inout IngestCounts) throws {
         switch line.parsed {
         case .failure(let reject):
             try record(reject, line, &counts)
         case .success(let env):
-            if let known = try Int64.fetchOne(db.cachedStatement(sql: "SELECT hash FROM events WHERE id = ?"), arguments: [env.id]) {
+            findEvent.bind(1, env.id)
+            if let known = try findEvent.first(db, { $0.int(0) }) ?? nil {
                 if UInt64(bitPattern: known) == env.contentHash {
                     counts.duplicates += 1
                 } else {
@@ -22,7 +54,7 @@ struct EventApplier {
                 return
             }
             if let (kind, ref) = env.event.booking {
-                let existing = try Self.loadBooking(db, kind, ref)
+                let existing = try booking(kind, ref)
                 switch BookingLedger.apply(env.event, to: existing, eventID: env.id) {
                 case .failure(let reject):
                     try record(reject, line, &counts)
@@ -31,14 +63,17 @@ struct EventApplier {
                     try save(booking)
                 }
             }
-            if let details = env.event.patient {
-                var p = try Self.loadPatient(db, details.id) ?? Patient(id: details.id)
-                p.update(with: details)
-                try save(p)
+            if let p = env.event.patient {
+                let s = upsertPatient
+                s.bind(1, p.id); s.bind(2, p.nhsNumber); s.bind(3, p.name); s.bind(4, p.phone); s.bind(5, p.email)
+                s.bind(6, p.channel?.rawValue); s.bind(7, p.optedOut); s.bind(8, p.voicemailOK)
+                s.bind(9, p.deceased == true ? true : nil); s.bind(10, now)
+                try s.run(db)
             }
-            try db.cachedStatement(sql: "INSERT INTO events (id, hash, type, ref, line, offset) VALUES (?, ?, ?, ?, ?, ?)")
-                .execute(arguments: [env.id, Int64(bitPattern: env.contentHash), env.event.typeName,
-                                     env.event.booking?.ref, line.line, line.offset])
+            let s = insertEvent
+            s.bind(1, env.id); s.bind(2, Int64(bitPattern: env.contentHash)); s.bind(3, env.event.typeName)
+            s.bind(4, env.event.booking?.ref); s.bind(5, line.line); s.bind(6, line.offset)
+            try s.run(db)
             counts.ingested += 1
         }
     }
@@ -47,52 +82,49 @@ struct EventApplier {
         // Only the rejects keep their raw line (admins see it with --show-line).
         counts.rejected += 1
         counts.rejects.append(RejectedLine(line: line.line, offset: line.offset, reject: reject))
-        try db.cachedStatement(sql: "INSERT INTO rejects (line, offset, event_id, code, message, raw, at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            .execute(arguments: [line.line, line.offset, reject.eventID, reject.code.rawValue, reject.message,
-                                 line.raw.map { Data($0) }, now.millis])
+        let s = insertReject
+        s.bind(1, line.line); s.bind(2, line.offset); s.bind(3, reject.eventID); s.bind(4, reject.code.rawValue)
+        s.bind(5, reject.message); s.bind(6, line.raw.map { String(decoding: $0, as: UTF8.self) }); s.bind(7, now)
+        try s.run(db)
     }
 
-    static func loadBooking(_ db: Database, _ kind: BookingKind, _ ref: String) throws -> Booking? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM bookings WHERE kind = ? AND ref = ?"),
-                                         arguments: [kind.rawValue, ref])
-        else { return nil }
-        return Booking(
-            kind: kind, ref: ref, patientID: row["patient_id"], at: Date(millis: row["at"]),
-            ward: row["ward"], procedure: row["procedure"], admitAt: (row["admit_at"] as Int64?).map(Date.init(millis:)),
-            clinic: row["clinic"], mode: (row["mode"] as String?).flatMap(AppointmentMode.init(rawValue:)),
-            expectedAt: (row["expected_at"] as Int64?).map(Date.init(millis:)), delayReason: row["delay_reason"],
-            performedAt: (row["performed_at"] as Int64?).map(Date.init(millis:)),
-            cancelled: row["cancelled"], cancelReason: row["cancel_reason"], revision: row["revision"])
+    static let bookingColumns = "kind, ref, patient_id, at, ward, procedure, admit_at, clinic, mode, expected_at, delay_reason, performed_at, cancelled, cancel_reason, revision"
+
+    private func booking(_ kind: BookingKind, _ ref: String) throws -> Booking? {
+        findBooking.bind(1, kind.rawValue)
+        findBooking.bind(2, ref)
+        return try findBooking.first(db, Self.readBooking)
+    }
+
+    static func readBooking(_ r: PreparedSQL) -> Booking {
+        Booking(
+            kind: BookingKind(rawValue: r.string(0)!)!, ref: r.string(1)!, patientID: r.string(2)!, at: r.date(3)!,
+            ward: r.string(4), procedure: r.string(5), admitAt: r.date(6), clinic: r.string(7),
+            mode: r.string(8).flatMap(AppointmentMode.init(rawValue:)), expectedAt: r.date(9), delayReason: r.string(10),
+            performedAt: r.date(11), cancelled: r.bool(12), cancelReason: r.string(13), revision: Int(r.int(14) ?? 1))
     }
 
     private func save(_ b: Booking) throws {
-        try db.cachedStatement(sql: """
-            INSERT OR REPLACE INTO bookings (kind, ref, patient_id, at, ward, procedure, admit_at, clinic, mode,
-                expected_at, delay_reason, performed_at, cancelled, cancel_reason, revision, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [
-                b.kind.rawValue, b.ref, b.patientID, b.at.millis, b.ward, b.procedure, b.admitAt?.millis, b.clinic,
-                b.mode?.rawValue, b.expectedAt?.millis, b.delayReason, b.performedAt?.millis, b.cancelled,
-                b.cancelReason, b.revision, now.millis,
-            ])
+        let s = saveBooking
+        s.bind(1, b.kind.rawValue); s.bind(2, b.ref); s.bind(3, b.patientID); s.bind(4, b.at); s.bind(5, b.ward)
+        s.bind(6, b.procedure); s.bind(7, b.admitAt); s.bind(8, b.clinic); s.bind(9, b.mode?.rawValue)
+        s.bind(10, b.expectedAt); s.bind(11, b.delayReason); s.bind(12, b.performedAt); s.bind(13, b.cancelled)
+        s.bind(14, b.cancelReason); s.bind(15, b.revision); s.bind(16, now)
+        try s.run(db)
+    }
+
+    static func loadBooking(_ db: Database, _ kind: BookingKind, _ ref: String) throws -> Booking? {
+        let s = try PreparedSQL(db, "SELECT \(bookingColumns) FROM bookings WHERE kind = ? AND ref = ?")
+        s.bind(1, kind.rawValue)
+        s.bind(2, ref)
+        return try s.first(db, readBooking)
     }
 
     static func loadPatient(_ db: Database, _ id: String) throws -> Patient? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM patients WHERE id = ?"), arguments: [id])
-        else { return nil }
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM patients WHERE id = ?", arguments: [id]) else { return nil }
         return Patient(
             id: id, nhsNumber: row["nhs_number"], name: row["name"], phone: row["phone"], email: row["email"],
             channel: (row["channel"] as String?).flatMap(Channel.init(rawValue:)), optedOut: row["opted_out"],
             voicemailOK: row["voicemail_ok"], deceased: row["deceased"])
-    }
-
-    private func save(_ p: Patient) throws {
-        try db.cachedStatement(sql: """
-            INSERT OR REPLACE INTO patients (id, nhs_number, name, phone, email, channel, opted_out, voicemail_ok,
-                deceased, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [
-                p.id, p.nhsNumber, p.name, p.phone, p.email, p.channel?.rawValue, p.optedOut, p.voicemailOK,
-                p.deceased, now.millis,
-            ])
     }
 }

@@ -143,6 +143,10 @@ public final class Store: Sendable {
             // commit durable on power loss, and costs one fsync per batch.
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = FULL")
+                // A 20 MiB page cache for the writer: ingest touches the events,
+                // bookings and patients indexes at random; SQLite's 2 MiB default
+                // turns that into a pread per lookup.
+                try db.execute(sql: "PRAGMA cache_size = -20480")
             }
             try Schema.migrator.migrate(pool)
         } catch let e as DatabaseError {
@@ -193,7 +197,7 @@ public final class Store: Sendable {
     /// Applies `lines` in order and moves the read position to `position`, in one transaction.
     public func apply(_ lines: [IngestLine], position: QueuePosition, now: Date) throws -> IngestCounts {
         try pool.write { db in
-            var applier = EventApplier(db: db, now: now)
+            var applier = try EventApplier(db: db, now: now)
             var counts = IngestCounts()
             for line in lines {
                 try applier.apply(line, counts: &counts)

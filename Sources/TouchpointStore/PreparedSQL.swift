@@ -1,0 +1,70 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// A statement prepared once per ingest batch and driven through SQLite's C
+/// API: binding by index and reading columns by index, with no dictionaries,
+/// existentials or name lookups on the path a million events take.
+///
+/// Valid only inside the transaction closure that created it.
+struct PreparedSQL {
+    let statement: Statement
+    var handle: OpaquePointer { statement.sqliteStatement }
+
+    init(_ db: Database, _ sql: String) throws {
+        statement = try db.makeStatement(sql: sql)
+    }
+
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    func bind(_ i: Int32, _ v: String?) {
+        guard let v else { sqlite3_bind_null(handle, i); return }
+        var s = v
+        s.withUTF8 { b in
+            if let base = b.baseAddress {
+                _ = base.withMemoryRebound(to: CChar.self, capacity: b.count) {
+                    sqlite3_bind_text(handle, i, $0, Int32(b.count), Self.transient)
+                }
+            } else {
+                _ = sqlite3_bind_text(handle, i, "", 0, Self.transient)
+            }
+        }
+    }
+
+    func bind(_ i: Int32, _ v: Int64?) {
+        guard let v else { sqlite3_bind_null(handle, i); return }
+        sqlite3_bind_int64(handle, i, v)
+    }
+
+    func bind(_ i: Int32, _ v: Int?) { bind(i, v.map(Int64.init)) }
+    func bind(_ i: Int32, _ v: Bool?) { bind(i, v.map { $0 ? Int64(1) : 0 }) }
+    func bind(_ i: Int32, _ v: Date?) { bind(i, v?.millis) }
+
+    /// Runs a statement that returns no rows.
+    func run(_ db: Database) throws {
+        defer { sqlite3_reset(handle) }
+        let rc = sqlite3_step(handle)
+        guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: db.lastErrorMessage) }
+    }
+
+    /// Steps to the first row and hands it to `read`; nil when there is none.
+    func first<T>(_ db: Database, _ read: (PreparedSQL) -> T) throws -> T? {
+        defer { sqlite3_reset(handle) }
+        let rc = sqlite3_step(handle)
+        if rc == SQLITE_DONE { return nil }
+        guard rc == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: db.lastErrorMessage) }
+        return read(self)
+    }
+
+    func int(_ col: Int32) -> Int64? {
+        sqlite3_column_type(handle, col) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, col)
+    }
+
+    func string(_ col: Int32) -> String? {
+        guard let p = sqlite3_column_text(handle, col) else { return nil }
+        return String(cString: p)
+    }
+
+    func date(_ col: Int32) -> Date? { int(col).map(Date.init(millis:)) }
+    func bool(_ col: Int32) -> Bool { (int(col) ?? 0) != 0 }
+}
