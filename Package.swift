@@ -30,6 +30,8 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // Linux interfaces Glibc's Swift module leaves out (timerfd).
+        .systemLibrary(name: "CLinux"),
         // Events, patients, bookings, validation, the local calendar. Pure Swift, no I/O.
         .target(name: "TouchpointDomain"),
         // The TOML configuration: parsing and validation.
@@ -64,7 +66,7 @@ let package = Package(
             name: "TouchpointDaemon",
             dependencies: [
                 "TouchpointDomain", "TouchpointConfig", "TouchpointStore",
-                "TouchpointControl", "TouchpointSystemd",
+                "TouchpointControl", "TouchpointSystemd", "CLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -82,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "touchpointctl",
             dependencies: [
-                "TouchpointControl",
+                "TouchpointControl", "TouchpointDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

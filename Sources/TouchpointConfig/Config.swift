@@ -47,6 +47,8 @@ public struct TouchpointConfig: Equatable, Sendable {
         public var closedDates: Set<LocalDate> = []
         /// An ICS file of closed days (absolute), if any.
         public var closedDatesFile: String?
+        /// The days that file closes, read when the config is loaded (and reloaded).
+        public var closedDatesFromFile: Set<LocalDate> = []
     }
 
     public struct Calls: Equatable, Sendable {
@@ -118,6 +120,17 @@ public struct TouchpointConfig: Equatable, Sendable {
             && a.logLevel == b.logLevel
     }
 
+    /// The scheduling rules these settings make.
+    public var schedulingRules: SchedulingRules {
+        SchedulingRules(
+            clock: clock, callDays: calls.days, closedDates: calendar.closedDates.union(calendar.closedDatesFromFile),
+            daysAfterSurgery: calls.daysAfterSurgery, callWindow: (calls.window.start, calls.window.end),
+            retryAfter: calls.retryAfter.seconds, maxAttempts: calls.maxAttempts, escalateAfterDays: calls.escalateAfterDays,
+            waitLead: waitNotice.lead.seconds, waitCoalesce: waitNotice.coalesce.seconds,
+            openAccessDaysBefore: openAccess.daysBefore, openAccessSendAt: openAccess.sendAt,
+            quietHours: notices.quietHours.map { ($0.start, $0.end) })
+    }
+
     /// The path of the database inside `state_dir`.
     public var databasePath: String { (stateDir as NSString).appendingPathComponent("touchpoint.sqlite") }
 }
@@ -139,4 +152,11 @@ public struct ConfigIssue: Error, Equatable, Sendable, CustomStringConvertible {
 public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
     public var issues: [ConfigIssue]
     public var description: String { issues.map(\.description).joined(separator: "\n") }
+}
+
+extension Duration {
+    /// Whole and fractional seconds, for arithmetic with `Date`.
+    public var seconds: TimeInterval {
+        TimeInterval(components.seconds) + TimeInterval(components.attoseconds) / 1e18
+    }
 }

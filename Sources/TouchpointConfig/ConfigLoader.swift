@@ -193,7 +193,13 @@ private struct Reader {
         }
         if let s = string(cal, "calendar", "closed_dates_file"), !s.isEmpty {
             let p = ConfigLoader.absolutePath(s, relativeTo: baseDir)
-            if !FileManager.default.isReadableFile(atPath: p) {
+            if let text = try? String(contentsOfFile: p, encoding: .utf8) {
+                let days = ClosedDaysICS.dates(in: text)
+                if days.isEmpty && !text.contains("BEGIN:VCALENDAR") {
+                    issue("calendar.closed_dates_file", "\(p) is not an ICS calendar (expected BEGIN:VCALENDAR and all-day VEVENTs)")
+                }
+                c.calendar.closedDatesFromFile = days
+            } else {
                 issue("calendar.closed_dates_file", "cannot read \(p) (expected an ICS file of closed days)")
             }
             c.calendar.closedDatesFile = p
@@ -212,7 +218,7 @@ private struct Reader {
                         issue("calls.days[\(i)]", "expected one of \(names.joined(separator: ", "))")
                     }
                 }
-                if days.isEmpty && arr.count == 0 { issue("calls.days", "must name at least one day") }
+                if arr.count == 0 { issue("calls.days", "must name at least one day") }
                 c.calls.days = days
             } else {
                 issue("calls.days", "expected a list such as [\"mon\", \"tue\"]")

@@ -61,6 +61,51 @@ public enum HumanOutput {
         return out
     }
 
+    public static func jobs(_ r: JobsReport, style: OutputStyle) -> String {
+        if r.jobs.isEmpty { return "no jobs\n" }
+        var rows: [[String]] = [["JOB", "KIND", "REF", "STATE", "DUE", "EXPIRES"]]
+        for j in r.jobs {
+            rows.append([j.id, j.kind, j.ref, j.state, localTime(j.dueAt, style), localTime(j.expiresAt, style)])
+        }
+        return table(rows, style: style)
+    }
+
+    public static func job(_ j: JobView, style: OutputStyle) -> String {
+        var out = style.bold("\(j.id)") + "  \(j.kind) for \(j.ref), patient \(j.patientID)\n"
+        out += "state     \(j.state)\n"
+        out += "due       \(localTime(j.dueAt, style))\n"
+        out += "expires   \(localTime(j.expiresAt, style))\n"
+        if let w = j.ward { out += "ward      \(w)\n" }
+        if j.kind == "open_access_info" { out += "revision  \(j.revision)\n" }
+        if j.kind == "checkin_call" { out += "attempts  \(j.attempts)\n" }
+        if let o = j.overdueSince { out += "overdue   since \(o)\n" }
+        if let e = j.expectedAt, j.kind == "wait_notice" { out += "expected  \(localTime(e, style))\(j.delayReason.map { " (\($0))" } ?? "")\n" }
+        if let o = j.outcome { out += "outcome   \(o)\(j.woundCare.map { $0 ? ", wound care discussed" : ", wound care not discussed" } ?? "")\n" }
+        if let r = j.reason { out += "why       \(r)\n" }
+        if let h = j.history, !h.isEmpty {
+            out += "history\n"
+            for c in h {
+                out += "  \(localTime(c.at, style))  \(c.actor)  \(c.from ?? "new") -> \(c.to)  \(c.reason)\n"
+            }
+        }
+        return out
+    }
+
+    public static func explain(_ r: ExplainReport, style: OutputStyle) -> String {
+        var out = ""
+        for b in r.bookings {
+            out += style.bold("\(b.kind == "surgery" ? "surgery" : "Open Access") booking \(r.ref)") + ": \(b.kind == "surgery" ? "surgery" : "appointment") \(localTime(b.at, style))"
+            if b.revision > 1 { out += " (rescheduled \(b.revision - 1) time(s))" }
+            if b.cancelled { out += ", cancelled" }
+            if b.patientDeceased { out += "; patient recorded as deceased" }
+            if b.patientOptedOut { out += "; patient has opted out of notices" }
+            out += "\n"
+        }
+        if r.jobs.isEmpty { out += "no jobs\n" }
+        for j in r.jobs { out += "\n" + job(j, style: style) }
+        return out
+    }
+
     /// Columns padded to their widest cell; the last column is not padded.
     public static func table(_ rows: [[String]], style: OutputStyle) -> String {
         guard let header = rows.first else { return "" }
@@ -94,11 +139,18 @@ public enum HumanOutput {
         return "\(seconds / 86_400)d \(seconds % 86_400 / 3600)h"
     }
 
+    /// A local time as a person reads it: `today 09:00`, `Fri 27 Nov 09:00`, the year only when it is not this one.
     public static func localTime(_ date: Date, _ style: OutputStyle) -> String {
         let f = DateFormatter()
         f.timeZone = style.timeZone
         f.locale = Locale(identifier: "en_GB")
-        f.dateFormat = Calendar.current.isDate(date, inSameDayAs: Date()) ? "HH:mm:ss" : "EEE d MMM yyyy HH:mm"
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = style.timeZone
+        if cal.isDate(date, inSameDayAs: Date()) {
+            f.dateFormat = "HH:mm"
+            return "today " + f.string(from: date)
+        }
+        f.dateFormat = cal.component(.year, from: date) == cal.component(.year, from: Date()) ? "EEE d MMM HH:mm" : "EEE d MMM yyyy HH:mm"
         return f.string(from: date)
     }
 }

@@ -53,15 +53,33 @@ public struct ControlRequest: Codable, Equatable, Sendable {
     public struct Arguments: Codable, Equatable, Sendable {
         public var limit: Int?
         public var showLine: Bool?
+        /// A job id (`job`) or a booking ref (`explain`, `jobs --ref`).
+        public var job: String?
+        public var ref: String?
+        public var kind: String?
+        public var state: String?
+        public var patient: String?
+        public var dueFrom: Date?
+        public var dueTo: Date?
 
-        public init(limit: Int? = nil, showLine: Bool? = nil) {
+        public init(limit: Int? = nil, showLine: Bool? = nil, job: String? = nil, ref: String? = nil, kind: String? = nil,
+                    state: String? = nil, patient: String? = nil, dueFrom: Date? = nil, dueTo: Date? = nil) {
             self.limit = limit
             self.showLine = showLine
+            self.job = job
+            self.ref = ref
+            self.kind = kind
+            self.state = state
+            self.patient = patient
+            self.dueFrom = dueFrom
+            self.dueTo = dueTo
         }
 
         enum CodingKeys: String, CodingKey {
-            case limit
+            case limit, job, ref, kind, state, patient
             case showLine = "show_line"
+            case dueFrom = "due_from"
+            case dueTo = "due_to"
         }
     }
 
@@ -87,7 +105,7 @@ public struct ControlRequest: Codable, Equatable, Sendable {
                 "touchpointctl speaks control protocol version \(v), this touchpointd speaks version \(ControlProtocol.version); use the touchpointctl that came with this touchpointd"))
         }
         do {
-            return .success(try JSONDecoder().decode(ControlRequest.self, from: data))
+            return .success(try ControlJSON.decoder.decode(ControlRequest.self, from: data))
         } catch {
             return .failure(ControlFailure(.badRequest, "malformed request: \(Self.describe(error))"))
         }

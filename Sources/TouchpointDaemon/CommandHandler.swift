@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import TouchpointControl
+import TouchpointDomain
 import TouchpointStore
 import TouchpointSystemd
 
@@ -11,11 +12,12 @@ struct CommandHandler: Sendable {
     let store: Store
     let reader: QueueReader
     let runtime: RuntimeState
+    let timer: WakeTimer
     let logger: Logger
 
     /// The role each command needs (`cli.md`).
     static let roles: [String: Role] = [
-        "status": .staff, "rejects": .staff, "ingest": .admin,
+        "status": .staff, "rejects": .staff, "ingest": .admin, "jobs": .staff, "job": .staff, "explain": .staff,
     ]
 
     /// The reply frame's payload, and whether the connection stays open.
@@ -64,6 +66,7 @@ struct CommandHandler: Sendable {
             case .failure(let e):
                 throw ControlFailure(.failed, e.description)
             case .success(let (counts, position)):
+                if counts.changedJobs { timer.poke() }
                 try? store.audit(actor: caller.userName, action: "ingest",
                                  detail: "\(counts.ingested) applied, \(counts.duplicates) duplicates, \(counts.rejected) rejected")
                 return ControlReply.success(IngestReport(ingested: counts.ingested, duplicates: counts.duplicates,
@@ -80,9 +83,58 @@ struct CommandHandler: Sendable {
                     .init(line: $0.line, offset: $0.offset, eventID: $0.eventID, code: $0.code, message: $0.message,
                           at: $0.at, rawLine: $0.raw)
                 }, total: total))
+        case "jobs":
+            let a = request.args
+            var filter = JobFilter(limit: max(1, min(a.limit ?? 100, 100_000)))
+            if let k = a.kind {
+                guard let kind = JobKind(rawValue: k) else {
+                    throw ControlFailure(.badRequest, "unknown kind \"\(k)\"; expected one of \(JobKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                filter.kind = kind
+            }
+            if let s = a.state {
+                guard let state = JobState(rawValue: s) else {
+                    throw ControlFailure(.badRequest, "unknown state \"\(s)\"; expected one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                filter.state = state
+            }
+            filter.ref = a.ref
+            filter.patientID = a.patient
+            filter.dueFrom = a.dueFrom
+            filter.dueTo = a.dueTo
+            return ControlReply.success(JobsReport(jobs: try await store.jobs(filter).map { Self.view($0) }))
+        case "job":
+            guard let id = request.args.job, let (job, history) = try await store.job(id: id) else {
+                throw ControlFailure(.notFound, "no job \"\(request.args.job ?? "")\" (touchpointctl jobs lists them)")
+            }
+            return ControlReply.success(Self.view(job, history: history))
+        case "explain":
+            guard let ref = request.args.ref else { throw ControlFailure(.badRequest, "explain needs a booking ref") }
+            let found = try await store.explain(ref: ref)
+            guard !found.isEmpty else {
+                throw ControlFailure(.notFound, "no booking \"\(ref)\": it was never booked, or its booking was rejected (touchpointctl rejects)")
+            }
+            var bookings: [ExplainReport.BookingSummary] = []
+            var jobs: [JobView] = []
+            for (b, js) in found {
+                let p = try store.patient(id: b.patientID)
+                bookings.append(.init(kind: b.kind.rawValue, at: b.at, cancelled: b.cancelled, revision: b.revision,
+                                      patientDeceased: p?.deceased ?? false, patientOptedOut: p?.optedOut ?? false))
+                jobs += js.map { Self.view($0.0, history: $0.1, reason: true) }
+            }
+            return ControlReply.success(ExplainReport(ref: ref, bookings: bookings, jobs: jobs))
         default:
             throw ControlFailure(.unknownCommand, "unknown command \"\(request.command)\"")
         }
+    }
+
+    static func view(_ j: Job, history: [JobHistoryEntry]? = nil, reason: Bool = false) -> JobView {
+        JobView(id: j.id, kind: j.kind.rawValue, ref: j.ref, patientID: j.patientID, state: j.state.rawValue,
+                dueAt: j.dueAt, expiresAt: j.expiresAt, createdAt: j.createdAt, attempts: j.attempts, revision: j.revision,
+                ward: j.ward, outcome: j.outcome, woundCare: j.woundCare, overdueSince: j.overdueSince?.description,
+                expectedAt: j.expectedAt, delayReason: j.delayReason,
+                history: history?.map { .init(at: $0.at, actor: $0.actor, from: $0.from, to: $0.to, reason: $0.reason) },
+                reason: reason ? j.rule : nil)
     }
 
     func status() async throws -> StatusReport {
@@ -96,6 +148,7 @@ struct CommandHandler: Sendable {
                          ingested: totals.counts.ingested, duplicates: totals.counts.duplicates,
                          rejected: totals.counts.rejected, error: reader.health.withLock { $0.problem },
                          lastReadAt: totals.lastReadAt),
-            patients: counts["patients"] ?? 0, bookings: counts["bookings"] ?? 0)
+            patients: counts["patients"] ?? 0, bookings: counts["bookings"] ?? 0,
+            jobs: try await store.jobCounts(), nextDueAt: try await store.nextDueAt())
     }
 }

@@ -86,30 +86,35 @@ public enum Daemon {
             logger.warning("group \(group) does not exist: that role has no members but root until it is created")
         }
 
+        let runtime = RuntimeState(config: config)
         let reader: QueueReader
         let watcher: QueueWatcher
+        let timer: WakeTimer
         do {
-            reader = try QueueReader(path: config.queueFile, clock: config.clock, store: store, logger: logger)
+            reader = try QueueReader(path: config.queueFile, clock: config.clock, store: store, logger: logger,
+                                     rules: { runtime.config.schedulingRules })
             watcher = try QueueWatcher(path: config.queueFile, logger: logger)
+            timer = try WakeTimer()
         } catch {
             return fail(error, logger, destination)
         }
 
-        let runtime = RuntimeState(config: config)
-        let handler = CommandHandler(store: store, reader: reader, runtime: runtime, logger: logger)
+        let handler = CommandHandler(store: store, reader: reader, runtime: runtime, timer: timer, logger: logger)
         let readiness = Readiness(handler: handler)
         let control = ControlServer(
             socketPath: config.control.socket, staffGroup: config.control.staffGroup, handler: handler,
             authorizer: { Authorizer(adminGroup: runtime.config.control.adminGroup, staffGroup: runtime.config.control.staffGroup) },
             logger: logger, ready: { readiness.mark(.socket) })
-        let ingest = IngestService(reader: reader, watcher: watcher, logger: logger, caughtUp: { readiness.mark(.caughtUp) })
-        let reload = ReloadService(runtime: runtime, reader: reader, store: store, logger: logger, handler: handler)
+        let ingest = IngestService(reader: reader, watcher: watcher, timer: timer, logger: logger, caughtUp: { readiness.mark(.caughtUp) })
+        let reload = ReloadService(runtime: runtime, reader: reader, store: store, timer: timer, logger: logger)
+        let scheduler = SchedulerService(store: store, runtime: runtime, timer: timer, logger: logger)
 
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: control, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: ingest, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: reload, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
@@ -193,13 +198,11 @@ final class Readiness: Sendable {
             return s.count == 2
         }
         if done {
-            Task {
-                let summary = (try? await handler.status()).map {
-                    "STATUS=\($0.queue.ingested) events applied, \($0.queue.rejected) rejected; \($0.bookings) bookings"
-                } ?? "STATUS=running"
-                ServiceNotifier.notify("READY=1\n\(summary)")
-                handler.logger.info("ready")
-            }
+            let summary = (try? handler.store.queueTotals()).map {
+                "STATUS=\($0.counts.ingested) events applied, \($0.counts.rejected) rejected"
+            } ?? "STATUS=running"
+            ServiceNotifier.notify("READY=1\n\(summary)")
+            handler.logger.info("ready")
         }
     }
 }
@@ -210,16 +213,22 @@ import Synchronization
 struct IngestService: Service {
     let reader: QueueReader
     let watcher: QueueWatcher
+    let timer: WakeTimer
     let logger: Logger
     let caughtUp: @Sendable () -> Void
 
     func run() async throws {
-        _ = await reader.readAvailable()
+        read(await reader.readAvailable())
         caughtUp()
         for await _ in watcher.changes.cancelOnGracefulShutdown() {
-            _ = await reader.readAvailable()
+            read(await reader.readAvailable())
         }
         reader.stop()
+    }
+
+    /// New or changed jobs may be due sooner than the engine's timer: let it look.
+    private func read(_ result: Result<(IngestCounts, QueuePosition), StoreError>) {
+        if case .success(let (counts, _)) = result, counts.changedJobs { timer.poke() }
     }
 }
 
@@ -228,8 +237,8 @@ struct ReloadService: Service {
     let runtime: RuntimeState
     let reader: QueueReader
     let store: Store
+    let timer: WakeTimer
     let logger: Logger
-    let handler: CommandHandler
 
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
@@ -255,6 +264,16 @@ struct ReloadService: Service {
             new.control.socket = old.control.socket
             runtime.replace(new)
             reader.reconfigure(path: new.queueFile, clock: new.clock)
+            // Changed rules re-plan the jobs not yet due; jobs already done never change.
+            if new.schedulingRules != old.schedulingRules {
+                do {
+                    let changed = try store.replan(rules: new.schedulingRules, now: Date())
+                    logger.notice("config reload re-planned \(changed.count) job(s) not yet due")
+                } catch {
+                    logger.error("config reload could not re-plan jobs: \(error)", metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
+                }
+            }
+            timer.poke()
             try? store.audit(actor: actor, action: "reload", detail: "config \(new.file)")
             logger.notice("configuration reloaded from \(new.file)", metadata: ["MESSAGE_ID": "\(MessageID.configReloaded)"])
             return nil

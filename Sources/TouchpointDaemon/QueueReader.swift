@@ -27,6 +27,8 @@ final class QueueReader: @unchecked Sendable {
     private let work = DispatchQueue(label: "touchpoint.queue-reader")
     private let store: Store
     private let logger: Logger
+    /// The scheduling rules in force (they change on reload).
+    private let rules: @Sendable () -> SchedulingRules
     private var path: String
     private var parser: QueueLineParser
     private var fd: Int32 = -1
@@ -41,7 +43,8 @@ final class QueueReader: @unchecked Sendable {
     static let batchLines = 20_000
     static let chunkBytes = 4 << 20
 
-    init(path: String, clock: HospitalClock, store: Store, logger: Logger) throws {
+    init(path: String, clock: HospitalClock, store: Store, logger: Logger, rules: @escaping @Sendable () -> SchedulingRules) throws {
+        self.rules = rules
         self.path = path
         self.parser = QueueLineParser(clock: clock)
         self.store = store
@@ -100,7 +103,7 @@ final class QueueReader: @unchecked Sendable {
                 DispatchQueue.global().async(group: group) { readAhead.batch = self.readBatch(from: batch.position) }
             }
             do {
-                let counts = try store.apply(batch.lines, position: batch.position, now: Date())
+                let counts = try store.apply(batch.lines, position: batch.position, now: Date(), rules: rules())
                 position = batch.position
                 total += counts
                 total.rejects = []

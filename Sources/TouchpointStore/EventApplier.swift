@@ -8,6 +8,10 @@ import TouchpointDomain
 struct EventApplier {
     let db: Database
     let now: Date
+    let planner: Planner
+    let jobs: JobWriter
+    /// Whether this batch planned or changed a job (the engine then looks again).
+    var changedJobs = false
     private let findEvent: PreparedSQL
     private let insertEvent: PreparedSQL
     private let insertReject: PreparedSQL
@@ -15,9 +19,11 @@ struct EventApplier {
     private let saveBooking: PreparedSQL
     private let upsertPatient: PreparedSQL
 
-    init(db: Database, now: Date) throws {
+    init(db: Database, now: Date, rules: SchedulingRules) throws {
         self.db = db
         self.now = now
+        self.planner = Planner(rules: rules, now: now)
+        self.jobs = try JobWriter(db: db, rules: rules)
         findEvent = try PreparedSQL(db, "SELECT hash FROM events WHERE id = ?")
         insertEvent = try PreparedSQL(db, "INSERT INTO events (id, hash, type, ref, line, offset) VALUES (?, ?, ?, ?, ?, ?)")
         insertReject = try PreparedSQL(db, "INSERT INTO rejects (line, offset, event_id, code, message, raw, at) VALUES (?, ?, ?, ?, ?, ?, ?)")
@@ -53,6 +59,7 @@ struct EventApplier {
                 }
                 return
             }
+            var planned: Booking? = nil
             if let (kind, ref) = env.event.booking {
                 let existing = try booking(kind, ref)
                 switch BookingLedger.apply(env.event, to: existing, eventID: env.id) {
@@ -61,6 +68,7 @@ struct EventApplier {
                     return
                 case .success(let booking):
                     try save(booking)
+                    planned = booking
                 }
             }
             if let p = env.event.patient {
@@ -69,6 +77,21 @@ struct EventApplier {
                 s.bind(6, p.channel?.rawValue); s.bind(7, p.optedOut); s.bind(8, p.voicemailOK)
                 s.bind(9, p.deceased == true ? true : nil); s.bind(10, now)
                 try s.run(db)
+            }
+            // The jobs change in the same transaction as the event that caused them.
+            if let b = planned {
+                let patient = try Self.loadPatient(db, b.patientID) ?? Patient(id: b.patientID)
+                let existing = env.event.typeName.hasSuffix(".booked") ? [] : try jobs.jobs(of: b.kind, b.ref)
+                for u in planner.plan(env.event, booking: b, patient: patient, jobs: existing) {
+                    try jobs.save(u, now: now)
+                    changedJobs = true
+                }
+            } else if let details = env.event.patient, details.deceased == true,
+                      let patient = try Self.loadPatient(db, details.id) {
+                for u in planner.patientChanged(patient, jobs: try jobs.pendingJobs(ofPatient: details.id)) {
+                    try jobs.save(u, now: now)
+                    changedJobs = true
+                }
             }
             let s = insertEvent
             s.bind(1, env.id); s.bind(2, Int64(bitPattern: env.contentHash)); s.bind(3, env.event.typeName)
@@ -121,10 +144,13 @@ struct EventApplier {
     }
 
     static func loadPatient(_ db: Database, _ id: String) throws -> Patient? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM patients WHERE id = ?", arguments: [id]) else { return nil }
-        return Patient(
-            id: id, nhsNumber: row["nhs_number"], name: row["name"], phone: row["phone"], email: row["email"],
-            channel: (row["channel"] as String?).flatMap(Channel.init(rawValue:)), optedOut: row["opted_out"],
-            voicemailOK: row["voicemail_ok"], deceased: row["deceased"])
+        let s = try db.cachedStatement(sql: "SELECT id, nhs_number, name, phone, email, channel, opted_out, voicemail_ok, deceased FROM patients WHERE id = ?")
+        let q = PreparedSQL(s)
+        q.bind(1, id)
+        return try q.first(db) { r in
+            Patient(id: r.string(0)!, nhsNumber: r.string(1), name: r.string(2), phone: r.string(3), email: r.string(4),
+                    channel: r.string(5).flatMap(Channel.init(rawValue:)), optedOut: r.bool(6), voicemailOK: r.bool(7),
+                    deceased: r.bool(8))
+        } ?? nil
     }
 }

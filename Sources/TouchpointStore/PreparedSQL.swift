@@ -15,6 +15,11 @@ struct PreparedSQL {
         statement = try db.makeStatement(sql: sql)
     }
 
+    init(_ statement: Statement) {
+        self.statement = statement
+        sqlite3_clear_bindings(statement.sqliteStatement)
+    }
+
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     func bind(_ i: Int32, _ v: String?) {
@@ -54,6 +59,18 @@ struct PreparedSQL {
         if rc == SQLITE_DONE { return nil }
         guard rc == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: db.lastErrorMessage) }
         return read(self)
+    }
+
+    /// Every row, each handed to `read`.
+    func all<T>(_ db: Database, _ read: (PreparedSQL) -> T) throws -> [T] {
+        defer { sqlite3_reset(handle) }
+        var out: [T] = []
+        while true {
+            let rc = sqlite3_step(handle)
+            if rc == SQLITE_DONE { return out }
+            guard rc == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: db.lastErrorMessage) }
+            out.append(read(self))
+        }
     }
 
     func int(_ col: Int32) -> Int64? {

@@ -71,6 +71,42 @@ enum Schema {
                 );
                 """)
         }
+        m.registerMigration("v2: jobs, job history, job counts") { db in
+            try db.execute(sql: """
+                CREATE TABLE jobs (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    kind TEXT NOT NULL, booking_kind TEXT NOT NULL, ref TEXT NOT NULL, patient_id TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    due_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+                    revision INTEGER NOT NULL DEFAULT 1, attempts INTEGER NOT NULL DEFAULT 0,
+                    ward TEXT, expected_at INTEGER, delay_reason TEXT,
+                    call_day TEXT, overdue_since TEXT, outcome TEXT, wound_care INTEGER,
+                    rule TEXT NOT NULL,
+                    next_check_at INTEGER
+                ) WITHOUT ROWID;
+                CREATE INDEX jobs_booking ON jobs (booking_kind, ref);
+                CREATE INDEX jobs_patient ON jobs (patient_id);
+                CREATE INDEX jobs_next_check ON jobs (next_check_at) WHERE next_check_at IS NOT NULL;
+                CREATE INDEX jobs_scheduled_due ON jobs (due_at) WHERE state = 'scheduled';
+
+                CREATE TABLE job_history (
+                    id INTEGER PRIMARY KEY,
+                    job_id TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    actor TEXT NOT NULL,
+                    from_state TEXT,
+                    to_state TEXT NOT NULL,
+                    reason TEXT NOT NULL
+                );
+                CREATE INDEX job_history_job ON job_history (job_id);
+
+                CREATE TABLE job_counts (
+                    kind TEXT NOT NULL, state TEXT NOT NULL, n INTEGER NOT NULL,
+                    PRIMARY KEY (kind, state)
+                ) WITHOUT ROWID;
+                """)
+        }
         return m
     }
 }

@@ -62,6 +62,8 @@ public struct IngestCounts: Equatable, Sendable {
     public var rejected = 0
     /// The rejected lines themselves (this read only; not kept in totals).
     public var rejects: [RejectedLine] = []
+    /// Whether any job was planned or changed.
+    public var changedJobs = false
 
     public init(ingested: Int = 0, duplicates: Int = 0, rejected: Int = 0) {
         self.ingested = ingested
@@ -74,6 +76,7 @@ public struct IngestCounts: Equatable, Sendable {
         a.duplicates += b.duplicates
         a.rejected += b.rejected
         a.rejects += b.rejects
+        a.changedJobs = a.changedJobs || b.changedJobs
     }
 }
 
@@ -195,9 +198,9 @@ public final class Store: Sendable {
     // MARK: Ingest
 
     /// Applies `lines` in order and moves the read position to `position`, in one transaction.
-    public func apply(_ lines: [IngestLine], position: QueuePosition, now: Date) throws -> IngestCounts {
+    public func apply(_ lines: [IngestLine], position: QueuePosition, now: Date, rules: SchedulingRules) throws -> IngestCounts {
         try pool.write { db in
-            var applier = try EventApplier(db: db, now: now)
+            var applier = try EventApplier(db: db, now: now, rules: rules)
             var counts = IngestCounts()
             for line in lines {
                 try applier.apply(line, counts: &counts)
@@ -212,6 +215,7 @@ public final class Store: Sendable {
                 arguments: [position.device.map { Int64(bitPattern: $0) }, position.inode.map { Int64(bitPattern: $0) },
                             position.offset, position.line, position.firstLineHash.map { Int64(bitPattern: $0) },
                             counts.ingested, counts.duplicates, counts.rejected, now.millis])
+            counts.changedJobs = applier.changedJobs
             return counts
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TouchpointControl
+import TouchpointDomain
 
 #if canImport(Glibc)
 import Glibc
@@ -83,13 +84,74 @@ struct Rejects: ParsableCommand {
     }
 }
 
+/// A time on the command line: RFC 3339, a local date-time, or a date (its start), in local time.
+struct TimeArgument: ExpressibleByArgument {
+    var date: Date
+
+    init?(argument: String) {
+        let clock = HospitalClock(timeZone: TimeZone.current)
+        if let d = LocalDate(iso: argument) {
+            date = clock.instant(on: d, at: TimeOfDay(hour: 0, minute: 0))
+        } else if case .success(let d) = Timestamp.parse(argument, clock: clock) {
+            date = d
+        } else {
+            return nil
+        }
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
+}
+
+struct Jobs: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List jobs (planned contacts), soonest due first.")
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "checkin_call, wait_notice or open_access_info.") var kind: String?
+    @Option(help: "scheduled, due, done, cancelled, expired, suppressed, escalated or failed.") var state: String?
+    @Option(help: "A booking ref.") var ref: String?
+    @Option(help: "A patient id.") var patient: String?
+    @Option(help: "Due at or after (YYYY-MM-DD, or a date and time).") var dueFrom: TimeArgument?
+    @Option(help: "Due before (YYYY-MM-DD, or a date and time).") var dueTo: TimeArgument?
+    @Option(help: "At most this many.") var limit = 100
+
+    func validate() throws {
+        guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+    }
+
+    func run() throws {
+        let data = try global.request("jobs", .init(limit: limit, ref: ref, kind: kind, state: state, patient: patient,
+                                                     dueFrom: dueFrom?.date, dueTo: dueTo?.date))
+        try global.output(data, as: JobsReport.self) { HumanOutput.jobs($0, style: .detect()) }
+    }
+}
+
+struct JobCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "job", abstract: "One job with its full history.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The job id (from touchpointctl jobs).") var id: String
+
+    func run() throws {
+        try global.output(global.request("job", .init(job: id)), as: JobView.self) { HumanOutput.job($0, style: .detect()) }
+    }
+}
+
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Why each job of a booking is in its state: the rule, its inputs, the history.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The booking ref (surgery or Open Access).") var ref: String
+
+    func run() throws {
+        try global.output(global.request("explain", .init(ref: ref)), as: ExplainReport.self) { HumanOutput.explain($0, style: .detect()) }
+    }
+}
+
 struct TouchpointCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "touchpointctl",
         abstract: "Control and query touchpointd over its Unix socket.",
         discussion: "Exit codes: 0 success, 1 refused or failed, 2 bad usage, 69 daemon unreachable, 77 permission denied.",
         version: TouchpointVersion.cli,
-        subcommands: [Status.self, Ingest.self, Rejects.self])
+        subcommands: [Status.self, Jobs.self, JobCommand.self, Explain.self, Rejects.self, Ingest.self])
 
     // Lets --socket and --json stand before the command too.
     @OptionGroup var global: GlobalOptions

@@ -1,0 +1,2 @@
+// Linux interfaces Glibc's Swift module does not export.
+#include <sys/timerfd.h>

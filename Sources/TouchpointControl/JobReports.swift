@@ -1,0 +1,151 @@
+import Foundation
+
+/// A job as `cli.md` shows it: fields that do not apply are null.
+public struct JobView: Codable, Equatable, Sendable {
+    public struct Change: Codable, Equatable, Sendable {
+        public var at: Date
+        public var actor: String
+        public var from: String?
+        public var to: String
+        public var reason: String
+
+        public init(at: Date, actor: String, from: String?, to: String, reason: String) {
+            self.at = at
+            self.actor = actor
+            self.from = from
+            self.to = to
+            self.reason = reason
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(at, forKey: .at)
+            try c.encode(actor, forKey: .actor)
+            try c.encode(from, forKey: .from)
+            try c.encode(to, forKey: .to)
+            try c.encode(reason, forKey: .reason)
+        }
+    }
+
+    public var id: String
+    public var kind: String
+    public var ref: String
+    public var patientID: String
+    public var state: String
+    public var dueAt: Date
+    public var expiresAt: Date
+    public var createdAt: Date
+    public var attempts: Int
+    public var revision: Int
+    public var ward: String?
+    public var outcome: String?
+    public var woundCare: Bool?
+    public var overdueSince: String?
+    /// Wait notices: the expected surgery time and the delay's reason.
+    public var expectedAt: Date?
+    public var delayReason: String?
+    /// `job` and `explain` only.
+    public var history: [Change]?
+    /// `explain` only: the rule and inputs that set `due_at`.
+    public var reason: String?
+
+    public init(id: String, kind: String, ref: String, patientID: String, state: String, dueAt: Date, expiresAt: Date,
+                createdAt: Date, attempts: Int, revision: Int, ward: String?, outcome: String?, woundCare: Bool?,
+                overdueSince: String?, expectedAt: Date?, delayReason: String?, history: [Change]? = nil, reason: String? = nil) {
+        self.id = id
+        self.kind = kind
+        self.ref = ref
+        self.patientID = patientID
+        self.state = state
+        self.dueAt = dueAt
+        self.expiresAt = expiresAt
+        self.createdAt = createdAt
+        self.attempts = attempts
+        self.revision = revision
+        self.ward = ward
+        self.outcome = outcome
+        self.woundCare = woundCare
+        self.overdueSince = overdueSince
+        self.expectedAt = expectedAt
+        self.delayReason = delayReason
+        self.history = history
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, kind, ref, state, attempts, revision, ward, outcome, history, reason
+        case patientID = "patient_id"
+        case dueAt = "due_at"
+        case expiresAt = "expires_at"
+        case createdAt = "created_at"
+        case woundCare = "wound_care"
+        case overdueSince = "overdue_since"
+        case expectedAt = "expected_at"
+        case delayReason = "delay_reason"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(ref, forKey: .ref)
+        try c.encode(patientID, forKey: .patientID)
+        try c.encode(state, forKey: .state)
+        try c.encode(dueAt, forKey: .dueAt)
+        try c.encode(expiresAt, forKey: .expiresAt)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(attempts, forKey: .attempts)
+        try c.encode(revision, forKey: .revision)
+        try c.encode(ward, forKey: .ward)
+        try c.encode(outcome, forKey: .outcome)
+        try c.encode(woundCare, forKey: .woundCare)
+        try c.encode(overdueSince, forKey: .overdueSince)
+        try c.encode(expectedAt, forKey: .expectedAt)
+        try c.encode(delayReason, forKey: .delayReason)
+        if let history { try c.encode(history, forKey: .history) }
+        if let reason { try c.encode(reason, forKey: .reason) }
+    }
+}
+
+/// `jobs`: `{"jobs":[job...]}`.
+public struct JobsReport: Codable, Equatable, Sendable {
+    public var jobs: [JobView]
+    public init(jobs: [JobView]) { self.jobs = jobs }
+}
+
+/// `explain REF`: every job of the booking, why it is in its state, and its history.
+public struct ExplainReport: Codable, Equatable, Sendable {
+    public struct BookingSummary: Codable, Equatable, Sendable {
+        public var kind: String
+        public var at: Date
+        public var cancelled: Bool
+        public var revision: Int
+        public var patientDeceased: Bool
+        public var patientOptedOut: Bool
+
+        public init(kind: String, at: Date, cancelled: Bool, revision: Int, patientDeceased: Bool, patientOptedOut: Bool) {
+            self.kind = kind
+            self.at = at
+            self.cancelled = cancelled
+            self.revision = revision
+            self.patientDeceased = patientDeceased
+            self.patientOptedOut = patientOptedOut
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case kind, at, cancelled, revision
+            case patientDeceased = "patient_deceased"
+            case patientOptedOut = "patient_opted_out"
+        }
+    }
+
+    public var ref: String
+    public var bookings: [BookingSummary]
+    public var jobs: [JobView]
+
+    public init(ref: String, bookings: [BookingSummary], jobs: [JobView]) {
+        self.ref = ref
+        self.bookings = bookings
+        self.jobs = jobs
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+
+/// The three contacts of the pledge.
+public enum JobKind: String, Sendable, Codable, CaseIterable {
+    /// "We'll call patients the day after their surgery": made by ward staff from the call list.
+    case checkinCall = "checkin_call"
+    /// "...know how long they'll have to wait and why": sent on the day of surgery and on each delay.
+    case waitNotice = "wait_notice"
+    /// "...information about Open Access ... before their appointment".
+    case openAccessInfo = "open_access_info"
+
+    public var isNotice: Bool { self != .checkinCall }
+}
+
+/// Where a job stands (`scheduling.md`).
+public enum JobState: String, Sendable, Codable, CaseIterable {
+    case scheduled, due, done, cancelled, expired, suppressed, escalated, failed
+
+    /// Still waiting for something to happen to it.
+    public var isPending: Bool { self == .scheduled || self == .due }
+}
+
+/// One planned contact with a patient.
+public struct Job: Equatable, Sendable {
+    /// Stable: derived from the booking, the kind and a sequence number, so
+    /// the same queue always gives the same ids.
+    public var id: String
+    public var kind: JobKind
+    public var bookingKind: BookingKind
+    public var ref: String
+    public var patientID: String
+    public var state: JobState
+    /// When it becomes (or became) due.
+    public var dueAt: Date
+    /// After this it is no use: a notice not sent by then expires; a call
+    /// not finished by then is escalated.
+    public var expiresAt: Date
+    public var createdAt: Date
+    /// Open Access information: 1, then one more for each notice after a reschedule.
+    public var revision: Int
+    public var attempts: Int
+    public var ward: String?
+    /// Wait notice: the expected surgery time and the reason for a delay.
+    public var expectedAt: Date?
+    public var delayReason: String?
+    /// Call: the day it was planned for (kept when it carries over as overdue).
+    public var callDay: LocalDate?
+    public var overdueSince: LocalDate?
+    public var outcome: String?
+    public var woundCare: Bool?
+    /// In words: the rule and the inputs that set `dueAt` (for `explain`).
+    public var rule: String
+
+    public init(id: String, kind: JobKind, bookingKind: BookingKind, ref: String, patientID: String,
+                state: JobState = .scheduled, dueAt: Date, expiresAt: Date, createdAt: Date, revision: Int = 1,
+                attempts: Int = 0, ward: String? = nil, expectedAt: Date? = nil, delayReason: String? = nil,
+                callDay: LocalDate? = nil, overdueSince: LocalDate? = nil, outcome: String? = nil,
+                woundCare: Bool? = nil, rule: String) {
+        self.id = id
+        self.kind = kind
+        self.bookingKind = bookingKind
+        self.ref = ref
+        self.patientID = patientID
+        self.state = state
+        self.dueAt = dueAt
+        self.expiresAt = expiresAt
+        self.createdAt = createdAt
+        self.revision = revision
+        self.attempts = attempts
+        self.ward = ward
+        self.expectedAt = expectedAt
+        self.delayReason = delayReason
+        self.callDay = callDay
+        self.overdueSince = overdueSince
+        self.outcome = outcome
+        self.woundCare = woundCare
+        self.rule = rule
+    }
+
+    /// When the engine must next look at this job (nil: nothing more will happen by itself).
+    public func nextCheck(rules: SchedulingRules) -> Date? {
+        switch state {
+        case .scheduled:
+            return dueAt
+        case .due:
+            if kind.isNotice { return expiresAt }
+            // A due call: at the end of today's window it carries over as overdue,
+            // and at `expiresAt` it is escalated.
+            let clock = rules.clock
+            let today = callDayInForce(rules: rules)
+            let windowEnd = clock.instant(on: today, at: rules.callWindow.end)
+            return min(windowEnd, expiresAt)
+        default:
+            return nil
+        }
+    }
+
+    /// The open day a due call is currently listed on: its call day, or the
+    /// open day it carried over to.
+    func callDayInForce(rules: SchedulingRules) -> LocalDate {
+        rules.clock.localDate(of: dueAt)
+    }
+}
+
+/// A change of a job's state, as the job's history records it.
+public struct JobChange: Equatable, Sendable {
+    public var jobID: String
+    public var at: Date
+    /// `touchpointd` for the engine, or the Unix user who asked.
+    public var actor: String
+    public var from: JobState?
+    public var to: JobState
+    public var reason: String
+
+    public init(jobID: String, at: Date, actor: String, from: JobState?, to: JobState, reason: String) {
+        self.jobID = jobID
+        self.at = at
+        self.actor = actor
+        self.from = from
+        self.to = to
+        self.reason = reason
+    }
+}
+
+/// A job as a rule left it, and the line its history gets.
+public struct JobUpdate: Equatable, Sendable {
+    public var job: Job
+    public var change: JobChange
+}

@@ -1,0 +1,344 @@
+import Foundation
+
+/// The rules of `scheduling.md`: which contacts a booking gets, when they are
+/// due and when they expire, and how they move as events arrive and time passes.
+///
+/// Pure: the same booking, patient, jobs, rules and `now` always give the same
+/// jobs. Every due time comes from the local calendar of the hospital's zone
+/// (`HospitalClock`), never from adding 24-hour periods to an instant.
+public struct Planner: Sendable {
+    public let rules: SchedulingRules
+    public let now: Date
+    public static let engine = "touchpointd"
+
+    public init(rules: SchedulingRules, now: Date) {
+        self.rules = rules
+        self.now = now
+    }
+
+    private var clock: HospitalClock { rules.clock }
+
+    // MARK: Due times
+
+    /// The check-in call: the day after surgery (or the actual surgery), moved to an open day.
+    public func callPlan(_ b: Booking) -> (day: LocalDate, dueAt: Date, expiresAt: Date, rule: String)? {
+        let base = b.performedAt ?? b.at
+        let baseDay = clock.localDate(of: base)
+        let target = baseDay.adding(days: rules.daysAfterSurgery)
+        guard let day = rules.openDay(onOrAfter: target) else { return nil }
+        var escalationDay = day
+        for _ in 0..<rules.escalateAfterDays {
+            guard let next = rules.nextOpenDay(after: escalationDay) else { break }
+            escalationDay = next
+        }
+        let due = clock.instant(on: day, at: rules.callWindow.start)
+        let expires = clock.instant(on: escalationDay, at: rules.callWindow.end)
+        var rule = "surgery \(b.performedAt != nil ? "performed" : "booked") on \(baseDay) + \(rules.daysAfterSurgery) day(s) = \(target)"
+        if target != day { rule += ", not an open call day, so the next open day \(day)" }
+        rule += "; due at the start of the call window (\(rules.callWindow.start)); escalated if not finished by \(rules.callWindow.end) on \(escalationDay) (\(rules.escalateAfterDays) open day(s) overdue)"
+        return (day, due, expires, rule)
+    }
+
+    /// The first wait notice: at admission, else the lead time before surgery, never before 06:00 that day.
+    public func waitPlan(_ b: Booking) -> (dueAt: Date, expiresAt: Date, rule: String) {
+        let surgeryDay = clock.localDate(of: b.at)
+        let earliest = clock.instant(on: surgeryDay, at: rules.waitEarliest)
+        var rule: String
+        var due: Date
+        if let admit = b.admitAt {
+            due = admit
+            rule = "due at admission (\(local(admit)))"
+        } else {
+            due = b.at.addingTimeInterval(-rules.waitLead)
+            rule = "due \(Self.words(rules.waitLead)) before surgery at \(local(b.at))"
+        }
+        if due < earliest {
+            due = earliest
+            rule += ", but never before \(rules.waitEarliest) on the day of surgery"
+        }
+        let expires = b.expectedAt ?? b.at
+        if due > expires {
+            due = expires
+            rule += "; surgery is before that, so it expires unsent"
+        }
+        rule += "; expires at the expected surgery time (\(local(expires)))"
+        return (due, expires, rule)
+    }
+
+    /// Open Access information: days before the appointment at the send time,
+    /// at once if that has passed, held out of quiet hours when there is time.
+    public func openAccessPlan(_ b: Booking) -> (dueAt: Date, expiresAt: Date, rule: String) {
+        let day = clock.localDate(of: b.at).adding(days: -rules.openAccessDaysBefore)
+        var due = clock.instant(on: day, at: rules.openAccessSendAt)
+        var rule = "\(rules.openAccessDaysBefore) day(s) before the appointment on \(clock.localDate(of: b.at)), at \(rules.openAccessSendAt) on \(day)"
+        if due < now {
+            due = now
+            rule += "; that had passed when the booking arrived, so due at once"
+        }
+        if rules.inQuietHours(due) {
+            let end = rules.endOfQuietHours(containing: due)
+            if end < b.at {
+                due = end
+                rule += "; inside quiet hours, so held until they end (\(local(end)))"
+            } else {
+                rule += "; inside quiet hours, but waiting for them to end would pass the appointment, so not held"
+            }
+        }
+        if due > b.at { due = b.at }
+        rule += "; expires at the appointment (\(local(b.at)))"
+        return (due, b.at, rule)
+    }
+
+    // MARK: Events
+
+    /// The jobs an event creates or changes for its booking (`after` is the
+    /// booking once the event is applied; `jobs` are the booking's jobs before).
+    public func plan(_ event: QueueEvent, booking b: Booking, patient: Patient, jobs: [Job]) -> [JobUpdate] {
+        switch event {
+        case .surgeryBooked:
+            var out: [JobUpdate] = []
+            if let call = callPlan(b) {
+                out.append(create(Job(id: "call-\(b.ref)", kind: .checkinCall, bookingKind: .surgery, ref: b.ref,
+                                      patientID: b.patientID, dueAt: call.dueAt, expiresAt: call.expiresAt,
+                                      createdAt: now, ward: b.ward, callDay: call.day, rule: call.rule),
+                                  patient, "planned by surgery.booked"))
+            }
+            let wait = waitPlan(b)
+            out.append(create(Job(id: "wait-\(b.ref)-1", kind: .waitNotice, bookingKind: .surgery, ref: b.ref,
+                                  patientID: b.patientID, dueAt: wait.dueAt, expiresAt: wait.expiresAt, createdAt: now,
+                                  ward: b.ward, expectedAt: b.at, rule: wait.rule),
+                              patient, "planned by surgery.booked"))
+            return out
+
+        case .openAccessBooked:
+            let p = openAccessPlan(b)
+            return [create(Job(id: "oa-\(b.ref)-1", kind: .openAccessInfo, bookingKind: .openAccess, ref: b.ref,
+                               patientID: b.patientID, dueAt: p.dueAt, expiresAt: p.expiresAt, createdAt: now,
+                               revision: 1, rule: p.rule), patient, "planned by open_access.booked")]
+
+        case .surgeryRescheduled:
+            var out: [JobUpdate] = []
+            out += replanCall(b, jobs, because: "surgery rescheduled to \(local(b.at))")
+            let waits = jobs.filter { $0.kind == .waitNotice }
+            let plan = waitPlan(b)
+            if let planned = waits.last(where: { $0.state == .scheduled }) {
+                var j = planned
+                j.dueAt = plan.dueAt
+                j.expiresAt = plan.expiresAt
+                j.expectedAt = b.at
+                j.delayReason = nil
+                j.rule = plan.rule
+                j.ward = b.ward
+                out.append(update(j, to: .scheduled, "re-planned: surgery rescheduled to \(local(b.at))"))
+                for other in waits where other.state.isPending && other.id != planned.id {
+                    out.append(update(other, to: .cancelled, "replaced: surgery rescheduled"))
+                }
+            } else if !patient.deceased {
+                for other in waits where other.state.isPending {
+                    out.append(update(other, to: .cancelled, "replaced: surgery rescheduled"))
+                }
+                out.append(create(Job(id: "wait-\(b.ref)-\(waits.count + 1)", kind: .waitNotice, bookingKind: .surgery,
+                                      ref: b.ref, patientID: b.patientID, dueAt: plan.dueAt, expiresAt: plan.expiresAt,
+                                      createdAt: now, ward: b.ward, expectedAt: b.at, rule: plan.rule),
+                                  patient, "planned by surgery.rescheduled"))
+            }
+            return out
+
+        case .surgeryDelayed(_, let expectedAt, let reason):
+            let waits = jobs.filter { $0.kind == .waitNotice }
+            let expected = local(expectedAt)
+            // A notice not sent yet carries the new time and reason: the patient gets one notice.
+            if let pending = waits.last(where: { $0.state.isPending }) {
+                var j = pending
+                j.expectedAt = expectedAt
+                j.delayReason = reason
+                j.expiresAt = expectedAt
+                if j.dueAt > j.expiresAt { j.dueAt = j.expiresAt }
+                j.rule += "; delayed: now expected at \(expected)"
+                var out = [update(j, to: j.state, "delay: expected time now \(expected); the notice not yet sent carries it")]
+                for other in waits where other.state.isPending && other.id != pending.id {
+                    out.append(update(other, to: .cancelled, "superseded by a later delay"))
+                }
+                return out
+            }
+            guard !patient.deceased else { return [] }
+            // The patient is waiting: a new notice, at once, or when the coalescing
+            // window after the last delay notice closes.
+            var due = now
+            var rule = "delay: surgery now expected at \(expected); due at once"
+            if let last = waits.last, last.id != "wait-\(b.ref)-1", last.dueAt.addingTimeInterval(rules.waitCoalesce) > now {
+                due = last.dueAt.addingTimeInterval(rules.waitCoalesce)
+                rule = "delay: surgery now expected at \(expected); held until \(local(due)) so delays within \(Self.words(rules.waitCoalesce)) of the last notice go as one"
+            }
+            let expires = expectedAt
+            if due > expires { due = expires }
+            return [create(Job(id: "wait-\(b.ref)-\(waits.count + 1)", kind: .waitNotice, bookingKind: .surgery, ref: b.ref,
+                               patientID: b.patientID, dueAt: due, expiresAt: expires, createdAt: now, ward: b.ward,
+                               expectedAt: expectedAt, delayReason: reason, rule: rule + "; expires at \(expected)"),
+                           patient, "planned by surgery.delayed")]
+
+        case .surgeryPerformed(_, let at):
+            var out = replanCall(b, jobs, because: "surgery performed at \(local(at))")
+            for j in jobs where j.kind == .waitNotice && j.state.isPending {
+                out.append(update(j, to: .cancelled, "surgery has taken place (\(local(at)))"))
+            }
+            return out
+
+        case .surgeryCancelled(_, let reason), .openAccessCancelled(_, let reason):
+            let why = "booking cancelled" + (reason.map { ": \($0)" } ?? "")
+            return jobs.filter { $0.state.isPending }.map { update($0, to: .cancelled, why) }
+
+        case .openAccessRescheduled:
+            let plan = openAccessPlan(b)
+            let infos = jobs.filter { $0.kind == .openAccessInfo }
+            if let pending = infos.last(where: { $0.state.isPending }) {
+                var j = pending
+                j.dueAt = plan.dueAt
+                j.expiresAt = plan.expiresAt
+                j.rule = plan.rule
+                return [update(j, to: .scheduled, "re-planned: appointment moved to \(local(b.at))")]
+            }
+            guard !patient.deceased else { return [] }
+            let revision = (infos.map(\.revision).max() ?? 0) + 1
+            return [create(Job(id: "oa-\(b.ref)-\(revision)", kind: .openAccessInfo, bookingKind: .openAccess, ref: b.ref,
+                               patientID: b.patientID, dueAt: plan.dueAt, expiresAt: plan.expiresAt, createdAt: now,
+                               revision: revision, rule: plan.rule),
+                           patient, "planned by open_access.rescheduled: the information already went, so an update (revision \(revision))")]
+
+        case .patientUpdated:
+            return []
+        }
+    }
+
+    /// A patient's record changed: deceased cancels every pending job at once.
+    /// (Opt-out is applied when a notice comes due; calls are kept.)
+    public func patientChanged(_ patient: Patient, jobs: [Job]) -> [JobUpdate] {
+        guard patient.deceased else { return [] }
+        return jobs.filter { $0.state.isPending }.map { update($0, to: .cancelled, "patient recorded as deceased") }
+    }
+
+    private func replanCall(_ b: Booking, _ jobs: [Job], because: String) -> [JobUpdate] {
+        guard var call = jobs.first(where: { $0.kind == .checkinCall }), call.state.isPending,
+              call.attempts == 0, let plan = callPlan(b) else { return [] }
+        call.dueAt = plan.dueAt
+        call.expiresAt = plan.expiresAt
+        call.callDay = plan.day
+        call.overdueSince = nil
+        call.rule = plan.rule
+        call.ward = b.ward
+        return [update(call, to: .scheduled, "re-planned: \(because)")]
+    }
+
+    /// Re-plans a job not yet due under changed rules (a reload); nil if nothing changes.
+    public func replan(_ job: Job, booking b: Booking) -> JobUpdate? {
+        guard job.state == .scheduled else { return nil }
+        var j = job
+        switch job.kind {
+        case .checkinCall:
+            guard job.attempts == 0, let p = callPlan(b) else { return nil }
+            (j.callDay, j.dueAt, j.expiresAt, j.rule) = (p.day, p.dueAt, p.expiresAt, p.rule)
+        case .waitNotice:
+            // Only the planned notice follows the rules; delay notices keep their time.
+            guard job.id == "wait-\(b.ref)-1", job.delayReason == nil else { return nil }
+            let p = waitPlan(b)
+            (j.dueAt, j.expiresAt, j.rule) = (p.dueAt, p.expiresAt, p.rule)
+        case .openAccessInfo:
+            let p = openAccessPlan(b)
+            (j.dueAt, j.expiresAt, j.rule) = (p.dueAt, p.expiresAt, p.rule)
+        }
+        guard j != job else { return nil }
+        return update(j, to: .scheduled, "re-planned: the configuration changed (due \(local(job.dueAt)) -> \(local(j.dueAt)))")
+    }
+
+    // MARK: Time
+
+    /// What happens to a job whose next check has come. `channel` is the patient's
+    /// channel in force (their own or the default). nil: nothing to do yet.
+    public func advance(_ job: Job, patient: Patient?, channel: Channel) -> JobUpdate? {
+        guard let check = job.nextCheck(rules: rules), check <= now else { return nil }
+        var j = job
+        switch (job.state, job.kind) {
+        case (.scheduled, _):
+            let late = now.timeIntervalSince(job.dueAt)
+            var lateness = ""
+            if late > 60 {
+                lateness = job.createdAt > job.dueAt
+                    ? " (\(Self.words(late)) after its due time: it was planned after \(local(job.dueAt)))"
+                    : " (\(Self.words(late)) late: touchpointd was not running at \(local(job.dueAt)))"
+            }
+            if now >= job.expiresAt {
+                if job.kind == .checkinCall {
+                    return update(j, to: .escalated, "not finished by \(local(job.expiresAt))\(lateness)")
+                }
+                return update(j, to: .expired, "not sent by \(local(job.expiresAt)), when it stopped being of use\(lateness)")
+            }
+            if job.kind.isNotice, let why = suppression(patient, channel) {
+                return update(j, to: .suppressed, why)
+            }
+            if job.kind == .checkinCall {
+                return update(j, to: .due, "on the call list for \(clock.localDate(of: job.dueAt))\(lateness)")
+            }
+            return update(j, to: .due, "due for dispatch\(lateness)")
+        case (.due, .checkinCall):
+            if now >= job.expiresAt {
+                return update(j, to: .escalated, "not finished after \(rules.escalateAfterDays) open day(s) overdue: handed to the breast care nurse")
+            }
+            let listed = clock.localDate(of: job.dueAt)
+            guard let next = rules.nextOpenDay(after: listed) else { return nil }
+            j.overdueSince = job.overdueSince ?? job.callDay ?? listed
+            j.dueAt = clock.instant(on: next, at: rules.callWindow.start)
+            return update(j, to: .due, "not finished on \(listed): on the list for \(next) as overdue")
+        case (.due, _):
+            return update(j, to: .expired, "not sent by \(local(job.expiresAt)), when it stopped being of use")
+        default:
+            return nil
+        }
+    }
+
+    /// Why a notice may not go to this patient, or nil if it may.
+    public func suppression(_ patient: Patient?, _ channel: Channel) -> String? {
+        guard let p = patient else { return "no details for this patient" }
+        if p.deceased { return "patient recorded as deceased" }
+        if p.optedOut { return "patient has opted out of notices" }
+        switch channel {
+        case .none: return "patient's channel is none"
+        case .sms: return p.phone == nil ? "no phone number for SMS" : nil
+        case .email: return p.email == nil ? "no email address" : nil
+        }
+    }
+
+    // MARK: Helpers
+
+    private func create(_ job: Job, _ patient: Patient, _ reason: String) -> JobUpdate {
+        var j = job
+        if patient.deceased {
+            j.state = .cancelled
+            return JobUpdate(job: j, change: JobChange(jobID: j.id, at: now, actor: Self.engine, from: nil, to: .cancelled,
+                                                       reason: "not planned: patient recorded as deceased"))
+        }
+        return JobUpdate(job: j, change: JobChange(jobID: j.id, at: now, actor: Self.engine, from: nil, to: j.state,
+                                                   reason: "\(reason): due \(local(j.dueAt))"))
+    }
+
+    private func update(_ job: Job, to state: JobState, _ reason: String) -> JobUpdate {
+        var j = job
+        let from = job.state
+        j.state = state
+        return JobUpdate(job: j, change: JobChange(jobID: j.id, at: now, actor: Self.engine, from: from, to: state, reason: reason))
+    }
+
+    func local(_ d: Date) -> String {
+        let l = clock.localDateTime(of: d)
+        return "\(l.date) \(l.time)"
+    }
+
+    static func words(_ seconds: TimeInterval) -> String {
+        let s = Int(seconds.rounded())
+        if s % 86_400 == 0 && s >= 86_400 { return "\(s / 86_400)d" }
+        if s % 3600 == 0 && s >= 3600 { return "\(s / 3600)h" }
+        if s >= 3600 { return "\(s / 3600)h \(s % 3600 / 60)m" }
+        if s % 60 == 0 && s >= 60 { return "\(s / 60)m" }
+        if s >= 60 { return "\(s / 60)m \(s % 60)s" }
+        return "\(s)s"
+    }
+}

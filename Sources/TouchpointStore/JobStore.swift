@@ -1,0 +1,233 @@
+import Foundation
+import GRDB
+import TouchpointDomain
+
+/// Reads and writes jobs with their history, keeping the per-kind/state
+/// counts `status` shows in step. Used inside a write transaction.
+struct JobWriter {
+    let db: Database
+    let rules: SchedulingRules
+    private let insert: PreparedSQL
+    private let history: PreparedSQL
+    private let count: PreparedSQL
+    private let byBooking: PreparedSQL
+    private let byPatient: PreparedSQL
+
+    static let columns = "id, kind, booking_kind, ref, patient_id, state, due_at, expires_at, created_at, revision, attempts, ward, expected_at, delay_reason, call_day, overdue_since, outcome, wound_care, rule"
+
+    init(db: Database, rules: SchedulingRules) throws {
+        self.db = db
+        self.rules = rules
+        insert = try PreparedSQL(db, """
+            INSERT OR REPLACE INTO jobs (\(Self.columns), updated_at, next_check_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        history = try PreparedSQL(db, "INSERT INTO job_history (job_id, at, actor, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?, ?)")
+        count = try PreparedSQL(db, """
+            INSERT INTO job_counts (kind, state, n) VALUES (?1, ?2, ?3)
+            ON CONFLICT (kind, state) DO UPDATE SET n = n + ?3
+            """)
+        byBooking = try PreparedSQL(db, "SELECT \(Self.columns) FROM jobs WHERE booking_kind = ? AND ref = ? ORDER BY created_at, id")
+        byPatient = try PreparedSQL(db, "SELECT \(Self.columns) FROM jobs WHERE patient_id = ? AND state IN ('scheduled', 'due')")
+    }
+
+    func jobs(of kind: BookingKind, _ ref: String) throws -> [Job] {
+        byBooking.bind(1, kind.rawValue)
+        byBooking.bind(2, ref)
+        return try byBooking.all(db, Self.read)
+    }
+
+    func pendingJobs(ofPatient id: String) throws -> [Job] {
+        byPatient.bind(1, id)
+        return try byPatient.all(db, Self.read)
+    }
+
+    /// Saves a job as a rule left it, with the history line and the counts.
+    func save(_ u: JobUpdate, now: Date) throws {
+        let j = u.job
+        let s = insert
+        s.bind(1, j.id); s.bind(2, j.kind.rawValue); s.bind(3, j.bookingKind.rawValue); s.bind(4, j.ref)
+        s.bind(5, j.patientID); s.bind(6, j.state.rawValue); s.bind(7, j.dueAt); s.bind(8, j.expiresAt)
+        s.bind(9, j.createdAt); s.bind(10, j.revision); s.bind(11, j.attempts); s.bind(12, j.ward)
+        s.bind(13, j.expectedAt); s.bind(14, j.delayReason); s.bind(15, j.callDay?.description)
+        s.bind(16, j.overdueSince?.description); s.bind(17, j.outcome); s.bind(18, j.woundCare); s.bind(19, j.rule)
+        s.bind(20, now); s.bind(21, j.nextCheck(rules: rules))
+        try s.run(db)
+        let c = u.change
+        history.bind(1, c.jobID); history.bind(2, c.at); history.bind(3, c.actor); history.bind(4, c.from?.rawValue)
+        history.bind(5, c.to.rawValue); history.bind(6, c.reason)
+        try history.run(db)
+        if c.from != c.to {
+            if let from = c.from { try bump(j.kind, from, -1) }
+            try bump(j.kind, c.to, 1)
+        }
+    }
+
+    private func bump(_ kind: JobKind, _ state: JobState, _ by: Int) throws {
+        count.bind(1, kind.rawValue); count.bind(2, state.rawValue); count.bind(3, by)
+        try count.run(db)
+    }
+
+    static func read(_ r: PreparedSQL) -> Job {
+        Job(id: r.string(0)!, kind: JobKind(rawValue: r.string(1)!)!, bookingKind: BookingKind(rawValue: r.string(2)!)!,
+            ref: r.string(3)!, patientID: r.string(4)!, state: JobState(rawValue: r.string(5)!)!, dueAt: r.date(6)!,
+            expiresAt: r.date(7)!, createdAt: r.date(8)!, revision: Int(r.int(9) ?? 1), attempts: Int(r.int(10) ?? 0),
+            ward: r.string(11), expectedAt: r.date(12), delayReason: r.string(13),
+            callDay: r.string(14).flatMap { LocalDate(iso: $0) }, overdueSince: r.string(15).flatMap { LocalDate(iso: $0) },
+            outcome: r.string(16), woundCare: r.int(17).map { $0 != 0 }, rule: r.string(18)!)
+    }
+}
+
+/// One line of a job's history, as `job` and `explain` show it.
+public struct JobHistoryEntry: Equatable, Sendable {
+    public var at: Date
+    public var actor: String
+    public var from: String?
+    public var to: String
+    public var reason: String
+}
+
+/// Filters of `touchpointctl jobs`.
+public struct JobFilter: Sendable {
+    public var kind: JobKind?
+    public var state: JobState?
+    public var ref: String?
+    public var patientID: String?
+    public var dueFrom: Date?
+    public var dueTo: Date?
+    public var limit: Int
+
+    public init(kind: JobKind? = nil, state: JobState? = nil, ref: String? = nil, patientID: String? = nil,
+                dueFrom: Date? = nil, dueTo: Date? = nil, limit: Int = 100) {
+        self.kind = kind
+        self.state = state
+        self.ref = ref
+        self.patientID = patientID
+        self.dueFrom = dueFrom
+        self.dueTo = dueTo
+        self.limit = limit
+    }
+}
+
+extension Store {
+    /// Moves every job whose next check has come (dispatch, expiry, call
+    /// carry-over, escalation), in transactions of at most 2,000 jobs.
+    /// Returns what changed, for the log.
+    public func runDue(now: Date, rules: SchedulingRules, defaultChannel: Channel) throws -> [JobUpdate] {
+        var all: [JobUpdate] = []
+        while true {
+            let (seen, batch): (Int, [JobUpdate]) = try pool.write { db in
+                let writer = try JobWriter(db: db, rules: rules)
+                let due = try PreparedSQL(db, "SELECT \(JobWriter.columns) FROM jobs WHERE next_check_at <= ? ORDER BY next_check_at LIMIT 2000")
+                due.bind(1, now)
+                let jobs = try due.all(db, JobWriter.read)
+                let planner = Planner(rules: rules, now: now)
+                var out: [JobUpdate] = []
+                for job in jobs {
+                    var current = job
+                    let patient = job.kind.isNotice ? try EventApplier.loadPatient(db, job.patientID) : nil
+                    let channel = patient?.channel ?? defaultChannel
+                    // Several steps may be owed after downtime (due, overdue, escalated).
+                    for _ in 0..<400 {
+                        guard let u = planner.advance(current, patient: patient, channel: channel) else { break }
+                        try writer.save(u, now: now)
+                        out.append(u)
+                        current = u.job
+                    }
+                }
+                return (jobs.count, out)
+            }
+            all += batch
+            // Each job was advanced as far as `now` allows; a short batch means none is left.
+            if seen < 2000 { break }
+        }
+        return all
+    }
+
+    /// The earliest instant a job needs looking at, nil if none will.
+    public func nextCheckAt() throws -> Date? {
+        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT min(next_check_at) FROM jobs WHERE next_check_at IS NOT NULL").map(Date.init(millis:)) }
+    }
+
+    /// Re-plans jobs not yet due under new rules (a reload). Returns what changed.
+    public func replan(rules: SchedulingRules, now: Date) throws -> [JobUpdate] {
+        try pool.write { db in
+            let writer = try JobWriter(db: db, rules: rules)
+            let planner = Planner(rules: rules, now: now)
+            let scheduled = try PreparedSQL(db, "SELECT \(JobWriter.columns) FROM jobs WHERE state = 'scheduled'")
+            var out: [JobUpdate] = []
+            for job in try scheduled.all(db, JobWriter.read) {
+                guard let booking = try EventApplier.loadBooking(db, job.bookingKind, job.ref),
+                      let u = planner.replan(job, booking: booking) else { continue }
+                try writer.save(u, now: now)
+                out.append(u)
+            }
+            return out
+        }
+    }
+
+    /// Jobs by kind and state, from the counts kept with every change.
+    public func jobCounts() async throws -> [String: [String: Int]] {
+        try await pool.read { db in
+            var out: [String: [String: Int]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT kind, state, n FROM job_counts WHERE n != 0") {
+                out[row["kind"], default: [:]][row["state"]] = row["n"]
+            }
+            return out
+        }
+    }
+
+    /// The due time of the next job waiting to become due.
+    public func nextDueAt() async throws -> Date? {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT min(due_at) FROM jobs WHERE state = 'scheduled'").map(Date.init(millis:))
+        }
+    }
+
+    public func jobs(_ f: JobFilter) async throws -> [Job] {
+        try await pool.read { db in
+            var sql = "SELECT \(JobWriter.columns) FROM jobs WHERE 1"
+            var args: [(PreparedSQL, Int32) -> Void] = []
+            if let k = f.kind { sql += " AND kind = ?"; args.append { $0.bind($1, k.rawValue) } }
+            if let s = f.state { sql += " AND state = ?"; args.append { $0.bind($1, s.rawValue) } }
+            if let r = f.ref { sql += " AND ref = ?"; args.append { $0.bind($1, r) } }
+            if let p = f.patientID { sql += " AND patient_id = ?"; args.append { $0.bind($1, p) } }
+            if let d = f.dueFrom { sql += " AND due_at >= ?"; args.append { $0.bind($1, d) } }
+            if let d = f.dueTo { sql += " AND due_at < ?"; args.append { $0.bind($1, d) } }
+            sql += " ORDER BY due_at, id LIMIT \(max(1, f.limit))"
+            let s = try PreparedSQL(db, sql)
+            for (i, bind) in args.enumerated() { bind(s, Int32(i + 1)) }
+            return try s.all(db, JobWriter.read)
+        }
+    }
+
+    public func job(id: String) async throws -> (Job, [JobHistoryEntry])? {
+        try await pool.read { db in
+            let s = try PreparedSQL(db, "SELECT \(JobWriter.columns) FROM jobs WHERE id = ?")
+            s.bind(1, id)
+            guard let job = try s.first(db, JobWriter.read) else { return nil }
+            return (job, try Self.history(db, id))
+        }
+    }
+
+    /// Every job of a booking (either name space) with its history, and the booking.
+    public func explain(ref: String) async throws -> [(Booking, [(Job, [JobHistoryEntry])])] {
+        try await pool.read { db in
+            var out: [(Booking, [(Job, [JobHistoryEntry])])] = []
+            for kind in BookingKind.allCases {
+                guard let b = try EventApplier.loadBooking(db, kind, ref) else { continue }
+                let s = try PreparedSQL(db, "SELECT \(JobWriter.columns) FROM jobs WHERE booking_kind = ? AND ref = ? ORDER BY created_at, id")
+                s.bind(1, kind.rawValue)
+                s.bind(2, ref)
+                let jobs = try s.all(db, JobWriter.read)
+                out.append((b, try jobs.map { ($0, try Self.history(db, $0.id)) }))
+            }
+            return out
+        }
+    }
+
+    static func history(_ db: Database, _ id: String) throws -> [JobHistoryEntry] {
+        try Row.fetchAll(db, sql: "SELECT at, actor, from_state, to_state, reason FROM job_history WHERE job_id = ? ORDER BY id", arguments: [id])
+            .map { JobHistoryEntry(at: Date(millis: $0["at"]), actor: $0["actor"], from: $0["from_state"], to: $0["to_state"], reason: $0["reason"]) }
+    }
+}
