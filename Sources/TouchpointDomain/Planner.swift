@@ -267,10 +267,14 @@ public struct Planner: Sendable {
                     : " (\(Self.words(late)) late: touchpointd was not running at \(local(job.dueAt)))"
             }
             if now >= job.expiresAt {
+                // Always say how late: an admin must see what was missed and by how much.
+                let how = job.createdAt > job.dueAt
+                    ? " (\(Self.words(late)) late: it was planned after its due time \(local(job.dueAt)))"
+                    : " (\(Self.words(late)) late: touchpointd was not running at \(local(job.dueAt)), when it came due)"
                 if job.kind == .checkinCall {
-                    return update(j, to: .escalated, "not finished by \(local(job.expiresAt))\(lateness)")
+                    return update(j, to: .escalated, "not finished by \(local(job.expiresAt))\(how)")
                 }
-                return update(j, to: .expired, "not sent by \(local(job.expiresAt)), when it stopped being of use\(lateness)")
+                return update(j, to: .expired, "not sent by \(local(job.expiresAt)), when it stopped being of use\(how)")
             }
             if job.kind.isNotice, let why = suppression(patient, channel) {
                 return update(j, to: .suppressed, why)
