@@ -161,9 +161,14 @@ public struct Planner: Sendable {
                 }
                 return out
             }
-            guard !patient.deceased else { return [] }
-            // The patient is waiting: a new notice, at once, or when the coalescing
-            // window after the last delay notice closes.
+            // A new notice only while the patient is waiting: the first notice's
+            // moment has come (it is due or went), and surgery has not taken place.
+            // Cancelled notices (surgery performed, booking moved, patient deceased) get none.
+            guard !patient.deceased, b.performedAt == nil, let latest = waits.last, latest.state != .cancelled else {
+                return []
+            }
+            // A new notice, at once, or when the coalescing window after the
+            // last delay notice closes.
             var due = now
             var rule = "delay: surgery now expected at \(expected); due at once"
             if let last = waits.last, last.id != "wait-\(b.ref)-1", last.dueAt.addingTimeInterval(rules.waitCoalesce) > now {

@@ -155,3 +155,22 @@ import Glibc
         try h.stop()
     }
 }
+
+@Suite struct ClockStepTests {
+    /// A wall-clock step (NTP, an admin) wakes the engine at once. Setting the
+    /// clock to the time it already shows is enough for the kernel to report a
+    /// step, and moves it by microseconds at most; it needs root.
+    @Test(.enabled(if: getuid() == 0, "setting the clock needs root"))
+    func aWallClockStepIsNoticedAtOnce() throws {
+        let h = try DaemonHarness()
+        let later = Date().addingTimeInterval(3600)
+        try h.appendLines([#"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1","phone":"07700 900123"},"at":"\#(Timestamp.rfc3339(later.addingTimeInterval(3600)))","admit_at":"\#(Timestamp.rfc3339(later))","ward":"Ward 7"}"#])
+        try h.start()
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        #expect(clock_settime(CLOCK_REALTIME, &ts) == 0)
+        try h.waitUntil(timeout: 5, "the step is noticed") { h.daemonStderr.contains("the wall clock was stepped") }
+        #expect(try h.ctlJSON(JobView.self, ["job", "wait-S1-1"]).state == "scheduled")
+        try h.stop()
+    }
+}

@@ -214,6 +214,19 @@ func booked(_ b: Booking) -> QueueEvent {
         #expect(utc(u[0].job.dueAt) == "2026-12-01T09:50:00Z")
     }
 
+    @Test func noDelayNoticeOnceSurgeryHasTakenPlace() {
+        var b = surgery("2026-12-01T10:30")
+        var jobs = planned(b)
+        b.performedAt = t("2026-12-01T10:40")
+        let p = Planner(rules: rules, now: t("2026-12-01T10:41"))
+        jobs = jobs.map { j in
+            p.plan(.surgeryPerformed(ref: "S1", at: b.performedAt!), booking: b, patient: ann, jobs: jobs).first { $0.job.id == j.id }?.job ?? j
+        }
+        #expect(jobs.first { $0.kind == .waitNotice }?.state == .cancelled)
+        b.expectedAt = t("2026-12-01T12:00")
+        #expect(p.plan(.surgeryDelayed(ref: "S1", expectedAt: b.expectedAt!, reason: "x"), booking: b, patient: ann, jobs: jobs).isEmpty)
+    }
+
     @Test func quietHoursDoNotApplyToWaitNotices() {
         // Admission at 06:30 is inside quiet hours (20:00-08:00) but the patient is at the hospital.
         #expect(utc(wait(surgery("2026-12-01T09:00", admit: "2026-12-01T06:30")).dueAt) == "2026-12-01T06:30:00Z")
