@@ -59,6 +59,9 @@ public struct TouchpointConfig: Equatable, Sendable {
         public var retryAfter: Duration = .seconds(2 * 3600)
         public var maxAttempts = 3
         public var escalateAfterDays = 2
+        /// Where each open day's call list is written per ward (html and csv); nil: no export.
+        public var exportDir: String?
+        public var exportAt = TimeOfDay(hour: 7, minute: 0)
     }
 
     public struct WaitNotice: Equatable, Sendable {

@@ -205,7 +205,7 @@ private struct Reader {
             c.calendar.closedDatesFile = p
         }
 
-        let calls = section(root, "calls", ["days_after_surgery", "days", "window", "retry_after", "max_attempts", "escalate_after_days"])
+        let calls = section(root, "calls", ["days_after_surgery", "days", "window", "retry_after", "max_attempts", "escalate_after_days", "export_dir", "export_at"])
         if let i = int(calls, "calls", "days_after_surgery", 0...30) { c.calls.daysAfterSurgery = i }
         if let v = calls?["days"] {
             let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -230,6 +230,10 @@ private struct Reader {
         if let d = duration(calls, "calls", "retry_after") { c.calls.retryAfter = d }
         if let i = int(calls, "calls", "max_attempts", 1...20) { c.calls.maxAttempts = i }
         if let i = int(calls, "calls", "escalate_after_days", 0...30) { c.calls.escalateAfterDays = i }
+        if let s = string(calls, "calls", "export_dir"), !s.isEmpty {
+            c.calls.exportDir = ConfigLoader.absolutePath(s, relativeTo: baseDir)
+        }
+        if let t = timeOfDay(calls, "calls", "export_at") { c.calls.exportAt = t }
 
         let wait = section(root, "wait_notice", ["lead", "coalesce"])
         if let d = duration(wait, "wait_notice", "lead") { c.waitNotice.lead = d }

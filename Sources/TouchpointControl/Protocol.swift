@@ -61,9 +61,25 @@ public struct ControlRequest: Codable, Equatable, Sendable {
         public var patient: String?
         public var dueFrom: Date?
         public var dueTo: Date?
+        /// `calls`: `YYYY-MM-DD`, `today`, `tomorrow` or `yesterday` (in the hospital's zone).
+        public var date: String?
+        public var ward: String?
+        public var escalated: Bool?
+        /// `outcome`.
+        public var outcome: String?
+        public var woundCare: Bool?
+        public var note: String?
 
         public init(limit: Int? = nil, showLine: Bool? = nil, job: String? = nil, ref: String? = nil, kind: String? = nil,
-                    state: String? = nil, patient: String? = nil, dueFrom: Date? = nil, dueTo: Date? = nil) {
+                    state: String? = nil, patient: String? = nil, dueFrom: Date? = nil, dueTo: Date? = nil,
+                    date: String? = nil, ward: String? = nil, escalated: Bool? = nil, outcome: String? = nil,
+                    woundCare: Bool? = nil, note: String? = nil) {
+            self.date = date
+            self.ward = ward
+            self.escalated = escalated
+            self.outcome = outcome
+            self.woundCare = woundCare
+            self.note = note
             self.limit = limit
             self.showLine = showLine
             self.job = job
@@ -76,7 +92,8 @@ public struct ControlRequest: Codable, Equatable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case limit, job, ref, kind, state, patient
+            case limit, job, ref, kind, state, patient, date, ward, escalated, outcome, note
+            case woundCare = "wound_care"
             case showLine = "show_line"
             case dueFrom = "due_from"
             case dueTo = "due_to"

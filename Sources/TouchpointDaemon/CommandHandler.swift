@@ -18,6 +18,7 @@ struct CommandHandler: Sendable {
     /// The role each command needs (`cli.md`).
     static let roles: [String: Role] = [
         "status": .staff, "rejects": .staff, "ingest": .admin, "jobs": .staff, "job": .staff, "explain": .staff,
+        "calls": .staff, "outcome": .staff,
     ]
 
     /// The reply frame's payload, and whether the connection stays open.
@@ -123,6 +124,55 @@ struct CommandHandler: Sendable {
                 jobs += js.map { Self.view($0.0, history: $0.1, reason: true) }
             }
             return ControlReply.success(ExplainReport(ref: ref, bookings: bookings, jobs: jobs))
+        case "calls":
+            let a = request.args
+            let config = runtime.config
+            let rules = config.schedulingRules
+            let today = rules.clock.localDate(of: Date())
+            let day: LocalDate
+            switch a.date ?? "today" {
+            case "today": day = today
+            case "tomorrow": day = today.adding(days: 1)
+            case "yesterday": day = today.adding(days: -1)
+            case let d:
+                guard let parsed = LocalDate(iso: d) else {
+                    throw ControlFailure(.badRequest, "--date \"\(d.prefix(40))\": expected YYYY-MM-DD, today, tomorrow or yesterday")
+                }
+                day = parsed
+            }
+            let escalated = a.escalated == true
+            let rows = try await store.calls(day: day, ward: a.ward, escalated: escalated, rules: rules)
+            return ControlReply.success(CallsReport(
+                date: escalated ? nil : day.description, ward: a.ward, escalated: escalated, hospital: config.hospital.name,
+                calls: rows.map {
+                    CallEntry(job: Self.view($0.job), patientName: $0.patientName, phone: $0.phone, voicemailOK: $0.voicemailOK,
+                              procedure: $0.procedure, surgeryAt: $0.surgeryAt, lastAttemptAt: $0.job.lastAttemptAt, note: $0.job.note)
+                }))
+        case "outcome":
+            let a = request.args
+            guard let id = a.job, let raw = a.outcome else { throw ControlFailure(.badRequest, "outcome needs a job and an outcome") }
+            guard let outcome = CallOutcome(rawValue: raw) ?? CallOutcome(commandLine: raw) else {
+                throw ControlFailure(.badRequest, "unknown outcome \"\(raw.prefix(40))\"; expected one of \(CallOutcome.allCases.map(\.commandLine).joined(separator: ", "))")
+            }
+            let rules = runtime.config.schedulingRules
+            let store = self.store
+            let actor = caller.userName
+            let result = try await offload {
+                try store.recordOutcome(jobID: id, outcome: outcome, woundCare: a.woundCare, note: a.note, actor: actor,
+                                        now: Date(), rules: rules)
+            }
+            switch result {
+            case .failure(let refusal):
+                throw ControlFailure(.failed, refusal.message)
+            case .success(let job):
+                // The note may hold clinical detail: it is never logged.
+                logger.info("call \(job.id) (\(job.ref)): outcome \(outcome.rawValue) recorded by \(actor); now \(job.state.rawValue)",
+                            metadata: ["MESSAGE_ID": "\(MessageID.forState(job.state))", "job": "\(job.id)", "ref": "\(job.ref)",
+                                       "kind": "\(job.kind.rawValue)", "state": "\(job.state.rawValue)"])
+                timer.poke()
+                guard let (j, h) = try await store.job(id: id) else { throw ControlFailure(.notFound, "no job \"\(id)\"") }
+                return ControlReply.success(Self.view(j, history: h))
+            }
         default:
             throw ControlFailure(.unknownCommand, "unknown command \"\(request.command)\"")
         }

@@ -36,7 +36,17 @@ struct SchedulerService: Service {
             try store.runDue(now: Date(), rules: rules, defaultChannel: config.notices.defaultChannel)
         }
         for u in updates { log(u) }
-        let next = try store.nextCheckAt()
+        let export = CallListExport(store: store, logger: logger)
+        var nextExport = try export.nextExport(config: config, now: Date())
+        do {
+            try await export.runIfDue(config: config, now: Date())
+            nextExport = try export.nextExport(config: config, now: Date())
+        } catch {
+            // Try again in five minutes rather than spin on a directory that cannot be written.
+            logger.error("could not write the call lists (trying again in 5 minutes): \(error)")
+            nextExport = Date().addingTimeInterval(300)
+        }
+        let next = [try store.nextCheckAt(), nextExport].compactMap { $0 }.min()
         timer.arm(at: next)
     }
 

@@ -50,12 +50,18 @@ public struct Job: Equatable, Sendable {
     public var woundCare: Bool?
     /// In words: the rule and the inputs that set `dueAt` (for `explain`).
     public var rule: String
+    /// A call: the staff's note with the last outcome (may hold clinical detail: never logged).
+    public var note: String?
+    /// A call: when the last outcome was recorded.
+    public var lastAttemptAt: Date?
 
     public init(id: String, kind: JobKind, bookingKind: BookingKind, ref: String, patientID: String,
                 state: JobState = .scheduled, dueAt: Date, expiresAt: Date, createdAt: Date, revision: Int = 1,
                 attempts: Int = 0, ward: String? = nil, expectedAt: Date? = nil, delayReason: String? = nil,
                 callDay: LocalDate? = nil, overdueSince: LocalDate? = nil, outcome: String? = nil,
-                woundCare: Bool? = nil, rule: String) {
+                woundCare: Bool? = nil, rule: String, note: String? = nil, lastAttemptAt: Date? = nil) {
+        self.note = note
+        self.lastAttemptAt = lastAttemptAt
         self.id = id
         self.kind = kind
         self.bookingKind = bookingKind

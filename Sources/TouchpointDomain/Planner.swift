@@ -336,7 +336,7 @@ public struct Planner: Sendable {
         return JobUpdate(job: j, change: JobChange(jobID: j.id, at: now, actor: Self.engine, from: from, to: state, reason: reason))
     }
 
-    func local(_ d: Date) -> String {
+    public func local(_ d: Date) -> String {
         let l = clock.localDateTime(of: d)
         return "\(l.date) \(l.time)"
     }

@@ -13,14 +13,14 @@ struct JobWriter {
     private let byBooking: PreparedSQL
     private let byPatient: PreparedSQL
 
-    static let columns = "id, kind, booking_kind, ref, patient_id, state, due_at, expires_at, created_at, revision, attempts, ward, expected_at, delay_reason, call_day, overdue_since, outcome, wound_care, rule"
+    static let columns = "id, kind, booking_kind, ref, patient_id, state, due_at, expires_at, created_at, revision, attempts, ward, expected_at, delay_reason, call_day, overdue_since, outcome, wound_care, rule, note, last_attempt_at"
 
     init(db: Database, rules: SchedulingRules) throws {
         self.db = db
         self.rules = rules
         insert = try PreparedSQL(db, """
             INSERT OR REPLACE INTO jobs (\(Self.columns), updated_at, next_check_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         history = try PreparedSQL(db, "INSERT INTO job_history (job_id, at, actor, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?, ?)")
         count = try PreparedSQL(db, """
@@ -51,7 +51,7 @@ struct JobWriter {
         s.bind(9, j.createdAt); s.bind(10, j.revision); s.bind(11, j.attempts); s.bind(12, j.ward)
         s.bind(13, j.expectedAt); s.bind(14, j.delayReason); s.bind(15, j.callDay?.description)
         s.bind(16, j.overdueSince?.description); s.bind(17, j.outcome); s.bind(18, j.woundCare); s.bind(19, j.rule)
-        s.bind(20, now); s.bind(21, j.nextCheck(rules: rules))
+        s.bind(20, j.note); s.bind(21, j.lastAttemptAt); s.bind(22, now); s.bind(23, j.nextCheck(rules: rules))
         try s.run(db)
         let c = u.change
         history.bind(1, c.jobID); history.bind(2, c.at); history.bind(3, c.actor); history.bind(4, c.from?.rawValue)
@@ -74,7 +74,8 @@ struct JobWriter {
             expiresAt: r.date(7)!, createdAt: r.date(8)!, revision: Int(r.int(9) ?? 1), attempts: Int(r.int(10) ?? 0),
             ward: r.string(11), expectedAt: r.date(12), delayReason: r.string(13),
             callDay: r.string(14).flatMap { LocalDate(iso: $0) }, overdueSince: r.string(15).flatMap { LocalDate(iso: $0) },
-            outcome: r.string(16), woundCare: r.int(17).map { $0 != 0 }, rule: r.string(18)!)
+            outcome: r.string(16), woundCare: r.int(17).map { $0 != 0 }, rule: r.string(18)!, note: r.string(19),
+            lastAttemptAt: r.date(20))
     }
 }
 
@@ -229,5 +230,71 @@ extension Store {
     static func history(_ db: Database, _ id: String) throws -> [JobHistoryEntry] {
         try Row.fetchAll(db, sql: "SELECT at, actor, from_state, to_state, reason FROM job_history WHERE job_id = ? ORDER BY id", arguments: [id])
             .map { JobHistoryEntry(at: Date(millis: $0["at"]), actor: $0["actor"], from: $0["from_state"], to: $0["to_state"], reason: $0["reason"]) }
+    }
+}
+
+/// One line of the ward's call list: the call and what a nurse needs to make it.
+public struct CallRow: Sendable {
+    public var job: Job
+    public var patientName: String?
+    public var phone: String?
+    public var voicemailOK: Bool
+    public var procedure: String?
+    public var surgeryAt: Date?
+}
+
+extension Store {
+    /// Records a call outcome for `actor`, in one transaction; refuses (changing
+    /// nothing) an outcome for a job that is not a call, not due, closed or unknown.
+    public func recordOutcome(jobID: String, outcome: CallOutcome, woundCare: Bool?, note: String?, actor: String,
+                              now: Date, rules: SchedulingRules) throws -> Result<Job, OutcomeRefusal> {
+        try pool.write { db in
+            let s = try PreparedSQL(db, "SELECT \(JobWriter.columns) FROM jobs WHERE id = ?")
+            s.bind(1, jobID)
+            guard let job = try s.first(db, JobWriter.read) else {
+                return .failure(OutcomeRefusal("no job \"\(jobID)\" (touchpointctl calls lists today's calls with their job ids)"))
+            }
+            switch Planner(rules: rules, now: now).record(outcome, on: job, woundCare: woundCare, note: note, actor: actor) {
+            case .failure(let f):
+                return .failure(f)
+            case .success(let (u, _)):
+                try JobWriter(db: db, rules: rules).save(u, now: now)
+                try db.execute(sql: "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, 'outcome', ?, ?)",
+                               arguments: [now.millis, actor, jobID, outcome.rawValue])
+                return .success(u.job)
+            }
+        }
+    }
+
+    /// The call list for `day` (calls due that day, overdue first, then by due
+    /// time) or, with `escalated`, the breast care nurse's list.
+    public func calls(day: LocalDate, ward: String?, escalated: Bool, rules: SchedulingRules) async throws -> [CallRow] {
+        let from = rules.clock.instant(on: day, at: TimeOfDay(hour: 0, minute: 0))
+        let to = rules.clock.instant(on: day.adding(days: 1), at: TimeOfDay(hour: 0, minute: 0))
+        return try await pool.read { db in
+            let cols = JobWriter.columns.split(separator: ",").map { "j." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+            var sql = """
+                SELECT \(cols), p.name, p.phone, p.voicemail_ok, b.procedure, b.at
+                FROM jobs j
+                LEFT JOIN patients p ON p.id = j.patient_id
+                LEFT JOIN bookings b ON b.kind = j.booking_kind AND b.ref = j.ref
+                WHERE j.kind = 'checkin_call'
+                """
+            sql += escalated ? " AND j.state = 'escalated'" : " AND j.state IN ('scheduled', 'due') AND j.due_at >= ? AND j.due_at < ?"
+            if ward != nil { sql += " AND j.ward = ?" }
+            sql += " ORDER BY (j.overdue_since IS NULL), j.overdue_since, j.due_at, j.id"
+            let s = try PreparedSQL(db, sql)
+            var i: Int32 = 1
+            if !escalated {
+                s.bind(1, from)
+                s.bind(2, to)
+                i = 3
+            }
+            if let ward { s.bind(i, ward) }
+            return try s.all(db) { r in
+                CallRow(job: JobWriter.read(r), patientName: r.string(21), phone: r.string(22), voicemailOK: r.bool(23),
+                        procedure: r.string(24), surgeryAt: r.date(25))
+            }
+        }
     }
 }

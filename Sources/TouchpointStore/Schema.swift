@@ -107,6 +107,14 @@ enum Schema {
                 ) WITHOUT ROWID;
                 """)
         }
+        m.registerMigration("v3: call notes and last attempt") { db in
+            try db.execute(sql: """
+                ALTER TABLE jobs ADD COLUMN note TEXT;
+                ALTER TABLE jobs ADD COLUMN last_attempt_at INTEGER;
+                CREATE INDEX jobs_calls ON jobs (kind, state, due_at);
+                CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT) WITHOUT ROWID;
+                """)
+        }
         return m
     }
 }

@@ -253,6 +253,18 @@ public final class Store: Sendable {
         try pool.read { db in try EventApplier.loadBooking(db, kind, ref) }
     }
 
+    // MARK: Small settings the daemon keeps
+
+    public func meta(_ key: String) throws -> String? {
+        try pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+    }
+
+    public func setMeta(_ key: String, _ value: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, value])
+        }
+    }
+
     // MARK: Audit
 
     /// Records who changed what: every change through the socket, reloads, rotations.

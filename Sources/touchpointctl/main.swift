@@ -145,13 +145,72 @@ struct Explain: ParsableCommand {
     }
 }
 
+struct Calls: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The ward's check-in call list for a day: overdue first, then by due time.",
+        discussion: "--format html writes one printable page (A4); csv opens in a spreadsheet.")
+    @OptionGroup var global: GlobalOptions
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv, html }
+
+    @Option(help: "YYYY-MM-DD, today, tomorrow or yesterday.") var date = "today"
+    @Option(help: "Only this ward.") var ward: String?
+    @Flag(help: "The escalated calls, for the breast care nurse.") var escalated = false
+    @Option(help: "table, json, csv or html.") var format: Format = .table
+
+    func run() throws {
+        let data = try global.request("calls", .init(date: date, ward: ward, escalated: escalated))
+        if global.json || format == .json {
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        let report: CallsReport
+        do {
+            report = try ControlJSON.decoder.decode(CallsReport.self, from: data)
+        } catch {
+            FileHandle.standardError.write(Data("touchpointctl: could not read the daemon's reply: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        switch format {
+        case .table: print(CallListFormat.table(report, style: .detect()), terminator: "")
+        case .csv: FileHandle.standardOutput.write(Data(CallListFormat.csv(report, timeZone: .current).utf8))
+        case .html: FileHandle.standardOutput.write(Data(CallListFormat.html(report, timeZone: .current).utf8))
+        case .json: break
+        }
+    }
+}
+
+struct Outcome: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Record what happened on a check-in call.",
+        discussion: "OUTCOME: reached, no-answer, voicemail-left, busy, wrong-number, declined, not-required (needs --note).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The call's job id (from touchpointctl calls).") var job: String
+    @Argument(help: "reached, no-answer, voicemail-left, busy, wrong-number, declined or not-required.") var outcome: String
+    @Flag(name: .customLong("wound-care"), inversion: .prefixedNo, help: "With reached: whether wound care was discussed.")
+    var woundCare: Bool?
+    @Option(help: "A note (kept with the call; never logged).") var note: String?
+
+    func validate() throws {
+        guard CallOutcome(commandLine: outcome) != nil else {
+            throw ValidationError("unknown outcome '\(outcome)'; expected one of \(CallOutcome.allCases.map(\.commandLine).joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        let data = try global.request("outcome", .init(job: job, outcome: CallOutcome(commandLine: outcome)!.rawValue,
+                                                        woundCare: woundCare, note: note))
+        try global.output(data, as: JobView.self) { HumanOutput.job($0, style: .detect()) }
+    }
+}
+
 struct TouchpointCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "touchpointctl",
         abstract: "Control and query touchpointd over its Unix socket.",
         discussion: "Exit codes: 0 success, 1 refused or failed, 2 bad usage, 69 daemon unreachable, 77 permission denied.",
         version: TouchpointVersion.cli,
-        subcommands: [Status.self, Jobs.self, JobCommand.self, Explain.self, Rejects.self, Ingest.self])
+        subcommands: [Status.self, Calls.self, Outcome.self, Jobs.self, JobCommand.self, Explain.self, Rejects.self, Ingest.self])
 
     // Lets --socket and --json stand before the command too.
     @OptionGroup var global: GlobalOptions
