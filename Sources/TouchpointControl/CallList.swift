@@ -159,7 +159,7 @@ public enum CallListFormat {
         }
         let overdue = r.calls.filter(\.isOverdue).count
         out += "\(r.calls.count) call(s)\(overdue > 0 ? ", \(overdue) overdue" : "")\n"
-        out += "record: touchpointctl outcome JOB reached|no-answer|voicemail-left|busy|wrong-number|declined|not-required\n"
+        out += "record what happened: touchpointctl outcome JOB OUTCOME (see its --help)\n"
         return out
     }
 

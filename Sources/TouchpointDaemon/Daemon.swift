@@ -220,6 +220,7 @@ struct IngestService: Service {
     func run() async throws {
         read(await reader.readAvailable())
         caughtUp()
+        timer.poke()  // the engine's first run, on the state as read
         for await _ in watcher.changes.cancelOnGracefulShutdown() {
             read(await reader.readAvailable())
         }

@@ -16,7 +16,8 @@ struct SchedulerService: Service {
 
     func run() async throws {
         try await withGracefulShutdownHandler {
-            try await runDue(reason: nil)
+            // The first wake is the ingest service's poke once the queue has been
+            // read to its end: jobs and exports are judged on the whole state.
             for await reason in timer.wakes {
                 if reason == .clockStep {
                     logger.notice("the wall clock was stepped; looking again at what is due")
@@ -28,7 +29,7 @@ struct SchedulerService: Service {
         }
     }
 
-    private func runDue(reason: WakeTimer.Reason?) async throws {
+    private func runDue(reason: WakeTimer.Reason) async throws {
         let config = runtime.config
         let rules = config.schedulingRules
         let store = self.store

@@ -1,0 +1,177 @@
+import Foundation
+import Testing
+import TouchpointControl
+import TouchpointDomain
+import TouchpointTestSupport
+
+/// The ward's call list and outcomes through the real daemon and CLI.
+/// The call window is the whole day so the tests do not depend on the time they run.
+@Suite struct CallListEndToEndTests {
+    let clock = HospitalClock(identifier: "Europe/London")!
+    static let wholeDay = "[calls]\nwindow = \"00:00-23:59\"\nretry_after = \"1s\"\n"
+
+    func day(_ offset: Int) -> LocalDate { clock.localDate(of: Date()).adding(days: offset) }
+
+    func booking(_ ref: String, _ patient: String, name: String, daysAgo: Int, ward: String = "Ward 7", voicemail: Bool = true) -> String {
+        #"{"v":1,"id":"\#(ref)-b","type":"surgery.booked","ref":"\#(ref)","patient":{"id":"\#(patient)","name":"\#(name)","phone":"07700 9001\#(patient.suffix(2))","voicemail_ok":\#(voicemail)},"at":"\#(day(-daysAgo))T10:30","ward":"\#(ward)","procedure":"Wide local excision"}"#
+    }
+
+    func isNearMidnight() -> Bool {
+        let t = clock.localDateTime(of: Date()).time
+        return t.hour == 23 && t.minute >= 57
+    }
+
+    @Test func aSurgeryYesterdayPutsThePatientOnTodaysListWithEveryColumn() throws {
+        guard !isNearMidnight() else { return }
+        let h = try DaemonHarness(extraConfig: Self.wholeDay)
+        try h.appendLines([booking("S1", "P01", name: "Ann Example", daysAgo: 1),
+                           booking("S2", "P02", name: "Bea Sample", daysAgo: 1, ward: "Ward 9", voicemail: false),
+                           booking("S3", "P03", name: "Cara Tester", daysAgo: 0)])
+        try h.start()
+        let r = try h.ctlJSON(CallsReport.self, ["calls"])
+        #expect(r.date == day(0).description)
+        #expect(r.calls.map(\.job.id) == ["call-S1", "call-S2"])
+        let ann = r.calls[0]
+        #expect(ann.patientName == "Ann Example" && ann.phone == "+447700900101" && ann.voicemailOK && ann.procedure == "Wide local excision")
+        #expect(ann.surgeryAt == clock.instant(on: day(-1), at: TimeOfDay(hour: 10, minute: 30)))
+        #expect(ann.job.state == "due" && ann.job.attempts == 0 && ann.lastAttemptAt == nil && ann.job.ward == "Ward 7")
+        #expect(r.calls[1].voicemailOK == false)
+        let raw = try h.ctl(["calls", "--json"]).stdout
+        for key in ["\"date\"", "\"ward\"", "\"calls\"", "\"patient_name\"", "\"phone\"", "\"voicemail_ok\"", "\"procedure\"", "\"surgery_at\"", "\"last_attempt_at\"", "\"overdue_since\"", "\"attempts\""] {
+            #expect(raw.contains(key), "calls JSON lacks \(key)")
+        }
+        #expect(try h.ctlJSON(CallsReport.self, ["calls", "--ward", "Ward 9"]).calls.map(\.job.id) == ["call-S2"])
+        #expect(try h.ctlJSON(CallsReport.self, ["calls", "--date", "tomorrow"]).calls.map(\.job.id) == ["call-S3"])
+        #expect(try h.ctl(["calls", "--date", "someday"]).status == 1)
+        // The table fits 80 columns and names everyone.
+        let table = try h.ctl(["calls"])
+        #expect(table.status == 0)
+        #expect(table.stdout.split(separator: "\n").allSatisfy { $0.count <= 80 }, "\(table.stdout)")
+        #expect(table.stdout.contains("Ann Example") && table.stdout.contains("07700 900101"))
+        try h.stop()
+    }
+
+    @Test func eachOutcomeDoesWhatTheSpecSays() throws {
+        guard !isNearMidnight() else { return }
+        let h = try DaemonHarness(extraConfig: Self.wholeDay)
+        try h.appendLines((1...6).map { booking("S\($0)", "P0\($0)", name: "Patient \($0)", daysAgo: 1) })
+        try h.start()
+        // reached, with wound care: done; a second outcome is refused.
+        let done = try h.ctlJSON(JobView.self, ["outcome", "call-S1", "reached", "--wound-care", "--note", "healing well"])
+        #expect(done.state == "done" && done.outcome == "reached" && done.woundCare == true)
+        #expect(done.history?.last?.actor == (getuid() == 0 ? "root" : NSUserName()))
+        let again = try h.ctl(["outcome", "call-S1", "reached"])
+        #expect(again.status == 1 && again.stderr.contains("already closed"))
+        // Three no-answers: back after retry_after each time, then escalated.
+        for attempt in 1...3 {
+            try h.waitUntil(timeout: 10, "call-S2 is due for attempt \(attempt)") { try h.ctlJSON(JobView.self, ["job", "call-S2"]).state == "due" }
+            let j = try h.ctlJSON(JobView.self, ["outcome", "call-S2", "no-answer"])
+            #expect(j.attempts == attempt)
+            #expect(j.state == (attempt < 3 ? "scheduled" : "escalated"))
+        }
+        // Wrong number: escalated at once.
+        #expect(try h.ctlJSON(JobView.self, ["outcome", "call-S3", "wrong-number"]).state == "escalated")
+        #expect(try h.ctlJSON(JobView.self, ["outcome", "call-S4", "declined"]).state == "done")
+        #expect(try h.ctl(["outcome", "call-S5", "not-required"]).status == 1)
+        #expect(try h.ctlJSON(JobView.self, ["outcome", "call-S5", "not-required", "--note", "readmitted"]).state == "done")
+        // Unknown job, a notice, bad usage.
+        #expect(try h.ctl(["outcome", "call-NOPE", "reached"]).status == 1)
+        #expect(try h.ctl(["outcome", "wait-S6-1", "reached"]).stderr.contains("not a call"))
+        #expect(try h.ctl(["outcome", "call-S6", "sort-of"]).status == 2)
+        // The nurse's list holds the escalated calls; reaching the patient closes one.
+        let nurse = try h.ctlJSON(CallsReport.self, ["calls", "--escalated"])
+        #expect(Set(nurse.calls.map(\.job.id)) == ["call-S2", "call-S3"])
+        #expect(try h.ctlJSON(JobView.self, ["outcome", "call-S3", "reached", "--no-wound-care"]).state == "done")
+        #expect(try h.ctlJSON(CallsReport.self, ["calls", "--escalated"]).calls.map(\.job.id) == ["call-S2"])
+        // The note never reaches the log.
+        #expect(!h.daemonStderr.contains("healing well") && !h.daemonStderr.contains("readmitted"))
+        try h.stop()
+    }
+
+    @Test func anUnfinishedCallCarriesOverAsOverdueThenEscalates() throws {
+        guard !isNearMidnight() else { return }
+        let h = try DaemonHarness(extraConfig: Self.wholeDay)
+        // Surgery 2 days ago: the call was yesterday, not made: overdue today.
+        // Surgery 4 days ago: 2 open days overdue have passed: escalated.
+        try h.appendLines([booking("S1", "P01", name: "Ann Example", daysAgo: 2), booking("S2", "P02", name: "Bea Sample", daysAgo: 4),
+                           booking("S3", "P03", name: "Cara Tester", daysAgo: 1)])
+        try h.start()
+        let today = try h.ctlJSON(CallsReport.self, ["calls"])
+        #expect(today.calls.map(\.job.id) == ["call-S1", "call-S3"], "overdue first")
+        #expect(today.calls[0].job.overdueSince == day(-1).description)
+        #expect(today.calls[1].job.overdueSince == nil)
+        #expect(try h.ctlJSON(CallsReport.self, ["calls", "--escalated"]).calls.map(\.job.id) == ["call-S2"])
+        #expect(try h.ctl(["calls"]).stdout.contains("OVERDUE since \(day(-1))"))
+        try h.stop()
+    }
+
+    @Test func theHTMLPageIsWellFormedAndTheCSVRoundTrips() throws {
+        guard !isNearMidnight() else { return }
+        let h = try DaemonHarness(extraConfig: Self.wholeDay)
+        try h.appendLines([booking("S1", "P01", name: "Ann \\\"Nan\\\" O'Brien, Jr", daysAgo: 1),
+                           booking("S2", "P02", name: "=HYPERLINK(1)", daysAgo: 1),
+                           booking("S3", "P03", name: "Zoë <Example>", daysAgo: 1)])
+        try h.start()
+        let html = try h.ctl(["calls", "--format", "html"])
+        #expect(html.status == 0)
+        #expect(!html.stdout.contains("<script") && !html.stdout.contains("src=") && !html.stdout.contains("href="))
+        let checked = try DaemonHarness.run("/usr/bin/python3", ["-c", """
+            import sys, xml.etree.ElementTree as ET
+            root = ET.fromstring(sys.stdin.read() if False else open(sys.argv[1]).read())
+            rows = root.findall('.//{*}tbody/{*}tr') or root.findall('.//tbody/tr')
+            print(len(rows))
+            """, try write(html.stdout, h.dir + "/calls.html")])
+        #expect(checked.status == 0, "not well-formed: \(checked.stderr)")
+        #expect(checked.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "3")
+        #expect(html.stdout.contains("Zoë &lt;Example&gt;"))
+        let csv = try h.ctl(["calls", "--format", "csv"])
+        let parsed = try DaemonHarness.run("/usr/bin/python3", ["-c", """
+            import csv, json, sys
+            with open(sys.argv[1], newline='', encoding='utf-8-sig') as f:
+                print(json.dumps(list(csv.DictReader(f))))
+            """, try write(csv.stdout, h.dir + "/calls.csv")])
+        #expect(parsed.status == 0, "\(parsed.stderr)")
+        let rows = try JSONSerialization.jsonObject(with: Data(parsed.stdout.utf8)) as! [[String: String]]
+        #expect(rows.count == 3)
+        #expect(rows.map { $0["job"]! } == ["call-S1", "call-S2", "call-S3"])
+        #expect(rows[0]["patient"] == "Ann \"Nan\" O'Brien, Jr")
+        #expect(rows[1]["patient"] == "'=HYPERLINK(1)", "a formula is defused")
+        #expect(rows[2]["patient"] == "Zoë <Example>")
+        #expect(rows[0]["phone"] == "07700 900101")
+        try h.stop()
+    }
+
+    @Test func theDailyExportWritesEachWardsList() throws {
+        guard !isNearMidnight() else { return }
+        let h = try DaemonHarness(extraConfig: Self.wholeDay.replacingOccurrences(of: "[calls]\n", with: "[calls]\nexport_dir = \"exports\"\nexport_at = \"00:00\"\n"))
+        try h.appendLines([booking("S1", "P01", name: "Ann Example", daysAgo: 1), booking("S2", "P02", name: "Bea Sample", daysAgo: 1, ward: "Ward 9")])
+        try h.start()
+        let dir = h.dir + "/exports"
+        let base = "\(dir)/calls-\(day(0))-"
+        try h.waitUntil(timeout: 10, "the lists are written") {
+            FileManager.default.fileExists(atPath: base + "ward-7.html") && FileManager.default.fileExists(atPath: base + "ward-9.csv")
+        }
+        for f in ["ward-7.html", "ward-7.csv", "ward-9.html", "ward-9.csv"] {
+            let mode = try FileManager.default.attributesOfItem(atPath: base + f)[.posixPermissions] as! Int
+            #expect(mode == 0o640, "\(f) is \(String(mode, radix: 8))")
+        }
+        let ward7 = try String(contentsOfFile: base + "ward-7.html", encoding: .utf8)
+        #expect(ward7.contains("Ann Example") && !ward7.contains("Bea Sample"))
+        // Written once a day: a restart does not write again.
+        let before = try FileManager.default.attributesOfItem(atPath: base + "ward-7.html")[.modificationDate] as! Date
+        try h.stop()
+        try h.start()
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(try FileManager.default.attributesOfItem(atPath: base + "ward-7.html")[.modificationDate] as! Date == before)
+        try h.stop()
+    }
+
+    func write(_ text: String, _ path: String) throws -> String {
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
