@@ -29,6 +29,8 @@ final class WakeTimer: Sendable {
         guard pipe(&p) == 0 else { throw StoreErrorText("pipe: \(String(cString: strerror(errno)))") }
         for fd in p { _ = fcntl(fd, F_SETFD, FD_CLOEXEC); _ = fcntl(fd, F_SETFL, O_NONBLOCK) }
         pipeFDs = (p[0], p[1])
+        // Armed from the start, so a clock step is noticed even before the first run.
+        arm(at: nil)
         let thread = Thread { [self] in self.loop() }
         thread.name = "wake-timer"
         thread.start()
