@@ -166,6 +166,10 @@ import Glibc
         let later = Date().addingTimeInterval(3600)
         try h.appendLines([#"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1","phone":"07700 900123"},"at":"\#(Timestamp.rfc3339(later.addingTimeInterval(3600)))","admit_at":"\#(Timestamp.rfc3339(later))","ward":"Ward 7"}"#])
         try h.start()
+        // Let the engine's first run (just after READY) arm its timer: re-arming a
+        // timerfd clears a pending step, and that run reads the time anyway.
+        try h.waitUntil(timeout: 5, "the first run") { try h.status().nextDueAt != nil }
+        Thread.sleep(forTimeInterval: 0.3)
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         #expect(clock_settime(CLOCK_REALTIME, &ts) == 0)
