@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// One call on the list: the job's fields plus what a nurse needs to make it.
 public struct CallEntry: Codable, Equatable, Sendable {
@@ -99,21 +100,41 @@ public enum CallListFormat {
         return p
     }
 
-    static func time(_ d: Date, _ tz: TimeZone) -> String {
-        let f = DateFormatter()
-        f.timeZone = tz
-        f.locale = Locale(identifier: "en_GB")
-        f.dateFormat = "HH:mm"
-        return f.string(from: d)
+    /// Formatters are costly to make: one set per zone, reused for every row.
+    final class Formatters: @unchecked Sendable {
+        // @unchecked: read-only after init; DateFormatter.string(from:) is used
+        // from one thread at a time (one render).
+        let time: DateFormatter
+        let day: DateFormatter
+        let stamp: DateFormatter
+
+        init(_ tz: TimeZone) {
+            func make(_ format: String) -> DateFormatter {
+                let f = DateFormatter()
+                f.timeZone = tz
+                f.locale = Locale(identifier: "en_GB")
+                f.dateFormat = format
+                return f
+            }
+            time = make("HH:mm")
+            day = make("EEE d MMM")
+            stamp = make("yyyy-MM-dd HH:mm")
+        }
+
+        private static let cache = Mutex<[String: Formatters]>([:])
+        static func `for`(_ tz: TimeZone) -> Formatters {
+            cache.withLock { c in
+                if let f = c[tz.identifier] { return f }
+                let f = Formatters(tz)
+                c[tz.identifier] = f
+                return f
+            }
+        }
     }
 
-    static func day(_ d: Date, _ tz: TimeZone) -> String {
-        let f = DateFormatter()
-        f.timeZone = tz
-        f.locale = Locale(identifier: "en_GB")
-        f.dateFormat = "EEE d MMM"
-        return f.string(from: d)
-    }
+    static func time(_ d: Date, _ tz: TimeZone) -> String { Formatters.for(tz).time.string(from: d) }
+
+    static func day(_ d: Date, _ tz: TimeZone) -> String { Formatters.for(tz).day.string(from: d) }
 
     static func title(_ r: CallsReport) -> String {
         var t = r.escalated ? "Escalated check-in calls (breast care nurse)" : "Check-in calls"
@@ -176,10 +197,7 @@ public enum CallListFormat {
             return v
         }
         var lines = [["job", "ward", "patient", "phone", "voicemail_ok", "procedure", "surgery", "due", "state", "overdue_since", "attempts", "last_attempt", "done", "outcome", "notes"].joined(separator: ",")]
-        let df = DateFormatter()
-        df.timeZone = tz
-        df.locale = Locale(identifier: "en_GB")
-        df.dateFormat = "yyyy-MM-dd HH:mm"
+        let df = Formatters.for(tz).stamp
         for c in r.calls {
             let fields = [c.job.id, c.job.ward ?? "", c.patientName ?? "", dialable(c.phone), c.voicemailOK ? "yes" : "no",
                           c.procedure ?? "", c.surgeryAt.map(df.string(from:)) ?? "", df.string(from: c.job.dueAt), c.job.state,

@@ -154,6 +154,11 @@ public final class ControlClient {
     }
 
     static func unwrap(_ payload: [UInt8]) throws(ClientError) -> Data {
+        // The usual case, a success frame: the result is the bytes inside it.
+        let prefix = ControlReply.successPrefix
+        if payload.count > prefix.count, payload.last == UInt8(ascii: "}"), payload.starts(with: prefix) {
+            return Data(payload[prefix.count..<(payload.count - 1)])
+        }
         guard let obj = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any] else {
             throw .protocolError("the daemon's reply is not JSON")
         }

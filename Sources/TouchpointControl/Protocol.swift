@@ -163,9 +163,18 @@ public struct ControlFailure: Error, Codable, Equatable, Sendable {
 
 /// The reply frame: `{"v":1,"ok":true,"result":{...}}` or `{"v":1,"ok":false,"error":{...}}`.
 public enum ControlReply {
+    /// `{"v":1,"ok":true,"result":` ... `}`: a success reply is this fixed frame
+    /// around the result, so a client can take the result without parsing it.
+    public static let successPrefix = Data(#"{"v":\#(ControlProtocol.version),"ok":true,"result":"#.utf8)
+
     public static func success<T: Encodable>(_ result: T) -> Data {
-        return (try? ControlJSON.encoder.encode(SuccessEnvelope(result: result)))
-            ?? failure(ControlFailure(.failed, "the daemon could not encode its reply"))
+        guard let body = try? ControlJSON.encoder.encode(result) else {
+            return failure(ControlFailure(.failed, "the daemon could not encode its reply"))
+        }
+        var out = successPrefix
+        out.append(body)
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     public static func failure(_ error: ControlFailure) -> Data {
@@ -176,12 +185,6 @@ public enum ControlReply {
         }
         return try! ControlJSON.encoder.encode(Envelope(error: error))
     }
-}
-
-private struct SuccessEnvelope<T: Encodable>: Encodable {
-    var v = ControlProtocol.version
-    var ok = true
-    var result: T
 }
 
 /// The JSON conventions of the control protocol and `--json`: snake_case keys

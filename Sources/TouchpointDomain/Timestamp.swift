@@ -86,6 +86,7 @@ public enum Timestamp {
     }
 
     /// RFC 3339 in UTC with `Z`, as the JSON output uses (milliseconds when not whole).
+    /// Written digit by digit: it runs for every time in every reply.
     public static func rfc3339(_ date: Date) -> String {
         let ms = Int64((date.timeIntervalSince1970 * 1000).rounded())
         let secs = Int(ms.quotientFloor(1000))
@@ -93,9 +94,22 @@ public enum Timestamp {
         let days = Int((Double(secs) / 86_400).rounded(.down))
         let sod = secs - days * 86_400
         let dt = LocalDate(daysSinceEpoch: days)
-        let base = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", dt.year, dt.month, dt.day,
-                          sod / 3600, sod % 3600 / 60, sod % 60)
-        return frac == 0 ? base + "Z" : base + String(format: ".%03dZ", frac)
+        var out = [UInt8]()
+        out.reserveCapacity(24)
+        func put(_ v: Int, _ width: Int) {
+            var digits = [UInt8](repeating: 48, count: width)
+            var x = v
+            for i in stride(from: width - 1, through: 0, by: -1) {
+                digits[i] = UInt8(48 + x % 10)
+                x /= 10
+            }
+            out.append(contentsOf: digits)
+        }
+        put(dt.year, 4); out.append(0x2D); put(dt.month, 2); out.append(0x2D); put(dt.day, 2)
+        out.append(0x54); put(sod / 3600, 2); out.append(0x3A); put(sod % 3600 / 60, 2); out.append(0x3A); put(sod % 60, 2)
+        if frac != 0 { out.append(0x2E); put(frac, 3) }
+        out.append(0x5A)
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
