@@ -224,11 +224,11 @@ public enum CallListFormat {
             rows += """
                 <tr class="\(cls)">
                 <td class="n">\(i + 1)</td>
-                <td><strong>\(escape(c.patientName ?? c.job.patientID))</strong><br/><span class="small">\(escape(c.job.ward ?? ""))\(c.procedure.map { " · " + escape($0) } ?? "")</span></td>
+                <td><strong>\(escape(c.patientName ?? c.job.patientID))</strong><br/><span class="small">\([r.ward == nil ? c.job.ward : nil, c.procedure].compactMap { $0 }.map(escape).joined(separator: " · "))</span></td>
                 <td class="phone">\(escape(dialable(c.phone)))<br/><span class="small">voicemail \(c.voicemailOK ? "OK" : "<strong>not OK</strong>")</span></td>
-                <td><span class="st">\(st)</span><br/><span class="small">tries so far: \(c.job.attempts)\(c.surgeryAt.map { "<br/>surgery \(escape(day($0, tz)))" } ?? "")</span></td>
-                <td class="ticks"><span class="box"></span> reached<br/><span class="box"></span> no answer<br/><span class="box"></span> voicemail<br/><span class="box"></span> wrong number</td>
-                <td class="ticks"><span class="box"></span> wound care<br/>&#160;&#160;&#160;&#160;discussed</td>
+                <td><span class="st">\(st)</span><br/><span class="small">tries so far: \(c.job.attempts)\(c.surgeryAt.map { "<br/><span class=\"nowrap\">surgery \(escape(day($0, tz)))</span>" } ?? "")</span></td>
+                <td class="ticks"><span class="t"><span class="box"></span> reached</span><span class="t"><span class="box"></span> no answer</span><br/><span class="t"><span class="box"></span> voicemail</span><span class="t"><span class="box"></span> busy</span><br/><span class="t"><span class="box"></span> wrong no.</span><span class="t"><span class="box"></span> declined</span></td>
+                <td class="wc"><span class="box"></span> discussed</td>
                 <td class="write"></td>
                 </tr>
 
@@ -252,15 +252,17 @@ public enum CallListFormat {
             body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 11pt; color: #000; margin: 0; }
             h1 { font-size: 16pt; margin: 0 0 2mm 0; }
             p.meta { margin: 0 0 4mm 0; font-size: 10pt; }
-            table { width: 100%; border-collapse: collapse; }
+            table { width: 100%; border-collapse: collapse; table-layout: fixed; }
             th, td { border: 1px solid #555; padding: 2mm; vertical-align: top; text-align: left; }
             th { background: #e8e8e8; font-size: 10pt; }
             thead { display: table-header-group; }
             tr { page-break-inside: avoid; }
             td.n { width: 6mm; text-align: right; }
             td.phone { white-space: nowrap; font-size: 12pt; }
-            td.ticks { font-size: 10pt; white-space: nowrap; }
-            td.write { width: 70mm; }
+            td.ticks { font-size: 10pt; white-space: nowrap; line-height: 1.6; }
+            .t { display: inline-block; width: 50%; }
+            .nowrap { white-space: nowrap; }
+            td.wc { font-size: 10pt; }
             .small { font-size: 9pt; }
             .box { display: inline-block; width: 3.5mm; height: 3.5mm; border: 1px solid #000; margin-right: 1mm; vertical-align: -0.5mm; }
             tr.overdue .st, tr.esc .st { font-weight: bold; }
@@ -272,6 +274,7 @@ public enum CallListFormat {
             <h1>\(t)</h1>
             <p class="meta">\(escape(r.hospital)) · \(r.calls.count) patient(s) · overdue calls first · printed \(escape(f.string(from: generatedAt))). Record each outcome in touchpoint as well.</p>
             <table>
+            <colgroup><col style="width:4%"/><col style="width:16%"/><col style="width:13%"/><col style="width:13%"/><col style="width:21%"/><col style="width:9%"/><col style="width:24%"/></colgroup>
             <thead><tr><th>#</th><th>Patient</th><th>Phone</th><th>Status</th><th>Outcome</th><th>Wound care</th><th>Notes, initials, time</th></tr></thead>
             <tbody>
             \(rows)</tbody>
