@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(
             name: "TouchpointDaemonTests",
             dependencies: [
-                "TouchpointTestSupport", "TouchpointControl", "TouchpointDomain",
+                "TouchpointTestSupport", "TouchpointControl", "TouchpointDomain", "TouchpointSystemd",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -4,6 +4,7 @@ import TouchpointConfig
 import TouchpointControl
 import TouchpointDomain
 import TouchpointStore
+import TouchpointSystemd
 
 #if canImport(Glibc)
 import Glibc
@@ -48,7 +49,8 @@ struct CallListExport: Sendable {
             try Self.writeAtomically(base + ".csv", CallListFormat.csv(report, timeZone: rules.clock.timeZone))
         }
         try store.setMeta(Self.lastKey, day.description)
-        logger.notice("wrote the call lists for \(day): \(byWard.count) ward(s), \(calls.count) call(s), in \(dir)")
+        logger.notice("wrote the call lists for \(day): \(byWard.count) ward(s), \(calls.count) call(s), in \(dir)",
+                      metadata: ["MESSAGE_ID": "\(MessageID.callListsWritten)"])
     }
 
     static func slug(_ s: String) -> String {

@@ -47,8 +47,25 @@ struct SchedulerService: Service {
             logger.error("could not write the call lists (trying again in 5 minutes): \(error)")
             nextExport = Date().addingTimeInterval(300)
         }
-        let next = [try store.nextCheckAt(), nextExport].compactMap { $0 }.min()
+        var next = [try store.nextCheckAt(), nextExport].compactMap { $0 }.min()
+        // The watchdog is fed from this loop, the one that would hang, at half
+        // its interval: a stuck database or engine stops the pings.
+        if let interval = ServiceNotifier.watchdogInterval() {
+            ServiceNotifier.notify("WATCHDOG=1")
+            let ping = Date().addingTimeInterval(TimeInterval(interval.components.seconds) / 2 + TimeInterval(interval.components.attoseconds) / 2e18)
+            next = min(next ?? ping, ping)
+        }
+        await reportStatus(store: store)
         timer.arm(at: next)
+    }
+
+    /// Keeps systemd's STATUS= line current: what `systemctl status` shows.
+    func reportStatus(store: Store) async {
+        guard let totals = try? store.queueTotals(), let counts = try? await store.jobCounts() else { return }
+        let scheduled = counts.values.reduce(0) { $0 + ($1["scheduled"] ?? 0) }
+        let callsDue = counts["checkin_call"]?["due"] ?? 0
+        let escalated = counts["checkin_call"]?["escalated"] ?? 0
+        ServiceNotifier.notify("STATUS=\(totals.counts.ingested) events applied, \(totals.counts.rejected) rejected; \(scheduled) contacts scheduled, \(callsDue) calls due, \(escalated) escalated")
     }
 
     func log(_ u: JobUpdate) {
@@ -67,13 +84,6 @@ struct SchedulerService: Service {
 }
 
 extension MessageID {
-    public static let jobDue = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b0b"
-    public static let jobExpired = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b0c"
-    public static let jobEscalated = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b0d"
-    public static let jobSuppressed = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b0e"
-    public static let jobPlanned = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b0f"
-    public static let jobCancelled = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b10"
-
     static func forState(_ s: JobState) -> String {
         switch s {
         case .due: return jobDue
@@ -81,6 +91,7 @@ extension MessageID {
         case .escalated: return jobEscalated
         case .suppressed: return jobSuppressed
         case .cancelled: return jobCancelled
+        case .done: return jobDone
         default: return jobPlanned
         }
     }

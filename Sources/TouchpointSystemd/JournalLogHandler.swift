@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// Stable ids for each kind of thing touchpointd reports, so an admin can
-/// `journalctl MESSAGE_ID=...` and the catalog can explain each one.
+/// `journalctl MESSAGE_ID=...` and `systemd/touchpoint.catalog` can explain each one.
 public enum MessageID {
     public static let started = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b01"
     public static let stopped = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b02"
@@ -19,6 +19,20 @@ public enum MessageID {
     public static let configRefused = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b08"
     public static let controlDenied = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b09"
     public static let stateError = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b0a"
+    public static let jobDue = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b0b"
+    public static let jobExpired = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b0c"
+    public static let jobEscalated = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b0d"
+    public static let jobSuppressed = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b0e"
+    public static let jobPlanned = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b0f"
+    public static let jobCancelled = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b10"
+    public static let jobDone = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b11"
+    public static let callListsWritten = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b12"
+    public static let logsDropped = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b13"
+
+    /// Every id, for the catalog check.
+    public static let all = [started, stopped, ingested, rejected, queueRotated, queueUnreadable, configReloaded,
+                             configRefused, controlDenied, stateError, jobDue, jobExpired, jobEscalated, jobSuppressed,
+                             jobPlanned, jobCancelled, jobDone, callListsWritten, logsDropped]
 }
 
 /// Where log lines go: the journal's native protocol, or standard error.
@@ -117,8 +131,8 @@ public struct JournalLogHandler: LogHandler {
             for (k, v) in all.sorted(by: { $0.key < $1.key }) {
                 fields.append((Self.fieldName(k), "\(v)"))
             }
-            if Self.send(fields) == 0 { return }
-            writeStderr(event.level, message, all, prefixes: false)
+            // Handed to the journal thread: the caller never waits on journald.
+            JournalPump.shared.enqueue(fields)
         case .standardError(let prefixes):
             writeStderr(event.level, message, all, prefixes: prefixes)
         }
@@ -151,6 +165,58 @@ public struct JournalLogHandler: LogHandler {
         return blob.withUnsafeMutableBytes { p -> Int32 in
             var iov = ranges.map { iovec(iov_base: p.baseAddress! + $0.start, iov_len: $0.count) }
             return sd_journal_sendv(&iov, Int32(iov.count))
+        }
+    }
+}
+
+/// One thread that hands entries to journald, behind a bounded queue.
+///
+/// `sd_journal_sendv` writes to a datagram socket and can block when journald
+/// is slow; the work being logged must not. When the queue is full, entries
+/// are dropped and counted, and the count is logged once there is room.
+final class JournalPump: @unchecked Sendable {
+    // @unchecked: `queue` and `dropped` are only touched with `condition` locked.
+    static let shared = JournalPump()
+    static let capacity = 10_000
+    private let condition = NSCondition()
+    private var queue: [[(String, String)]] = []
+    private var dropped = 0
+
+    private init() {
+        let t = Thread { [self] in self.run() }
+        t.name = "journal"
+        t.start()
+    }
+
+    func enqueue(_ fields: [(String, String)]) {
+        condition.lock()
+        if queue.count >= Self.capacity {
+            dropped += 1
+        } else {
+            queue.append(fields)
+            condition.signal()
+        }
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queue.isEmpty { condition.wait() }
+            let batch = queue
+            queue.removeAll(keepingCapacity: true)
+            let lost = dropped
+            dropped = 0
+            condition.unlock()
+            if lost > 0 {
+                _ = JournalLogHandler.send([("MESSAGE", "\(lost) log entries were dropped: journald was not taking them fast enough"),
+                                            ("PRIORITY", "4"), ("SYSLOG_IDENTIFIER", "touchpointd"), ("MESSAGE_ID", MessageID.logsDropped)])
+            }
+            for fields in batch where JournalLogHandler.send(fields) != 0 {
+                // The journal refused it: standard error keeps the line.
+                let text = (fields.first { $0.0 == "MESSAGE" }?.1 ?? "") + "\n"
+                FileHandle.standardError.write(Data(("touchpointd: " + text).utf8))
+            }
         }
     }
 }

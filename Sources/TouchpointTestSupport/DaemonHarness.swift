@@ -113,8 +113,11 @@ public final class DaemonHarness: @unchecked Sendable {
 
     /// Starts the daemon; with `waitReady`, returns once it sent READY=1.
     /// `user` runs it as that user (through setpriv) when the tests run as root.
+    /// `launcher` runs the daemon through another program (e.g. `systemd-socket-activate -l PATH`);
+    /// `journal` lets it log to the journal instead of standard error.
     public func start(waitReady: Bool = true, timeout: TimeInterval = 120, user: String? = nil,
-                      arguments: [String] = [], environment: [String: String] = [:]) throws {
+                      arguments: [String] = [], environment: [String: String] = [:],
+                      launcher: [String] = [], journal: Bool = false) throws {
         notify = nil  // the old listener removes its socket file when it goes
         let listener = try NotifyListener(path: notifyPath)
         notify = listener
@@ -124,18 +127,22 @@ public final class DaemonHarness: @unchecked Sendable {
             p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
             args = ["--reuid=\(user)", "--regid=\(user == "nobody" ? "nogroup" : user)", "--clear-groups", "--", Self.daemonPath] + args
             chmod(notifyPath, 0o777)
+        } else if let first = launcher.first {
+            p.executableURL = URL(fileURLWithPath: first)
+            args = Array(launcher.dropFirst()) + [Self.daemonPath] + args
         } else {
             p.executableURL = URL(fileURLWithPath: Self.daemonPath)
         }
         p.arguments = args
         var env = ProcessInfo.processInfo.environment
         env["NOTIFY_SOCKET"] = notifyPath
-        env["TOUCHPOINT_LOG"] = env["TOUCHPOINT_TEST_JOURNAL"] == nil ? "stderr" : nil
+        env["TOUCHPOINT_LOG"] = journal ? nil : "stderr"
         for (k, v) in environment { env[k] = v }
         p.environment = env
         _ = FileManager.default.createFile(atPath: stderrFile, contents: nil)
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrFile))
         p.standardOutput = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
         try p.run()
         process = p
         if waitReady {
@@ -172,6 +179,9 @@ public final class DaemonHarness: @unchecked Sendable {
         try wait(p, timeout: 30)
         process = nil
     }
+
+    /// The daemon's process id (the launcher's, which execs the daemon).
+    public var pid: Int32? { process?.processIdentifier }
 
     public func signal(_ sig: Int32) {
         if let p = process { kill(p.processIdentifier, sig) }
@@ -217,34 +227,52 @@ public final class DaemonHarness: @unchecked Sendable {
 
     public static func run(_ path: String, _ args: [String], environment: [String: String] = [:],
                            timeout: TimeInterval = 120) throws -> CommandResult {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
+        // Output goes to files, not pipes: with tests running in parallel, a
+        // process spawned at the same moment can inherit a pipe's write end and
+        // hold EOF back; a file needs no EOF, only the child's exit.
+        var template = "/tmp/tp-run-XXXXXX".utf8CString
+        guard let p = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else { throw HarnessError("mkdtemp failed") }
+        let dir = String(cString: p)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = FileManager.default.createFile(atPath: dir + "/out", contents: nil)
+        _ = FileManager.default.createFile(atPath: dir + "/err", contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
+        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
+        defer { try? out.close(); try? err.close() }
+        let path = path.hasPrefix("/") ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
+        // posix_spawn and waitpid, not Foundation's Process: its child monitor
+        // was seen to leave an exited child unreaped (isRunning stuck at true).
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
-        p.environment = env
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        // Read both pipes fully before waiting, so a large output cannot block the child.
-        let outData = LockedData()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            outData.set(out.fileHandleForReading.readDataToEndOfFile())
-            group.leave()
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, out.fileDescriptor, 1)
+        posix_spawn_file_actions_adddup2(&actions, err.fileDescriptor, 2)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, &actions, nil, argv, envp)
+        guard rc == 0 else { throw HarnessError("cannot run \(path): \(String(cString: strerror(rc)))") }
+        let deadline = Date().addingTimeInterval(timeout)
+        var status: Int32 = 0
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { break }
+            if r < 0 && errno != EINTR { throw HarnessError("waitpid: \(String(cString: strerror(errno)))") }
+            if Date() > deadline {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                throw HarnessError("\(path) \(args) did not finish in \(timeout)s")
+            }
+            usleep(2_000)
         }
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        if group.wait(timeout: .now() + timeout) == .timedOut {
-            p.terminate()
-            throw HarnessError("\(path) \(args) did not finish in \(timeout)s")
-        }
-        p.waitUntilExit()
-        return CommandResult(status: p.terminationStatus, stdout: String(decoding: outData.get(), as: UTF8.self),
-                             stderr: String(decoding: errData, as: UTF8.self))
+        let exitStatus: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        return CommandResult(status: exitStatus,
+                             stdout: (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? "",
+                             stderr: (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? "")
     }
 }
 

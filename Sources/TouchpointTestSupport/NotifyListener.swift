@@ -8,11 +8,12 @@ import Glibc
 /// exactly what the daemon tells systemd (READY=1, STATUS=, STOPPING=1, ...).
 /// This is the real sd_notify protocol, not a double: libsystemd writes to it.
 public final class NotifyListener: @unchecked Sendable {
-    // @unchecked: `fd` is immutable after init; `received` is guarded by `lock`.
+    // @unchecked: `fd` and `stopPipe` are set once in init; `received` is guarded by
+    // `lock`, `done` by `stopped`.
     public let path: String
     private let fd: Int32
     private let lock = NSLock()
-    private var received: [String] = []
+    private var received: [(at: Date, text: String)] = []
 
     public init(path: String) throws {
         self.path = path
@@ -29,15 +30,57 @@ public final class NotifyListener: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard rc == 0 else { throw HarnessError("cannot bind notify socket \(path): \(String(cString: strerror(errno)))") }
+        var p: [Int32] = [0, 0]
+        _ = pipe(&p)
+        stopPipe = (p[0], p[1])
+        // Receive on a thread of its own, so each message is timed when it arrives.
+        let thread = Thread { [self] in self.receive() }
+        thread.start()
     }
 
+    private var stopPipe: (read: Int32, write: Int32) = (-1, -1)
+    private let stopped = NSCondition()
+    private var done = false
+
     deinit {
+        var b: UInt8 = 1
+        _ = write(stopPipe.write, &b, 1)
+        stopped.lock()
+        while !done { stopped.wait() }
+        stopped.unlock()
+        close(stopPipe.read)
+        close(stopPipe.write)
         close(fd)
         unlink(path)
     }
 
+    private func receive() {
+        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: stopPipe.read, events: Int16(POLLIN), revents: 0)]
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while poll(&fds, 2, -1) >= 0 {
+            if fds[1].revents != 0 { break }
+            if fds[0].revents != 0 {
+                let n = recv(fd, &buf, buf.count, 0)
+                if n > 0 {
+                    let text = String(decoding: buf[0..<n], as: UTF8.self)
+                    lock.withLock { received.append((Date(), text)) }
+                }
+            }
+        }
+        stopped.lock()
+        done = true
+        stopped.signal()
+        stopped.unlock()
+    }
+
     /// All messages received so far (each a newline-separated list of assignments).
     public var messages: [String] {
+        drain(timeout: 0)
+        return lock.withLock { received.map(\.text) }
+    }
+
+    /// Messages with the time each arrived.
+    public var timedMessages: [(at: Date, text: String)] {
         drain(timeout: 0)
         return lock.withLock { received }
     }
@@ -48,7 +91,7 @@ public final class NotifyListener: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         var seen = 0
         while true {
-            let all = lock.withLock { received }
+            let all = lock.withLock { received.map(\.text) }
             for m in all[seen...] where m.split(separator: "\n").contains(Substring(assignment)) { return m }
             seen = all.count
             let left = deadline.timeIntervalSinceNow
@@ -57,17 +100,9 @@ public final class NotifyListener: @unchecked Sendable {
         }
     }
 
+    /// Messages arrive on the receiving thread; this only waits a little.
     private func drain(timeout: TimeInterval) {
-        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        var buf = [UInt8](repeating: 0, count: 4096)
-        var wait = Int32(timeout * 1000)
-        while poll(&pfd, 1, wait) > 0 {
-            let n = recv(fd, &buf, buf.count, 0)
-            if n <= 0 { break }
-            let text = String(decoding: buf[0..<n], as: UTF8.self)
-            lock.withLock { received.append(text) }
-            wait = 0
-        }
+        if timeout > 0 { usleep(useconds_t(timeout * 1_000_000)) }
     }
 }
 

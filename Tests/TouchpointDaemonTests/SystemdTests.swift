@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+import TouchpointControl
+import TouchpointDomain
+import TouchpointSystemd
+import TouchpointTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let journalRunning = FileManager.default.fileExists(atPath: "/run/systemd/journal/socket")
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized.path
+
+@Suite(.serialized) struct JournalTests {
+    /// Names, numbers and addresses of the test's fictional patients: none may reach the journal.
+    static let secrets = ["Ann Journaltest", "Bea Journaltest", "+447700900555", "07700 900555", "07700900555",
+                          "7700900555", "bea.journaltest@example.org", "9434765919"]
+
+    @Test(.enabled(if: journalRunning, "needs a running systemd-journald (scripts/test starts one as root)"))
+    func ourEntriesCarryTheirFieldsAndNoPatientData() throws {
+        let h = try DaemonHarness()
+        let tomorrow = Timestamp.rfc3339(Date().addingTimeInterval(86_400))
+        try h.appendLines([
+            #"{"v":1,"id":"j1","type":"surgery.booked","ref":"S-J1","patient":{"id":"PJ1","name":"Ann Journaltest","phone":"07700 900555","nhs_number":"943 476 5919"},"at":"\#(tomorrow)","ward":"Ward 7"}"#,
+            #"{"v":1,"id":"j2","type":"open_access.booked","ref":"O-J2","patient":{"id":"PJ2","name":"Bea Journaltest","email":"bea.journaltest@example.org","channel":"email"},"at":"\#(Timestamp.rfc3339(Date().addingTimeInterval(3 * 86_400)))"}"#,
+            #"{"v":1,"id":"j3","type":"patient.updated","patient":{"id":"PJ3","name":"Ann Journaltest","phone":"not a phone 07700 900555"}}"#,
+            #"{"v":1,"id":"j4","type":"surgery.delayed","ref":"S-NOPE","expected_at":"\#(tomorrow)","reason":"x"}"#,
+            #"{"v":1,"id":"j5","type":"patient.updated","patient":{"id":"PJ1","name":"Ann Journaltest","nhs_number":"9434765918"}}"#,
+            // Admitted a minute ago: its wait notice comes due at once, and is logged with its job.
+            #"{"v":1,"id":"j6","type":"surgery.booked","ref":"S-J6","patient":{"id":"PJ6","name":"Bea Journaltest","phone":"+447700900555"},"at":"\#(Timestamp.rfc3339(Date().addingTimeInterval(3600)))","admit_at":"\#(Timestamp.rfc3339(Date().addingTimeInterval(-60)))","ward":"Ward 7"}"#,
+        ])
+        try h.start(journal: true)
+        let pid = try #require(h.pid)
+        _ = try h.ctl(["status"])
+        try h.stop()
+        var entries: [[String: Any]] = []
+        try h.waitUntil(timeout: 10, "our entries are in the journal") {
+            let out = try DaemonHarness.run("/usr/bin/journalctl", ["-o", "json", "--no-pager", "_PID=\(pid)"])
+            entries = out.stdout.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            return entries.contains { ($0["MESSAGE_ID"] as? String) == MessageID.stopped }
+        }
+        func field(_ e: [String: Any], _ k: String) -> String? { e[k] as? String }
+        #expect(entries.allSatisfy { field($0, "SYSLOG_IDENTIFIER") == "touchpointd" })
+        #expect(entries.allSatisfy { field($0, "PRIORITY") != nil && field($0, "CODE_FILE") != nil && field($0, "CODE_LINE") != nil && field($0, "CODE_FUNC") != nil })
+        let ids = Set(entries.compactMap { field($0, "MESSAGE_ID") })
+        for id in [MessageID.started, MessageID.ingested, MessageID.rejected, MessageID.jobDue, MessageID.stopped] {
+            #expect(ids.contains(id), "no entry with MESSAGE_ID \(id)")
+        }
+        #expect(ids.isSubset(of: Set(MessageID.all)), "a MESSAGE_ID without a catalog entry: \(ids.subtracting(MessageID.all))")
+        // A reject names line, code and event in fields of its own, at warning priority.
+        let rejects = entries.filter { field($0, "MESSAGE_ID") == MessageID.rejected }
+        #expect(rejects.count == 3)
+        #expect(rejects.allSatisfy { field($0, "PRIORITY") == "4" && field($0, "TOUCHPOINT_LINE") != nil && field($0, "TOUCHPOINT_CODE") != nil && field($0, "TOUCHPOINT_EVENT_ID") != nil })
+        // Job entries carry the job, the ref and the kind.
+        let jobs = entries.filter { field($0, "TOUCHPOINT_JOB") != nil }
+        #expect(jobs.contains { field($0, "TOUCHPOINT_JOB") == "wait-S-J6-1" && field($0, "MESSAGE_ID") == MessageID.jobDue })
+        for e in jobs { #expect(field(e, "TOUCHPOINT_REF") != nil && field(e, "TOUCHPOINT_KIND") != nil) }
+        // No patient data anywhere in the journal, under any field.
+        let all = try DaemonHarness.run("/usr/bin/journalctl", ["-o", "json", "--no-pager", "_PID=\(pid)"]).stdout
+        #expect(!all.isEmpty)
+        for s in Self.secrets { #expect(!all.contains(s), "the journal holds patient data: \(s)") }
+    }
+}
+
+@Suite struct NotifyTests {
+    @Test func readyStatusStoppingAndWatchdogPingsAtHalfTheInterval() throws {
+        let h = try DaemonHarness()
+        try h.appendLines([#"{"v":1,"id":"n1","type":"patient.updated","patient":{"id":"P1"}}"#])
+        try h.start(environment: ["WATCHDOG_USEC": "1000000"])
+        let ready = try #require(h.notify?.messages.first { $0.contains("READY=1") })
+        #expect(ready.contains("STATUS=1 events applied"))
+        Thread.sleep(forTimeInterval: 3.2)
+        let pings = try #require(h.notify?.timedMessages.filter { $0.text.contains("WATCHDOG=1") })
+        #expect((5...8).contains(pings.count), "\(pings.count) pings in 3.2 s with a 1 s watchdog")
+        let gaps = zip(pings.dropFirst(), pings).map { $0.at.timeIntervalSince($1.at) }
+        #expect(gaps.allSatisfy { $0 > 0.3 && $0 < 0.8 }, "gaps \(gaps)")
+        #expect(h.notify?.messages.contains { $0.hasPrefix("STATUS=") && $0.contains("contacts scheduled") } == true)
+        try h.stop()
+        #expect(h.notify?.messages.last?.contains("STOPPING=1") == true)
+    }
+
+    @Test func noWatchdogNoPings() throws {
+        let h = try DaemonHarness()
+        try h.start()
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(h.notify?.messages.contains { $0.contains("WATCHDOG=1") } == false)
+        try h.stop()
+    }
+}
+
+@Suite struct SocketActivationTests {
+    @Test func theControlSocketComesFromSystemd() throws {
+        let h = try DaemonHarness()
+        let activated = h.dir + "/activated.sock"
+        try h.start(waitReady: false, launcher: ["/usr/bin/systemd-socket-activate", "-l", activated, "-E", "NOTIFY_SOCKET", "-E", "TOUCHPOINT_LOG"])
+        // The first connection starts the daemon, which takes the listening socket.
+        let r = try DaemonHarness.run(DaemonHarness.ctlPath, ["--socket", activated, "status", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try ControlJSON.decoder.decode(StatusReport.self, from: Data(r.stdout.utf8)).state == "running")
+        #expect(h.notify?.wait(for: "READY=1", timeout: 30) != nil)
+        // It did not make a socket of its own at the configured path.
+        #expect(!FileManager.default.fileExists(atPath: h.socketPath))
+        #expect(h.daemonStderr.contains("socket activation"))
+        try h.stop()
+    }
+}
+
+@Suite struct UnitFileTests {
+    @Test func theServiceScoresSafeAndVerifiesClean() throws {
+        let unit = repoRoot + "/systemd/touchpointd.service"
+        let sec = try DaemonHarness.run("/usr/bin/systemd-analyze", ["security", "--offline=yes", "--no-pager", unit])
+        let line = try #require(sec.stdout.split(separator: "\n").first { $0.contains("Overall exposure level") })
+        let score = Double(line.split(separator: ":").last!.trimmingCharacters(in: .whitespaces).split(separator: " ").first!)!
+        #expect(score < 1.0, "\(line)")
+        // verify, in a root holding the OS's own units and our installed files.
+        let root = NSTemporaryDirectory() + "tp-root-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let install = try DaemonHarness.run("/bin/bash", [repoRoot + "/scripts/install"],
+                                            environment: ["DESTDIR": root, "BIN_DIR": DaemonHarness.binDir])
+        #expect(install.status == 0, "\(install.stderr)")
+        for f in ["/usr/sbin/touchpointd", "/usr/bin/touchpointctl", "/lib/systemd/system/touchpointd.service",
+                  "/lib/systemd/system/touchpointd.socket", "/usr/lib/sysusers.d/touchpoint.conf", "/usr/lib/tmpfiles.d/touchpoint.conf",
+                  "/usr/lib/systemd/catalog/touchpoint.catalog", "/usr/share/man/man1/touchpointctl.1", "/usr/share/man/man1/touchpointd.1",
+                  "/usr/share/bash-completion/completions/touchpointctl", "/etc/touchpoint/touchpoint.toml"] {
+            #expect(FileManager.default.fileExists(atPath: root + f), "not installed: \(f)")
+        }
+        try FileManager.default.createDirectory(atPath: root + "/usr/lib/systemd/system", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/bin", withIntermediateDirectories: true)
+        for target in try FileManager.default.contentsOfDirectory(atPath: "/lib/systemd/system") where target.hasSuffix(".target") {
+            try? FileManager.default.copyItem(atPath: "/lib/systemd/system/" + target, toPath: root + "/usr/lib/systemd/system/" + target)
+        }
+        try? FileManager.default.copyItem(atPath: "/bin/kill", toPath: root + "/bin/kill")
+        let verify = try DaemonHarness.run("/usr/bin/systemd-analyze", ["verify", "--root=" + root, "--man=no",
+                                                                         root + "/lib/systemd/system/touchpointd.service",
+                                                                         root + "/lib/systemd/system/touchpointd.socket"])
+        #expect(verify.status == 0 && verify.stderr.isEmpty, "verify: \(verify.stderr)")
+        // The catalog explains every MESSAGE_ID the daemon uses.
+        _ = try DaemonHarness.run("/usr/bin/journalctl", ["--root=" + root, "--update-catalog"])
+        let catalog = try DaemonHarness.run("/usr/bin/journalctl", ["--root=" + root, "--list-catalog", "--no-pager"]).stdout
+        for id in MessageID.all { #expect(catalog.contains(id), "no catalog entry for \(id)") }
+        // The installed default config refuses to start until the hospital is named.
+        let check = try DaemonHarness.run(root + "/usr/sbin/touchpointd", ["--check-config", "--config", root + "/etc/touchpoint/touchpoint.toml"])
+        #expect(check.status == 1 && check.stderr.contains("hospital.name: required"))
+    }
+}
