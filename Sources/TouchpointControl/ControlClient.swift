@@ -69,6 +69,14 @@ public final class ControlClient {
             let kind = st.st_mode & S_IFMT == S_IFREG ? "a regular file" : st.st_mode & S_IFMT == S_IFDIR ? "a directory" : "not a socket"
             throw .unreachable("cannot reach touchpointd at \(socketPath): it is \(kind), not a socket (check --socket or $TOUCHPOINT_SOCKET)")
         }
+        // A socket someone else put there could collect what we send: talk only
+        // to one owned by root, the service user, or ourselves.
+        if st.st_uid != 0 && st.st_uid != getuid() {
+            let owner = Self.userName(st.st_uid)
+            if owner != "touchpoint" {
+                throw .unreachable("refusing to talk to \(socketPath): the socket belongs to user \(owner ?? "uid \(st.st_uid)"), not to root or touchpoint")
+            }
+        }
         let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard s >= 0 else { throw unreachable(String(cString: strerror(errno))) }
         var addr = sockaddr_un()
@@ -103,6 +111,14 @@ public final class ControlClient {
         setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         fd = s
+    }
+
+    static func userName(_ uid: uid_t) -> String? {
+        var pwd = passwd()
+        var result: UnsafeMutablePointer<passwd>? = nil
+        var buf = [CChar](repeating: 0, count: 4096)
+        guard getpwuid_r(uid, &pwd, &buf, buf.count, &result) == 0, result != nil else { return nil }
+        return String(cString: pwd.pw_name)
     }
 
     /// Sends `request` and returns the reply's `result` JSON (or throws its error).

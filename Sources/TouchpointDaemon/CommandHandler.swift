@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import TouchpointConfig
 import TouchpointControl
 import TouchpointDomain
 import TouchpointStore
@@ -14,11 +15,14 @@ struct CommandHandler: Sendable {
     let runtime: RuntimeState
     let timer: WakeTimer
     let logger: Logger
+    /// Re-reads the config (the same as SIGHUP); returns the problems if refused.
+    let reload: @Sendable (String) -> ConfigError?
 
     /// The role each command needs (`cli.md`).
     static let roles: [String: Role] = [
         "status": .staff, "rejects": .staff, "ingest": .admin, "jobs": .staff, "job": .staff, "explain": .staff,
         "calls": .staff, "outcome": .staff,
+        "pause": .admin, "resume": .admin, "reload": .admin, "cancel": .admin, "retry": .admin,
     ]
 
     /// The reply frame's payload, and whether the connection stays open.
@@ -173,6 +177,42 @@ struct CommandHandler: Sendable {
                 guard let (j, h) = try await store.job(id: id) else { throw ControlFailure(.notFound, "no job \"\(id)\"") }
                 return ControlReply.success(Self.view(j, history: h))
             }
+        case "pause", "resume":
+            let paused = request.command == "pause"
+            try store.setMeta("dispatch.paused", paused ? "1" : "0")
+            try store.audit(actor: caller.userName, action: request.command)
+            logger.notice("dispatch \(paused ? "paused" : "resumed") by \(caller.userName)")
+            timer.poke()
+            return ControlReply.success(try await status())
+        case "reload":
+            if let problems = reload(caller.userName) {
+                throw ControlFailure(.failed, "the new configuration was refused; the running one stays: " + problems.description.replacingOccurrences(of: "\n", with: "; "))
+            }
+            return ControlReply.success(try await status())
+        case "cancel", "retry":
+            guard let id = request.args.job else { throw ControlFailure(.badRequest, "\(request.command) needs a job id") }
+            let reason = request.args.note ?? ""
+            if request.command == "cancel" && reason.trimmingCharacters(in: .whitespaces).isEmpty {
+                throw ControlFailure(.badRequest, "cancel needs --reason saying why")
+            }
+            let rules = runtime.config.schedulingRules
+            let (store, actor, command) = (self.store, caller.userName, request.command)
+            let result = try await offload {
+                command == "cancel"
+                    ? try store.cancelJob(id: id, reason: reason, actor: actor, now: Date(), rules: rules)
+                    : try store.retryJob(id: id, actor: actor, now: Date(), rules: rules)
+            }
+            switch result {
+            case .failure(let refusal):
+                throw ControlFailure(.failed, refusal.message)
+            case .success(let job):
+                logger.notice("job \(job.id) (\(job.ref)): \(command) by \(actor); now \(job.state.rawValue)",
+                              metadata: ["MESSAGE_ID": "\(MessageID.forState(job.state))", "job": "\(job.id)", "ref": "\(job.ref)",
+                                         "kind": "\(job.kind.rawValue)", "state": "\(job.state.rawValue)"])
+                timer.poke()
+                guard let (j, h) = try await store.job(id: id) else { throw ControlFailure(.notFound, "no job \"\(id)\"") }
+                return ControlReply.success(Self.view(j, history: h))
+            }
         default:
             throw ControlFailure(.unknownCommand, "unknown command \"\(request.command)\"")
         }
@@ -192,7 +232,7 @@ struct CommandHandler: Sendable {
         let counts = try await store.counts()
         let config = runtime.config
         return StatusReport(
-            version: TouchpointVersion.string, state: "running",
+            version: TouchpointVersion.string, state: (try? store.meta("dispatch.paused")) == "1" ? "paused" : "running",
             uptimeSeconds: Int(Date().timeIntervalSince(runtime.startedAt)),
             queue: .init(path: config.queueFile, offset: totals.position.offset, line: totals.position.line,
                          ingested: totals.counts.ingested, duplicates: totals.counts.duplicates,

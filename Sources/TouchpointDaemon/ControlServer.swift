@@ -77,7 +77,9 @@ struct ControlServer: Service {
     let ready: @Sendable () -> Void
 
     static let idleTimeout: TimeAmount = .seconds(60)
-    static let maximumConnections = 256
+    /// Enough that a flood of idle clients cannot lock an admin out; the file
+    /// limit is raised at start to leave room.
+    static let maximumConnections = 1000
 
     func run() async throws {
         let group = MultiThreadedEventLoopGroup.singleton
@@ -115,6 +117,10 @@ struct ControlServer: Service {
         try await withGracefulShutdownHandler {
             try await server.executeThenClose { connections in
                 try await withThrowingDiscardingTaskGroup { tasks in
+                    // When the listening socket closes (graceful shutdown), the
+                    // connections still open are cancelled: a half-sent frame or a
+                    // client that never reads must not hold the daemon up.
+                    defer { tasks.cancelAll() }
                     for try await (connection, cred, activity) in connections {
                         let now = active.busy.add(1, ordering: .relaxed).newValue
                         tasks.addTask {

@@ -71,6 +71,12 @@ public enum Daemon {
         let logger = Logger(label: "touchpointd")
         // Outbox files are read by the transport's group; nothing is world-readable.
         umask(0o027)
+        // Room for the control connections (up to 1,000) besides the daemon's own files.
+        var limit = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < min(limit.rlim_max, 4096) {
+            limit.rlim_cur = min(limit.rlim_max, 4096)
+            setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        }
 
         let lock: StateLock
         let store: Store
@@ -99,17 +105,18 @@ public enum Daemon {
             return fail(error, logger, destination)
         }
 
-        let handler = CommandHandler(store: store, reader: reader, runtime: runtime, timer: timer, logger: logger)
+        let reload = ReloadService(runtime: runtime, reader: reader, store: store, timer: timer, logger: logger)
+        let handler = CommandHandler(store: store, reader: reader, runtime: runtime, timer: timer, logger: logger,
+                                     reload: { reload.reload(actor: $0) })
         let readiness = Readiness(handler: handler)
         let control = ControlServer(
             socketPath: config.control.socket, staffGroup: config.control.staffGroup, handler: handler,
             authorizer: { Authorizer(adminGroup: runtime.config.control.adminGroup, staffGroup: runtime.config.control.staffGroup) },
             logger: logger, ready: { readiness.mark(.socket) })
         let ingest = IngestService(reader: reader, watcher: watcher, timer: timer, logger: logger, caughtUp: { readiness.mark(.caughtUp) })
-        let reload = ReloadService(runtime: runtime, reader: reader, store: store, timer: timer, logger: logger)
         let scheduler = SchedulerService(store: store, runtime: runtime, timer: timer, logger: logger)
 
-        let group = ServiceGroup(configuration: .init(
+        var groupConfig = ServiceGroupConfiguration(
             services: [
                 .init(service: control, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: ingest, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
@@ -117,7 +124,10 @@ public enum Daemon {
                 .init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+            logger: logger)
+        // Below the unit's TimeoutStopSec (30s): past it, cancel rather than be killed.
+        groupConfig.maximumGracefulShutdownDuration = .seconds(10)
+        let group = ServiceGroup(configuration: groupConfig)
         logger.info("touchpointd \(TouchpointVersion.string) starting (config \(config.file), state \(config.stateDir))",
                     metadata: ["MESSAGE_ID": "\(MessageID.started)"])
         var status: Int32 = 0

@@ -132,4 +132,9 @@ public struct JobChange: Equatable, Sendable {
 public struct JobUpdate: Equatable, Sendable {
     public var job: Job
     public var change: JobChange
+
+    public init(job: Job, change: JobChange) {
+        self.job = job
+        self.change = change
+    }
 }

@@ -298,3 +298,54 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// An admin cancels a pending job, with a reason; refused (changing nothing) otherwise.
+    public func cancelJob(id: String, reason: String, actor: String, now: Date, rules: SchedulingRules) throws -> Result<Job, OutcomeRefusal> {
+        try changeJob(id: id, actor: actor, now: now, rules: rules, action: "cancel") { job in
+            guard job.state.isPending else {
+                return .failure(OutcomeRefusal("\(job.id) is \(job.state.rawValue): only a scheduled or due job can be cancelled"))
+            }
+            var j = job
+            j.state = .cancelled
+            return .success(JobUpdate(job: j, change: JobChange(jobID: j.id, at: now, actor: actor, from: job.state, to: .cancelled,
+                                                               reason: "cancelled by \(actor): \(reason)")))
+        }
+    }
+
+    /// An admin puts a failed notice back in the queue, due now.
+    public func retryJob(id: String, actor: String, now: Date, rules: SchedulingRules) throws -> Result<Job, OutcomeRefusal> {
+        try changeJob(id: id, actor: actor, now: now, rules: rules, action: "retry") { job in
+            guard job.state == .failed else {
+                return .failure(OutcomeRefusal("\(job.id) is \(job.state.rawValue): only a failed notice can be retried"))
+            }
+            guard now < job.expiresAt else {
+                return .failure(OutcomeRefusal("\(job.id) expired at \(Timestamp.rfc3339(job.expiresAt)): it is of no use now"))
+            }
+            var j = job
+            j.state = .scheduled
+            j.dueAt = now
+            return .success(JobUpdate(job: j, change: JobChange(jobID: j.id, at: now, actor: actor, from: .failed, to: .scheduled,
+                                                               reason: "put back in the queue by \(actor)")))
+        }
+    }
+
+    private func changeJob(id: String, actor: String, now: Date, rules: SchedulingRules, action: String,
+                           _ change: (Job) -> Result<JobUpdate, OutcomeRefusal>) throws -> Result<Job, OutcomeRefusal> {
+        try pool.write { db in
+            let s = try PreparedSQL(db, "SELECT \(JobWriter.columns) FROM jobs WHERE id = ?")
+            s.bind(1, id)
+            guard let job = try s.first(db, JobWriter.read) else {
+                return .failure(OutcomeRefusal("no job \"\(id)\" (touchpointctl jobs lists them)"))
+            }
+            switch change(job) {
+            case .failure(let f): return .failure(f)
+            case .success(let u):
+                try JobWriter(db: db, rules: rules).save(u, now: now)
+                try db.execute(sql: "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [now.millis, actor, action, id, u.change.reason])
+                return .success(u.job)
+            }
+        }
+    }
+}

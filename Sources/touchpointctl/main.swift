@@ -204,13 +204,59 @@ struct Outcome: ParsableCommand {
     }
 }
 
+struct Pause: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop dispatching notices; due notices wait (admin).")
+    @OptionGroup var global: GlobalOptions
+    func run() throws {
+        try global.output(global.request("pause"), as: StatusReport.self) { _ in "dispatch paused: due notices wait until touchpointctl resume\n" }
+    }
+}
+
+struct Resume: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start dispatching notices again (admin).")
+    @OptionGroup var global: GlobalOptions
+    func run() throws {
+        try global.output(global.request("resume"), as: StatusReport.self) { _ in "dispatch resumed\n" }
+    }
+}
+
+struct Reload: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Re-read the config and templates; an invalid one is refused and the old one stays (admin).")
+    @OptionGroup var global: GlobalOptions
+    func run() throws {
+        try global.output(global.request("reload"), as: StatusReport.self) { _ in "configuration reloaded\n" }
+    }
+}
+
+struct Cancel: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Cancel a pending job (admin).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The job id.") var job: String
+    @Option(help: "Why (recorded with the job).") var reason: String
+
+    func run() throws {
+        try global.output(global.request("cancel", .init(job: job, note: reason)), as: JobView.self) { HumanOutput.job($0, style: .detect()) }
+    }
+}
+
+struct Retry: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Put a failed notice back in the queue (admin).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The job id.") var job: String
+
+    func run() throws {
+        try global.output(global.request("retry", .init(job: job)), as: JobView.self) { HumanOutput.job($0, style: .detect()) }
+    }
+}
+
 struct TouchpointCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "touchpointctl",
         abstract: "Control and query touchpointd over its Unix socket.",
         discussion: "Exit codes: 0 success, 1 refused or failed, 2 bad usage, 69 daemon unreachable, 77 permission denied.",
         version: TouchpointVersion.cli,
-        subcommands: [Status.self, Calls.self, Outcome.self, Jobs.self, JobCommand.self, Explain.self, Rejects.self, Ingest.self])
+        subcommands: [Status.self, Calls.self, Outcome.self, Jobs.self, JobCommand.self, Explain.self, Rejects.self,
+                      Ingest.self, Pause.self, Resume.self, Reload.self, Cancel.self, Retry.self])
 
     // Lets --socket and --json stand before the command too.
     @OptionGroup var global: GlobalOptions

@@ -1,0 +1,80 @@
+import Foundation
+import TouchpointControl
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A control-socket connection that sends whatever bytes a test wants: for
+/// abuse tests (garbage, oversized or half-sent frames, idle or non-reading clients).
+public final class RawControlConnection {
+    public let fd: Int32
+
+    public init(path: String) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        withUnsafeMutableBytes(of: &addr.sun_path) { p in
+            p.copyBytes(from: bytes)
+            p[bytes.count] = 0
+        }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else {
+            close(fd)
+            throw HarnessError("connect \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    deinit { close(fd) }
+
+    @discardableResult
+    public func send(_ bytes: [UInt8]) -> Int {
+        bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    public func sendFrame(_ json: String) { send(Array(ControlProtocol.frame(Data(json.utf8)))) }
+
+    /// The next reply frame's JSON, or nil if the daemon closed the connection (or `timeout` passed).
+    public func readFrame(timeout: TimeInterval = 5) -> [String: Any]? {
+        var buffer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let frame = try? FrameDecoder().next(from: &buffer) {
+                return try? JSONSerialization.jsonObject(with: Data(frame)) as? [String: Any]
+            }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, 100) >= 0 else { return nil }
+            if pfd.revents == 0 { continue }
+            let n = recv(fd, &chunk, chunk.count, 0)
+            if n <= 0 { return nil }
+            buffer += chunk[0..<n]
+        }
+        return nil
+    }
+
+    /// Whether the daemon has closed its end (reads EOF within `timeout`).
+    public func isClosedByPeer(timeout: TimeInterval = 5) -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&pfd, 1, 100) > 0 {
+                let n = recv(fd, &chunk, chunk.count, 0)
+                if n == 0 { return true }
+                if n < 0 { return errno == ECONNRESET }
+            }
+        }
+        return false
+    }
+}
+
+/// Resident memory of a process, in KiB.
+public func residentKiB(_ pid: Int32) -> Int {
+    guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+          let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+    return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+}

@@ -1,0 +1,201 @@
+import Foundation
+import GRDB
+import Testing
+import TouchpointControl
+import TouchpointDomain
+import TouchpointTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Throw-away Unix users and groups for the role tests (root only).
+final class TestAccounts {
+    let suffix = String(Int.random(in: 100_000..<999_999))
+    var adminGroup: String { "tpa\(suffix)" }
+    var staffGroup: String { "tps\(suffix)" }
+    var admin: String { "tpadm\(suffix)" }
+    var staff: String { "tpstf\(suffix)" }
+    var outsider: String { "tpout\(suffix)" }
+
+    init() throws {
+        for g in [adminGroup, staffGroup] { try Self.sh("/usr/sbin/groupadd", [g]) }
+        // Admins are in the staff group too: the socket's group (cli.md) is the staff group.
+        try Self.sh("/usr/sbin/useradd", ["-M", "-U", "-G", "\(adminGroup),\(staffGroup)", admin])
+        try Self.sh("/usr/sbin/useradd", ["-M", "-U", "-G", staffGroup, staff])
+        try Self.sh("/usr/sbin/useradd", ["-M", "-U", outsider])
+    }
+
+    deinit {
+        for u in [admin, staff, outsider] { _ = try? DaemonHarness.run("/usr/sbin/userdel", [u]) }
+        for g in [adminGroup, staffGroup] { _ = try? DaemonHarness.run("/usr/sbin/groupdel", [g]) }
+    }
+
+    static func sh(_ cmd: String, _ args: [String]) throws {
+        let r = try DaemonHarness.run(cmd, args)
+        guard r.status == 0 else { throw HarnessError("\(cmd) \(args): \(r.stderr)") }
+    }
+}
+
+let isRoot = getuid() == 0
+
+@Suite struct RoleTests {
+    @Test(.enabled(if: isRoot, "creating users needs root"))
+    func staffAdminsAndOutsidersGetWhatTheirRoleAllows() throws {
+        let accounts = try TestAccounts()
+        let h = try DaemonHarness(extraConfig: "", topLevel: "")
+        try h.writeConfig(DaemonHarness.config(dir: h.dir).replacingOccurrences(
+            of: "[control]\nsocket = \"control.sock\"",
+            with: "[control]\nsocket = \"control.sock\"\nadmin_group = \"\(accounts.adminGroup)\"\nstaff_group = \"\(accounts.staffGroup)\""))
+        let yesterday = HospitalClock(identifier: "Europe/London")!.localDate(of: Date()).adding(days: -1)
+        try h.appendLines([#"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1","name":"Ann Example","phone":"07700 900123"},"at":"\#(yesterday)T10:30","ward":"Ward 7"}"#,
+                           #"{"v":1,"id":"e2","type":"surgery.booked","ref":"S2","patient":{"id":"P2","phone":"07700 900124"},"at":"\#(yesterday)T10:30","ward":"Ward 7"}"#,
+                           "not json"])
+        try h.start()
+        // The socket is 0660, group staff: the outsider cannot even connect.
+        let mode = try FileManager.default.attributesOfItem(atPath: h.socketPath)[.posixPermissions] as! Int
+        #expect(mode == 0o660)
+        let every = [["status"], ["calls"], ["jobs"], ["job", "call-S1"], ["explain", "S1"], ["rejects"], ["rejects", "--show-line"],
+                     ["ingest"], ["pause"], ["resume"], ["reload"], ["cancel", "wait-S2-1", "--reason", "test"], ["retry", "call-S1"],
+                     ["outcome", "call-S1", "busy"]]
+        for args in every {
+            let r = try h.ctl(args, user: accounts.outsider)
+            #expect(r.status == 77, "outsider \(args): \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains("permission denied"))
+        }
+        // Staff: lists and outcomes; not pause, reload, cancel or raw lines.
+        for args in [["status"], ["calls"], ["jobs"], ["job", "call-S1"], ["explain", "S1"], ["rejects"]] {
+            #expect(try h.ctl(args, user: accounts.staff).status == 0, "staff \(args)")
+        }
+        #expect(try h.ctl(["outcome", "call-S1", "reached", "--wound-care"], user: accounts.staff).status == 0)
+        for args in [["pause"], ["reload"], ["cancel", "call-S2", "--reason", "test"], ["rejects", "--show-line"], ["ingest"], ["retry", "call-S2"]] {
+            let r = try h.ctl(args, user: accounts.staff)
+            #expect(r.status == 77, "staff \(args): \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains(accounts.adminGroup), "the message names the group needed: \(r.stderr)")
+        }
+        // Admin: everything.
+        for args in [["pause"], ["resume"], ["reload"], ["rejects", "--show-line"], ["ingest"], ["cancel", "call-S2", "--reason", "duplicate booking"]] {
+            let r = try h.ctl(args, user: accounts.admin)
+            #expect(r.status == 0, "admin \(args): \(r.stderr)")
+        }
+        #expect(try h.ctl(["retry", "call-S2"], user: accounts.admin).status == 1, "not failed: refused, not denied")
+        // The audit trail and the jobs' histories name each user.
+        try h.stop()
+        var c = Configuration()
+        c.readonly = true
+        let db = try DatabaseQueue(path: h.databasePath, configuration: c)
+        let audit = try db.read { try Row.fetchAll($0, sql: "SELECT actor, action FROM audit").map { "\($0["actor"] as String) \($0["action"] as String)" } }
+        for line in ["\(accounts.staff) outcome", "\(accounts.admin) pause", "\(accounts.admin) resume", "\(accounts.admin) reload",
+                     "\(accounts.admin) cancel", "\(accounts.admin) rejects --show-line", "\(accounts.admin) ingest"] {
+            #expect(audit.contains(line), "audit lacks \(line): \(audit)")
+        }
+        let actors = try db.read { try String.fetchAll($0, sql: "SELECT actor FROM job_history WHERE job_id IN ('call-S1', 'call-S2')") }
+        #expect(actors.contains(accounts.staff) && actors.contains(accounts.admin))
+    }
+}
+
+@Suite(.serialized) struct AbuseTests {
+    func expectStillAnswers(_ h: DaemonHarness) throws {
+        let t0 = Date()
+        let r = try h.ctl(["status", "--json"])
+        #expect(r.status == 0, "status after abuse: \(r.stderr)")
+        #expect(Date().timeIntervalSince(t0) < 2, "status took \(Date().timeIntervalSince(t0)) s")
+    }
+
+    @Test func badFramesGetAnErrorAndAClosedConnection() throws {
+        let h = try DaemonHarness()
+        try h.start()
+        let pid = try #require(h.pid)
+        _ = try h.ctl(["status"])
+        let before = residentKiB(pid)
+        // Random bytes: a bogus length or junk JSON; answered or closed, never a crash.
+        var rng = SplitMix64(seed: 42)
+        for _ in 0..<50 {
+            let c = try RawControlConnection(path: h.socketPath)
+            c.send((0..<Int(rng.below(300) + 1)).map { _ in UInt8(rng.below(256)) })
+            _ = c.isClosedByPeer(timeout: 0.2)
+        }
+        try expectStillAnswers(h)
+        // Malformed JSON in a good frame: an error, then closed.
+        var c = try RawControlConnection(path: h.socketPath)
+        c.sendFrame("{not json")
+        #expect(c.readFrame()?["ok"] as? Bool == false)
+        #expect(c.isClosedByPeer())
+        // A 2 MiB frame: refused before it is read, then closed.
+        c = try RawControlConnection(path: h.socketPath)
+        let n = 2 << 20
+        c.send([UInt8(n >> 24 & 0xFF), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] + [UInt8](repeating: 0x20, count: 65_536))
+        let big = c.readFrame()
+        #expect((big?["error"] as? [String: Any])?["code"] as? String == "frame_too_large")
+        #expect(c.isClosedByPeer())
+        // Another protocol version: an error naming both, then closed.
+        c = try RawControlConnection(path: h.socketPath)
+        c.sendFrame(#"{"v":2,"command":"status","args":{}}"#)
+        let msg = ((c.readFrame()?["error"] as? [String: Any])?["message"] as? String) ?? ""
+        #expect(msg.contains("version 2") && msg.contains("version 1"), "\(msg)")
+        #expect(c.isClosedByPeer())
+        // A half-sent frame left open does not hold anyone else up.
+        let half = try RawControlConnection(path: h.socketPath)
+        half.send([0, 0, 0, 100] + Array("{\"v\":1,".utf8))
+        try expectStillAnswers(h)
+        // A client that sends requests but never reads the replies.
+        let deaf = try RawControlConnection(path: h.socketPath)
+        var flags = fcntl(deaf.fd, F_GETFL)
+        flags |= O_NONBLOCK
+        _ = fcntl(deaf.fd, F_SETFL, flags)
+        let req = Array(ControlProtocol.frame(Data(#"{"v":1,"command":"status","args":{}}"#.utf8)))
+        for _ in 0..<20_000 where deaf.send(req) > 0 {}
+        try expectStillAnswers(h)
+        withExtendedLifetime(half) {}
+        withExtendedLifetime(deaf) {}
+        #expect(residentKiB(pid) < before + 30_000, "memory grew from \(before) KiB to \(residentKiB(pid)) KiB")
+        try h.stop()
+    }
+
+    @Test func fiveHundredIdleConnectionsCostOnlyTheirConnections() throws {
+        let h = try DaemonHarness()
+        try h.start()
+        let pid = try #require(h.pid)
+        _ = try h.ctl(["status"])
+        let before = residentKiB(pid)
+        var idle: [RawControlConnection] = []
+        for _ in 0..<500 { idle.append(try RawControlConnection(path: h.socketPath)) }
+        try expectStillAnswers(h)
+        idle.removeAll()
+        Thread.sleep(forTimeInterval: 1)
+        try expectStillAnswers(h)
+        #expect(residentKiB(pid) < before + 30_000, "memory grew from \(before) KiB to \(residentKiB(pid)) KiB")
+        try h.stop()
+    }
+}
+
+@Suite struct UnreachableTests {
+    @Test func withTheDaemonStoppedEveryCommandExits69() throws {
+        let h = try DaemonHarness()
+        for args in [["status"], ["calls"], ["jobs"], ["job", "x"], ["explain", "x"], ["rejects"], ["ingest"], ["pause"], ["resume"],
+                     ["reload"], ["cancel", "x", "--reason", "y"], ["retry", "x"], ["outcome", "x", "reached"]] {
+            let r = try h.ctl(args)
+            #expect(r.status == 69, "\(args): \(r.status)")
+            #expect(r.stderr.hasPrefix("touchpointctl: cannot reach touchpointd at \(h.socketPath): no such file"))
+            #expect(r.stderr.split(separator: "\n").count == 1)
+        }
+    }
+
+    @Test(.enabled(if: isRoot, "chown needs root"))
+    func aSocketOfAnotherUserIsReportedAsSuch() throws {
+        let h = try DaemonHarness()
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { p in
+            p.copyBytes(from: Array(h.socketPath.utf8))
+        }
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        listen(fd, 1)
+        chown(h.socketPath, 65534, 65534)
+        let r = try h.ctl(["status"])
+        #expect(r.status == 69)
+        #expect(r.stderr.contains("belongs to user nobody"), "\(r.stderr)")
+    }
+}
