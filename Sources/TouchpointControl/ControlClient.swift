@@ -69,14 +69,6 @@ public final class ControlClient {
             let kind = st.st_mode & S_IFMT == S_IFREG ? "a regular file" : st.st_mode & S_IFMT == S_IFDIR ? "a directory" : "not a socket"
             throw .unreachable("cannot reach touchpointd at \(socketPath): it is \(kind), not a socket (check --socket or $TOUCHPOINT_SOCKET)")
         }
-        // A socket someone else put there could collect what we send: talk only
-        // to one owned by root, the service user, or ourselves.
-        if st.st_uid != 0 && st.st_uid != getuid() {
-            let owner = Self.userName(st.st_uid)
-            if owner != "touchpoint" {
-                throw .unreachable("refusing to talk to \(socketPath): the socket belongs to user \(owner ?? "uid \(st.st_uid)"), not to root or touchpoint")
-            }
-        }
         let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard s >= 0 else { throw unreachable(String(cString: strerror(errno))) }
         var addr = sockaddr_un()
@@ -98,7 +90,10 @@ public final class ControlClient {
             close(s)
             switch e {
             case EACCES, EPERM:
-                throw .permissionDenied("permission denied on \(socketPath): you need to be in the staff or admin group of touchpointd (see control.staff_group in its config)")
+                // Say whose socket it is: the group named is the one to join.
+                let owner = Self.userName(st.st_uid) ?? "uid \(st.st_uid)"
+                let group = Self.groupName(st.st_gid) ?? "gid \(st.st_gid)"
+                throw .permissionDenied("permission denied on \(socketPath): it belongs to user \(owner), group \(group) (mode \(String(st.st_mode & 0o777, radix: 8))); you need to be in the group \(group)")
             case ECONNREFUSED:
                 throw unreachable("connection refused")
             case ENOENT:
@@ -111,6 +106,14 @@ public final class ControlClient {
         setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         fd = s
+    }
+
+    static func groupName(_ gid: gid_t) -> String? {
+        var grp = group()
+        var result: UnsafeMutablePointer<group>? = nil
+        var buf = [CChar](repeating: 0, count: 16_384)
+        guard getgrgid_r(gid, &grp, &buf, buf.count, &result) == 0, result != nil else { return nil }
+        return String(cString: grp.gr_name)
     }
 
     static func userName(_ uid: uid_t) -> String? {
