@@ -213,4 +213,6 @@ public enum ControlJSON {
     }()
 }
 
+#if !FUZZING
 import TouchpointDomain
+#endif
