@@ -71,19 +71,9 @@ public final class ControlClient {
         }
         let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard s >= 0 else { throw unreachable(String(cString: strerror(errno))) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(socketPath.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+        guard let rc = UnixSocketAddress.with(socketPath, { Glibc.connect(s, $0, $1) }) else {
             close(s)
             throw unreachable("socket path too long")
-        }
-        withUnsafeMutableBytes(of: &addr.sun_path) { p in
-            p.copyBytes(from: bytes)
-            p[bytes.count] = 0
-        }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         if rc != 0 {
             let e = errno

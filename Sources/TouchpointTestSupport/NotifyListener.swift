@@ -1,4 +1,5 @@
 import Foundation
+import TouchpointControl
 
 #if canImport(Glibc)
 import Glibc
@@ -19,16 +20,7 @@ public final class NotifyListener: @unchecked Sendable {
         self.path = path
         unlink(path)
         fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        withUnsafeMutableBytes(of: &addr.sun_path) { p in
-            p.copyBytes(from: bytes)
-            p[bytes.count] = 0
-        }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let rc = UnixSocketAddress.with(path) { bind(fd, $0, $1) } ?? -1
         guard rc == 0 else { throw HarnessError("cannot bind notify socket \(path): \(String(cString: strerror(errno)))") }
         var p: [Int32] = [0, 0]
         _ = pipe(&p)
