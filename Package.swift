@@ -8,6 +8,7 @@ import PackageDescription
 // - swift-service-lifecycle: one task tree, graceful shutdown on SIGTERM/SIGINT.
 // - GRDB: SQLite with WAL, migrations and a reader/writer pool.
 // - TOMLKit: the config file format (about 15 s to build).
+// - swift-mustache: notice templates (no dependencies of its own; a few seconds).
 let package = Package(
     name: "touchpoint",
     platforms: [.macOS(.v15)],
@@ -22,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", exact: "0.6.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", exact: "2.1.1"),
     ],
     targets: [
         // libsystemd: journald, sd_notify, socket activation.
@@ -61,12 +63,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Dispatch: templates (checked when the config loads), messages, the outbox and command transports.
+        .target(
+            name: "TouchpointDispatch",
+            dependencies: [
+                "TouchpointDomain", "TouchpointConfig",
+                .product(name: "Mustache", package: "swift-mustache"),
+            ]
+        ),
         // The daemon runtime: queue reader, control server, lifecycle.
         .target(
             name: "TouchpointDaemon",
             dependencies: [
                 "TouchpointDomain", "TouchpointConfig", "TouchpointStore",
-                "TouchpointControl", "TouchpointSystemd", "CLinux",
+                "TouchpointControl", "TouchpointSystemd", "TouchpointDispatch", "CLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

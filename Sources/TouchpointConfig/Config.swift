@@ -145,6 +145,12 @@ public struct ConfigIssue: Error, Equatable, Sendable, CustomStringConvertible {
     public var key: String?
     public var message: String
 
+    public init(file: String, key: String?, message: String) {
+        self.file = file
+        self.key = key
+        self.message = message
+    }
+
     public var description: String {
         if let key { return "\(file): \(key): \(message)" }
         return "\(file): \(message)"
@@ -154,6 +160,7 @@ public struct ConfigIssue: Error, Equatable, Sendable, CustomStringConvertible {
 /// Every problem found in a config file, so an admin fixes them all in one go.
 public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
     public var issues: [ConfigIssue]
+    public init(issues: [ConfigIssue]) { self.issues = issues }
     public var description: String { issues.map(\.description).joined(separator: "\n") }
 }
 

@@ -82,6 +82,10 @@ public enum HumanOutput {
         if let e = j.expectedAt, j.kind == "wait_notice" { out += "expected  \(localTime(e, style))\(j.delayReason.map { " (\($0))" } ?? "")\n" }
         if let o = j.outcome { out += "outcome   \(o)\(j.woundCare.map { $0 ? ", wound care discussed" : ", wound care not discussed" } ?? "")\n" }
         if let r = j.reason { out += "why       \(r)\n" }
+        if let d = j.deliveries, !d.isEmpty {
+            out += "deliveries\n"
+            for a in d { out += "  \(localTime(a.at, style))  \(a.result)\(a.detail.map { "  \($0)" } ?? "")\n" }
+        }
         if let h = j.history, !h.isEmpty {
             out += "history\n"
             for c in h {

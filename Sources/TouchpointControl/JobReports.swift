@@ -48,6 +48,20 @@ public struct JobView: Codable, Equatable, Sendable {
     public var history: [Change]?
     /// `explain` only: the rule and inputs that set `due_at`.
     public var reason: String?
+    /// `job` only, for notices: each delivery attempt (when, result, the transport's words).
+    public var deliveries: [Delivery]?
+
+    public struct Delivery: Codable, Equatable, Sendable {
+        public var at: Date
+        public var result: String
+        public var detail: String?
+
+        public init(at: Date, result: String, detail: String?) {
+            self.at = at
+            self.result = result
+            self.detail = detail
+        }
+    }
 
     public init(id: String, kind: String, ref: String, patientID: String, state: String, dueAt: Date, expiresAt: Date,
                 createdAt: Date, attempts: Int, revision: Int, ward: String?, outcome: String?, woundCare: Bool?,
@@ -73,7 +87,7 @@ public struct JobView: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, kind, ref, state, attempts, revision, ward, outcome, history, reason
+        case id, kind, ref, state, attempts, revision, ward, outcome, history, reason, deliveries
         case patientID = "patient_id"
         case dueAt = "due_at"
         case expiresAt = "expires_at"
@@ -104,6 +118,7 @@ public struct JobView: Codable, Equatable, Sendable {
         try c.encode(delayReason, forKey: .delayReason)
         if let history { try c.encode(history, forKey: .history) }
         if let reason { try c.encode(reason, forKey: .reason) }
+        if let deliveries { try c.encode(deliveries, forKey: .deliveries) }
     }
 }
 

@@ -112,7 +112,11 @@ struct CommandHandler: Sendable {
             guard let id = request.args.job, let (job, history) = try await store.job(id: id) else {
                 throw ControlFailure(.notFound, "no job \"\(request.args.job ?? "")\" (touchpointctl jobs lists them)")
             }
-            return ControlReply.success(Self.view(job, history: history))
+            var view = Self.view(job, history: history)
+            if job.kind.isNotice {
+                view.deliveries = try await store.deliveries(jobID: id).map { .init(at: $0.at, result: $0.result, detail: $0.detail) }
+            }
+            return ControlReply.success(view)
         case "explain":
             guard let ref = request.args.ref else { throw ControlFailure(.badRequest, "explain needs a booking ref") }
             let found = try await store.explain(ref: ref)
@@ -239,6 +243,6 @@ struct CommandHandler: Sendable {
                          rejected: totals.counts.rejected, error: reader.health.withLock { $0.problem },
                          lastReadAt: totals.lastReadAt),
             patients: counts["patients"] ?? 0, bookings: counts["bookings"] ?? 0,
-            jobs: try await store.jobCounts(), nextDueAt: try await store.nextDueAt())
+            jobs: try await store.jobCounts(), nextDueAt: try await store.nextDueAt(), lastDispatch: try await store.lastDispatch())
     }
 }

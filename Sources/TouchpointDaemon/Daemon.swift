@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import TouchpointConfig
+import TouchpointDispatch
 import TouchpointDomain
 import TouchpointStore
 import TouchpointSystemd
@@ -28,7 +29,8 @@ public enum Daemon {
     public static func checkConfig(path: String) -> Int32 {
         do {
             let config = try ConfigLoader.load(path: path)
-            print("\(config.file): configuration is valid")
+            _ = try NoticeTemplates.load(directory: config.templatesDir, configFile: config.file)
+            print("\(config.file): configuration and templates are valid")
             return 0
         } catch {
             printError(error.description)
@@ -55,8 +57,10 @@ public enum Daemon {
     /// Runs until SIGTERM or SIGINT; returns the exit status.
     public static func run(_ options: DaemonOptions) async -> Int32 {
         let config: TouchpointConfig
+        let templates: NoticeTemplates
         do {
             config = try ConfigLoader.load(path: options.configPath)
+            templates = try NoticeTemplates.load(directory: config.templatesDir, configFile: config.file)
         } catch {
             printError(error.description)
             return 1
@@ -92,7 +96,7 @@ public enum Daemon {
             logger.warning("group \(group) does not exist: that role has no members but root until it is created")
         }
 
-        let runtime = RuntimeState(config: config)
+        let runtime = RuntimeState(config: config, templates: templates)
         let reader: QueueReader
         let watcher: QueueWatcher
         let timer: WakeTimer
@@ -114,7 +118,9 @@ public enum Daemon {
             authorizer: { Authorizer(adminGroup: runtime.config.control.adminGroup, staffGroup: runtime.config.control.staffGroup) },
             logger: logger, ready: { readiness.mark(.socket) })
         let ingest = IngestService(reader: reader, watcher: watcher, timer: timer, logger: logger, caughtUp: { readiness.mark(.caughtUp) })
-        let scheduler = SchedulerService(store: store, runtime: runtime, timer: timer, logger: logger)
+        let doorbell = DispatchService.Doorbell()
+        let scheduler = SchedulerService(store: store, runtime: runtime, timer: timer, logger: logger, doorbell: doorbell)
+        let dispatch = DispatchService(store: store, runtime: runtime, engine: timer, logger: logger, wakes: doorbell.stream)
 
         var groupConfig = ServiceGroupConfiguration(
             services: [
@@ -122,6 +128,7 @@ public enum Daemon {
                 .init(service: ingest, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: reload, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: dispatch, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
@@ -267,13 +274,14 @@ struct ReloadService: Service {
         defer { ServiceNotifier.notify("READY=1") }
         do {
             var new = try ConfigLoader.load(path: old.file)
+            let templates = try NoticeTemplates.load(directory: new.templatesDir, configFile: new.file)
             // These are bound at start; keep the running values and say so.
             for (key, was, now) in [("state_dir", old.stateDir, new.stateDir), ("control.socket", old.control.socket, new.control.socket)] where was != now {
                 logger.warning("config reload: \(key) changed from \(was) to \(now); that takes effect only on restart")
             }
             new.stateDir = old.stateDir
             new.control.socket = old.control.socket
-            runtime.replace(new)
+            runtime.replace(new, templates)
             reader.reconfigure(path: new.queueFile, clock: new.clock)
             // Changed rules re-plan the jobs not yet due; jobs already done never change.
             if new.schedulingRules != old.schedulingRules {

@@ -13,6 +13,8 @@ struct SchedulerService: Service {
     let runtime: RuntimeState
     let timer: WakeTimer
     let logger: Logger
+    /// Rung when notices may be due for dispatch.
+    let doorbell: DispatchService.Doorbell
 
     func run() async throws {
         try await withGracefulShutdownHandler {
@@ -37,6 +39,8 @@ struct SchedulerService: Service {
             try store.runDue(now: Date(), rules: rules, defaultChannel: config.notices.defaultChannel)
         }
         for u in updates { log(u) }
+        // Every run: notices that came due now, or were waiting (a pause, a retry), go out.
+        doorbell.ring()
         let export = CallListExport(store: store, logger: logger)
         var nextExport = try export.nextExport(config: config, now: Date())
         do {

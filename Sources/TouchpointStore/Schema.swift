@@ -115,6 +115,18 @@ enum Schema {
                 CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT) WITHOUT ROWID;
                 """)
         }
+        m.registerMigration("v4: deliveries") { db in
+            try db.execute(sql: """
+                CREATE TABLE deliveries (
+                    id INTEGER PRIMARY KEY,
+                    job_id TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    result TEXT NOT NULL,
+                    detail TEXT
+                );
+                CREATE INDEX deliveries_job ON deliveries (job_id);
+                """)
+        }
         return m
     }
 }

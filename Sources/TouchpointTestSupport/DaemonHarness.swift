@@ -36,6 +36,10 @@ public final class DaemonHarness: @unchecked Sendable {
     }()
 
     public static var daemonPath: String { binDir + "/touchpointd" }
+
+    /// The repository this harness was built from.
+    public static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../..").standardized.path
     public static var ctlPath: String { binDir + "/touchpointctl" }
 
     /// A fresh directory with a config; `extraConfig` is appended (later sections override nothing: keep keys unique).
@@ -47,6 +51,8 @@ public final class DaemonHarness: @unchecked Sendable {
         dir = String(cString: p)
         chmod(dir, 0o755)
         try FileManager.default.createDirectory(atPath: dir + "/spool", withIntermediateDirectories: true)
+        // The repository's notice templates (seeds/templates), as a real install has them.
+        try FileManager.default.copyItem(atPath: Self.repoRoot + "/seeds/templates", toPath: dir + "/templates")
         try writeConfig(Self.config(dir: dir, topLevel: topLevel, extra: extraConfig, hospital: hospital))
         guard FileManager.default.isExecutableFile(atPath: Self.daemonPath) else {
             throw HarnessError("no touchpointd at \(Self.daemonPath): run `swift build --build-tests` first, or set TOUCHPOINT_BIN_DIR")

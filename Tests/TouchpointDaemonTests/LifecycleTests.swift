@@ -34,7 +34,7 @@ import Glibc
         let h = try DaemonHarness()
         let ok = try h.runDaemonToExit(["--check-config", "--config", h.configPath])
         #expect(ok.status == 0)
-        #expect(ok.stdout.contains("configuration is valid"))
+        #expect(ok.stdout.contains("configuration and templates are valid"))
         try h.writeConfig("[hospital\nname = 1\n")
         expectOneLineErrors(try h.runDaemonToExit(["--config", h.configPath]), containing: "line 1")
         let missing = try h.runDaemonToExit(["--config", h.dir + "/nope.toml"])

@@ -98,11 +98,11 @@ import Glibc
         let surgery = Date().addingTimeInterval(3600)
         try h.appendLines([#"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1","phone":"07700 900123"},"at":"\#(rfc(surgery))","admit_at":"\#(rfc(admit))","ward":"Ward 7"}"#])
         try h.waitUntil(timeout: 10, "the wait notice is planned") { try h.ctlJSON(JobView.self, ["job", "wait-S1-1"]).state == "scheduled" }
-        try h.waitUntil(timeout: 10, "the wait notice comes due") { try h.ctlJSON(JobView.self, ["job", "wait-S1-1"]).state == "due" }
+        try h.waitUntil(timeout: 10, "the wait notice comes due and goes") { try h.ctlJSON(JobView.self, ["job", "wait-S1-1"]).state == "done" }
         let job = try h.ctlJSON(JobView.self, ["job", "wait-S1-1"])
-        // It came due on time (well within a second), not on a polling tick.
+        // It came due on time (well within a second), not on a polling tick, and was sent.
         let history = try #require(job.history)
-        #expect(history.map(\.to) == ["scheduled", "due"])
+        #expect(history.map(\.to) == ["scheduled", "due", "done"])
         #expect(abs(history[1].at.timeIntervalSince(admit)) < 1.0, "became due at \(history[1].at), due \(admit)")
         try h.stop()
     }
@@ -123,16 +123,16 @@ import Glibc
         try h.start()
         let s1 = try h.ctlJSON(JobView.self, ["job", "wait-S1-1"])
         let s2 = try h.ctlJSON(JobView.self, ["job", "wait-S2-1"])
-        #expect(s1.state == "due")
+        #expect(s1.state == "done")
         #expect(s2.state == "expired")
-        #expect(s1.history?.map(\.to) == ["scheduled", "due"])
+        #expect(s1.history?.map(\.to) == ["scheduled", "due", "done"])
         #expect(s2.history?.map(\.to) == ["scheduled", "expired"])
         #expect(s2.history?.last?.reason.contains("late: touchpointd was not running") == true)
         #expect(h.daemonStderr.contains("warning: job wait-S2-1") && h.daemonStderr.contains("late"))
         // Started again, nothing happens twice.
         try h.stop()
         try h.start()
-        #expect(try h.ctlJSON(JobView.self, ["job", "wait-S1-1"]).history?.count == 2)
+        #expect(try h.ctlJSON(JobView.self, ["job", "wait-S1-1"]).history?.count == 3)
         #expect(try h.ctlJSON(JobView.self, ["job", "wait-S2-1"]).history?.count == 2)
         try h.stop()
     }

@@ -1,0 +1,95 @@
+import Foundation
+import Mustache
+import TouchpointConfig
+import TouchpointDomain
+
+/// The notice templates, `<kind>.<channel>.mustache`, checked when the config
+/// is loaded or reloaded: a missing template or a value the kind does not have
+/// is a config error, never a surprise at send time.
+public struct NoticeTemplates: Sendable {
+    struct Compiled: Sendable {
+        var subject: MustacheTemplate?
+        var body: MustacheTemplate
+    }
+
+    let templates: [String: Compiled]
+
+    /// The values each kind of notice has (`dispatch.md`).
+    public static let values: [JobKind: Set<String>] = {
+        let common: Set<String> = ["patient.name", "patient.first_name", "hospital.name", "hospital.phone", "date", "time", "revision"]
+        return [
+            .waitNotice: common.union(["ward", "procedure", "expected_time", "reason"]),
+            .openAccessInfo: common.union(["clinic", "mode"]),
+        ]
+    }()
+
+    public static let channels: [Channel] = [.sms, .email]
+
+    /// Loads and checks every template a notice may need (both kinds, both channels).
+    public static func load(directory: String, configFile: String) throws(ConfigError) -> NoticeTemplates {
+        var issues: [ConfigIssue] = []
+        var out: [String: Compiled] = [:]
+        for kind in [JobKind.waitNotice, .openAccessInfo] {
+            for channel in channels {
+                let name = "\(kind.rawValue).\(channel.rawValue).mustache"
+                let path = (directory as NSString).appendingPathComponent(name)
+                func issue(_ m: String) { issues.append(ConfigIssue(file: path, key: nil, message: m)) }
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                    issues.append(ConfigIssue(file: configFile, key: "templates_dir",
+                                              message: "no template \(name) in \(directory) (every kind needs one for sms and for email)"))
+                    continue
+                }
+                var bodyText = text
+                var subjectText: String? = nil
+                if channel == .email {
+                    let lines = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+                    guard let first = lines.first, first.hasPrefix("Subject:") else {
+                        issue("an email template's first line must be \"Subject: ...\"")
+                        continue
+                    }
+                    subjectText = first.dropFirst("Subject:".count).trimmingCharacters(in: .whitespaces)
+                    bodyText = lines.count > 1 ? String(lines[1]).trimmingCharacters(in: .newlines) : ""
+                }
+                for (lineNo, tag) in tags(in: text) where !(values[kind]!.contains(tag)) {
+                    issue("line \(lineNo): {{\(tag)}} is not a value a \(kind.rawValue) has; it has \(values[kind]!.sorted().joined(separator: ", "))")
+                }
+                do {
+                    let body = try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + bodyText)
+                    let subject = try subjectText.map { try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + $0) }
+                    out["\(kind.rawValue).\(channel.rawValue)"] = Compiled(subject: subject, body: body)
+                } catch {
+                    issue("not a valid Mustache template: \(error)")
+                }
+            }
+        }
+        if !issues.isEmpty { throw ConfigError(issues: issues) }
+        return NoticeTemplates(templates: out)
+    }
+
+    /// The names a template uses, with their line numbers ({{name}}, {{{name}}},
+    /// {{&name}}, sections); comments, pragmas and partials are not values.
+    static func tags(in text: String) -> [(Int, String)] {
+        var out: [(Int, String)] = []
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var rest = Substring(line)
+            while let open = rest.range(of: "{{") {
+                rest = rest[open.upperBound...]
+                guard let close = rest.range(of: "}}") else { break }
+                var tag = rest[..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+                rest = rest[close.upperBound...]
+                if rest.hasPrefix("}") { rest = rest.dropFirst() }
+                if let f = tag.first, "!%>=".contains(f) { continue }
+                if let f = tag.first, "{&#^/".contains(f) { tag = String(tag.dropFirst()).trimmingCharacters(in: .whitespaces) }
+                if tag.hasSuffix("}") { tag = String(tag.dropLast()) }
+                if !tag.isEmpty && tag != "." { out.append((i + 1, tag)) }
+            }
+        }
+        return out
+    }
+
+    func render(kind: JobKind, channel: Channel, values: [String: Any]) -> (subject: String?, body: String)? {
+        guard let t = templates["\(kind.rawValue).\(channel.rawValue)"] else { return nil }
+        return (t.subject?.render(values).trimmingCharacters(in: .whitespacesAndNewlines),
+                t.body.render(values).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import TouchpointConfig
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a transport said about one delivery attempt.
+public enum DeliveryResult: Equatable, Sendable {
+    case sent
+    /// Try again later (exit 75, a timeout, a passing error).
+    case retry(String)
+    /// Give up (any other exit).
+    case failed(String)
+}
+
+/// Hands a message to whatever carries it to the patient.
+public protocol NoticeTransport: Sendable {
+    func deliver(_ message: NoticeMessage) -> DeliveryResult
+}
+
+/// Writes `<message_id>.json` into a directory: temporary name, fsync, rename,
+/// fsync the directory. A redelivery overwrites the same name, so the outbox
+/// sees each message exactly once.
+public struct OutboxTransport: NoticeTransport {
+    public let directory: String
+
+    public init(directory: String) { self.directory = directory }
+
+    public func deliver(_ message: NoticeMessage) -> DeliveryResult {
+        var isDir: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDir) {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+            } catch {
+                return .retry("cannot create the outbox \(directory): \(error)")
+            }
+        }
+        let final = "\(directory)/\(message.messageID).json"
+        let tmp = "\(directory)/.\(message.messageID).json.tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { return .retry("cannot write \(tmp): \(String(cString: strerror(errno)))") }
+        let bytes = [UInt8](message.json())
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n <= 0 {
+                let e = errno
+                close(fd)
+                unlink(tmp)
+                return .retry("cannot write \(tmp): \(String(cString: strerror(e)))")
+            }
+            off += n
+        }
+        guard fsync(fd) == 0 else {
+            let e = errno
+            close(fd)
+            return .retry("fsync \(tmp): \(String(cString: strerror(e)))")
+        }
+        close(fd)
+        guard rename(tmp, final) == 0 else { return .retry("rename to \(final): \(String(cString: strerror(errno)))") }
+        let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 {
+            fsync(dfd)
+            close(dfd)
+        }
+        return .sent
+    }
+}
+
+/// Runs the configured program (no shell) with the message JSON on standard
+/// input and TOUCHPOINT_MESSAGE_ID in its environment; kills it at the timeout.
+/// Exit 0: sent; 75 (EX_TEMPFAIL) or a timeout: retry; anything else: failed.
+public struct CommandTransport: NoticeTransport {
+    public let argv: [String]
+    public let timeout: TimeInterval
+
+    public init(argv: [String], timeout: TimeInterval) {
+        self.argv = argv
+        self.timeout = timeout
+    }
+
+    public func deliver(_ message: NoticeMessage) -> DeliveryResult {
+        var inPipe: [Int32] = [0, 0]
+        var errPipe: [Int32] = [0, 0]
+        guard pipe(&inPipe) == 0, pipe(&errPipe) == 0 else { return .retry("pipe: \(String(cString: strerror(errno)))") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        posix_spawn_file_actions_addclose(&actions, inPipe[1])
+        posix_spawn_file_actions_addclose(&actions, errPipe[0])
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        // Its own process group, so a timeout kills whatever it started too.
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attr, 0)
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LISTEN_") && $0.key != "NOTIFY_SOCKET" && !$0.key.hasPrefix("WATCHDOG_") }
+        env["TOUCHPOINT_MESSAGE_ID"] = message.messageID
+        let cArgv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        let cEnv: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (cArgv + cEnv).forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgv, cEnv)
+        close(inPipe[0])
+        close(errPipe[1])
+        if rc != 0 {
+            close(inPipe[1])
+            close(errPipe[0])
+            return .failed("cannot run \(argv[0]): \(String(cString: strerror(rc)))")
+        }
+        // The message on standard input (a program that does not read it just gets EPIPE here).
+        let json = [UInt8](message.json())
+        signal(SIGPIPE, SIG_IGN)
+        _ = json.withUnsafeBytes { write(inPipe[1], $0.baseAddress, $0.count) }
+        close(inPipe[1])
+        _ = fcntl(errPipe[0], F_SETFL, O_NONBLOCK)
+        var stderrText = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let deadline = Date().addingTimeInterval(timeout)
+        var status: Int32 = 0
+        var timedOut = false
+        while true {
+            let n = read(errPipe[0], &buf, buf.count)
+            if n > 0 && stderrText.count < 2048 { stderrText += buf[0..<min(n, 2048 - stderrText.count)] }
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { break }
+            if Date() > deadline {
+                kill(-pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                timedOut = true
+                break
+            }
+            var pfd = pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)
+            _ = poll(&pfd, 1, 10)
+        }
+        while true {
+            let n = read(errPipe[0], &buf, buf.count)
+            if n <= 0 { break }
+            if stderrText.count < 2048 { stderrText += buf[0..<min(n, 2048 - stderrText.count)] }
+        }
+        close(errPipe[0])
+        let err = String(decoding: stderrText, as: UTF8.self)
+        if timedOut { return .retry("killed after the \(Int(timeout))s timeout" + (err.isEmpty ? "" : "; stderr: \(err)")) }
+        let exited = (status & 0x7F) == 0
+        let code = (status >> 8) & 0xFF
+        if exited && code == 0 { return .sent }
+        if exited && code == 75 { return .retry("exit 75 (try again later)" + (err.isEmpty ? "" : "; stderr: \(err)")) }
+        return .failed((exited ? "exit \(code)" : "killed by signal \(status & 0x7F)") + (err.isEmpty ? "" : "; stderr: \(err)"))
+    }
+}
