@@ -27,6 +27,14 @@ struct DispatchService: Service {
     }
 
     func run() async throws {
+        // A crash in the middle of an outbox write leaves a temporary file: the
+        // message is written again (same name), so the leftover can go.
+        let outbox = runtime.config.transport.outboxDir
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: outbox) {
+            for n in names where n.hasPrefix(".") && n.hasSuffix(".json.tmp") {
+                try? FileManager.default.removeItem(atPath: outbox + "/" + n)
+            }
+        }
         for await _ in wakes.cancelOnGracefulShutdown() {
             try await dispatchDue()
         }
