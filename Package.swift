@@ -88,6 +88,8 @@ let package = Package(
             name: "touchpointd",
             dependencies: [
                 "TouchpointDaemon",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

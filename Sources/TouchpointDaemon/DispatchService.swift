@@ -53,7 +53,7 @@ struct DispatchService: Service {
                                      maxAge: config.transport.maxAge.seconds)
             let rules = config.schedulingRules
             let store = self.store
-            let due = try await offload { try store.dueNotices(limit: 200) }
+            let due = try await offload(on: WorkQueue.dispatch) { try store.dueNotices(limit: 200) }
             if due.isEmpty { break }
             for (job, patient, booking) in due {
                 if Task.isCancelled { return }
@@ -63,14 +63,14 @@ struct DispatchService: Service {
                 case .failure(let f):
                     outcome = .failed(f.reason)
                 case .success(let message):
-                    let result = try await offload { transport.deliver(message) }
+                    let result = try await offload(on: WorkQueue.dispatch) { transport.deliver(message) }
                     switch result {
                     case .sent: outcome = .sent
                     case .retry(let why): outcome = .retry(why)
                     case .failed(let why): outcome = .failed(why)
                     }
                 }
-                let after = try await offload {
+                let after = try await offload(on: WorkQueue.dispatch) {
                     try store.recordDelivery(jobID: job.id, outcome: outcome, now: Date(), rules: rules, retry: policy,
                                              jitter: Double.random(in: 0...1))
                 }

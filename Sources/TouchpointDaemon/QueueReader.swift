@@ -100,7 +100,7 @@ final class QueueReader: @unchecked Sendable {
             let readAhead = ReadAhead()
             let group = DispatchGroup()
             if batch.lines.count >= Self.batchLines {
-                DispatchQueue.global().async(group: group) { readAhead.batch = self.readBatch(from: batch.position) }
+                WorkQueue.readAhead.async(group: group) { readAhead.batch = self.readBatch(from: batch.position) }
             }
             do {
                 let counts = try store.apply(batch.lines, position: batch.position, now: Date(), rules: rules())

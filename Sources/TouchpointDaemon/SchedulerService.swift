@@ -35,7 +35,7 @@ struct SchedulerService: Service {
         let config = runtime.config
         let rules = config.schedulingRules
         let store = self.store
-        let updates = try await offload {
+        let updates = try await offload(on: WorkQueue.engine) {
             try store.runDue(now: Date(), rules: rules, defaultChannel: config.notices.defaultChannel)
         }
         for u in updates { log(u) }
@@ -101,10 +101,21 @@ extension MessageID {
     }
 }
 
-/// Runs blocking work (SQLite through GRDB's synchronous API) on a dispatch
-/// queue, so it never holds one of the few Swift concurrency threads.
-func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+/// Serial queues for blocking work, one per kind, so a slow transport holds up
+/// only the notices behind it. Serial queues, not the global concurrent ones:
+/// on Linux the first use of a global concurrent queue starts libdispatch's
+/// one-second worker-pool monitor, which would wake an idle daemon every second.
+enum WorkQueue {
+    static let engine = DispatchQueue(label: "touchpoint.engine")
+    static let dispatch = DispatchQueue(label: "touchpoint.dispatch")
+    static let control = DispatchQueue(label: "touchpoint.control")
+    static let readAhead = DispatchQueue(label: "touchpoint.read-ahead")
+}
+
+/// Runs blocking work (SQLite through GRDB's synchronous API, a transport) on
+/// `queue`, so it never holds one of the few Swift concurrency threads.
+func offload<T: Sendable>(on queue: DispatchQueue = WorkQueue.control, _ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { cont in
-        DispatchQueue.global().async { cont.resume(with: Result { try work() }) }
+        queue.async { cont.resume(with: Result { try work() }) }
     }
 }

@@ -73,7 +73,7 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     public var description: String {
-        String(format: "%04d-%02d-%02d", year, month, day)
+        Digits.pad(year, 4) + "-" + Digits.pad(month, 2) + "-" + Digits.pad(day, 2)
     }
 
     public static func < (a: LocalDate, b: LocalDate) -> Bool {
@@ -104,7 +104,7 @@ public struct TimeOfDay: Hashable, Comparable, Sendable, CustomStringConvertible
 
     public var secondsOfDay: Int { hour * 3600 + minute * 60 + second }
 
-    public var description: String { String(format: "%02d:%02d", hour, minute) }
+    public var description: String { Digits.pad(hour, 2) + ":" + Digits.pad(minute, 2) }
 
     public static func < (a: TimeOfDay, b: TimeOfDay) -> Bool { a.secondsOfDay < b.secondsOfDay }
 }
@@ -133,6 +133,12 @@ public struct LocalDateTime: Hashable, Comparable, Sendable, CustomStringConvert
 }
 
 enum Digits {
+    /// `n` in at least `width` digits, zero-padded (no `String(format:)`: it is slow on Linux).
+    static func pad(_ n: Int, _ width: Int) -> String {
+        let s = String(n)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+
     /// Parses `count` ASCII digits starting at `start`; nil if any is not a digit.
     @inline(__always)
     static func parse(_ b: [UInt8], _ start: Int, _ count: Int) -> Int? {
