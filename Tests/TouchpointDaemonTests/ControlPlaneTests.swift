@@ -181,6 +181,14 @@ let isRoot = getuid() == 0
         }
     }
 
+    @Test func aSocketPathThatIsARegularFileIsReportedAsSuch() throws {
+        let h = try DaemonHarness()
+        try "not a socket".write(toFile: h.socketPath, atomically: true, encoding: .utf8)
+        let r = try h.ctl(["status"])
+        #expect(r.status == 69)
+        #expect(r.stderr == "touchpointctl: cannot reach touchpointd at \(h.socketPath): it is a regular file, not a socket (check --socket or $TOUCHPOINT_SOCKET)\n")
+    }
+
     @Test(.enabled(if: isRoot, "running as another user needs root"))
     func aSocketOfAnotherUserIsReportedAsSuch() throws {
         let accounts = try TestAccounts()
