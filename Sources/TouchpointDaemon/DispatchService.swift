@@ -82,6 +82,14 @@ struct DispatchService: Service {
         if handled > 0 { engine.poke() }
     }
 
+    /// The transport's words without its standard error: a gateway may print
+    /// the number or address it refused, and that must not reach the journal.
+    /// The full text stays with the attempt (`touchpointctl job JOB`, admins).
+    static func loggable(_ why: String) -> String {
+        let kept = why.components(separatedBy: "; stderr: ").first ?? why
+        return kept == why ? String(kept.prefix(300)) : kept + " (its standard error is kept with the job: touchpointctl job)"
+    }
+
     private func log(_ job: Job, _ after: Job?, _ outcome: DeliveryOutcome) {
         let state = after?.state ?? job.state
         let meta: Logger.Metadata = ["MESSAGE_ID": "\(MessageID.forState(state))", "job": "\(job.id)", "ref": "\(job.ref)",
@@ -90,9 +98,9 @@ struct DispatchService: Service {
         case .sent:
             logger.info("notice \(job.id) (\(job.ref)) handed to the transport", metadata: meta)
         case .retry(let why):
-            logger.warning("notice \(job.id) (\(job.ref)) not delivered, \(state == .failed ? "giving up" : "will retry"): \(why.prefix(300))", metadata: meta)
+            logger.warning("notice \(job.id) (\(job.ref)) not delivered, \(state == .failed ? "giving up" : "will retry"): \(Self.loggable(why))", metadata: meta)
         case .failed(let why):
-            logger.error("notice \(job.id) (\(job.ref)) failed: \(why.prefix(300))", metadata: meta)
+            logger.error("notice \(job.id) (\(job.ref)) failed: \(Self.loggable(why))", metadata: meta)
         }
     }
 }

@@ -104,6 +104,9 @@ import Glibc
         let failed = try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"])
         #expect(failed.deliveries?.map(\.result) == ["failed"])
         #expect(failed.deliveries?.first?.detail?.contains("exit 1; stderr: the gateway refused this number") == true)
+        // The transport's standard error stays with the job; it never reaches the log.
+        #expect(!h.daemonStderr.contains("the gateway refused this number"))
+        #expect(h.daemonStderr.contains("notice oa-OA1-1 (OA1) failed: exit 1"))
         let hung = try h.ctlJSON(JobView.self, ["job", "oa-OA2-1"])
         #expect(hung.deliveries?.map(\.result) == ["retry", "sent"])
         #expect(hung.deliveries?.first?.detail?.contains("killed after the 1s timeout") == true)
