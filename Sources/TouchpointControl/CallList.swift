@@ -107,6 +107,9 @@ public enum CallListFormat {
         let time: DateFormatter
         let day: DateFormatter
         let stamp: DateFormatter
+        let dayTime: DateFormatter
+        let dayTimeYear: DateFormatter
+        let calendar: Calendar
 
         init(_ tz: TimeZone) {
             func make(_ format: String) -> DateFormatter {
@@ -119,6 +122,11 @@ public enum CallListFormat {
             time = make("HH:mm")
             day = make("EEE d MMM")
             stamp = make("yyyy-MM-dd HH:mm")
+            dayTime = make("EEE d MMM HH:mm")
+            dayTimeYear = make("EEE d MMM yyyy HH:mm")
+            var cal = Calendar(identifier: .gregorian)
+            cal.timeZone = tz
+            calendar = cal
         }
 
         private static let cache = Mutex<[String: Formatters]>([:])

@@ -145,16 +145,9 @@ public enum HumanOutput {
 
     /// A local time as a person reads it: `today 09:00`, `Fri 27 Nov 09:00`, the year only when it is not this one.
     public static func localTime(_ date: Date, _ style: OutputStyle) -> String {
-        let f = DateFormatter()
-        f.timeZone = style.timeZone
-        f.locale = Locale(identifier: "en_GB")
-        var cal = Calendar(identifier: .gregorian)
-        cal.timeZone = style.timeZone
-        if cal.isDate(date, inSameDayAs: Date()) {
-            f.dateFormat = "HH:mm"
-            return "today " + f.string(from: date)
-        }
-        f.dateFormat = cal.component(.year, from: date) == cal.component(.year, from: Date()) ? "EEE d MMM HH:mm" : "EEE d MMM yyyy HH:mm"
-        return f.string(from: date)
+        let f = CallListFormat.Formatters.for(style.timeZone)
+        if f.calendar.isDate(date, inSameDayAs: Date()) { return "today " + f.time.string(from: date) }
+        let thisYear = f.calendar.component(.year, from: date) == f.calendar.component(.year, from: Date())
+        return (thisYear ? f.dayTime : f.dayTimeYear).string(from: date)
     }
 }

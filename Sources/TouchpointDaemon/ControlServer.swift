@@ -44,23 +44,23 @@ struct ControlFrameDecoder: ByteToMessageDecoder {
     }
 }
 
-/// Whether a connection is in the middle of a request, so the idle timer
-/// does not cut a slow request (a long `ingest`) short.
-final class ConnectionActivity: Sendable {
-    let busy = Atomic<Int>(0)
+/// A count shared between tasks: requests in progress on one connection (so
+/// the idle timer does not cut a slow `ingest` short), or open connections.
+final class SharedCount: Sendable {
+    let value = Atomic<Int>(0)
 }
 
 /// Closes a connection idle for the configured time (no request arriving),
 /// unless a request is being served.
 final class IdleCloser: ChannelInboundHandler, Sendable {
     typealias InboundIn = NIOAny
-    let activity: ConnectionActivity
+    let activity: SharedCount
 
-    init(activity: ConnectionActivity) { self.activity = activity }
+    init(activity: SharedCount) { self.activity = activity }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
-            if activity.busy.load(ordering: .relaxed) == 0 { context.close(promise: nil) }
+            if activity.value.load(ordering: .relaxed) == 0 { context.close(promise: nil) }
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -85,12 +85,12 @@ struct ControlServer: Service {
         let group = MultiThreadedEventLoopGroup.singleton
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
-        let initializer: @Sendable (Channel) -> EventLoopFuture<(NIOAsyncChannel<InboundFrame, ByteBuffer>, PeerCredentials, ConnectionActivity)> = { channel in
+        let initializer: @Sendable (Channel) -> EventLoopFuture<(NIOAsyncChannel<InboundFrame, ByteBuffer>, PeerCredentials, SharedCount)> = { channel in
             let credentials: EventLoopFuture<PeerCredentials> =
                 (channel as? SocketOptionProvider)?.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
                 ?? channel.eventLoop.makeSucceededFuture(PeerCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max))
             return credentials.flatMapThrowing { cred in
-                let activity = ConnectionActivity()
+                let activity = SharedCount()
                 try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: Self.idleTimeout))
                 try channel.pipeline.syncOperations.addHandler(IdleCloser(activity: activity))
                 try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ControlFrameDecoder()))
@@ -98,7 +98,7 @@ struct ControlServer: Service {
                 return (async, cred, activity)
             }
         }
-        let server: NIOAsyncChannel<(NIOAsyncChannel<InboundFrame, ByteBuffer>, PeerCredentials, ConnectionActivity), Never>
+        let server: NIOAsyncChannel<(NIOAsyncChannel<InboundFrame, ByteBuffer>, PeerCredentials, SharedCount), Never>
         if let fd = ServiceNotifier.listenFDs().first {
             server = try await bootstrap.bind(fd, childChannelInitializer: initializer)
             logger.info("control socket from socket activation (fd \(fd))")
@@ -113,7 +113,7 @@ struct ControlServer: Service {
             logger.info("control socket at \(socketPath)")
         }
         ready()
-        let active = ConnectionActivity()  // here: the count of open connections
+        let active = SharedCount()  // open connections
         try await withGracefulShutdownHandler {
             try await server.executeThenClose { connections in
                 try await withThrowingDiscardingTaskGroup { tasks in
@@ -122,9 +122,9 @@ struct ControlServer: Service {
                     // client that never reads must not hold the daemon up.
                     defer { tasks.cancelAll() }
                     for try await (connection, cred, activity) in connections {
-                        let now = active.busy.add(1, ordering: .relaxed).newValue
+                        let now = active.value.add(1, ordering: .relaxed).newValue
                         tasks.addTask {
-                            defer { active.busy.subtract(1, ordering: .relaxed) }
+                            defer { active.value.subtract(1, ordering: .relaxed) }
                             if now > Self.maximumConnections {
                                 await Self.refuse(connection, ControlFailure(.unavailable, "touchpointd has too many control connections open (\(Self.maximumConnections)); try again shortly"))
                                 return
@@ -159,7 +159,7 @@ struct ControlServer: Service {
         }
     }
 
-    private func serve(_ connection: NIOAsyncChannel<InboundFrame, ByteBuffer>, caller: Caller, activity: ConnectionActivity) async {
+    private func serve(_ connection: NIOAsyncChannel<InboundFrame, ByteBuffer>, caller: Caller, activity: SharedCount) async {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 for try await frame in inbound {
@@ -169,9 +169,9 @@ struct ControlServer: Service {
                         try await outbound.write(ByteBuffer(bytes: ControlProtocol.frame(ControlReply.failure(f))))
                         return
                     case .payload(let buffer):
-                        activity.busy.add(1, ordering: .relaxed)
+                        activity.value.add(1, ordering: .relaxed)
                         let (reply, keepOpen) = await handler.handle(Array(buffer.readableBytesView), caller: caller)
-                        activity.busy.subtract(1, ordering: .relaxed)
+                        activity.value.subtract(1, ordering: .relaxed)
                         try await outbound.write(ByteBuffer(bytes: ControlProtocol.frame(reply)))
                         if !keepOpen { return }
                     }

@@ -158,7 +158,6 @@ final class QueueReader: @unchecked Sendable {
         if statRC != 0 {
             if statErrno == ENOENT {
                 setProblem(nil)
-                health.withLock { $0.problem = nil }
                 return false  // not there yet: waited for, not an error
             }
             setProblem("cannot read the queue file \(path): \(String(cString: strerror(statErrno)))")

@@ -42,7 +42,7 @@ struct SchedulerService: Service {
         // Every run: notices that came due now, or were waiting (a pause, a retry), go out.
         doorbell.ring()
         let export = CallListExport(store: store, logger: logger)
-        var nextExport = try export.nextExport(config: config, now: Date())
+        let nextExport: Date?
         do {
             try await export.runIfDue(config: config, now: Date())
             nextExport = try export.nextExport(config: config, now: Date())

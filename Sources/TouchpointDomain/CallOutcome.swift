@@ -17,9 +17,6 @@ public enum CallOutcome: String, Sendable, Codable, CaseIterable {
         self.init(rawValue: commandLine.replacingOccurrences(of: "-", with: "_"))
     }
 
-    /// An attempt that did not get through: the call comes back later.
-    public var isAttempt: Bool { self == .noAnswer || self == .voicemailLeft || self == .busy }
-
     /// Ends the call (done).
     public var closes: Bool { self == .reached || self == .declined || self == .notRequired }
 }

@@ -281,11 +281,3 @@ public final class DaemonHarness: @unchecked Sendable {
                              stderr: (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? "")
     }
 }
-
-final class LockedData: @unchecked Sendable {
-    // @unchecked: `data` is only read or written under `lock`.
-    private let lock = NSLock()
-    private var data = Data()
-    func set(_ d: Data) { lock.withLock { data = d } }
-    func get() -> Data { lock.withLock { data } }
-}
