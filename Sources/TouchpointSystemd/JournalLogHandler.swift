@@ -41,16 +41,38 @@ public enum LogDestination: Sendable {
     /// Standard error; `priorityPrefixes` when stderr is itself connected to the journal (`<N>` prefixes).
     case standardError(priorityPrefixes: Bool)
 
-    /// The journal when its socket is there; else stderr (with `<N>` prefixes
-    /// when `JOURNAL_STREAM` says stderr is the journal).
+    /// The journal when a journald is listening on its socket; else stderr
+    /// (with `<N>` prefixes when `JOURNAL_STREAM` says stderr is the journal).
     public static func detect(environment: [String: String] = ProcessInfo.processInfo.environment) -> LogDestination {
         if environment["TOUCHPOINT_LOG"] == "stderr" {
             return .standardError(priorityPrefixes: stderrIsJournal(environment))
         }
-        if access("/run/systemd/journal/socket", W_OK) == 0 {
+        if journalIsListening() {
             return .journal
         }
         return .standardError(priorityPrefixes: stderrIsJournal(environment))
+    }
+
+    /// Whether a journald answers on `path`. The socket file alone proves
+    /// nothing: a journald that has gone leaves it behind, and every entry
+    /// sent to it would be refused.
+    public static func journalIsListening(path: String = "/run/systemd/journal/socket") -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &addr.sun_path) { p in
+            p.copyBytes(from: bytes)
+            p[bytes.count] = 0
+        }
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
+        }
     }
 
     static func stderrIsJournal(_ env: [String: String]) -> Bool {

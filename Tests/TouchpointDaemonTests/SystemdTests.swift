@@ -9,7 +9,8 @@ import TouchpointTestSupport
 import Glibc
 #endif
 
-let journalRunning = FileManager.default.fileExists(atPath: "/run/systemd/journal/socket")
+/// A journald listening, not just its socket file (a journald that has gone leaves that behind).
+let journalRunning = LogDestination.journalIsListening()
 let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized.path
 
 @Suite(.serialized) struct JournalTests {
