@@ -279,6 +279,15 @@ private struct Reader {
         }
         if c.transport.kind == .command && c.transport.command.isEmpty {
             issue("transport.command", "required when transport.kind is \"command\": the program and its arguments")
+        } else if c.transport.kind == .command, let program = c.transport.command.first {
+            // Caught here, not at the first notice: a missing gateway program is
+            // the admin's to fix, and no patient's notice should wait to find out.
+            var st = stat()
+            if stat(program, &st) != 0 {
+                issue("transport.command", "the program \(program) does not exist")
+            } else if st.st_mode & S_IFMT != S_IFREG || access(program, X_OK) != 0 {
+                issue("transport.command", "the program \(program) is not an executable file")
+            }
         }
         if let d = duration(tr, "transport", "timeout") { c.transport.timeout = d }
         if let d = duration(tr, "transport", "backoff_initial") { c.transport.backoffInitial = d }

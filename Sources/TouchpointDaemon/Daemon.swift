@@ -120,7 +120,7 @@ public enum Daemon {
         let ingest = IngestService(reader: reader, watcher: watcher, timer: timer, logger: logger, caughtUp: { readiness.mark(.caughtUp) })
         let doorbell = DispatchService.Doorbell()
         let scheduler = SchedulerService(store: store, runtime: runtime, timer: timer, logger: logger, doorbell: doorbell)
-        let dispatch = DispatchService(store: store, runtime: runtime, engine: timer, logger: logger, wakes: doorbell.stream)
+        let dispatch = DispatchService(store: store, runtime: runtime, engine: timer, logger: logger, doorbell: doorbell)
 
         var groupConfig = ServiceGroupConfiguration(
             services: [
@@ -234,19 +234,40 @@ struct IngestService: Service {
     let logger: Logger
     let caughtUp: @Sendable () -> Void
 
+    /// The first wait before reading again after lines could not be committed
+    /// (a full disk, a locked database); it doubles up to `retryMax`.
+    static let retryFirst = Duration.seconds(1)
+    static let retryMax = Duration.seconds(30)
+
     func run() async throws {
-        read(await reader.readAvailable())
-        caughtUp()
-        timer.poke()  // the engine's first run, on the state as read
-        for await _ in watcher.changes.cancelOnGracefulShutdown() {
+        await withDiscardingTaskGroup { retries in
+            var backoff = Self.retryFirst
+            /// New or changed jobs may be due sooner than the engine's timer: let
+            /// it look. Lines that could not be committed stay in the file and are
+            /// read again after a while, even if the file does not change again
+            /// (space coming back on a full disk is no file event).
+            func read(_ result: Result<(IngestCounts, QueuePosition), StoreError>) {
+                switch result {
+                case .success(let (counts, _)):
+                    backoff = Self.retryFirst
+                    if counts.changedJobs { timer.poke() }
+                case .failure:
+                    let wait = backoff
+                    backoff = min(backoff * 2, Self.retryMax)
+                    retries.addTask { [watcher] in
+                        if (try? await Task.sleep(for: wait)) != nil { watcher.poke() }
+                    }
+                }
+            }
             read(await reader.readAvailable())
+            caughtUp()
+            timer.poke()  // the engine's first run, on the state as read
+            for await _ in watcher.changes.cancelOnGracefulShutdown() {
+                read(await reader.readAvailable())
+            }
+            retries.cancelAll()
         }
         reader.stop()
-    }
-
-    /// New or changed jobs may be due sooner than the engine's timer: let it look.
-    private func read(_ result: Result<(IngestCounts, QueuePosition), StoreError>) {
-        if case .success(let (counts, _)) = result, counts.changedJobs { timer.poke() }
     }
 }
 

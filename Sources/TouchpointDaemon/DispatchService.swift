@@ -15,7 +15,7 @@ struct DispatchService: Service {
     let runtime: RuntimeState
     let engine: WakeTimer
     let logger: Logger
-    let wakes: AsyncStream<Void>
+    let doorbell: Doorbell
 
     /// Something may be due for dispatch (the engine made notices due, a resume, a retry).
     final class Doorbell: Sendable {
@@ -35,10 +35,25 @@ struct DispatchService: Service {
                 try? FileManager.default.removeItem(atPath: outbox + "/" + n)
             }
         }
-        for await _ in wakes.cancelOnGracefulShutdown() {
-            try await dispatchDue()
+        await withDiscardingTaskGroup { retries in
+            for await _ in doorbell.stream.cancelOnGracefulShutdown() {
+                do {
+                    try await dispatchDue()
+                } catch {
+                    // The state could not be read or written (a full disk): the
+                    // notices stay due and are tried again, the daemon stays up.
+                    logger.error("could not dispatch notices (trying again in \(Self.retryAfterStoreError) s): \(error)",
+                                 metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
+                    retries.addTask { [doorbell] in
+                        if (try? await Task.sleep(for: .seconds(Self.retryAfterStoreError))) != nil { doorbell.ring() }
+                    }
+                }
+            }
+            retries.cancelAll()
         }
     }
+
+    static let retryAfterStoreError = 10
 
     private func dispatchDue() async throws {
         var handled = 0

@@ -110,7 +110,7 @@ final class QueueReader: @unchecked Sendable {
                 logRejects(counts.rejects)
             } catch {
                 group.wait()
-                let msg = "cannot commit queue lines to the database: \(error); will retry on the next change"
+                let msg = "cannot commit queue lines to the database: \(error); the lines stay in the queue file and are read again shortly"
                 logger.error("\(msg)", metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
                 setProblem(msg)
                 return .failure(StoreError(msg))

@@ -36,6 +36,9 @@ final class QueueWatcher: Sendable {
         thread.start()
     }
 
+    /// Asks for a read as if the file had changed (a retry after a failed commit).
+    func poke() { continuation.yield() }
+
     /// Stops the watcher thread.
     func stop() {
         var b: UInt8 = 1

@@ -17,14 +17,27 @@ struct SchedulerService: Service {
     let doorbell: DispatchService.Doorbell
 
     func run() async throws {
-        try await withGracefulShutdownHandler {
+        await withGracefulShutdownHandler {
             // The first wake is the ingest service's poke once the queue has been
             // read to its end: jobs and exports are judged on the whole state.
+            var failures = 0
             for await reason in timer.wakes {
                 if reason == .clockStep {
                     logger.notice("the wall clock was stepped; looking again at what is due")
                 }
-                try await runDue(reason: reason)
+                do {
+                    try await runDue(reason: reason)
+                    failures = 0
+                } catch {
+                    // The state could not be read or written (a full disk, an I/O
+                    // error): nothing was changed, so look again after a while,
+                    // backing off, and keep the daemon up for reads meanwhile.
+                    failures += 1
+                    let wait = min(5 << min(failures - 1, 4), 60)
+                    logger.error("could not update the jobs (trying again in \(wait) s): \(error)",
+                                 metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
+                    arm(next: Date().addingTimeInterval(TimeInterval(wait)))
+                }
             }
         } onGracefulShutdown: {
             timer.stop()
@@ -51,15 +64,21 @@ struct SchedulerService: Service {
             logger.error("could not write the call lists (trying again in 5 minutes): \(error)")
             nextExport = Date().addingTimeInterval(300)
         }
-        var next = [try store.nextCheckAt(), nextExport].compactMap { $0 }.min()
-        // The watchdog is fed from this loop, the one that would hang, at half
-        // its interval: a stuck database or engine stops the pings.
+        let next = [try store.nextCheckAt(), nextExport].compactMap { $0 }.min()
+        await reportStatus(store: store)
+        arm(next: next)
+    }
+
+    /// Sets the timer for `next`, or sooner to feed the watchdog. It is fed
+    /// from this loop, the one that would hang, at half its interval: a stuck
+    /// database or engine stops the pings.
+    private func arm(next: Date?) {
+        var next = next
         if let interval = ServiceNotifier.watchdogInterval() {
             ServiceNotifier.notify("WATCHDOG=1")
             let ping = Date().addingTimeInterval(TimeInterval(interval.components.seconds) / 2 + TimeInterval(interval.components.attoseconds) / 2e18)
             next = min(next ?? ping, ping)
         }
-        await reportStatus(store: store)
         timer.arm(at: next)
     }
 

@@ -110,7 +110,9 @@ public struct CommandTransport: NoticeTransport {
         if rc != 0 {
             close(inPipe[1])
             close(errPipe[0])
-            return .failed("cannot run \(argv[0]): \(String(cString: strerror(rc)))")
+            // The program gone or broken is the admin's to fix, not this
+            // notice's fault: retried, so it goes once the program is back.
+            return .retry("cannot run \(argv[0]): \(String(cString: strerror(rc)))")
         }
         // The message on standard input (a program that does not read it just gets EPIPE here).
         let json = [UInt8](message.json())

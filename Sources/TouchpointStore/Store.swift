@@ -152,12 +152,16 @@ public final class Store: Sendable {
                 try db.execute(sql: "PRAGMA cache_size = -20480")
             }
             try Schema.migrator.migrate(pool)
+            // Take the write lock once now: a database another process holds
+            // (a sqlite3 shell mid-transaction, a backup tool) is refused at
+            // start, not found out at the first queue line.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "BEGIN IMMEDIATE; COMMIT") }
         } catch let e as DatabaseError {
             if e.resultCode == .SQLITE_NOTADB || e.resultCode == .SQLITE_CORRUPT {
                 throw StoreError("database \(path) is damaged or not a touchpoint database (\(e.message ?? "\(e.resultCode)")); refusing to start with an empty state: restore it from a backup, or move it aside to start afresh")
             }
             if e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED {
-                throw StoreError("database \(path) is locked by another process (is another touchpointd running on this state_dir?)")
+                throw StoreError("database \(path) is locked by another process (a sqlite3 shell or backup tool holding a write transaction?); refusing to start until it lets go")
             }
             throw StoreError("database \(path): \(e.message ?? "\(e.resultCode)")")
         } catch {
