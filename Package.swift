@@ -48,6 +48,7 @@ let package = Package(
         .target(
             name: "TouchpointStore",
             dependencies: [
+                "CLinux",
                 "TouchpointDomain",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -97,6 +98,18 @@ let package = Package(
             name: "touchpointctl",
             dependencies: [
                 "TouchpointControl", "TouchpointDomain",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // issue 8's benchmarks, against the release daemon (scripts/bench).
+        .target(
+            name: "TouchpointBenchmarks",
+            dependencies: ["TouchpointTestSupport", "TouchpointControl", "TouchpointDomain"]
+        ),
+        .executableTarget(
+            name: "touchpoint-bench",
+            dependencies: [
+                "TouchpointBenchmarks", "TouchpointTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -109,6 +109,15 @@ public struct ControlRequest: Codable, Equatable, Sendable {
     /// Parses a request frame's payload. Checks the version before anything else,
     /// so a client of another version gets an error naming both.
     public static func decode(_ payload: [UInt8]) -> Result<ControlRequest, ControlFailure> {
+        // Most requests (`status` from a monitoring probe, many times a
+        // second) carry no arguments: read those with the queue's small
+        // parser; anything else, or anything odd, takes the full path below.
+        if let plain = payload.withUnsafeBufferPointer({ try? JSONParser.parse($0) }),
+           case .object(let members) = plain, members.count == 3,
+           case .number(String(ControlProtocol.version))? = plain["v"], case .string(let command)? = plain["command"],
+           case .object(let args)? = plain["args"], args.isEmpty {
+            return .success(ControlRequest(command: command))
+        }
         let data = Data(payload)
         struct Versioned: Decodable { var v: Int? }
         guard let versioned = try? JSONDecoder().decode(Versioned.self, from: data) else {

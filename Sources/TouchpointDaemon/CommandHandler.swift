@@ -17,6 +17,8 @@ struct CommandHandler: Sendable {
     let logger: Logger
     /// Re-reads the config (the same as SIGHUP); returns the problems if refused.
     let reload: @Sendable (String) -> ConfigError?
+    /// The last `status` reply, as sent.
+    let statusReplies = StatusReplyCache()
 
     /// The role each command needs (`cli.md`).
     static let roles: [String: Role] = [
@@ -26,7 +28,9 @@ struct CommandHandler: Sendable {
     ]
 
     /// The reply frame's payload, and whether the connection stays open.
-    func handle(_ payload: [UInt8], caller: Caller) async -> (Data, Bool) {
+    /// Runs on the caller's executor (the connection's event loop): a cheap
+    /// command such as `status` is answered without a hop to another thread.
+    nonisolated(nonsending) func handle(_ payload: [UInt8], caller: Caller) async -> (Data, Bool) {
         let request: ControlRequest
         switch ControlRequest.decode(payload) {
         case .failure(let f):
@@ -62,10 +66,17 @@ struct CommandHandler: Sendable {
         }
     }
 
-    private func run(_ request: ControlRequest, caller: Caller) async throws -> Data {
+    nonisolated(nonsending) private func run(_ request: ControlRequest, caller: Caller) async throws -> Data {
         switch request.command {
         case "status":
-            return ControlReply.success(try await status())
+            // The same state gives the same bytes: encoded again only after a
+            // write, a new second of uptime, a queue problem or a reload.
+            let key = StatusReplyCache.Key(writes: store.writeCount, uptime: Int(Date().timeIntervalSince(runtime.startedAt)),
+                                           problem: reader.health.withLock { $0.problem }, queueFile: runtime.config.queueFile)
+            if let cached = statusReplies.reply(for: key) { return cached }
+            let reply = ControlReply.success(try await status())
+            statusReplies.keep(reply, for: key)
+            return reply
         case "ingest":
             switch await reader.readAvailable() {
             case .failure(let e):
@@ -231,18 +242,32 @@ struct CommandHandler: Sendable {
                 reason: reason ? j.rule : nil)
     }
 
-    func status() async throws -> StatusReport {
-        let totals = try await store.queueTotalsAsync()
-        let counts = try await store.counts()
+    nonisolated(nonsending) func status() async throws -> StatusReport {
+        let s = try await store.statusSnapshot()
         let config = runtime.config
         return StatusReport(
-            version: TouchpointVersion.string, state: (try? store.meta("dispatch.paused")) == "1" ? "paused" : "running",
+            version: TouchpointVersion.string, state: s.paused ? "paused" : "running",
             uptimeSeconds: Int(Date().timeIntervalSince(runtime.startedAt)),
-            queue: .init(path: config.queueFile, offset: totals.position.offset, line: totals.position.line,
-                         ingested: totals.counts.ingested, duplicates: totals.counts.duplicates,
-                         rejected: totals.counts.rejected, error: reader.health.withLock { $0.problem },
-                         lastReadAt: totals.lastReadAt),
-            patients: counts["patients"] ?? 0, bookings: counts["bookings"] ?? 0,
-            jobs: try await store.jobCounts(), nextDueAt: try await store.nextDueAt(), lastDispatch: try await store.lastDispatch())
+            queue: .init(path: config.queueFile, offset: s.totals.position.offset, line: s.totals.position.line,
+                         ingested: s.totals.counts.ingested, duplicates: s.totals.counts.duplicates,
+                         rejected: s.totals.counts.rejected, error: reader.health.withLock { $0.problem },
+                         lastReadAt: s.totals.lastReadAt),
+            patients: s.patients, bookings: s.bookings,
+            jobs: s.jobCounts, nextDueAt: s.nextDueAt, lastDispatch: s.lastDispatch)
     }
+}
+
+/// The last `status` reply and what it was made from.
+final class StatusReplyCache: Sendable {
+    struct Key: Equatable {
+        var writes: UInt64
+        var uptime: Int
+        var problem: String?
+        var queueFile: String
+    }
+
+    private let last = Mutex<(key: Key, reply: Data)?>(nil)
+
+    func reply(for key: Key) -> Data? { last.withLock { $0?.key == key ? $0?.reply : nil } }
+    func keep(_ reply: Data, for key: Key) { last.withLock { $0 = (key, reply) } }
 }

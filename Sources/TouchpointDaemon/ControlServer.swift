@@ -129,7 +129,9 @@ struct ControlServer: Service {
                                 await Self.refuse(connection, ControlFailure(.unavailable, "touchpointd has too many control connections open (\(Self.maximumConnections)); try again shortly"))
                                 return
                             }
-                            await serve(connection, caller: authorizer().identify(cred), activity: activity)
+                            let session = ControlSession(connection: connection, caller: authorizer().identify(cred), activity: activity,
+                                                         handler: handler, logger: logger)
+                            await session.serve()
                         }
                     }
                 }
@@ -159,7 +161,32 @@ struct ControlServer: Service {
         }
     }
 
-    private func serve(_ connection: NIOAsyncChannel<InboundFrame, ByteBuffer>, caller: Caller, activity: SharedCount) async {
+}
+
+/// One control connection, served on its channel's event loop: the frame
+/// comes in, the reply goes out, and a cheap command like `status` runs in
+/// between, all on one thread (a monitoring probe may ask thousands of times a
+/// second). Commands that read the database in earnest offload that work.
+actor ControlSession {
+    let connection: NIOAsyncChannel<InboundFrame, ByteBuffer>
+    let caller: Caller
+    let activity: SharedCount
+    let handler: CommandHandler
+    let logger: Logger
+    private let eventLoop: any EventLoop
+
+    nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
+
+    init(connection: NIOAsyncChannel<InboundFrame, ByteBuffer>, caller: Caller, activity: SharedCount, handler: CommandHandler, logger: Logger) {
+        self.connection = connection
+        self.caller = caller
+        self.activity = activity
+        self.handler = handler
+        self.logger = logger
+        self.eventLoop = connection.channel.eventLoop
+    }
+
+    func serve() async {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 for try await frame in inbound {

@@ -1,3 +1,4 @@
+import CLinux
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -56,6 +57,9 @@ public enum Daemon {
 
     /// Runs until SIGTERM or SIGINT; returns the exit status.
     public static func run(_ options: DaemonOptions) async -> Int32 {
+        // Two malloc arenas, not glibc's eight per core: the daemon's threads
+        // mostly wait, and every arena keeps its own free pages resident.
+        mallopt(M_ARENA_MAX, 2)
         let config: TouchpointConfig
         let templates: NoticeTemplates
         do {
@@ -117,7 +121,8 @@ public enum Daemon {
             socketPath: config.control.socket, staffGroup: config.control.staffGroup, handler: handler,
             authorizer: { Authorizer(adminGroup: runtime.config.control.adminGroup, staffGroup: runtime.config.control.staffGroup) },
             logger: logger, ready: { readiness.mark(.socket) })
-        let ingest = IngestService(reader: reader, watcher: watcher, timer: timer, logger: logger, caughtUp: { readiness.mark(.caughtUp) })
+        let ingest = IngestService(reader: reader, watcher: watcher, timer: timer, logger: logger, caughtUp: { readiness.mark(.caughtUp) },
+                                   releaseMemory: { _ = try? await offload(on: WorkQueue.engine) { store.releaseMemory() } })
         let doorbell = DispatchService.Doorbell()
         let scheduler = SchedulerService(store: store, runtime: runtime, timer: timer, logger: logger, doorbell: doorbell)
         let dispatch = DispatchService(store: store, runtime: runtime, engine: timer, logger: logger, doorbell: doorbell)
@@ -233,11 +238,15 @@ struct IngestService: Service {
     let timer: WakeTimer
     let logger: Logger
     let caughtUp: @Sendable () -> Void
+    /// Gives back the memory a bulk read filled (off the concurrency threads).
+    let releaseMemory: @Sendable () async -> Void
 
     /// The first wait before reading again after lines could not be committed
     /// (a full disk, a locked database); it doubles up to `retryMax`.
     static let retryFirst = Duration.seconds(1)
     static let retryMax = Duration.seconds(30)
+    /// A read this large was a catch-up or a backlog: give its memory back.
+    static let bulk = 10_000
 
     func run() async throws {
         await withDiscardingTaskGroup { retries in
@@ -246,24 +255,28 @@ struct IngestService: Service {
             /// it look. Lines that could not be committed stay in the file and are
             /// read again after a while, even if the file does not change again
             /// (space coming back on a full disk is no file event).
-            func read(_ result: Result<(IngestCounts, QueuePosition), StoreError>) {
+            /// Whether it was a bulk read.
+            func read(_ result: Result<(IngestCounts, QueuePosition), StoreError>) -> Bool {
                 switch result {
                 case .success(let (counts, _)):
                     backoff = Self.retryFirst
                     if counts.changedJobs { timer.poke() }
+                    return counts.ingested + counts.duplicates + counts.rejected >= Self.bulk
                 case .failure:
                     let wait = backoff
                     backoff = min(backoff * 2, Self.retryMax)
                     retries.addTask { [watcher] in
                         if (try? await Task.sleep(for: wait)) != nil { watcher.poke() }
                     }
+                    return false
                 }
             }
-            read(await reader.readAvailable())
+            _ = read(await reader.readAvailable())
+            await releaseMemory()
             caughtUp()
             timer.poke()  // the engine's first run, on the state as read
             for await _ in watcher.changes.cancelOnGracefulShutdown() {
-                read(await reader.readAvailable())
+                if read(await reader.readAvailable()) { await releaseMemory() }
             }
             retries.cancelAll()
         }

@@ -58,7 +58,7 @@ extension Store {
     @discardableResult
     public func recordDelivery(jobID: String, outcome: DeliveryOutcome, now: Date, rules: SchedulingRules,
                                retry policy: RetryPolicy, jitter: Double) throws -> Job? {
-        try pool.write { db in
+        try write { db in
             let s = try PreparedSQL(db, "SELECT \(JobWriter.columns) FROM jobs WHERE id = ?")
             s.bind(1, jobID)
             guard let job = try s.first(db, JobWriter.read), job.state == .due else { return nil }

@@ -117,7 +117,7 @@ extension Store {
     public func runDue(now: Date, rules: SchedulingRules, defaultChannel: Channel) throws -> [JobUpdate] {
         var all: [JobUpdate] = []
         while true {
-            let (seen, batch): (Int, [JobUpdate]) = try pool.write { db in
+            let (seen, batch): (Int, [JobUpdate]) = try write { db in
                 let writer = try JobWriter(db: db, rules: rules)
                 let due = try PreparedSQL(db, "SELECT \(JobWriter.columns) FROM jobs WHERE next_check_at <= ? ORDER BY next_check_at LIMIT 2000")
                 due.bind(1, now)
@@ -152,7 +152,7 @@ extension Store {
 
     /// Re-plans jobs not yet due under new rules (a reload). Returns what changed.
     public func replan(rules: SchedulingRules, now: Date) throws -> [JobUpdate] {
-        try pool.write { db in
+        try write { db in
             let writer = try JobWriter(db: db, rules: rules)
             let planner = Planner(rules: rules, now: now)
             let scheduled = try PreparedSQL(db, "SELECT \(JobWriter.columns) FROM jobs WHERE state = 'scheduled'")
@@ -169,13 +169,15 @@ extension Store {
 
     /// Jobs by kind and state, from the counts kept with every change.
     public func jobCounts() async throws -> [String: [String: Int]] {
-        try await pool.read { db in
-            var out: [String: [String: Int]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT kind, state, n FROM job_counts WHERE n != 0") {
-                out[row["kind"], default: [:]][row["state"]] = row["n"]
-            }
-            return out
+        try await pool.read { db in try Self.readJobCounts(db) }
+    }
+
+    static func readJobCounts(_ db: Database) throws -> [String: [String: Int]] {
+        var out: [String: [String: Int]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT kind, state, n FROM job_counts WHERE n != 0") {
+            out[row["kind"], default: [:]][row["state"]] = row["n"]
         }
+        return out
     }
 
     /// The due time of the next job waiting to become due.
@@ -248,7 +250,7 @@ extension Store {
     /// nothing) an outcome for a job that is not a call, not due, closed or unknown.
     public func recordOutcome(jobID: String, outcome: CallOutcome, woundCare: Bool?, note: String?, actor: String,
                               now: Date, rules: SchedulingRules) throws -> Result<Job, OutcomeRefusal> {
-        try pool.write { db in
+        try write { db in
             let s = try PreparedSQL(db, "SELECT \(JobWriter.columns) FROM jobs WHERE id = ?")
             s.bind(1, jobID)
             guard let job = try s.first(db, JobWriter.read) else {
@@ -332,7 +334,7 @@ extension Store {
 
     private func changeJob(id: String, actor: String, now: Date, rules: SchedulingRules, action: String,
                            _ change: (Job) -> Result<JobUpdate, OutcomeRefusal>) throws -> Result<Job, OutcomeRefusal> {
-        try pool.write { db in
+        try write { db in
             let s = try PreparedSQL(db, "SELECT \(JobWriter.columns) FROM jobs WHERE id = ?")
             s.bind(1, id)
             guard let job = try s.first(db, JobWriter.read) else {

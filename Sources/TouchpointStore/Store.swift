@@ -1,5 +1,7 @@
+import CLinux
 import Foundation
 import GRDB
+import Synchronization
 import TouchpointDomain
 
 #if canImport(Glibc)
@@ -106,6 +108,19 @@ public struct QueueTotals: Equatable, Sendable {
 public final class Store: Sendable {
     public let path: String
     let pool: DatabasePool
+    /// Counts write transactions: what `status` last read stays true until it moves.
+    private let writes = Atomic<UInt64>(0)
+    private let statusCache = Mutex<(writes: UInt64, snapshot: StatusSnapshot)?>(nil)
+
+    /// Write transactions so far: anything read from the database before it
+    /// last moved may be stale.
+    public var writeCount: UInt64 { writes.load(ordering: .sequentiallyConsistent) }
+
+    /// Every write goes through here, so the status cache knows when it is stale.
+    func write<T>(_ updates: (Database) throws -> T) throws -> T {
+        defer { writes.add(1, ordering: .sequentiallyConsistent) }
+        return try pool.write(updates)
+    }
 
     /// Opens (creating if needed) the database at `path`, mode 0600, and migrates it.
     public init(path: String) throws(StoreError) {
@@ -177,7 +192,49 @@ public final class Store: Sendable {
         return ns.localizedDescription
     }
 
+    /// Hands back what a bulk read filled: the writer's page cache and the C
+    /// heap's free pages. An idle daemon should hold its working set, not its
+    /// peak. (Not GRDB's `releaseMemory()`: closing the readers goes through a
+    /// concurrent dispatch queue, and libdispatch then keeps a worker thread
+    /// that wakes every second for good.)
+    public func releaseMemory() {
+        pool.writeWithoutTransaction { $0.releaseMemory() }
+        malloc_trim(0)
+    }
+
     // MARK: Queue position and totals
+
+    /// What `status` reports from the database, read in one go.
+    public struct StatusSnapshot: Sendable {
+        public var totals: QueueTotals
+        public var patients: Int
+        public var bookings: Int
+        public var jobCounts: [String: [String: Int]]
+        public var nextDueAt: Date?
+        public var lastDispatch: Date?
+        public var paused: Bool
+    }
+
+    /// The status figures, read again only after a write: counting a million
+    /// patients for every `status` (a monitoring probe may ask many times a
+    /// second) would make the answer cost more than the work it reports on.
+    nonisolated(nonsending) public func statusSnapshot() async throws -> StatusSnapshot {
+        let seen = writes.load(ordering: .sequentiallyConsistent)
+        if let cached = statusCache.withLock({ $0 }), cached.writes == seen { return cached.snapshot }
+        let snapshot = try await pool.read { db in
+            StatusSnapshot(
+                totals: try Self.readTotals(db),
+                patients: try Int.fetchOne(db, sql: "SELECT count(*) FROM patients") ?? 0,
+                bookings: try Int.fetchOne(db, sql: "SELECT count(*) FROM bookings WHERE cancelled = 0") ?? 0,
+                jobCounts: try Self.readJobCounts(db),
+                nextDueAt: try Int64.fetchOne(db, sql: "SELECT min(due_at) FROM jobs WHERE state = 'scheduled'").map(Date.init(millis:)),
+                lastDispatch: try Int64.fetchOne(db, sql: "SELECT max(at) FROM deliveries WHERE result = 'sent'").map(Date.init(millis:)),
+                paused: try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'dispatch.paused'") == "1")
+        }
+        // Kept only if nothing was written meanwhile: it would be stale at once.
+        statusCache.withLock { if writes.load(ordering: .sequentiallyConsistent) == seen { $0 = (seen, snapshot) } }
+        return snapshot
+    }
 
     public func queueTotals() throws -> QueueTotals {
         try pool.read { db in try Self.readTotals(db) }
@@ -203,7 +260,7 @@ public final class Store: Sendable {
 
     /// Applies `lines` in order and moves the read position to `position`, in one transaction.
     public func apply(_ lines: [IngestLine], position: QueuePosition, now: Date, rules: SchedulingRules) throws -> IngestCounts {
-        try pool.write { db in
+        try write { db in
             var applier = try EventApplier(db: db, now: now, rules: rules)
             var counts = IngestCounts()
             for line in lines {
@@ -264,7 +321,7 @@ public final class Store: Sendable {
     }
 
     public func setMeta(_ key: String, _ value: String) throws {
-        try pool.write { db in
+        try write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, value])
         }
     }
@@ -273,7 +330,7 @@ public final class Store: Sendable {
 
     /// Records who changed what: every change through the socket, reloads, rotations.
     public func audit(actor: String, action: String, subject: String? = nil, detail: String? = nil, now: Date = Date()) throws {
-        try pool.write { db in
+        try write { db in
             try db.execute(sql: "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
                            arguments: [now.millis, actor, action, subject, detail])
         }
