@@ -41,8 +41,8 @@ struct CommandHandler: Sendable {
         guard let needed = Self.roles[request.command] else {
             return (ControlReply.failure(ControlFailure(.unknownCommand, "unknown command \"\(request.command.prefix(40))\"; this touchpointd knows \(Self.roles.keys.sorted().joined(separator: ", "))")), true)
         }
-        let config = runtime.config
         guard let role = caller.role else {
+            let config = runtime.config
             logger.notice("control request \(request.command) refused for \(caller.userName): in neither group",
                           metadata: ["MESSAGE_ID": "\(MessageID.controlDenied)"])
             let group = needed == .admin ? config.control.adminGroup : config.control.staffGroup
@@ -54,7 +54,7 @@ struct CommandHandler: Sendable {
             logger.notice("control request \(request.command) refused for \(caller.userName): needs \(required.rawValue)",
                           metadata: ["MESSAGE_ID": "\(MessageID.controlDenied)"])
             let what = request.command == "rejects" ? "rejects --show-line" : request.command
-            return (ControlReply.failure(ControlFailure(.permissionDenied, "permission denied: \(what) needs the admin role (root or the group \(config.control.adminGroup))")), true)
+            return (ControlReply.failure(ControlFailure(.permissionDenied, "permission denied: \(what) needs the admin role (root or the group \(runtime.config.control.adminGroup))")), true)
         }
         do {
             return (try await run(request, caller: caller), true)
@@ -72,7 +72,7 @@ struct CommandHandler: Sendable {
             // The same state gives the same bytes: encoded again only after a
             // write, a new second of uptime, a queue problem or a reload.
             let key = StatusReplyCache.Key(writes: store.writeCount, uptime: Int(Date().timeIntervalSince(runtime.startedAt)),
-                                           problem: reader.health.withLock { $0.problem }, queueFile: runtime.config.queueFile)
+                                           problem: reader.health.withLock { $0.problem }, config: runtime.generation)
             if let cached = statusReplies.reply(for: key) { return cached }
             let reply = ControlReply.success(try await status())
             statusReplies.keep(reply, for: key)
@@ -263,7 +263,8 @@ final class StatusReplyCache: Sendable {
         var writes: UInt64
         var uptime: Int
         var problem: String?
-        var queueFile: String
+        /// The config's generation (a reload may move the queue file).
+        var config: UInt64
     }
 
     private let last = Mutex<(key: Key, reply: Data)?>(nil)

@@ -44,27 +44,53 @@ struct ControlFrameDecoder: ByteToMessageDecoder {
     }
 }
 
-/// A count shared between tasks: requests in progress on one connection (so
-/// the idle timer does not cut a slow `ingest` short), or open connections.
+/// A count shared between tasks: the open connections.
 final class SharedCount: Sendable {
     let value = Atomic<Int>(0)
 }
 
-/// Closes a connection idle for the configured time (no request arriving),
-/// unless a request is being served.
-final class IdleCloser: ChannelInboundHandler, Sendable {
-    typealias InboundIn = NIOAny
-    let activity: SharedCount
+/// What one connection is doing: requests in progress, and when it last
+/// finished one (monotonic nanoseconds).
+final class ConnectionActivity: Sendable {
+    let busy = Atomic<Int>(0)
+    let lastActive = Atomic<Int64>(NIODeadline.now().uptimeNanoseconds.clamped)
 
-    init(activity: SharedCount) { self.activity = activity }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            if activity.value.load(ordering: .relaxed) == 0 { context.close(promise: nil) }
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
+    func begin() { busy.add(1, ordering: .relaxed) }
+    func end() {
+        lastActive.store(NIODeadline.now().uptimeNanoseconds.clamped, ordering: .relaxed)
+        busy.subtract(1, ordering: .relaxed)
     }
+}
+
+/// The open connections, so idle ones can be closed when they crowd out
+/// others. Closed only then, and found by looking, not by a timer per
+/// connection: NIO leaves a cancelled timer armed, so each connection's timer
+/// would wake an otherwise idle daemon once more, a minute after it closed.
+final class ConnectionRegistry: Sendable {
+    private let open = Mutex<[ObjectIdentifier: (channel: any Channel, activity: ConnectionActivity)]>([:])
+
+    func add(_ channel: any Channel, _ activity: ConnectionActivity) {
+        open.withLock { $0[ObjectIdentifier(channel)] = (channel, activity) }
+    }
+
+    func remove(_ channel: any Channel) {
+        _ = open.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+
+    /// Closes the connections that have had no request for `idle` and are not
+    /// serving one; returns how many.
+    func closeIdle(longerThan idle: TimeAmount) -> Int {
+        let cutoff = NIODeadline.now().uptimeNanoseconds.clamped - idle.nanoseconds
+        let idleOnes = open.withLock { entries in
+            entries.values.filter { $0.activity.busy.load(ordering: .relaxed) == 0 && $0.activity.lastActive.load(ordering: .relaxed) < cutoff }
+        }
+        for e in idleOnes { e.channel.close(promise: nil) }
+        return idleOnes.count
+    }
+}
+
+extension UInt64 {
+    fileprivate var clamped: Int64 { Int64(clamping: self) }
 }
 
 /// The control socket: framed JSON requests, answered by `CommandHandler`.
@@ -76,7 +102,10 @@ struct ControlServer: Service {
     let logger: Logger
     let ready: @Sendable () -> Void
 
+    /// A connection with no request for this long is closed once more than
+    /// `reapAbove` are open (not before: nothing is timed per connection).
     static let idleTimeout: TimeAmount = .seconds(60)
+    static let reapAbove = 100
     /// Enough that a flood of idle clients cannot lock an admin out; the file
     /// limit is raised at start to leave room.
     static let maximumConnections = 1000
@@ -85,20 +114,18 @@ struct ControlServer: Service {
         let group = MultiThreadedEventLoopGroup.singleton
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
-        let initializer: @Sendable (Channel) -> EventLoopFuture<(NIOAsyncChannel<InboundFrame, ByteBuffer>, PeerCredentials, SharedCount)> = { channel in
+        let initializer: @Sendable (Channel) -> EventLoopFuture<(NIOAsyncChannel<InboundFrame, ByteBuffer>, PeerCredentials, ConnectionActivity)> = { channel in
             let credentials: EventLoopFuture<PeerCredentials> =
                 (channel as? SocketOptionProvider)?.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
                 ?? channel.eventLoop.makeSucceededFuture(PeerCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max))
             return credentials.flatMapThrowing { cred in
-                let activity = SharedCount()
-                try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: Self.idleTimeout))
-                try channel.pipeline.syncOperations.addHandler(IdleCloser(activity: activity))
+                let activity = ConnectionActivity()
                 try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ControlFrameDecoder()))
                 let async = try NIOAsyncChannel<InboundFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
                 return (async, cred, activity)
             }
         }
-        let server: NIOAsyncChannel<(NIOAsyncChannel<InboundFrame, ByteBuffer>, PeerCredentials, SharedCount), Never>
+        let server: NIOAsyncChannel<(NIOAsyncChannel<InboundFrame, ByteBuffer>, PeerCredentials, ConnectionActivity), Never>
         if let fd = ServiceNotifier.listenFDs().first {
             server = try await bootstrap.bind(fd, childChannelInitializer: initializer)
             logger.info("control socket from socket activation (fd \(fd))")
@@ -114,6 +141,7 @@ struct ControlServer: Service {
         }
         ready()
         let active = SharedCount()  // open connections
+        let registry = ConnectionRegistry()
         try await withGracefulShutdownHandler {
             try await server.executeThenClose { connections in
                 try await withThrowingDiscardingTaskGroup { tasks in
@@ -122,9 +150,18 @@ struct ControlServer: Service {
                     // client that never reads must not hold the daemon up.
                     defer { tasks.cancelAll() }
                     for try await (connection, cred, activity) in connections {
-                        let now = active.value.add(1, ordering: .relaxed).newValue
+                        var now = active.value.add(1, ordering: .relaxed).newValue
+                        registry.add(connection.channel, activity)
+                        if now > Self.reapAbove {
+                            let closed = registry.closeIdle(longerThan: Self.idleTimeout)
+                            if closed > 0 { logger.notice("closed \(closed) control connections idle for over \(Self.idleTimeout.nanoseconds / 1_000_000_000) s: \(now) were open") }
+                            now -= closed
+                        }
                         tasks.addTask {
-                            defer { active.value.subtract(1, ordering: .relaxed) }
+                            defer {
+                                registry.remove(connection.channel)
+                                active.value.subtract(1, ordering: .relaxed)
+                            }
                             if now > Self.maximumConnections {
                                 await Self.refuse(connection, ControlFailure(.unavailable, "touchpointd has too many control connections open (\(Self.maximumConnections)); try again shortly"))
                                 return
@@ -170,14 +207,14 @@ struct ControlServer: Service {
 actor ControlSession {
     let connection: NIOAsyncChannel<InboundFrame, ByteBuffer>
     let caller: Caller
-    let activity: SharedCount
+    let activity: ConnectionActivity
     let handler: CommandHandler
     let logger: Logger
     private let eventLoop: any EventLoop
 
     nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
 
-    init(connection: NIOAsyncChannel<InboundFrame, ByteBuffer>, caller: Caller, activity: SharedCount, handler: CommandHandler, logger: Logger) {
+    init(connection: NIOAsyncChannel<InboundFrame, ByteBuffer>, caller: Caller, activity: ConnectionActivity, handler: CommandHandler, logger: Logger) {
         self.connection = connection
         self.caller = caller
         self.activity = activity
@@ -196,10 +233,14 @@ actor ControlSession {
                         try await outbound.write(ByteBuffer(bytes: ControlProtocol.frame(ControlReply.failure(f))))
                         return
                     case .payload(let buffer):
-                        activity.value.add(1, ordering: .relaxed)
+                        activity.begin()
                         let (reply, keepOpen) = await handler.handle(Array(buffer.readableBytesView), caller: caller)
-                        activity.value.subtract(1, ordering: .relaxed)
-                        try await outbound.write(ByteBuffer(bytes: ControlProtocol.frame(reply)))
+                        activity.end()
+                        // The length and the reply in one buffer, copied once.
+                        var framed = connection.channel.allocator.buffer(capacity: 4 + reply.count)
+                        framed.writeInteger(UInt32(reply.count))
+                        framed.writeBytes(reply)
+                        try await outbound.write(framed)
                         if !keepOpen { return }
                     }
                 }

@@ -12,6 +12,9 @@ public enum TouchpointVersion {
 final class RuntimeState: Sendable {
     private let current: Mutex<(TouchpointConfig, NoticeTemplates)>
     let startedAt = Date()
+    /// How many times the config was replaced: what was derived from it may be stale.
+    private let replaced = Atomic<UInt64>(0)
+    var generation: UInt64 { replaced.load(ordering: .acquiring) }
 
     init(config: TouchpointConfig, templates: NoticeTemplates) {
         current = Mutex((config, templates))
@@ -20,5 +23,8 @@ final class RuntimeState: Sendable {
     var config: TouchpointConfig { current.withLock { $0.0 } }
     var templates: NoticeTemplates { current.withLock { $0.1 } }
 
-    func replace(_ config: TouchpointConfig, _ templates: NoticeTemplates) { current.withLock { $0 = (config, templates) } }
+    func replace(_ config: TouchpointConfig, _ templates: NoticeTemplates) {
+        current.withLock { $0 = (config, templates) }
+        replaced.add(1, ordering: .releasing)
+    }
 }
