@@ -186,6 +186,14 @@ public enum ControlReply {
         return out
     }
 
+    /// A success reply around a result already written as JSON.
+    public static func success(json body: [UInt8]) -> Data {
+        var out = successPrefix
+        out.append(contentsOf: body)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
     public static func failure(_ error: ControlFailure) -> Data {
         struct Envelope: Encodable {
             var v = ControlProtocol.version

@@ -161,12 +161,12 @@ struct CommandHandler: Sendable {
             }
             let escalated = a.escalated == true
             let rows = try await store.calls(day: day, ward: a.ward, escalated: escalated, rules: rules)
-            return ControlReply.success(CallsReport(
+            return ControlReply.success(json: CallsReport(
                 date: escalated ? nil : day.description, ward: a.ward, escalated: escalated, hospital: config.hospital.name,
                 calls: rows.map {
                     CallEntry(job: Self.view($0.job), patientName: $0.patientName, phone: $0.phone, voicemailOK: $0.voicemailOK,
                               procedure: $0.procedure, surgeryAt: $0.surgeryAt, lastAttemptAt: $0.job.lastAttemptAt, note: $0.job.note)
-                }))
+                }).json())
         case "outcome":
             let a = request.args
             guard let id = a.job, let raw = a.outcome else { throw ControlFailure(.badRequest, "outcome needs a job and an outcome") }

@@ -86,30 +86,35 @@ public enum Timestamp {
     }
 
     /// RFC 3339 in UTC with `Z`, as the JSON output uses (milliseconds when not whole).
-    /// Written digit by digit: it runs for every time in every reply.
     public static func rfc3339(_ date: Date) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(24)
+        appendRFC3339(date, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `rfc3339(date)`'s bytes: written digit by digit into the
+    /// caller's buffer, since it runs for every time in every reply (a
+    /// thousand-call list has seven thousand).
+    public static func appendRFC3339(_ date: Date, to out: inout [UInt8]) {
         let ms = Int64((date.timeIntervalSince1970 * 1000).rounded())
         let secs = Int(ms.quotientFloor(1000))
         let frac = Int(ms - Int64(secs) * 1000)
         let days = Int((Double(secs) / 86_400).rounded(.down))
         let sod = secs - days * 86_400
         let dt = LocalDate(daysSinceEpoch: days)
-        var out = [UInt8]()
-        out.reserveCapacity(24)
-        func put(_ v: Int, _ width: Int) {
-            var digits = [UInt8](repeating: 48, count: width)
-            var x = v
-            for i in stride(from: width - 1, through: 0, by: -1) {
-                digits[i] = UInt8(48 + x % 10)
-                x /= 10
-            }
-            out.append(contentsOf: digits)
+        func put2(_ v: Int) {
+            out.append(UInt8(48 + v / 10 % 10))
+            out.append(UInt8(48 + v % 10))
         }
-        put(dt.year, 4); out.append(0x2D); put(dt.month, 2); out.append(0x2D); put(dt.day, 2)
-        out.append(0x54); put(sod / 3600, 2); out.append(0x3A); put(sod % 3600 / 60, 2); out.append(0x3A); put(sod % 60, 2)
-        if frac != 0 { out.append(0x2E); put(frac, 3) }
+        put2(dt.year / 100); put2(dt.year % 100); out.append(0x2D); put2(dt.month); out.append(0x2D); put2(dt.day)
+        out.append(0x54); put2(sod / 3600); out.append(0x3A); put2(sod % 3600 / 60); out.append(0x3A); put2(sod % 60)
+        if frac != 0 {
+            out.append(0x2E)
+            out.append(UInt8(48 + frac / 100))
+            put2(frac % 100)
+        }
         out.append(0x5A)
-        return String(decoding: out, as: UTF8.self)
     }
 }
 

@@ -33,7 +33,7 @@ struct GlobalOptions: ParsableArguments {
     /// Prints the result as JSON (`--json`) or through `human`.
     func output<T: Decodable>(_ data: Data, as: T.Type, human: (T) -> String) throws {
         if json {
-            print(String(decoding: data, as: UTF8.self))
+            writeLine(data)
             return
         }
         do {
@@ -161,7 +161,7 @@ struct Calls: ParsableCommand {
     func run() throws {
         let data = try global.request("calls", .init(date: date, ward: ward, escalated: escalated))
         if global.json || format == .json {
-            print(String(decoding: data, as: UTF8.self))
+            writeLine(data)
             return
         }
         let report: CallsReport
@@ -285,4 +285,12 @@ do {
     }
     FileHandle.standardError.write(Data("touchpointctl: \(message)\n".utf8))
     exit(code.rawValue == 0 ? 1 : code.rawValue)
+}
+
+/// The daemon's JSON as it came, and a newline: no conversion to a String
+/// and back (a thousand-call list is most of a megabyte).
+func writeLine(_ data: Data) {
+    var out = data
+    out.append(0x0A)
+    FileHandle.standardOutput.write(out)
 }

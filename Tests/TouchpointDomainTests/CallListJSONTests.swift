@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+import TouchpointControl
+import TouchpointDomain
+import TouchpointTestSupport
+
+/// `calls --json` is written by hand for speed; it must stay exactly what
+/// the Codable types encode to, or a hospital's scripts would see a change.
+@Suite struct CallListJSONTests {
+    static let awkward = ["", "Ann Example", "O'Brien \"Annie\"", "back\\slash / slash", "tab\tnew\nline\rret",
+                          "\u{01}\u{08}\u{0C}\u{1F}", "Zoë Ševčíková", "日本語", "emoji 🙂", "</script>"]
+
+    /// A seeded source of awkward values.
+    final class Gen {
+        var rng: SplitMix64
+        init(_ seed: Int) { rng = SplitMix64(seed: UInt64(seed)) }
+        func below(_ n: Int) -> Int { rng.below(n) }
+        func pick<T>(_ xs: [T]) -> T { xs[rng.below(xs.count)] }
+        func maybe<T>(_ x: @autoclosure () -> T) -> T? { rng.below(3) == 0 ? nil : x() }
+        func date() -> Date { Date(timeIntervalSince1970: 1_790_000_000 + Double(rng.below(40_000_000)) + Double(rng.below(1000)) / 1000) }
+    }
+
+    func entry(_ g: Gen) -> CallEntry {
+        var job = JobView(id: "call-S-\(g.below(100_000))", kind: "checkin_call", ref: g.pick(Self.awkward), patientID: g.pick(Self.awkward),
+                          state: g.pick(["scheduled", "due", "escalated"]), dueAt: g.date(), expiresAt: g.date(), createdAt: g.date(),
+                          attempts: g.below(5), revision: 1 + g.below(3), ward: g.maybe(g.pick(Self.awkward)),
+                          outcome: g.maybe(g.pick(["no_answer", "busy"])), woundCare: g.maybe(g.below(2) == 0),
+                          overdueSince: g.maybe("2026-11-2\(g.below(9))"), expectedAt: g.maybe(g.date()),
+                          delayReason: g.maybe(g.pick(Self.awkward)))
+        if g.below(4) == 0 {
+            job.history = (0..<g.below(3)).map { _ in
+                JobView.Change(at: g.date(), actor: g.pick(Self.awkward), from: g.maybe("scheduled"), to: "due", reason: g.pick(Self.awkward))
+            }
+            job.reason = g.maybe(g.pick(Self.awkward))
+            job.deliveries = (0..<g.below(3)).map { _ in JobView.Delivery(at: g.date(), result: "retry", detail: g.maybe(g.pick(Self.awkward))) }
+        }
+        return CallEntry(job: job, patientName: g.maybe(g.pick(Self.awkward)), phone: g.maybe("+447700900\(g.below(900) + 100)"),
+                         voicemailOK: g.below(2) == 0, procedure: g.maybe(g.pick(Self.awkward)), surgeryAt: g.maybe(g.date()),
+                         lastAttemptAt: g.maybe(g.date()), note: g.maybe(g.pick(Self.awkward)))
+    }
+
+    @Test(arguments: 0..<200)
+    func theHandWrittenJSONIsWhatTheEncoderWrites(seed: Int) throws {
+        let g = Gen(seed)
+        let report = CallsReport(date: g.maybe("2026-11-26"), ward: g.maybe(g.pick(Self.awkward)), escalated: g.below(2) == 0,
+                                 hospital: g.pick(Self.awkward), calls: (0..<g.below(6)).map { _ in entry(g) })
+        let fast = String(decoding: report.json(), as: UTF8.self)
+        let reference = String(decoding: try ControlJSON.encoder.encode(report), as: UTF8.self)
+        #expect(fast == reference)
+        // And it reads back as the same report.
+        #expect(try ControlJSON.decoder.decode(CallsReport.self, from: Data(fast.utf8)) == report)
+    }
+}
