@@ -80,6 +80,7 @@ final class QueueReader: @unchecked Sendable {
 
     private func readAll() -> Result<(IngestCounts, QueuePosition), StoreError> {
         var total = IngestCounts()
+        var catchingUp = false
         var ahead: Batch? = nil
         while !stopping.load(ordering: .relaxed) {
             guard prepareFile() else { break }
@@ -99,6 +100,10 @@ final class QueueReader: @unchecked Sendable {
             // read-ahead only reads it (fd, parser, file identity).
             let readAhead = ReadAhead()
             let group = DispatchGroup()
+            if batch.lines.count >= Self.batchLines && !catchingUp {
+                catchingUp = true
+                store.setWriterCache(.catchUp)
+            }
             if batch.lines.count >= Self.batchLines {
                 WorkQueue.readAhead.async(group: group) { readAhead.batch = self.readBatch(from: batch.position) }
             }
@@ -113,10 +118,14 @@ final class QueueReader: @unchecked Sendable {
                 let msg = "cannot commit queue lines to the database: \(error); the lines stay in the queue file and are read again shortly"
                 logger.error("\(msg)", metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
                 setProblem(msg)
+                if catchingUp { store.setWriterCache(.steady) }
                 return .failure(StoreError(msg))
             }
             group.wait()
             ahead = readAhead.batch
+        }
+        if catchingUp {
+            store.setWriterCache(.steady)
         }
         if total.ingested + total.duplicates + total.rejected > 0 {
             logger.info(

@@ -23,7 +23,7 @@ struct EventApplier {
         self.db = db
         self.now = now
         self.planner = Planner(rules: rules, now: now)
-        self.jobs = try JobWriter(db: db, rules: rules)
+        self.jobs = try JobWriter(db: db, rules: rules, gatherCounts: true)
         findEvent = try PreparedSQL(db, "SELECT hash FROM events WHERE id = ?")
         insertEvent = try PreparedSQL(db, "INSERT INTO events (id, hash, type, ref, line, offset) VALUES (?, ?, ?, ?, ?, ?)")
         insertReject = try PreparedSQL(db, "INSERT INTO rejects (line, offset, event_id, code, message, raw, at) VALUES (?, ?, ?, ?, ?, ?, ?)")

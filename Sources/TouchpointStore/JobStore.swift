@@ -12,12 +12,21 @@ struct JobWriter {
     private let count: PreparedSQL
     private let byBooking: PreparedSQL
     private let byPatient: PreparedSQL
+    /// When set, count changes gather here and `flushCounts()` writes them
+    /// once: an ingest batch moves tens of thousands of jobs between a dozen
+    /// (kind, state) pairs.
+    private let pending: CountDeltas?
+
+    final class CountDeltas {
+        var byKey: [String: (kind: JobKind, state: JobState, by: Int)] = [:]
+    }
 
     static let columns = "id, kind, booking_kind, ref, patient_id, state, due_at, expires_at, created_at, revision, attempts, ward, expected_at, delay_reason, call_day, overdue_since, outcome, wound_care, rule, note, last_attempt_at"
 
-    init(db: Database, rules: SchedulingRules) throws {
+    init(db: Database, rules: SchedulingRules, gatherCounts: Bool = false) throws {
         self.db = db
         self.rules = rules
+        self.pending = gatherCounts ? CountDeltas() : nil
         insert = try PreparedSQL(db, """
             INSERT OR REPLACE INTO jobs (\(Self.columns), updated_at, next_check_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -64,8 +73,23 @@ struct JobWriter {
     }
 
     private func bump(_ kind: JobKind, _ state: JobState, _ by: Int) throws {
+        if let pending {
+            let key = kind.rawValue + "/" + state.rawValue
+            pending.byKey[key, default: (kind, state, 0)].by += by
+            return
+        }
         count.bind(1, kind.rawValue); count.bind(2, state.rawValue); count.bind(3, by)
         try count.run(db)
+    }
+
+    /// Writes the gathered count changes; call before the transaction commits.
+    func flushCounts() throws {
+        guard let pending else { return }
+        for (_, d) in pending.byKey where d.by != 0 {
+            count.bind(1, d.kind.rawValue); count.bind(2, d.state.rawValue); count.bind(3, d.by)
+            try count.run(db)
+        }
+        pending.byKey.removeAll()
     }
 
     static func read(_ r: PreparedSQL) -> Job {
@@ -183,7 +207,7 @@ extension Store {
     /// The due time of the next job waiting to become due.
     public func nextDueAt() async throws -> Date? {
         try await pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT min(due_at) FROM jobs WHERE state = 'scheduled'").map(Date.init(millis:))
+            try Int64.fetchOne(db, sql: "SELECT next_check_at FROM jobs WHERE next_check_at IS NOT NULL AND state = 'scheduled' ORDER BY next_check_at LIMIT 1").map(Date.init(millis:))
         }
     }
 

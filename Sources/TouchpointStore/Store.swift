@@ -164,7 +164,7 @@ public final class Store: Sendable {
                 // A 20 MiB page cache for the writer: ingest touches the events,
                 // bookings and patients indexes at random; SQLite's 2 MiB default
                 // turns that into a pread per lookup.
-                try db.execute(sql: "PRAGMA cache_size = -20480")
+                try db.execute(sql: "PRAGMA cache_size = -\(WriterCache.steady.rawValue)")
             }
             try Schema.migrator.migrate(pool)
             // Take the write lock once now: a database another process holds
@@ -190,6 +190,19 @@ public final class Store: Sendable {
             return String(cString: strerror(Int32(u.code)))
         }
         return ns.localizedDescription
+    }
+
+    /// The writer's page cache in KiB: `steady` normally; `catchUp` while a
+    /// backlog is read (a million-line queue after an outage), when every
+    /// insert into the jobs' time indexes lands on a random page and a small
+    /// cache turns each into a read. Handed back by `releaseMemory()`.
+    public enum WriterCache: Int, Sendable {
+        case steady = 20_480
+        case catchUp = 262_144
+    }
+
+    public func setWriterCache(_ size: WriterCache) {
+        try? pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA cache_size = -\(size.rawValue)") }
     }
 
     /// Hands back what a bulk read filled: the writer's page cache and the C
@@ -227,7 +240,7 @@ public final class Store: Sendable {
                 patients: try Int.fetchOne(db, sql: "SELECT count(*) FROM patients") ?? 0,
                 bookings: try Int.fetchOne(db, sql: "SELECT count(*) FROM bookings WHERE cancelled = 0") ?? 0,
                 jobCounts: try Self.readJobCounts(db),
-                nextDueAt: try Int64.fetchOne(db, sql: "SELECT min(due_at) FROM jobs WHERE state = 'scheduled'").map(Date.init(millis:)),
+                nextDueAt: try Int64.fetchOne(db, sql: "SELECT next_check_at FROM jobs WHERE next_check_at IS NOT NULL AND state = 'scheduled' ORDER BY next_check_at LIMIT 1").map(Date.init(millis:)),
                 lastDispatch: try Int64.fetchOne(db, sql: "SELECT max(at) FROM deliveries WHERE result = 'sent'").map(Date.init(millis:)),
                 paused: try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'dispatch.paused'") == "1")
         }
@@ -266,6 +279,7 @@ public final class Store: Sendable {
             for line in lines {
                 try applier.apply(line, counts: &counts)
             }
+            try applier.jobs.flushCounts()
             try db.execute(
                 sql: """
                     UPDATE queue_state SET device = ?, inode = ?, offset = ?, line = ?, first_line_hash = ?,
