@@ -19,6 +19,8 @@ struct CommandHandler: Sendable {
     let reload: @Sendable (String) -> ConfigError?
     /// The last `status` reply, as sent.
     let statusReplies = StatusReplyCache()
+    /// Small requests seen lately, decoded: a probe sends the same bytes each time.
+    let recentRequests = RecentRequests()
 
     /// The role each command needs (`cli.md`).
     static let roles: [String: Role] = [
@@ -32,7 +34,7 @@ struct CommandHandler: Sendable {
     /// command such as `status` is answered without a hop to another thread.
     nonisolated(nonsending) func handle(_ payload: [UInt8], caller: Caller) async -> (Data, Bool) {
         let request: ControlRequest
-        switch ControlRequest.decode(payload) {
+        switch recentRequests.decode(payload) {
         case .failure(let f):
             return (ControlReply.failure(f), false)
         case .success(let r):
@@ -271,4 +273,26 @@ final class StatusReplyCache: Sendable {
 
     func reply(for key: Key) -> Data? { last.withLock { $0?.key == key ? $0?.reply : nil } }
     func keep(_ reply: Data, for key: Key) { last.withLock { $0 = (key, reply) } }
+}
+
+/// Decoded small requests by their bytes. Decoding is a pure function of the
+/// payload, so a monitoring probe that asks `status` thousands of times a
+/// second has it decoded once.
+final class RecentRequests: Sendable {
+    static let maximumBytes = 256
+    static let capacity = 64
+    private let known = Mutex<[[UInt8]: ControlRequest]>([:])
+
+    func decode(_ payload: [UInt8]) -> Result<ControlRequest, ControlFailure> {
+        guard payload.count <= Self.maximumBytes else { return ControlRequest.decode(payload) }
+        if let hit = known.withLock({ $0[payload] }) { return .success(hit) }
+        let result = ControlRequest.decode(payload)
+        if case .success(let request) = result {
+            known.withLock {
+                if $0.count >= Self.capacity { $0.removeAll(keepingCapacity: true) }
+                $0[payload] = request
+            }
+        }
+        return result
+    }
 }

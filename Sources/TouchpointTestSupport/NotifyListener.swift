@@ -88,7 +88,7 @@ public final class NotifyListener: @unchecked Sendable {
             seen = all.count
             let left = deadline.timeIntervalSinceNow
             if left <= 0 { return nil }
-            drain(timeout: min(left, 0.2))
+            drain(timeout: min(left, 0.005))
         }
     }
 
