@@ -56,9 +56,10 @@ public enum Benchmarks {
 
     static let london = HospitalClock(identifier: "Europe/London")!
 
-    /// A start date for generated bookings a week ahead: nothing comes due
-    /// while a scenario runs.
-    static var futureStart: LocalDate { london.localDate(of: Date()).adding(days: 7) }
+    /// A start date for generated bookings ten days ahead: their Open Access
+    /// information (a week before) and everything else comes due after any
+    /// scenario has finished.
+    static var futureStart: LocalDate { london.localDate(of: Date()).adding(days: 10) }
 
     // MARK: Ingest 1M, restart, memory after ingest
 
@@ -164,8 +165,12 @@ public enum Benchmarks {
         try h.appendLines(lines)
         try h.start(timeout: 600)
         let pid = h.pid!
-        let s = try h.status()
         let windowEnd = Date().addingTimeInterval(TimeInterval(10 + o.idleSeconds))
+        var s = try h.status()
+        for _ in 0..<100 where (s.nextDueAt ?? .distantFuture) < windowEnd {
+            Thread.sleep(forTimeInterval: 0.1)  // the engine's first run
+            s = try h.status()
+        }
         if let next = s.nextDueAt, next < windowEnd {
             throw HarnessError("the idle scenario has a job due at \(Timestamp.rfc3339(next)), inside its window")
         }
@@ -184,8 +189,17 @@ public enum Benchmarks {
 
         // status, one request after another on one connection; and what this
         // machine allows any program: a bare request and reply on a Unix socket.
-        let rate = try statusRate(socket: h.socketPath, seconds: o.statusSeconds)
-        let bare = bareRoundTrips(replyBytes: try statusReplySize(socket: h.socketPath), seconds: o.statusSeconds)
+        // Three windows each, alternating, and the median: this VM's round
+        // trips vary by a fifth from one second to the next.
+        var rates: [Double] = []
+        var bares: [Double] = []
+        let replyBytes = try statusReplySize(socket: h.socketPath)
+        for _ in 0..<3 {
+            rates.append(try statusRate(socket: h.socketPath, seconds: o.statusSeconds))
+            bares.append(bareRoundTrips(replyBytes: replyBytes, seconds: o.statusSeconds))
+        }
+        o.log("status: \(rates.map { Int($0) }) requests/s; bare \(bares.map { Int($0) })")
+        let (rate, bare) = (median(rates), median(bares))
         o.log(String(format: "status: %.0f requests/s; bare socket round trips %.0f/s", rate, bare))
         try h.stop()
         return [
@@ -193,7 +207,7 @@ public enum Benchmarks {
                          ours: "\(switches)", baseline: "-", ratio: "-", target: "0", met: switches == 0),
             BenchmarkRow(scenario: "resident memory, idle, \(jobs) jobs", ours: String(format: "%.1f MiB", Double(rss) / 1024),
                          baseline: "-", ratio: "-", target: "< 32 MiB", met: rss < 32 * 1024),
-            BenchmarkRow(scenario: "`status` requests per second on one connection (\(jobs) jobs)", ours: String(format: "%.0f /s", rate),
+            BenchmarkRow(scenario: "`status` requests per second on one connection (\(jobs) jobs, median of 3 × \(o.statusSeconds) s)", ours: String(format: "%.0f /s", rate),
                          baseline: String(format: "bare Unix-socket request and reply, no work: %.0f /s", bare),
                          ratio: String(format: "%.2f", rate / bare), target: "> 20,000", met: rate > 20_000),
         ]

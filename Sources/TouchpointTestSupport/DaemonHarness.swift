@@ -40,7 +40,8 @@ public final class DaemonHarness: @unchecked Sendable {
     /// The repository this harness was built from.
     public static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../..").standardized.path
-    public static var ctlPath: String { binDir + "/touchpointctl" }
+    /// `TOUCHPOINT_CTL` names another build of it (the benchmark's static one).
+    public static var ctlPath: String { ProcessInfo.processInfo.environment["TOUCHPOINT_CTL"] ?? binDir + "/touchpointctl" }
 
     /// A fresh directory with a config; `extraConfig` is appended (later sections override nothing: keep keys unique).
     public init(extraConfig: String = "", topLevel: String = "", hospital: Bool = true) throws {
