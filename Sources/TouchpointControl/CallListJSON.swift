@@ -12,12 +12,9 @@ extension CallsReport {
     public func json() -> [UInt8] {
         var w = JSONBytes()
         w.out.reserveCapacity(256 + calls.count * 700)
-        w.raw("{\"calls\":[")
-        for (i, c) in calls.enumerated() {
-            if i > 0 { w.raw(",") }
-            c.write(to: &w)
-        }
-        w.raw("],\"date\":"); w.string(date)
+        w.raw("{\"calls\":")
+        w.array(calls) { w, c in c.write(to: &w) }
+        w.raw(",\"date\":"); w.string(date)
         w.raw(",\"escalated\":"); w.bool(escalated)
         w.raw(",\"hospital\":"); w.string(hospital)
         w.raw(",\"ward\":"); w.string(ward)
@@ -33,23 +30,20 @@ extension CallEntry {
         w.raw(",\"created_at\":"); w.date(j.createdAt)
         w.raw(",\"delay_reason\":"); w.string(j.delayReason)
         if let deliveries = j.deliveries {
-            w.raw(",\"deliveries\":[")
-            for (i, d) in deliveries.enumerated() {
-                if i > 0 { w.raw(",") }
+            w.raw(",\"deliveries\":")
+            w.array(deliveries) { w, d in
                 w.raw("{\"at\":"); w.date(d.at)
                 if let detail = d.detail { w.raw(",\"detail\":"); w.string(detail) }
                 w.raw(",\"result\":"); w.string(d.result)
                 w.raw("}")
             }
-            w.raw("]")
         }
         w.raw(",\"due_at\":"); w.date(j.dueAt)
         w.raw(",\"expected_at\":"); w.date(j.expectedAt)
         w.raw(",\"expires_at\":"); w.date(j.expiresAt)
         if let history = j.history {
-            w.raw(",\"history\":[")
-            for (i, h) in history.enumerated() {
-                if i > 0 { w.raw(",") }
+            w.raw(",\"history\":")
+            w.array(history) { w, h in
                 w.raw("{\"actor\":"); w.string(h.actor)
                 w.raw(",\"at\":"); w.date(h.at)
                 w.raw(",\"from\":"); w.string(h.from)
@@ -57,7 +51,6 @@ extension CallEntry {
                 w.raw(",\"to\":"); w.string(h.to)
                 w.raw("}")
             }
-            w.raw("]")
         }
         w.raw(",\"id\":"); w.string(j.id)
         w.raw(",\"kind\":"); w.string(j.kind)
@@ -88,6 +81,15 @@ struct JSONBytes {
 
     mutating func raw(_ s: StaticString) {
         s.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
+    mutating func array<T>(_ items: [T], _ element: (inout JSONBytes, T) -> Void) {
+        raw("[")
+        for (i, x) in items.enumerated() {
+            if i > 0 { raw(",") }
+            element(&self, x)
+        }
+        raw("]")
     }
 
     mutating func int(_ v: Int) { out.append(contentsOf: String(v).utf8) }
