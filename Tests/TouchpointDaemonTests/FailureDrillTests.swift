@@ -134,6 +134,12 @@ import Glibc
         }
         try h.start(user: user)
         #expect(try h.status().queue.ingested == 5)
+        // Made unreadable in place: the file it has open still reads, so
+        // lines written meanwhile are not lost.
+        chmod(h.queuePath, 0o000)
+        try h.appendLines(patients("m", 1...2))
+        try h.waitUntil(timeout: 10, "lines appended after chmod 000 are read through the open file") { try h.status().queue.ingested == 7 }
+        #expect(try h.status().queue.error == nil)
         let next = h.queuePath + ".tmp"
         try (patients("b", 1...4).joined(separator: "\n") + "\n").write(toFile: next, atomically: false, encoding: .utf8)
         chmod(next, 0o000)
@@ -141,9 +147,9 @@ import Glibc
         try h.waitUntil(timeout: 10, "the unreadable file is reported") {
             try h.status().queue.error?.contains("Permission denied") == true
         }
-        #expect(try h.status().queue.ingested == 5)
+        #expect(try h.status().queue.ingested == 7)
         chmod(h.queuePath, 0o644)
-        try h.waitUntil(timeout: 10, "it is read once readable") { try h.status().queue.ingested == 9 }
+        try h.waitUntil(timeout: 10, "it is read once readable") { try h.status().queue.ingested == 11 }
         #expect(try h.status().queue.error == nil)
         try h.stop()
     }
