@@ -202,7 +202,13 @@ public final class Store: Sendable {
     }
 
     public func setWriterCache(_ size: WriterCache) {
-        try? pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA cache_size = -\(size.rawValue)") }
+        // While catching up, the WAL is also folded back into the database
+        // less often (40 MiB rather than 4), so a page written by several
+        // batches is copied back once.
+        let checkpoint = size == .catchUp ? 10_000 : 1_000
+        try? pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA cache_size = -\(size.rawValue); PRAGMA wal_autocheckpoint = \(checkpoint)")
+        }
     }
 
     /// Hands back what a bulk read filled: the writer's page cache and the C
