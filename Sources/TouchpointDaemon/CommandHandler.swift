@@ -68,13 +68,25 @@ struct CommandHandler: Sendable {
         }
     }
 
+    /// The `status` reply if `payload` asks for it, the caller may have it,
+    /// and it is already made for the current state; else nil.
+    func readyStatusReply(_ payload: [UInt8], caller: Caller) -> Data? {
+        guard caller.role != nil, case .success(let request) = recentRequests.decode(payload),
+              request.command == "status", request.args == .init() else { return nil }
+        return statusReplies.reply(for: statusKey())
+    }
+
+    func statusKey() -> StatusReplyCache.Key {
+        StatusReplyCache.Key(writes: store.writeCount, uptime: Int(Date().timeIntervalSince(runtime.startedAt)),
+                             problem: reader.health.withLock { $0.problem }, config: runtime.generation)
+    }
+
     nonisolated(nonsending) private func run(_ request: ControlRequest, caller: Caller) async throws -> Data {
         switch request.command {
         case "status":
             // The same state gives the same bytes: encoded again only after a
             // write, a new second of uptime, a queue problem or a reload.
-            let key = StatusReplyCache.Key(writes: store.writeCount, uptime: Int(Date().timeIntervalSince(runtime.startedAt)),
-                                           problem: reader.health.withLock { $0.problem }, config: runtime.generation)
+            let key = statusKey()
             if let cached = statusReplies.reply(for: key) { return cached }
             let reply = ControlReply.success(try await status())
             statusReplies.keep(reply, for: key)

@@ -114,18 +114,22 @@ struct ControlServer: Service {
         let group = MultiThreadedEventLoopGroup.singleton
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
-        let initializer: @Sendable (Channel) -> EventLoopFuture<(NIOAsyncChannel<InboundFrame, ByteBuffer>, PeerCredentials, ConnectionActivity)> = { channel in
+        let handler = self.handler
+        let authorizer = self.authorizer
+        let initializer: @Sendable (Channel) -> EventLoopFuture<(NIOAsyncChannel<InboundFrame, ByteBuffer>, Caller, ConnectionActivity)> = { channel in
             let credentials: EventLoopFuture<PeerCredentials> =
                 (channel as? SocketOptionProvider)?.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
                 ?? channel.eventLoop.makeSucceededFuture(PeerCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max))
             return credentials.flatMapThrowing { cred in
                 let activity = ConnectionActivity()
+                let caller = authorizer().identify(cred)
                 try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ControlFrameDecoder()))
+                try channel.pipeline.syncOperations.addHandler(StatusFastPath(handler: handler, caller: caller, activity: activity))
                 let async = try NIOAsyncChannel<InboundFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
-                return (async, cred, activity)
+                return (async, caller, activity)
             }
         }
-        let server: NIOAsyncChannel<(NIOAsyncChannel<InboundFrame, ByteBuffer>, PeerCredentials, ConnectionActivity), Never>
+        let server: NIOAsyncChannel<(NIOAsyncChannel<InboundFrame, ByteBuffer>, Caller, ConnectionActivity), Never>
         if let fd = ServiceNotifier.listenFDs().first {
             server = try await bootstrap.bind(fd, childChannelInitializer: initializer)
             logger.info("control socket from socket activation (fd \(fd))")
@@ -149,7 +153,7 @@ struct ControlServer: Service {
                     // connections still open are cancelled: a half-sent frame or a
                     // client that never reads must not hold the daemon up.
                     defer { tasks.cancelAll() }
-                    for try await (connection, cred, activity) in connections {
+                    for try await (connection, caller, activity) in connections {
                         var now = active.value.add(1, ordering: .relaxed).newValue
                         registry.add(connection.channel, activity)
                         if now > Self.reapAbove {
@@ -166,7 +170,7 @@ struct ControlServer: Service {
                                 await Self.refuse(connection, ControlFailure(.unavailable, "touchpointd has too many control connections open (\(Self.maximumConnections)); try again shortly"))
                                 return
                             }
-                            let session = ControlSession(connection: connection, caller: authorizer().identify(cred), activity: activity,
+                            let session = ControlSession(connection: connection, caller: caller, activity: activity,
                                                          handler: handler, logger: logger)
                             await session.serve()
                         }
@@ -248,5 +252,51 @@ actor ControlSession {
         } catch {
             logger.debug("control connection ended: \(error)")
         }
+    }
+}
+
+/// Answers `status` in the channel pipeline, on the event loop, when the
+/// reply is already made (nothing written since, same second of uptime) and
+/// no earlier request on this connection is still being answered, so replies
+/// stay in order. Everything else goes on to `ControlSession`. A monitoring
+/// probe asking many times a second costs a look-up and a write.
+final class StatusFastPath: ChannelDuplexHandler {
+    typealias InboundIn = InboundFrame
+    typealias InboundOut = InboundFrame
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let handler: CommandHandler
+    let caller: Caller
+    let activity: ConnectionActivity
+    /// Requests passed on whose replies have not been written yet (event loop only).
+    private var outstanding = 0
+
+    init(handler: CommandHandler, caller: Caller, activity: ConnectionActivity) {
+        self.handler = handler
+        self.caller = caller
+        self.activity = activity
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        if outstanding == 0, case .payload(let buffer) = frame,
+           let reply = handler.readyStatusReply(Array(buffer.readableBytesView), caller: caller) {
+            activity.begin()
+            var framed = context.channel.allocator.buffer(capacity: 4 + reply.count)
+            framed.writeInteger(UInt32(reply.count))
+            framed.writeBytes(reply)
+            context.writeAndFlush(wrapOutboundOut(framed), promise: nil)
+            activity.end()
+            return
+        }
+        outstanding += 1
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // One reply per request passed on.
+        if outstanding > 0 { outstanding -= 1 }
+        context.write(data, promise: promise)
     }
 }

@@ -9,6 +9,8 @@ import Glibc
 /// abuse tests (garbage, oversized or half-sent frames, idle or non-reading clients).
 public final class RawControlConnection {
     public let fd: Int32
+    /// Bytes read past the last frame returned: replies can arrive together.
+    private var buffer: [UInt8] = []
 
     public init(path: String) throws {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -30,7 +32,6 @@ public final class RawControlConnection {
 
     /// The next reply frame's JSON, or nil if the daemon closed the connection (or `timeout` passed).
     public func readFrame(timeout: TimeInterval = 5) -> [String: Any]? {
-        var buffer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {

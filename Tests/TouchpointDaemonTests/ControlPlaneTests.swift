@@ -152,6 +152,40 @@ let isRoot = getuid() == 0
         try h.stop()
     }
 
+    /// `status` may be answered straight from the pipeline; sent behind
+    /// other requests on the same connection it must still come back after
+    /// their replies, and after a write it must show the new state.
+    @Test func repliesComeBackInTheOrderRequestsWereSent() throws {
+        let h = try DaemonHarness()
+        try h.appendLines([#"{"v":1,"id":"o1","type":"patient.updated","patient":{"id":"P1"}}"#])
+        try h.start()
+        let c = try RawControlConnection(path: h.socketPath)
+        let status = #"{"v":1,"command":"status","args":{}}"#
+        // Warm the status reply, so the next ones may take the fast path.
+        c.sendFrame(status)
+        #expect((c.readFrame()?["result"] as? [String: Any])?["version"] != nil)
+        for _ in 0..<20 {
+            var burst: [UInt8] = []
+            for json in [#"{"v":1,"command":"jobs","args":{}}"#, status, #"{"v":1,"command":"rejects","args":{}}"#, status, status] {
+                burst += Array(ControlProtocol.frame(Data(json.utf8)))
+            }
+            c.send(burst)
+            let replies = (0..<5).map { _ in c.readFrame()?["result"] as? [String: Any] }
+            #expect(replies[0]?["jobs"] != nil, "the jobs reply first")
+            #expect(replies[1]?["version"] != nil)
+            #expect(replies[2]?["rejects"] != nil, "then rejects: \(String(describing: replies[2]))")
+            #expect(replies[3]?["version"] != nil && replies[4]?["version"] != nil)
+        }
+        // A write, then status: the new count, not the one made before it.
+        try h.appendLines([#"{"v":1,"id":"o2","type":"patient.updated","patient":{"id":"P2"}}"#])
+        try h.waitUntil(timeout: 10, "the new line is counted") {
+            c.sendFrame(status)
+            let q = (c.readFrame()?["result"] as? [String: Any])?["queue"] as? [String: Any]
+            return q?["ingested"] as? Int == 2
+        }
+        try h.stop()
+    }
+
     @Test func fiveHundredIdleConnectionsCostOnlyTheirConnections() throws {
         let h = try DaemonHarness()
         try h.start()
