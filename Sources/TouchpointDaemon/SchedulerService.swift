@@ -84,7 +84,8 @@ struct SchedulerService: Service {
 
     /// Keeps systemd's STATUS= line current: what `systemctl status` shows.
     func reportStatus(store: Store) async {
-        guard let totals = try? store.queueTotals(), let counts = try? await store.jobCounts() else { return }
+        guard let snapshot = try? await store.statusSnapshot() else { return }
+        let (totals, counts) = (snapshot.totals, snapshot.jobCounts)
         let scheduled = counts.values.reduce(0) { $0 + ($1["scheduled"] ?? 0) }
         let callsDue = counts["checkin_call"]?["due"] ?? 0
         let escalated = counts["checkin_call"]?["escalated"] ?? 0

@@ -106,11 +106,4 @@ extension Store {
                 .map { DeliveryAttempt(at: Date(millis: $0["at"]), result: $0["result"], detail: $0["detail"]) }
         }
     }
-
-    /// When the last notice was handed over.
-    public func lastDispatch() async throws -> Date? {
-        try await pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT max(at) FROM deliveries WHERE result = 'sent'").map(Date.init(millis:))
-        }
-    }
 }

@@ -191,24 +191,12 @@ extension Store {
         }
     }
 
-    /// Jobs by kind and state, from the counts kept with every change.
-    public func jobCounts() async throws -> [String: [String: Int]] {
-        try await pool.read { db in try Self.readJobCounts(db) }
-    }
-
     static func readJobCounts(_ db: Database) throws -> [String: [String: Int]] {
         var out: [String: [String: Int]] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT kind, state, n FROM job_counts WHERE n != 0") {
             out[row["kind"], default: [:]][row["state"]] = row["n"]
         }
         return out
-    }
-
-    /// The due time of the next job waiting to become due.
-    public func nextDueAt() async throws -> Date? {
-        try await pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT next_check_at FROM jobs WHERE next_check_at IS NOT NULL AND state = 'scheduled' ORDER BY next_check_at LIMIT 1").map(Date.init(millis:))
-        }
     }
 
     public func jobs(_ f: JobFilter) async throws -> [Job] {

@@ -315,17 +315,6 @@ public final class Store: Sendable {
         }
     }
 
-    /// Counts of what the state holds, for `status`.
-    public func counts() async throws -> [String: Int] {
-        try await pool.read { db in
-            [
-                "patients": try Int.fetchOne(db, sql: "SELECT count(*) FROM patients") ?? 0,
-                "bookings": try Int.fetchOne(db, sql: "SELECT count(*) FROM bookings WHERE cancelled = 0") ?? 0,
-                "events": try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0,
-            ]
-        }
-    }
-
     public func patient(id: String) throws -> Patient? {
         try pool.read { db in try EventApplier.loadPatient(db, id) }
     }
