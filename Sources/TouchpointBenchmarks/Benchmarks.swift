@@ -91,7 +91,7 @@ public enum Benchmarks {
         // Once the engine's first run over the new jobs is done.
         Thread.sleep(forTimeInterval: 2)
         let rssAfter = residentKiB(pid)
-        let peak = peakKiB(pid)
+        let peak = peakResidentKiB(pid)
         let s = try h.status()
         guard s.queue.ingested + s.queue.rejected + s.queue.duplicates == o.events, s.queue.rejected == 0 else {
             throw HarnessError("ingest read \(s.queue.ingested) events, \(s.queue.rejected) rejected, of \(o.events)")
@@ -399,13 +399,6 @@ public enum Benchmarks {
             out[tid] = Int(line.split(separator: "\t").last!.trimmingCharacters(in: .whitespaces)) ?? 0
         }
         return out
-    }
-
-    /// Peak resident memory (VmHWM) in KiB.
-    static func peakKiB(_ pid: Int32) -> Int {
-        guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
-        return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
     }
 }
 

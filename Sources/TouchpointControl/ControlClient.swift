@@ -81,8 +81,8 @@ public final class ControlClient {
             switch e {
             case EACCES, EPERM:
                 // Say whose socket it is: the group named is the one to join.
-                let owner = Self.userName(st.st_uid) ?? "uid \(st.st_uid)"
-                let group = Self.groupName(st.st_gid) ?? "gid \(st.st_gid)"
+                let owner = UnixAccounts.userName(uid: st.st_uid) ?? "uid \(st.st_uid)"
+                let group = UnixAccounts.groupName(gid: st.st_gid) ?? "gid \(st.st_gid)"
                 throw .permissionDenied("permission denied on \(socketPath): it belongs to user \(owner), group \(group) (mode \(String(st.st_mode & 0o777, radix: 8))); you need to be in the group \(group)")
             case ECONNREFUSED:
                 throw unreachable("connection refused")
@@ -96,22 +96,6 @@ public final class ControlClient {
         setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         fd = s
-    }
-
-    static func groupName(_ gid: gid_t) -> String? {
-        var grp = group()
-        var result: UnsafeMutablePointer<group>? = nil
-        var buf = [CChar](repeating: 0, count: 16_384)
-        guard getgrgid_r(gid, &grp, &buf, buf.count, &result) == 0, result != nil else { return nil }
-        return String(cString: grp.gr_name)
-    }
-
-    static func userName(_ uid: uid_t) -> String? {
-        var pwd = passwd()
-        var result: UnsafeMutablePointer<passwd>? = nil
-        var buf = [CChar](repeating: 0, count: 4096)
-        guard getpwuid_r(uid, &pwd, &buf, buf.count, &result) == 0, result != nil else { return nil }
-        return String(cString: pwd.pw_name)
     }
 
     /// Sends `request` and returns the reply's `result` JSON (or throws its error).

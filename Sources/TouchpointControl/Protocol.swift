@@ -109,15 +109,6 @@ public struct ControlRequest: Codable, Equatable, Sendable {
     /// Parses a request frame's payload. Checks the version before anything else,
     /// so a client of another version gets an error naming both.
     public static func decode(_ payload: [UInt8]) -> Result<ControlRequest, ControlFailure> {
-        // Most requests (`status` from a monitoring probe, many times a
-        // second) carry no arguments: read those with the queue's small
-        // parser; anything else, or anything odd, takes the full path below.
-        if let plain = payload.withUnsafeBufferPointer({ try? JSONParser.parse($0) }),
-           case .object(let members) = plain, members.count == 3,
-           case .number(String(ControlProtocol.version))? = plain["v"], case .string(let command)? = plain["command"],
-           case .object(let args)? = plain["args"], args.isEmpty {
-            return .success(ControlRequest(command: command))
-        }
         let data = Data(payload)
         struct Versioned: Decodable { var v: Int? }
         guard let versioned = try? JSONDecoder().decode(Versioned.self, from: data) else {
@@ -180,14 +171,11 @@ public enum ControlReply {
         guard let body = try? ControlJSON.encoder.encode(result) else {
             return failure(ControlFailure(.failed, "the daemon could not encode its reply"))
         }
-        var out = successPrefix
-        out.append(body)
-        out.append(UInt8(ascii: "}"))
-        return out
+        return success(json: body)
     }
 
     /// A success reply around a result already written as JSON.
-    public static func success(json body: [UInt8]) -> Data {
+    public static func success(json body: some Sequence<UInt8>) -> Data {
         var out = successPrefix
         out.append(contentsOf: body)
         out.append(UInt8(ascii: "}"))

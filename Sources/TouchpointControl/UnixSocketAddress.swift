@@ -19,3 +19,24 @@ public enum UnixSocketAddress {
         }
     }
 }
+
+/// User and group names from the system's account database, for messages
+/// about who may use the socket: the client names a socket's owner, the
+/// daemon names the user at the other end.
+public enum UnixAccounts {
+    public static func userName(uid: uid_t) -> String? {
+        var pwd = passwd()
+        var result: UnsafeMutablePointer<passwd>? = nil
+        var buf = [CChar](repeating: 0, count: 4096)
+        guard getpwuid_r(uid, &pwd, &buf, buf.count, &result) == 0, result != nil else { return nil }
+        return String(cString: pwd.pw_name)
+    }
+
+    public static func groupName(gid: gid_t) -> String? {
+        var grp = group()
+        var result: UnsafeMutablePointer<group>? = nil
+        var buf = [CChar](repeating: 0, count: 16_384)
+        guard getgrgid_r(gid, &grp, &buf, buf.count, &result) == 0, result != nil else { return nil }
+        return String(cString: grp.gr_name)
+    }
+}

@@ -93,6 +93,17 @@ extension UInt64 {
     fileprivate var clamped: Int64 { Int64(clamping: self) }
 }
 
+extension ByteBufferAllocator {
+    /// A reply as one frame (`ControlProtocol`): its length, then its bytes,
+    /// copied once into the buffer the channel writes.
+    fileprivate func frame(_ payload: Data) -> ByteBuffer {
+        var framed = buffer(capacity: 4 + payload.count)
+        framed.writeInteger(UInt32(payload.count))
+        framed.writeBytes(payload)
+        return framed
+    }
+}
+
 /// The control socket: framed JSON requests, answered by `CommandHandler`.
 struct ControlServer: Service {
     let socketPath: String
@@ -198,7 +209,7 @@ struct ControlServer: Service {
 
     static func refuse(_ connection: NIOAsyncChannel<InboundFrame, ByteBuffer>, _ failure: ControlFailure) async {
         try? await connection.executeThenClose { _, outbound in
-            try await outbound.write(ByteBuffer(bytes: ControlProtocol.frame(ControlReply.failure(failure))))
+            try await outbound.write(connection.channel.allocator.frame(ControlReply.failure(failure)))
         }
     }
 
@@ -234,17 +245,13 @@ actor ControlSession {
                     switch frame {
                     case .tooLarge(let n):
                         let f = ControlFailure(.frameTooLarge, "request of \(n) bytes is over the limit of \(ControlProtocol.maximumFrameLength); closing the connection")
-                        try await outbound.write(ByteBuffer(bytes: ControlProtocol.frame(ControlReply.failure(f))))
+                        try await outbound.write(connection.channel.allocator.frame(ControlReply.failure(f)))
                         return
                     case .payload(let buffer):
                         activity.begin()
                         let (reply, keepOpen) = await handler.handle(Array(buffer.readableBytesView), caller: caller)
                         activity.end()
-                        // The length and the reply in one buffer, copied once.
-                        var framed = connection.channel.allocator.buffer(capacity: 4 + reply.count)
-                        framed.writeInteger(UInt32(reply.count))
-                        framed.writeBytes(reply)
-                        try await outbound.write(framed)
+                        try await outbound.write(connection.channel.allocator.frame(reply))
                         if !keepOpen { return }
                     }
                 }
@@ -283,10 +290,7 @@ final class StatusFastPath: ChannelDuplexHandler {
         if outstanding == 0, case .payload(let buffer) = frame,
            let reply = handler.readyStatusReply(Array(buffer.readableBytesView), caller: caller) {
             activity.begin()
-            var framed = context.channel.allocator.buffer(capacity: 4 + reply.count)
-            framed.writeInteger(UInt32(reply.count))
-            framed.writeBytes(reply)
-            context.writeAndFlush(wrapOutboundOut(framed), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.frame(reply)), promise: nil)
             activity.end()
             return
         }

@@ -241,30 +241,29 @@ struct IngestService: Service {
     /// Gives back the memory a bulk read filled (off the concurrency threads).
     let releaseMemory: @Sendable () async -> Void
 
-    /// The first wait before reading again after lines could not be committed
-    /// (a full disk, a locked database); it doubles up to `retryMax`.
-    static let retryFirst = Duration.seconds(1)
-    static let retryMax = Duration.seconds(30)
+    /// The wait before reading again after lines could not be committed (a
+    /// full disk, a locked database): 1 s, doubling up to 30 s.
+    static let retry = RetryPolicy(initial: 1, maximum: 30, maxAge: .infinity)
     /// A read this large was a catch-up or a backlog: give its memory back.
     static let bulk = 10_000
 
     func run() async throws {
         await withDiscardingTaskGroup { retries in
-            var backoff = Self.retryFirst
-            /// New or changed jobs may be due sooner than the engine's timer: let
-            /// it look. Lines that could not be committed stay in the file and are
-            /// read again after a while, even if the file does not change again
-            /// (space coming back on a full disk is no file event).
-            /// Whether it was a bulk read.
+            var failures = 0
+            /// Whether it was a bulk read. New or changed jobs may be due sooner
+            /// than the engine's timer: it is poked to look. Lines that could not
+            /// be committed stay in the file and are read again after a while,
+            /// even if the file does not change again (space coming back on a
+            /// full disk is no file event).
             func read(_ result: Result<(IngestCounts, QueuePosition), StoreError>) -> Bool {
                 switch result {
                 case .success(let (counts, _)):
-                    backoff = Self.retryFirst
+                    failures = 0
                     if counts.changedJobs { timer.poke() }
                     return counts.ingested + counts.duplicates + counts.rejected >= Self.bulk
                 case .failure:
-                    let wait = backoff
-                    backoff = min(backoff * 2, Self.retryMax)
+                    failures += 1
+                    let wait = Duration.seconds(Self.retry.delay(afterAttempts: failures, jitter: 0))
                     retries.addTask { [watcher] in
                         if (try? await Task.sleep(for: wait)) != nil { watcher.poke() }
                     }

@@ -1,4 +1,5 @@
 import Foundation
+import TouchpointControl
 
 #if canImport(Glibc)
 import Glibc
@@ -32,21 +33,13 @@ struct Authorizer: Sendable {
     var staffGroup: String
 
     func identify(_ cred: PeerCredentials) -> Caller {
-        let name = Self.userName(uid: cred.uid) ?? "uid \(cred.uid)"
+        let name = UnixAccounts.userName(uid: cred.uid) ?? "uid \(cred.uid)"
         if cred.uid == 0 { return Caller(credentials: cred, userName: name, role: .admin) }
         let groups = Self.groups(of: name, uid: cred.uid, primary: cred.gid)
         var role: Role? = nil
         if let g = Self.gid(of: staffGroup), groups.contains(g) { role = .staff }
         if let g = Self.gid(of: adminGroup), groups.contains(g) { role = .admin }
         return Caller(credentials: cred, userName: name, role: role)
-    }
-
-    static func userName(uid: UInt32) -> String? {
-        var pwd = passwd()
-        var result: UnsafeMutablePointer<passwd>? = nil
-        var buf = [CChar](repeating: 0, count: 4096)
-        guard getpwuid_r(uid, &pwd, &buf, buf.count, &result) == 0, result != nil else { return nil }
-        return String(cString: pwd.pw_name)
     }
 
     static func gid(of group: String) -> UInt32? {
@@ -59,7 +52,7 @@ struct Authorizer: Sendable {
 
     static func groups(of user: String, uid: UInt32, primary: UInt32) -> Set<UInt32> {
         var out: Set<UInt32> = [primary]
-        guard userName(uid: uid) != nil else { return out }
+        guard UnixAccounts.userName(uid: uid) != nil else { return out }
         var count: Int32 = 64
         var list = [gid_t](repeating: 0, count: Int(count))
         if getgrouplist(user, primary, &list, &count) < 0 {

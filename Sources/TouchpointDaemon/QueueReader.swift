@@ -80,7 +80,9 @@ final class QueueReader: @unchecked Sendable {
 
     private func readAll() -> Result<(IngestCounts, QueuePosition), StoreError> {
         var total = IngestCounts()
+        // A backlog gets the large writer cache until this read ends, however it ends.
         var catchingUp = false
+        defer { if catchingUp { store.setWriterCache(.steady) } }
         var ahead: Batch? = nil
         while !stopping.load(ordering: .relaxed) {
             guard prepareFile() else { break }
@@ -100,11 +102,11 @@ final class QueueReader: @unchecked Sendable {
             // read-ahead only reads it (fd, parser, file identity).
             let readAhead = ReadAhead()
             let group = DispatchGroup()
-            if batch.lines.count >= Self.batchLines && !catchingUp {
-                catchingUp = true
-                store.setWriterCache(.catchUp)
-            }
             if batch.lines.count >= Self.batchLines {
+                if !catchingUp {
+                    catchingUp = true
+                    store.setWriterCache(.catchUp)
+                }
                 WorkQueue.readAhead.async(group: group) { readAhead.batch = self.readBatch(from: batch.position) }
             }
             do {
@@ -118,14 +120,10 @@ final class QueueReader: @unchecked Sendable {
                 let msg = "cannot commit queue lines to the database: \(error); the lines stay in the queue file and are read again shortly"
                 logger.error("\(msg)", metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
                 setProblem(msg)
-                if catchingUp { store.setWriterCache(.steady) }
                 return .failure(StoreError(msg))
             }
             group.wait()
             ahead = readAhead.batch
-        }
-        if catchingUp {
-            store.setWriterCache(.steady)
         }
         if total.ingested + total.duplicates + total.rejected > 0 {
             logger.info(

@@ -16,6 +16,10 @@ struct SchedulerService: Service {
     /// Rung when notices may be due for dispatch.
     let doorbell: DispatchService.Doorbell
 
+    /// The wait before looking again after the state could not be read or
+    /// written: 5 s, doubling up to a minute.
+    static let retry = RetryPolicy(initial: 5, maximum: 60, maxAge: .infinity)
+
     func run() async throws {
         await withGracefulShutdownHandler {
             // The first wake is the ingest service's poke once the queue has been
@@ -33,10 +37,10 @@ struct SchedulerService: Service {
                     // error): nothing was changed, so look again after a while,
                     // backing off, and keep the daemon up for reads meanwhile.
                     failures += 1
-                    let wait = min(5 << min(failures - 1, 4), 60)
-                    logger.error("could not update the jobs (trying again in \(wait) s): \(error)",
+                    let wait = Self.retry.delay(afterAttempts: failures, jitter: 0)
+                    logger.error("could not update the jobs (trying again in \(Int(wait)) s): \(error)",
                                  metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
-                    arm(next: Date().addingTimeInterval(TimeInterval(wait)))
+                    arm(next: Date().addingTimeInterval(wait))
                 }
             }
         } onGracefulShutdown: {

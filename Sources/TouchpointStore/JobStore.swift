@@ -18,7 +18,11 @@ struct JobWriter {
     private let pending: CountDeltas?
 
     final class CountDeltas {
-        var byKey: [String: (kind: JobKind, state: JobState, by: Int)] = [:]
+        struct Key: Hashable {
+            var kind: JobKind
+            var state: JobState
+        }
+        var byKey: [Key: Int] = [:]
     }
 
     static let columns = "id, kind, booking_kind, ref, patient_id, state, due_at, expires_at, created_at, revision, attempts, ward, expected_at, delay_reason, call_day, overdue_since, outcome, wound_care, rule, note, last_attempt_at"
@@ -74,10 +78,13 @@ struct JobWriter {
 
     private func bump(_ kind: JobKind, _ state: JobState, _ by: Int) throws {
         if let pending {
-            let key = kind.rawValue + "/" + state.rawValue
-            pending.byKey[key, default: (kind, state, 0)].by += by
-            return
+            pending.byKey[CountDeltas.Key(kind: kind, state: state), default: 0] += by
+        } else {
+            try addToCount(kind, state, by)
         }
+    }
+
+    private func addToCount(_ kind: JobKind, _ state: JobState, _ by: Int) throws {
         count.bind(1, kind.rawValue); count.bind(2, state.rawValue); count.bind(3, by)
         try count.run(db)
     }
@@ -85,9 +92,8 @@ struct JobWriter {
     /// Writes the gathered count changes; call before the transaction commits.
     func flushCounts() throws {
         guard let pending else { return }
-        for (_, d) in pending.byKey where d.by != 0 {
-            count.bind(1, d.kind.rawValue); count.bind(2, d.state.rawValue); count.bind(3, d.by)
-            try count.run(db)
+        for (key, by) in pending.byKey where by != 0 {
+            try addToCount(key.kind, key.state, by)
         }
         pending.byKey.removeAll()
     }

@@ -65,8 +65,13 @@ public final class RawControlConnection {
 }
 
 /// Resident memory of a process, in KiB.
-public func residentKiB(_ pid: Int32) -> Int {
+public func residentKiB(_ pid: Int32) -> Int { procStatusKiB(pid, "VmRSS:") }
+
+/// The most resident memory a process has had (`VmHWM`), in KiB.
+public func peakResidentKiB(_ pid: Int32) -> Int { procStatusKiB(pid, "VmHWM:") }
+
+private func procStatusKiB(_ pid: Int32, _ field: String) -> Int {
     guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-          let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+          let line = s.split(separator: "\n").first(where: { $0.hasPrefix(field) }) else { return 0 }
     return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
 }
