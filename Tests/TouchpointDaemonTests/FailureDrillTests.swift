@@ -82,6 +82,10 @@ import Glibc
         let outbox = try FileManager.default.contentsOfDirectory(atPath: h.dir + "/spool/outbox").filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }
         #expect(outbox.count == 3, "each notice sent once: \(outbox)")
         try h.stop()
+        // The failed writes were logged without the data they carried.
+        for secret in ["Drill Patient", "07700 900", "+44770090", "@example.org"] {
+            #expect(!h.daemonStderr.contains(secret), "the log holds patient data: \(secret)")
+        }
         // And a restart finds all of it.
         try h.start()
         #expect(try h.status().queue.ingested == 3050)
