@@ -62,30 +62,59 @@ final class ConnectionActivity: Sendable {
     }
 }
 
-/// The open connections, so idle ones can be closed when they crowd out
-/// others. Closed only then, and found by looking, not by a timer per
-/// connection: NIO leaves a cancelled timer armed, so each connection's timer
-/// would wake an otherwise idle daemon once more, a minute after it closed.
+/// The open connections, and one timer that closes those idle for
+/// `idleTimeout` (`cli.md`: 60 s). Not a timer per connection: NIO leaves a
+/// cancelled timer armed, so each `touchpointctl` would have woken an idle
+/// daemon once more, a minute after it had gone. This timer (a timerfd that
+/// can be disarmed) is armed while a connection is open and disarmed when the
+/// last one closes.
 final class ConnectionRegistry: Sendable {
     private let open = Mutex<[ObjectIdentifier: (channel: any Channel, activity: ConnectionActivity)]>([:])
+    let idleTimeout: TimeAmount
+    let timer: WakeTimer
+
+    init(idleTimeout: TimeAmount) throws {
+        self.idleTimeout = idleTimeout
+        timer = try WakeTimer()
+    }
 
     func add(_ channel: any Channel, _ activity: ConnectionActivity) {
-        open.withLock { $0[ObjectIdentifier(channel)] = (channel, activity) }
+        open.withLock {
+            $0[ObjectIdentifier(channel)] = (channel, activity)
+            if $0.count == 1 { timer.arm(at: Self.deadline($0.values.map(\.activity), idleTimeout)) }
+        }
     }
 
     func remove(_ channel: any Channel) {
-        _ = open.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+        open.withLock {
+            $0.removeValue(forKey: ObjectIdentifier(channel))
+            if $0.isEmpty { timer.arm(at: nil) }
+        }
     }
 
-    /// Closes the connections that have had no request for `idle` and are not
-    /// serving one; returns how many.
-    func closeIdle(longerThan idle: TimeAmount) -> Int {
-        let cutoff = NIODeadline.now().uptimeNanoseconds.clamped - idle.nanoseconds
+    /// Closes the connections that have had no request for `idleTimeout` and
+    /// are not serving one, sets the timer for the next that could be, and
+    /// returns how many it closed.
+    func closeIdle() -> Int {
+        let now = NIODeadline.now().uptimeNanoseconds.clamped
         let idleOnes = open.withLock { entries in
-            entries.values.filter { $0.activity.busy.load(ordering: .relaxed) == 0 && $0.activity.lastActive.load(ordering: .relaxed) < cutoff }
+            let idle = entries.values.filter {
+                $0.activity.busy.load(ordering: .relaxed) == 0 && $0.activity.lastActive.load(ordering: .relaxed) <= now - idleTimeout.nanoseconds
+            }
+            let rest = entries.values.filter { e in !idle.contains { $0.activity === e.activity } }.map(\.activity)
+            timer.arm(at: rest.isEmpty ? nil : Self.deadline(rest, idleTimeout))
+            return idle
         }
         for e in idleOnes { e.channel.close(promise: nil) }
         return idleOnes.count
+    }
+
+    /// When the first of these connections could have been idle long enough
+    /// (one serving a request counts as active now).
+    private static func deadline(_ activities: [ConnectionActivity], _ idle: TimeAmount) -> Date {
+        let now = NIODeadline.now().uptimeNanoseconds.clamped
+        let earliest = activities.map { $0.busy.load(ordering: .relaxed) > 0 ? now : $0.lastActive.load(ordering: .relaxed) }.min() ?? now
+        return Date().addingTimeInterval(Double(earliest + idle.nanoseconds - now) / 1e9)
     }
 }
 
@@ -113,10 +142,11 @@ struct ControlServer: Service {
     let logger: Logger
     let ready: @Sendable () -> Void
 
-    /// A connection with no request for this long is closed once more than
-    /// `reapAbove` are open (not before: nothing is timed per connection).
-    static let idleTimeout: TimeAmount = .seconds(60)
-    static let reapAbove = 100
+    /// A connection with no request for this long is closed (`cli.md`).
+    /// `TOUCHPOINT_CONTROL_IDLE_SECONDS` shortens it for the tests, which
+    /// cannot wait a minute.
+    static let idleTimeout: TimeAmount = .seconds(
+        ProcessInfo.processInfo.environment["TOUCHPOINT_CONTROL_IDLE_SECONDS"].flatMap(Int64.init) ?? 60)
     /// Enough that a flood of idle clients cannot lock an admin out; the file
     /// limit is raised at start to leave room.
     static let maximumConnections = 1000
@@ -156,7 +186,7 @@ struct ControlServer: Service {
         }
         ready()
         let active = SharedCount()  // open connections
-        let registry = ConnectionRegistry()
+        let registry = try ConnectionRegistry(idleTimeout: Self.idleTimeout)
         try await withGracefulShutdownHandler {
             try await server.executeThenClose { connections in
                 try await withThrowingDiscardingTaskGroup { tasks in
@@ -164,14 +194,16 @@ struct ControlServer: Service {
                     // connections still open are cancelled: a half-sent frame or a
                     // client that never reads must not hold the daemon up.
                     defer { tasks.cancelAll() }
-                    for try await (connection, caller, activity) in connections {
-                        var now = active.value.add(1, ordering: .relaxed).newValue
-                        registry.add(connection.channel, activity)
-                        if now > Self.reapAbove {
-                            let closed = registry.closeIdle(longerThan: Self.idleTimeout)
-                            if closed > 0 { logger.notice("closed \(closed) control connections idle for over \(Self.idleTimeout.nanoseconds / 1_000_000_000) s: \(now) were open") }
-                            now -= closed
+                    tasks.addTask {
+                        for await _ in registry.timer.wakes {
+                            let closed = registry.closeIdle()
+                            if closed > 0 { logger.debug("closed \(closed) control connections idle for \(Self.idleTimeout.nanoseconds / 1_000_000_000) s") }
                         }
+                    }
+                    defer { registry.timer.stop() }
+                    for try await (connection, caller, activity) in connections {
+                        let now = active.value.add(1, ordering: .relaxed).newValue
+                        registry.add(connection.channel, activity)
                         tasks.addTask {
                             defer {
                                 registry.remove(connection.channel)

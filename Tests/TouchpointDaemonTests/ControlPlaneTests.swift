@@ -186,6 +186,27 @@ let isRoot = getuid() == 0
         try h.stop()
     }
 
+    /// `cli.md`: idle connections are closed after 60 s (2 s here); one that
+    /// keeps asking stays open.
+    @Test func idleConnectionsAreClosedAndBusyOnesKept() throws {
+        let h = try DaemonHarness()
+        try h.start(environment: ["TOUCHPOINT_CONTROL_IDLE_SECONDS": "2"])
+        let status = #"{"v":1,"command":"status","args":{}}"#
+        let idle = try RawControlConnection(path: h.socketPath)
+        idle.sendFrame(status)
+        #expect(idle.readFrame() != nil)
+        let busy = try RawControlConnection(path: h.socketPath)
+        for _ in 0..<8 {
+            busy.sendFrame(status)
+            #expect(busy.readFrame() != nil, "a connection in use stays open")
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        #expect(idle.isClosedByPeer(timeout: 3), "an idle connection is closed")
+        busy.sendFrame(status)
+        #expect(busy.readFrame() != nil)
+        try h.stop()
+    }
+
     @Test func fiveHundredIdleConnectionsCostOnlyTheirConnections() throws {
         let h = try DaemonHarness()
         try h.start()
