@@ -54,12 +54,10 @@ public enum Benchmarks {
         return rows
     }
 
-    static let london = HospitalClock(identifier: "Europe/London")!
-
-    /// A start date for generated bookings ten days ahead: their Open Access
-    /// information (a week before) and everything else comes due after any
-    /// scenario has finished.
-    static var futureStart: LocalDate { london.localDate(of: Date()).adding(days: 10) }
+    /// A start date for generated bookings ten days ahead on the scenario's
+    /// hospital clock: their Open Access information (a week before) and
+    /// everything else comes due after any scenario has finished.
+    static func futureStart(_ time: ScenarioTime) -> LocalDate { time.day(10) }
 
     // MARK: Ingest 1M, restart, memory after ingest
 
@@ -67,7 +65,7 @@ public enum Benchmarks {
         let h = try DaemonHarness()
         o.log("ingest: writing \(o.events) events to \(h.queuePath)")
         var t = Date()
-        try QueueGenerator.write(.init(events: o.events, start: futureStart, seed: 1), to: h.queuePath)
+        try QueueGenerator.write(.init(events: o.events, start: futureStart(h.time), seed: 1), to: h.queuePath)
         o.log(String(format: "ingest: generated in %.1f s", Date().timeIntervalSince(t)))
 
         // Baseline: the same events as CSV, imported by sqlite3 into one table, durably (WAL, synchronous=FULL).
@@ -161,7 +159,7 @@ public enum Benchmarks {
         let h = try DaemonHarness()
         // Bookings a week ahead and no delays (a delay's notice goes within
         // minutes): nothing comes due while the daemon is watched.
-        let lines = QueueGenerator.lines(.init(events: o.idleEvents, start: futureStart, seed: 2)).filter { !$0.contains("\"surgery.delayed\"") }
+        let lines = QueueGenerator.lines(.init(events: o.idleEvents, start: futureStart(h.time), seed: 2)).filter { !$0.contains("\"surgery.delayed\"") }
         try h.appendLines(lines)
         try h.start(timeout: 600)
         let pid = h.pid!
@@ -289,7 +287,7 @@ public enum Benchmarks {
     // MARK: Dispatch lateness
 
     static func lateness(_ o: BenchmarkOptions) throws -> [BenchmarkRow] {
-        let h = try DaemonHarness(extraConfig: "[notices]\nquiet_hours = \"\"\n")
+        let h = try DaemonHarness()
         try h.start()
         // When each message appears in the outbox, seen from outside: inotify,
         // timed with the real-time clock (a file's mtime has only the kernel's
@@ -332,18 +330,18 @@ public enum Benchmarks {
     // MARK: The day's call list
 
     static func callList(_ o: BenchmarkOptions) throws -> [BenchmarkRow] {
-        // Calls may be made all day, so the list is the same whenever this runs.
-        let h = try DaemonHarness(extraConfig: "[calls]\nwindow = \"00:00-23:59\"\n")
-        let today = london.localDate(of: Date())
+        // The scenario's hospital clock is late morning: today's calls are due.
+        let h = try DaemonHarness()
+        let today = h.time.today
         let yesterday = today.adding(days: -1)
         var lines: [String] = []
         for i in 0..<o.calls {
             let minutes = 8 * 60 + (i * 600) / o.calls
-            let at = london.instant(on: yesterday, at: TimeOfDay(hour: minutes / 60, minute: minutes % 60))
+            let at = h.time.clock.instant(on: yesterday, at: TimeOfDay(hour: minutes / 60, minute: minutes % 60))
             lines.append(#"{"v":1,"id":"call-\#(i)","type":"surgery.booked","ref":"S-CALL-\#(i)","patient":{"id":"PC\#(i)","name":"Caller Example \#(i)","phone":"+447700\#(String(format: "%06d", i))","voicemail_ok":true},"at":"\#(Timestamp.rfc3339(at))","ward":"Ward \#(i % 12 + 1)","procedure":"Wide local excision"}"#)
         }
         // And a background of other bookings, as a real day has.
-        try QueueGenerator.write(.init(events: 20_000, start: futureStart, seed: 4), to: h.queuePath)
+        try QueueGenerator.write(.init(events: 20_000, start: futureStart(h.time), seed: 4), to: h.queuePath)
         try h.appendLines(lines)
         try h.start(timeout: 600)
         let listed = try h.ctlJSON(CallsReport.self, ["calls"]).calls.count
@@ -356,8 +354,8 @@ public enum Benchmarks {
             ours.append(Date().timeIntervalSince(t) * 1000)
             guard r.status == 0 else { throw HarnessError("calls --json: \(r.stderr)") }
         }
-        let from = london.instant(on: today, at: TimeOfDay(hour: 0, minute: 0)).timeIntervalSince1970 * 1000
-        let to = london.instant(on: today.adding(days: 1), at: TimeOfDay(hour: 0, minute: 0)).timeIntervalSince1970 * 1000
+        let from = h.time.clock.instant(on: today, at: TimeOfDay(hour: 0, minute: 0)).timeIntervalSince1970 * 1000
+        let to = h.time.clock.instant(on: today.adding(days: 1), at: TimeOfDay(hour: 0, minute: 0)).timeIntervalSince1970 * 1000
         let sql = """
             SELECT j.*, p.name, p.phone, p.voicemail_ok, b.procedure, b.at FROM jobs j
             LEFT JOIN patients p ON p.id = j.patient_id LEFT JOIN bookings b ON b.kind = j.booking_kind AND b.ref = j.ref

@@ -8,10 +8,11 @@ import TouchpointTestSupport
 /// writes a million lines in seconds rather than a minute.
 public enum GeneratorCrossCheck {
     public static func run(events: Int, script: String, log: (String) -> Void) throws -> (report: String, agrees: Bool) {
-        let start = Benchmarks.futureStart
-        let ours = try DaemonHarness()
+        let time = ScenarioTime()
+        let start = Benchmarks.futureStart(time)
+        let ours = try DaemonHarness(time: time)
         try QueueGenerator.write(.init(events: events, start: start, seed: 1), to: ours.queuePath)
-        let theirs = try DaemonHarness()
+        let theirs = try DaemonHarness(time: time)
         let gen = try DaemonHarness.run("/usr/bin/python3", [script, "--events", String(events), "--start", "\(start)", "--seed", "1", "--out", theirs.queuePath], timeout: 1800)
         guard gen.status == 0 else { throw HarnessError("gen-queue.py failed: \(gen.stderr)") }
 

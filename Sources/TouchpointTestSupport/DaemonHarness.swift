@@ -18,6 +18,9 @@ public final class DaemonHarness: @unchecked Sendable {
     // @unchecked: a harness belongs to one test; its mutable state (the
     // process) is only touched from that test's task.
     public let dir: String
+    /// The hospital clock of this test's scenario: a zone where it is late
+    /// morning now (see `ScenarioTime`). Build every time from it.
+    public let time: ScenarioTime
     public var configPath: String { dir + "/touchpoint.toml" }
     public var queuePath: String { dir + "/spool/queue.jsonl" }
     public var socketPath: String { dir + "/control.sock" }
@@ -44,7 +47,8 @@ public final class DaemonHarness: @unchecked Sendable {
     public static var ctlPath: String { ProcessInfo.processInfo.environment["TOUCHPOINT_CTL"] ?? binDir + "/touchpointctl" }
 
     /// A fresh directory with a config; `extraConfig` is appended (later sections override nothing: keep keys unique).
-    public init(extraConfig: String = "", topLevel: String = "", hospital: Bool = true) throws {
+    public init(extraConfig: String = "", topLevel: String = "", hospital: Bool = true, time: ScenarioTime = ScenarioTime()) throws {
+        self.time = time
         var template = "/tmp/tp-XXXXXX".utf8CString
         guard let p = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw HarnessError("mkdtemp failed")
@@ -54,15 +58,17 @@ public final class DaemonHarness: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: dir + "/spool", withIntermediateDirectories: true)
         // The repository's notice templates (seeds/templates), as a real install has them.
         try FileManager.default.copyItem(atPath: Self.repoRoot + "/seeds/templates", toPath: dir + "/templates")
-        try writeConfig(Self.config(dir: dir, topLevel: topLevel, extra: extraConfig, hospital: hospital))
+        try writeConfig(config(topLevel: topLevel, extra: extraConfig, hospital: hospital))
         guard FileManager.default.isExecutableFile(atPath: Self.daemonPath) else {
             throw HarnessError("no touchpointd at \(Self.daemonPath): run `swift build --build-tests` first, or set TOUCHPOINT_BIN_DIR")
         }
     }
 
-    public static func config(dir: String, topLevel: String = "", extra: String = "", hospital: Bool = true) -> String {
+    /// The test config: paths inside `dir`, this scenario's `time_zone`;
+    /// `extra` is appended (keep its keys unique).
+    public func config(topLevel: String = "", extra: String = "", hospital: Bool = true) -> String {
         var s = """
-            time_zone = "Europe/London"
+            time_zone = "\(time.zoneIdentifier)"
             state_dir = "state"
             queue_file = "spool/queue.jsonl"
             templates_dir = "templates"

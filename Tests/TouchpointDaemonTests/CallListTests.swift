@@ -5,35 +5,27 @@ import TouchpointDomain
 import TouchpointTestSupport
 
 /// The ward's call list and outcomes through the real daemon and CLI.
-/// The call window is the whole day so the tests do not depend on the time they run.
+/// The default call window (09:00-17:00): each test's hospital clock is late
+/// morning (`ScenarioTime`), so the scenarios hold at whatever hour they run.
 @Suite struct CallListEndToEndTests {
-    let clock = HospitalClock(identifier: "Europe/London")!
-    static let wholeDay = "[calls]\nwindow = \"00:00-23:59\"\nretry_after = \"1s\"\n"
+    static let quickRetry = "[calls]\nretry_after = \"1s\"\n"
 
-    func day(_ offset: Int) -> LocalDate { clock.localDate(of: Date()).adding(days: offset) }
-
-    func booking(_ ref: String, _ patient: String, name: String, daysAgo: Int, ward: String = "Ward 7", voicemail: Bool = true) -> String {
-        #"{"v":1,"id":"\#(ref)-b","type":"surgery.booked","ref":"\#(ref)","patient":{"id":"\#(patient)","name":"\#(name)","phone":"07700 9001\#(patient.suffix(2))","voicemail_ok":\#(voicemail)},"at":"\#(day(-daysAgo))T10:30","ward":"\#(ward)","procedure":"Wide local excision"}"#
-    }
-
-    func isNearMidnight() -> Bool {
-        let t = clock.localDateTime(of: Date()).time
-        return t.hour == 23 && t.minute >= 57
+    func booking(_ h: DaemonHarness, _ ref: String, _ patient: String, name: String, daysAgo: Int, ward: String = "Ward 7", voicemail: Bool = true) -> String {
+        #"{"v":1,"id":"\#(ref)-b","type":"surgery.booked","ref":"\#(ref)","patient":{"id":"\#(patient)","name":"\#(name)","phone":"07700 9001\#(patient.suffix(2))","voicemail_ok":\#(voicemail)},"at":"\#(h.time.day(-daysAgo))T10:30","ward":"\#(ward)","procedure":"Wide local excision"}"#
     }
 
     @Test func aSurgeryYesterdayPutsThePatientOnTodaysListWithEveryColumn() throws {
-        guard !isNearMidnight() else { return }
-        let h = try DaemonHarness(extraConfig: Self.wholeDay)
-        try h.appendLines([booking("S1", "P01", name: "Ann Example", daysAgo: 1),
-                           booking("S2", "P02", name: "Bea Sample", daysAgo: 1, ward: "Ward 9", voicemail: false),
-                           booking("S3", "P03", name: "Cara Tester", daysAgo: 0)])
+        let h = try DaemonHarness(extraConfig: Self.quickRetry)
+        try h.appendLines([booking(h, "S1", "P01", name: "Ann Example", daysAgo: 1),
+                           booking(h, "S2", "P02", name: "Bea Sample", daysAgo: 1, ward: "Ward 9", voicemail: false),
+                           booking(h, "S3", "P03", name: "Cara Tester", daysAgo: 0)])
         try h.start()
         let r = try h.ctlJSON(CallsReport.self, ["calls"])
-        #expect(r.date == day(0).description)
+        #expect(r.date == h.time.day(0).description)
         #expect(r.calls.map(\.job.id) == ["call-S1", "call-S2"])
         let ann = r.calls[0]
         #expect(ann.patientName == "Ann Example" && ann.phone == "+447700900101" && ann.voicemailOK && ann.procedure == "Wide local excision")
-        #expect(ann.surgeryAt == clock.instant(on: day(-1), at: TimeOfDay(hour: 10, minute: 30)))
+        #expect(ann.surgeryAt == h.time.at(h.time.day(-1), 10, 30))
         #expect(ann.job.state == "due" && ann.job.attempts == 0 && ann.lastAttemptAt == nil && ann.job.ward == "Ward 7")
         #expect(r.calls[1].voicemailOK == false)
         let raw = try h.ctl(["calls", "--json"]).stdout
@@ -52,9 +44,8 @@ import TouchpointTestSupport
     }
 
     @Test func eachOutcomeDoesWhatTheSpecSays() throws {
-        guard !isNearMidnight() else { return }
-        let h = try DaemonHarness(extraConfig: Self.wholeDay)
-        try h.appendLines((1...6).map { booking("S\($0)", "P0\($0)", name: "Patient \($0)", daysAgo: 1) })
+        let h = try DaemonHarness(extraConfig: Self.quickRetry)
+        try h.appendLines((1...6).map { booking(h, "S\($0)", "P0\($0)", name: "Patient \($0)", daysAgo: 1) })
         try h.start()
         // reached, with wound care: done; a second outcome is refused.
         let done = try h.ctlJSON(JobView.self, ["outcome", "call-S1", "reached", "--wound-care", "--note", "healing well"])
@@ -89,28 +80,26 @@ import TouchpointTestSupport
     }
 
     @Test func anUnfinishedCallCarriesOverAsOverdueThenEscalates() throws {
-        guard !isNearMidnight() else { return }
-        let h = try DaemonHarness(extraConfig: Self.wholeDay)
+        let h = try DaemonHarness(extraConfig: Self.quickRetry)
         // Surgery 2 days ago: the call was yesterday, not made: overdue today.
         // Surgery 4 days ago: 2 open days overdue have passed: escalated.
-        try h.appendLines([booking("S1", "P01", name: "Ann Example", daysAgo: 2), booking("S2", "P02", name: "Bea Sample", daysAgo: 4),
-                           booking("S3", "P03", name: "Cara Tester", daysAgo: 1)])
+        try h.appendLines([booking(h, "S1", "P01", name: "Ann Example", daysAgo: 2), booking(h, "S2", "P02", name: "Bea Sample", daysAgo: 4),
+                           booking(h, "S3", "P03", name: "Cara Tester", daysAgo: 1)])
         try h.start()
         let today = try h.ctlJSON(CallsReport.self, ["calls"])
         #expect(today.calls.map(\.job.id) == ["call-S1", "call-S3"], "overdue first")
-        #expect(today.calls[0].job.overdueSince == day(-1).description)
+        #expect(today.calls[0].job.overdueSince == h.time.day(-1).description)
         #expect(today.calls[1].job.overdueSince == nil)
         #expect(try h.ctlJSON(CallsReport.self, ["calls", "--escalated"]).calls.map(\.job.id) == ["call-S2"])
-        #expect(try h.ctl(["calls"]).stdout.contains("OVERDUE since \(day(-1))"))
+        #expect(try h.ctl(["calls"]).stdout.contains("OVERDUE since \(h.time.day(-1))"))
         try h.stop()
     }
 
     @Test func theHTMLPageIsWellFormedAndTheCSVRoundTrips() throws {
-        guard !isNearMidnight() else { return }
-        let h = try DaemonHarness(extraConfig: Self.wholeDay)
-        try h.appendLines([booking("S1", "P01", name: "Ann \\\"Nan\\\" O'Brien, Jr", daysAgo: 1),
-                           booking("S2", "P02", name: "=HYPERLINK(1)", daysAgo: 1),
-                           booking("S3", "P03", name: "Zoë <Example>", daysAgo: 1)])
+        let h = try DaemonHarness(extraConfig: Self.quickRetry)
+        try h.appendLines([booking(h, "S1", "P01", name: "Ann \\\"Nan\\\" O'Brien, Jr", daysAgo: 1),
+                           booking(h, "S2", "P02", name: "=HYPERLINK(1)", daysAgo: 1),
+                           booking(h, "S3", "P03", name: "Zoë <Example>", daysAgo: 1)])
         try h.start()
         let html = try h.ctl(["calls", "--format", "html"])
         #expect(html.status == 0)
@@ -142,12 +131,11 @@ import TouchpointTestSupport
     }
 
     @Test func theDailyExportWritesEachWardsList() throws {
-        guard !isNearMidnight() else { return }
-        let h = try DaemonHarness(extraConfig: Self.wholeDay.replacingOccurrences(of: "[calls]\n", with: "[calls]\nexport_dir = \"exports\"\nexport_at = \"00:00\"\n"))
-        try h.appendLines([booking("S1", "P01", name: "Ann Example", daysAgo: 1), booking("S2", "P02", name: "Bea Sample", daysAgo: 1, ward: "Ward 9")])
+        let h = try DaemonHarness(extraConfig: Self.quickRetry.replacingOccurrences(of: "[calls]\n", with: "[calls]\nexport_dir = \"exports\"\nexport_at = \"07:00\"\n"))
+        try h.appendLines([booking(h, "S1", "P01", name: "Ann Example", daysAgo: 1), booking(h, "S2", "P02", name: "Bea Sample", daysAgo: 1, ward: "Ward 9")])
         try h.start()
         let dir = h.dir + "/exports"
-        let base = "\(dir)/calls-\(day(0))-"
+        let base = "\(dir)/calls-\(h.time.day(0))-"
         try h.waitUntil(timeout: 10, "the lists are written") {
             FileManager.default.fileExists(atPath: base + "ward-7.html") && FileManager.default.fileExists(atPath: base + "ward-9.csv")
         }

@@ -44,10 +44,10 @@ let isRoot = getuid() == 0
     func staffAdminsAndOutsidersGetWhatTheirRoleAllows() throws {
         let accounts = try TestAccounts()
         let h = try DaemonHarness(extraConfig: "", topLevel: "")
-        try h.writeConfig(DaemonHarness.config(dir: h.dir).replacingOccurrences(
+        try h.writeConfig(h.config().replacingOccurrences(
             of: "[control]\nsocket = \"control.sock\"",
             with: "[control]\nsocket = \"control.sock\"\nadmin_group = \"\(accounts.adminGroup)\"\nstaff_group = \"\(accounts.staffGroup)\""))
-        let yesterday = HospitalClock(identifier: "Europe/London")!.localDate(of: Date()).adding(days: -1)
+        let yesterday = h.time.day(-1)
         try h.appendLines([#"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1","name":"Ann Example","phone":"07700 900123"},"at":"\#(yesterday)T10:30","ward":"Ward 7"}"#,
                            #"{"v":1,"id":"e2","type":"surgery.booked","ref":"S2","patient":{"id":"P2","phone":"07700 900124"},"at":"\#(yesterday)T10:30","ward":"Ward 7"}"#,
                            "not json"])

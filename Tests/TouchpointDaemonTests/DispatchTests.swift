@@ -9,8 +9,9 @@ import Glibc
 #endif
 
 /// Notices through the real daemon to a real outbox directory or a real program.
+/// The default quiet hours (20:00-08:00) apply: each test's hospital clock is
+/// late morning (`ScenarioTime`), so a notice due now goes now.
 @Suite struct DispatchTests {
-    static let noQuiet = "[notices]\nquiet_hours = \"\"\n"
     func rfc(_ d: Date) -> String { Timestamp.rfc3339(d) }
 
     /// An Open Access booking 3 days ahead: its information is due at once.
@@ -30,7 +31,7 @@ import Glibc
     }
 
     @Test func aNoticeDueNowLandsInTheOutboxWithEveryField() throws {
-        let h = try DaemonHarness(extraConfig: Self.noQuiet)
+        let h = try DaemonHarness()
         try h.appendLines([openAccess("OA1", "P1")])
         try h.start()
         try h.waitUntil(timeout: 10, "the notice is sent") { try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == "done" }
@@ -56,14 +57,14 @@ import Glibc
     }
 
     @Test func aCommandThatExits75TwiceThen0IsRetriedWithGrowingDelays() throws {
-        let h = try DaemonHarness(extraConfig: Self.noQuiet)
+        let h = try DaemonHarness()
         let s = try script(h, """
             n=$(cat "\(h.dir)/count" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "\(h.dir)/count"
             cat > "\(h.dir)/stdin-$n"; echo "$TOUCHPOINT_MESSAGE_ID" > "\(h.dir)/id-$n"
             [ $n -le 2 ] && { echo "gateway busy" >&2; exit 75; }
             exit 0
             """)
-        try h.writeConfig(DaemonHarness.config(dir: h.dir, extra: Self.noQuiet).replacingOccurrences(of: "[transport]\noutbox_dir = \"spool/outbox\"",
+        try h.writeConfig(h.config().replacingOccurrences(of: "[transport]\noutbox_dir = \"spool/outbox\"",
             with: "[transport]\nkind = \"command\"\ncommand = [\"\(s)\"]\nbackoff_initial = \"1s\"\nbackoff_max = \"10s\"\ntimeout = \"5s\""))
         try h.appendLines([openAccess("OA1", "P1")])
         try h.start()
@@ -85,7 +86,7 @@ import Glibc
     }
 
     @Test func exitOneFailsAtOnceKeepingStandardErrorAndAHangIsKilledAndRetried() throws {
-        let h = try DaemonHarness(extraConfig: Self.noQuiet)
+        let h = try DaemonHarness()
         let s = try script(h, """
             cat > /dev/null
             case "$TOUCHPOINT_MESSAGE_ID" in
@@ -94,7 +95,7 @@ import Glibc
                  [ $n -eq 0 ] && sleep 60; exit 0 ;;
             esac
             """)
-        try h.writeConfig(DaemonHarness.config(dir: h.dir, extra: Self.noQuiet).replacingOccurrences(of: "[transport]\noutbox_dir = \"spool/outbox\"",
+        try h.writeConfig(h.config().replacingOccurrences(of: "[transport]\noutbox_dir = \"spool/outbox\"",
             with: "[transport]\nkind = \"command\"\ncommand = [\"\(s)\"]\nbackoff_initial = \"1s\"\ntimeout = \"1s\""))
         try h.appendLines([openAccess("OA1", "P1"), openAccess("OA2", "P2")])
         try h.start()
@@ -118,7 +119,7 @@ import Glibc
     }
 
     @Test func pauseHoldsNoticesAndResumeSendsThem() throws {
-        let h = try DaemonHarness(extraConfig: Self.noQuiet)
+        let h = try DaemonHarness()
         try h.start()
         #expect(try h.ctlJSON(StatusReport.self, ["pause"]).state == "paused")
         try h.appendLines([openAccess("OA1", "P1")])
@@ -133,7 +134,7 @@ import Glibc
     }
 
     @Test func anOptedOutPatientsNoticeIsSuppressed() throws {
-        let h = try DaemonHarness(extraConfig: Self.noQuiet)
+        let h = try DaemonHarness()
         try h.appendLines([openAccess("OA1", "P1", optedOut: true)])
         try h.start()
         try h.waitUntil(timeout: 10, "suppressed") { try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == "suppressed" }
@@ -144,7 +145,7 @@ import Glibc
     }
 
     @Test func aDelaySendsAWaitNoticeWithTheNewTimeAndTheReason() throws {
-        let h = try DaemonHarness(extraConfig: Self.noQuiet)
+        let h = try DaemonHarness()
         let surgery = Date().addingTimeInterval(3600)
         try h.appendLines([#"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1","name":"Ann Example","phone":"07700 900123","channel":"sms"},"at":"\#(rfc(surgery))","admit_at":"\#(rfc(Date().addingTimeInterval(-60)))","ward":"Ward 7"}"#])
         try h.start()
@@ -153,19 +154,16 @@ import Glibc
         try h.appendLines([#"{"v":1,"id":"e2","type":"surgery.delayed","ref":"S1","expected_at":"\#(rfc(expected))","reason":"an emergency operation needed the theatre first"}"#])
         try h.waitUntil(timeout: 10, "the delay notice goes") { try h.ctlJSON(JobView.self, ["job", "wait-S1-2"]).state == "done" }
         #expect(outboxFiles(h).count == 2)
-        let f = DateFormatter()
-        f.timeZone = TimeZone(identifier: "Europe/London")
-        f.dateFormat = "HH:mm"
         let messages = try outboxFiles(h).map { try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: h.dir + "/spool/outbox/" + $0))) as! [String: Any] }
         let delay = try #require(messages.first { $0["job_id"] as? String == "wait-S1-2" })
         let body = delay["body"] as? String ?? ""
-        #expect(body.contains("an emergency operation needed the theatre first") && body.contains(f.string(from: expected)), "\(body)")
+        #expect(body.contains("an emergency operation needed the theatre first") && body.contains(h.time.hhmm(expected)), "\(body)")
         #expect(body.hasPrefix("Hello Ann,") && delay["to"] as? String == "+447700900123")
         try h.stop()
     }
 
     @Test func templateProblemsAreConfigErrorsAndLongSMSFail() throws {
-        let h = try DaemonHarness(extraConfig: Self.noQuiet + "sms_max_chars = 70\n")
+        let h = try DaemonHarness(extraConfig: "[notices]\nsms_max_chars = 70\n")
         try "We expect you at {{expected_time}} in {{clinic}}.".write(toFile: h.dir + "/templates/wait_notice.sms.mustache", atomically: true, encoding: .utf8)
         try FileManager.default.removeItem(atPath: h.dir + "/templates/open_access_info.email.mustache")
         let r = try h.runDaemonToExit(["--check-config", "--config", h.configPath])
@@ -186,7 +184,7 @@ import Glibc
     }
 
     @Test func killNineWhileDispatching500NoticesLosesNothingAndDoublesNothing() throws {
-        let h = try DaemonHarness(extraConfig: Self.noQuiet)
+        let h = try DaemonHarness()
         try h.appendLines((1...500).map { openAccess("OA\($0)", "P\($0)") })
         var rng = SplitMix64(seed: UInt64(Date().timeIntervalSince1970))
         for _ in 0..<20 {

@@ -25,7 +25,7 @@ import Glibc
 
     @Test(.enabled(if: isRoot, "mounting a small tmpfs needs root"))
     func aFullDiskIsReportedReadsKeepWorkingAndIngestResumesWhenSpaceReturns() throws {
-        let h = try DaemonHarness(extraConfig: "[notices]\nquiet_hours = \"\"\n")
+        let h = try DaemonHarness()
         try FileManager.default.createDirectory(atPath: h.stateDir, withIntermediateDirectories: true)
         let mount = try DaemonHarness.run("/bin/mount", ["-t", "tmpfs", "-o", "size=3m,mode=0700", "tmpfs", h.stateDir])
         try #require(mount.status == 0, "mount: \(mount.stderr)")
@@ -210,10 +210,9 @@ import Glibc
     // MARK: The gateway program
 
     @Test func aMissingTransportProgramIsAConfigErrorAndOneThatGoesLaterIsWaitedFor() throws {
-        let noQuiet = "[notices]\nquiet_hours = \"\"\n"
         let program = NSTemporaryDirectory() + "tp-gateway-\(getpid())-\(Int.random(in: 0..<1_000_000))"
-        let h = try DaemonHarness(extraConfig: noQuiet)
-        try h.writeConfig(DaemonHarness.config(dir: h.dir, extra: noQuiet).replacingOccurrences(of: "[transport]\noutbox_dir = \"spool/outbox\"",
+        let h = try DaemonHarness()
+        try h.writeConfig(h.config().replacingOccurrences(of: "[transport]\noutbox_dir = \"spool/outbox\"",
             with: "[transport]\nkind = \"command\"\ncommand = [\"\(program)\"]\nbackoff_initial = \"1s\"\nbackoff_max = \"2s\""))
         defer { try? FileManager.default.removeItem(atPath: program) }
 

@@ -68,14 +68,15 @@ let start = LocalDate(year: 2026, month: 12, day: 1)
 
     @Test func duplicatesAreCountedAndConflictsRejected() throws {
         let h = try DaemonHarness()
-        let booked = #"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1","name":"Ann Example","phone":"07700 900123"},"at":"2026-12-01T08:30","ward":"Ward 7"}"#
+        let (d1, d2) = (h.time.day(4), h.time.day(5))
+        let booked = #"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1","name":"Ann Example","phone":"07700 900123"},"at":"\#(d1)T08:30","ward":"Ward 7"}"#
         try h.appendLines([booked])
         try h.start()
         // The same event again, re-serialised: a duplicate. Same id, other content: a conflict.
-        let reordered = #"{"id":"e1","v":1,"type":"surgery.booked","at":"2026-12-01T08:30","ref":"S1","ward":"Ward 7","patient":{"phone":"07700 900123","name":"Ann Example","id":"P1"}}"#
-        let conflicting = #"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1"},"at":"2026-12-02T08:30","ward":"Ward 7"}"#
-        let bookedAgain = #"{"v":1,"id":"e2","type":"surgery.booked","ref":"S1","patient":{"id":"P1"},"at":"2026-12-02T08:30","ward":"Ward 7"}"#
-        let unknown = #"{"v":1,"id":"e3","type":"surgery.performed","ref":"S404","at":"2026-12-02T08:30"}"#
+        let reordered = #"{"id":"e1","v":1,"type":"surgery.booked","at":"\#(d1)T08:30","ref":"S1","ward":"Ward 7","patient":{"phone":"07700 900123","name":"Ann Example","id":"P1"}}"#
+        let conflicting = #"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1"},"at":"\#(d2)T08:30","ward":"Ward 7"}"#
+        let bookedAgain = #"{"v":1,"id":"e2","type":"surgery.booked","ref":"S1","patient":{"id":"P1"},"at":"\#(d2)T08:30","ward":"Ward 7"}"#
+        let unknown = #"{"v":1,"id":"e3","type":"surgery.performed","ref":"S404","at":"\#(d2)T08:30"}"#
         try h.appendLines([booked, reordered, conflicting, bookedAgain, unknown])
         let report = try h.ctlJSON(IngestReport.self, ["ingest"])
         // The watcher may have read some of it already; the totals are what count.

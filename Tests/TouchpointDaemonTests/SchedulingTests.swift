@@ -10,16 +10,13 @@ import Glibc
 
 /// The engine in the real daemon: events in the queue file become the jobs the spec says.
 @Suite struct SchedulingEndToEndTests {
-    let clock = HospitalClock(identifier: "Europe/London")!
-
-    func localDay(_ offset: Int) -> LocalDate { clock.localDate(of: Date()).adding(days: offset) }
-    func at(_ day: LocalDate, _ h: Int, _ m: Int) -> Date { clock.instant(on: day, at: TimeOfDay(hour: h, minute: m)) }
     func rfc(_ d: Date) -> String { Timestamp.rfc3339(d) }
 
     @Test func eventsBecomeTheJobsTheSpecSays() throws {
         let h = try DaemonHarness()
-        let day1 = localDay(1)
-        let day10 = localDay(10)
+        let t = h.time
+        let day1 = t.day(1)
+        let day10 = t.day(10)
         try h.appendLines([
             #"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1","name":"Ann Example","phone":"07700 900123"},"at":"\#(day1)T10:30","ward":"Ward 7","procedure":"Mastectomy"}"#,
             #"{"v":1,"id":"e2","type":"open_access.booked","ref":"O1","patient":{"id":"P2","email":"bea@example.org","channel":"email"},"at":"\#(day10)T14:00","clinic":"Breast clinic","mode":"phone"}"#,
@@ -30,12 +27,12 @@ import Glibc
         #expect(Set(byID.keys) == ["call-S1", "wait-S1-1", "oa-O1-1"])
         let call = try #require(byID["call-S1"])
         #expect(call.kind == "checkin_call" && call.state == "scheduled" && call.ward == "Ward 7" && call.patientID == "P1")
-        #expect(call.dueAt == at(day1.adding(days: 1), 9, 0))
-        #expect(call.expiresAt == at(day1.adding(days: 3), 17, 0))
+        #expect(call.dueAt == t.at(day1.adding(days: 1), 9, 0))
+        #expect(call.expiresAt == t.at(day1.adding(days: 3), 17, 0))
         let wait = try #require(byID["wait-S1-1"])
-        #expect(wait.dueAt == at(day1, 8, 30) && wait.expiresAt == at(day1, 10, 30))
+        #expect(wait.dueAt == t.at(day1, 8, 30) && wait.expiresAt == t.at(day1, 10, 30))
         let info = try #require(byID["oa-O1-1"])
-        #expect(info.dueAt == at(day10.adding(days: -7), 10, 0) && info.expiresAt == at(day10, 14, 0) && info.revision == 1)
+        #expect(info.dueAt == t.at(day10.adding(days: -7), 10, 0) && info.expiresAt == t.at(day10, 14, 0) && info.revision == 1)
         // Filters.
         #expect(try h.ctlJSON(JobsReport.self, ["jobs", "--kind", "checkin_call"]).jobs.map(\.id) == ["call-S1"])
         #expect(try h.ctlJSON(JobsReport.self, ["jobs", "--ref", "O1"]).jobs.map(\.id) == ["oa-O1-1"])
@@ -67,8 +64,9 @@ import Glibc
 
     @Test func aRescheduleDelayAndCancellationChangeTheJobsInTheSameRead() throws {
         let h = try DaemonHarness()
-        let day2 = localDay(2)
-        let day5 = localDay(5)
+        let t = h.time
+        let day2 = t.day(2)
+        let day5 = t.day(5)
         try h.appendLines([
             #"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1","phone":"07700 900123"},"at":"\#(day2)T10:30","ward":"Ward 7"}"#,
             #"{"v":1,"id":"e2","type":"surgery.rescheduled","ref":"S1","at":"\#(day5)T11:00"}"#,
@@ -80,9 +78,9 @@ import Glibc
         ])
         try h.start()
         let jobs = Dictionary(uniqueKeysWithValues: try h.ctlJSON(JobsReport.self, ["jobs"]).jobs.map { ($0.id, $0) })
-        #expect(jobs["call-S1"]?.dueAt == at(day5.adding(days: 1), 9, 0))
-        #expect(jobs["wait-S1-1"]?.dueAt == at(day5, 9, 0))
-        #expect(jobs["wait-S1-1"]?.expectedAt == at(day5, 13, 0))
+        #expect(jobs["call-S1"]?.dueAt == t.at(day5.adding(days: 1), 9, 0))
+        #expect(jobs["wait-S1-1"]?.dueAt == t.at(day5, 9, 0))
+        #expect(jobs["wait-S1-1"]?.expectedAt == t.at(day5, 13, 0))
         #expect(jobs["wait-S1-1"]?.delayReason == "an emergency operation needed the theatre first")
         #expect(jobs["call-S2"]?.state == "cancelled" && jobs["wait-S2-1"]?.state == "cancelled")
         #expect(jobs["call-S3"]?.state == "cancelled" && jobs["wait-S3-1"]?.state == "cancelled")
@@ -139,19 +137,20 @@ import Glibc
 
     @Test func reloadWithChangedRulesReplansJobsNotYetDue() throws {
         let h = try DaemonHarness()
-        let day3 = localDay(3)
+        let t = h.time
+        let day3 = t.day(3)
         try h.appendLines([#"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1","phone":"07700 900123"},"at":"\#(day3)T10:30","ward":"Ward 7"}"#])
         try h.start()
-        #expect(try h.ctlJSON(JobView.self, ["job", "call-S1"]).dueAt == at(day3.adding(days: 1), 9, 0))
+        #expect(try h.ctlJSON(JobView.self, ["job", "call-S1"]).dueAt == t.at(day3.adding(days: 1), 9, 0))
         let config = try String(contentsOfFile: h.configPath, encoding: .utf8)
         try h.writeConfig(config + "\n[calls]\nwindow = \"10:30-16:00\"\ndays_after_surgery = 2\n")
         h.signal(SIGHUP)
         try h.waitUntil(timeout: 10, "the call is re-planned") {
-            try h.ctlJSON(JobView.self, ["job", "call-S1"]).dueAt == at(day3.adding(days: 2), 10, 30)
+            try h.ctlJSON(JobView.self, ["job", "call-S1"]).dueAt == t.at(day3.adding(days: 2), 10, 30)
         }
         let job = try h.ctlJSON(JobView.self, ["job", "call-S1"])
         #expect(job.history?.last?.reason.contains("configuration changed") == true)
-        #expect(job.expiresAt == at(day3.adding(days: 4), 16, 0))
+        #expect(job.expiresAt == t.at(day3.adding(days: 4), 16, 0))
         try h.stop()
     }
 }

@@ -20,6 +20,8 @@ let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appen
 
     @Test(.enabled(if: journalRunning, "needs a running systemd-journald (scripts/test starts one as root)"))
     func ourEntriesCarryTheirFieldsAndNoPatientData() throws {
+        // Each test's hospital clock is late morning (ScenarioTime): a wait
+        // notice for an admission a minute ago is due now, at any real hour.
         let h = try DaemonHarness()
         let tomorrow = Timestamp.rfc3339(Date().addingTimeInterval(86_400))
         try h.appendLines([
