@@ -32,8 +32,15 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
-        // Linux interfaces Glibc's Swift module leaves out (timerfd).
+        // Linux interfaces Glibc's Swift module leaves out (timerfd, signalfd, eventfd, inotify).
         .systemLibrary(name: "CLinux"),
+        // Linux system interfaces, each written once: the wake loop (poll on a
+        // timerfd, inotify, a signalfd), blocking lanes, atomic file writes,
+        // Unix socket addresses and account look-ups.
+        .target(
+            name: "TouchpointLinux",
+            dependencies: ["CLinux", .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         // Events, patients, bookings, validation, the local calendar. Pure Swift, no I/O.
         .target(name: "TouchpointDomain"),
         // The TOML configuration: parsing and validation.
@@ -48,19 +55,26 @@ let package = Package(
         .target(
             name: "TouchpointStore",
             dependencies: [
-                "CLinux",
+                "CLinux", "TouchpointLinux",
                 "TouchpointDomain",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
-        // The control protocol (frames, requests, replies), its client and output formatting.
-        .target(name: "TouchpointControl", dependencies: ["TouchpointDomain"]),
+        // The control protocol (the frame codec, requests, replies), its client and output formatting.
+        .target(
+            name: "TouchpointControl",
+            dependencies: [
+                "TouchpointDomain", "TouchpointLinux",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ]
+        ),
         // libsystemd glue: journald log handler, sd_notify, socket activation.
         .target(
             name: "TouchpointSystemd",
             dependencies: [
-                "CSystemd",
+                "CSystemd", "TouchpointLinux",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -68,15 +82,26 @@ let package = Package(
         .target(
             name: "TouchpointDispatch",
             dependencies: [
-                "TouchpointDomain", "TouchpointConfig",
+                "TouchpointDomain", "TouchpointConfig", "TouchpointLinux",
                 .product(name: "Mustache", package: "swift-mustache"),
             ]
         ),
-        // The daemon runtime: queue reader, control server, lifecycle.
+        // The application core: every operation a front end offers, typed,
+        // with the acting person; the role rules and the audit in one place.
+        .target(
+            name: "TouchpointCore",
+            dependencies: [
+                "TouchpointDomain", "TouchpointConfig", "TouchpointStore", "TouchpointDispatch", "TouchpointSystemd",
+                "TouchpointLinux",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The daemon runtime: the control socket's harness over the core, the
+        // engine, dispatch, the queue watcher, the daily export, lifecycle.
         .target(
             name: "TouchpointDaemon",
             dependencies: [
-                "TouchpointDomain", "TouchpointConfig", "TouchpointStore",
+                "TouchpointDomain", "TouchpointConfig", "TouchpointStore", "TouchpointCore", "TouchpointLinux",
                 "TouchpointControl", "TouchpointSystemd", "TouchpointDispatch", "CLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -88,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "touchpointd",
             dependencies: [
-                "TouchpointDaemon",
+                "TouchpointDaemon", "TouchpointCore", "TouchpointLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -116,7 +141,7 @@ let package = Package(
         // Starts the real daemon in a temp directory; writes realistic queues.
         .target(
             name: "TouchpointTestSupport",
-            dependencies: ["TouchpointDomain", "TouchpointControl"]
+            dependencies: ["TouchpointDomain", "TouchpointControl", "TouchpointLinux", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "TouchpointDomainTests",

@@ -214,7 +214,7 @@ public enum Benchmarks {
     /// Requests answered per second, each sent once the previous answer is in.
     static func statusRate(socket: String, seconds: Int) throws -> Double {
         let conn = try RawControlConnection(path: socket)
-        let request = Array(ControlProtocol.frame(try ControlJSON.encoder.encode(ControlRequest(command: "status"))))
+        let request = controlFrame(try ControlJSON.encoder.encode(ControlRequest(command: "status")))
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         let prefix = Array(ControlReply.successPrefix)
         var count = 0
@@ -307,7 +307,7 @@ public enum Benchmarks {
         }
         try h.appendLines(lines)
         try h.waitUntil(timeout: 300, "every wait notice is sent") {
-            try h.status().jobs["wait_notice"]?["done"] == o.notices
+            try h.status().jobs[.waitNotice]?[.done] == o.notices
         }
         let seen = arrivals.stop()
         var late: [Double] = []

@@ -32,11 +32,11 @@ public enum GeneratorCrossCheck {
         }
         report += "| applied / rejected | \(sa.queue.ingested) / \(sa.queue.rejected) | \(sb.queue.ingested) / \(sb.queue.rejected) |\n"
         if sa.queue.rejected != 0 || sb.queue.rejected != 0 { agrees = false }
-        for kind in Set(sa.jobs.keys).union(sb.jobs.keys).sorted() {
+        for kind in Set(sa.jobs.keys).union(sb.jobs.keys).sorted(by: { $0.rawValue < $1.rawValue }) {
             let x = sa.jobs[kind]?.values.reduce(0, +) ?? 0
             let y = sb.jobs[kind]?.values.reduce(0, +) ?? 0
             if abs(Double(x - y)) > 0.05 * Double(max(x, y, 1)) { agrees = false }
-            report += "| \(kind) jobs | \(x) | \(y) |\n"
+            report += "| \(kind.rawValue) jobs | \(x) | \(y) |\n"
         }
         log("cross-check: \(agrees ? "the generators agree" : "the generators DIFFER")")
         return (report, agrees)

@@ -1,35 +1,6 @@
 import Foundation
 import TouchpointDomain
 
-/// A daily window on the wall clock, such as the call window `09:00-17:00`
-/// or quiet hours `20:00-08:00` (which cross midnight).
-public struct DailyWindow: Equatable, Sendable, CustomStringConvertible {
-    public var start: TimeOfDay
-    public var end: TimeOfDay
-
-    public init(start: TimeOfDay, end: TimeOfDay) {
-        self.start = start
-        self.end = end
-    }
-
-    public init?(_ text: String) {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, let s = TimeOfDay(hhmm: parts[0]), let e = TimeOfDay(hhmm: parts[1]), s != e else {
-            return nil
-        }
-        self.init(start: s, end: e)
-    }
-
-    public var crossesMidnight: Bool { end < start }
-
-    /// Whether a wall time falls inside the window (start inclusive, end exclusive).
-    public func contains(_ t: TimeOfDay) -> Bool {
-        crossesMidnight ? (t >= start || t < end) : (t >= start && t < end)
-    }
-
-    public var description: String { "\(start)-\(end)" }
-}
-
 /// What touchpointd reads from `touchpoint.toml` (see `config.md`): every key has its default here.
 public struct TouchpointConfig: Equatable, Sendable {
     public struct Hospital: Equatable, Sendable {
@@ -41,6 +12,10 @@ public struct TouchpointConfig: Equatable, Sendable {
         public var socket = "/run/touchpoint/control.sock"
         public var adminGroup = "touchpoint-admin"
         public var staffGroup = "touchpoint-staff"
+        /// May act for a named person (`web.md`): the web view's group.
+        public var delegateGroup = "touchpoint-web"
+        /// A control connection with no request for this long is closed (`cli.md`: 60 s).
+        public var idleTimeout: Duration = .seconds(60)
     }
 
     public struct Calendar: Equatable, Sendable {
@@ -98,6 +73,12 @@ public struct TouchpointConfig: Equatable, Sendable {
         case trace, debug, info, notice, warning, error, critical
     }
 
+    /// Where the log goes: `auto` is the journal when a journald answers,
+    /// else standard error.
+    public enum LogTarget: String, Equatable, Sendable, CaseIterable {
+        case auto, journal, stderr
+    }
+
     /// The file this was read from (absolute).
     public var file: String
     public var timeZone = "Europe/London"
@@ -114,24 +95,25 @@ public struct TouchpointConfig: Equatable, Sendable {
     public var notices = Notices()
     public var transport = Transport()
     public var logLevel: LogLevel = .info
+    public var logTarget: LogTarget = .auto
 
     public static func == (a: TouchpointConfig, b: TouchpointConfig) -> Bool {
         a.file == b.file && a.timeZone == b.timeZone && a.stateDir == b.stateDir && a.queueFile == b.queueFile
             && a.templatesDir == b.templatesDir && a.hospital == b.hospital && a.control == b.control
             && a.calendar == b.calendar && a.calls == b.calls && a.waitNotice == b.waitNotice
             && a.openAccess == b.openAccess && a.notices == b.notices && a.transport == b.transport
-            && a.logLevel == b.logLevel
+            && a.logLevel == b.logLevel && a.logTarget == b.logTarget
     }
 
     /// The scheduling rules these settings make.
     public var schedulingRules: SchedulingRules {
         SchedulingRules(
             clock: clock, callDays: calls.days, closedDates: calendar.closedDates.union(calendar.closedDatesFromFile),
-            daysAfterSurgery: calls.daysAfterSurgery, callWindow: (calls.window.start, calls.window.end),
+            daysAfterSurgery: calls.daysAfterSurgery, callWindow: calls.window,
             retryAfter: calls.retryAfter.seconds, maxAttempts: calls.maxAttempts, escalateAfterDays: calls.escalateAfterDays,
             waitLead: waitNotice.lead.seconds, waitCoalesce: waitNotice.coalesce.seconds,
             openAccessDaysBefore: openAccess.daysBefore, openAccessSendAt: openAccess.sendAt,
-            quietHours: notices.quietHours.map { ($0.start, $0.end) })
+            quietHours: notices.quietHours)
     }
 
     /// The path of the database inside `state_dir`.

@@ -153,36 +153,59 @@ private struct Reader {
         if clock == nil {
             issue("time_zone", "unknown time zone \"\(tzName)\" (expected an IANA name such as Europe/London; is tzdata installed?)")
         }
+        var c = TouchpointConfig(file: file, clock: clock ?? HospitalClock(timeZone: TimeZone(secondsFromGMT: 0)!),
+                                 hospital: readHospital(root))
+        c.timeZone = tzName
+        if let p = path(root, nil, "state_dir") { c.stateDir = p }
+        if let p = path(root, nil, "queue_file") { c.queueFile = p }
+        if let p = path(root, nil, "templates_dir") { c.templatesDir = p }
+        readControl(root, into: &c.control)
+        readCalendar(root, into: &c.calendar)
+        readCalls(root, into: &c.calls)
+        let wait = section(root, "wait_notice", ["lead", "coalesce"])
+        if let d = duration(wait, "wait_notice", "lead") { c.waitNotice.lead = d }
+        if let d = duration(wait, "wait_notice", "coalesce") { c.waitNotice.coalesce = d }
+        let oa = section(root, "open_access", ["days_before", "send_at"])
+        if let i = int(oa, "open_access", "days_before", 0...90) { c.openAccess.daysBefore = i }
+        if let t = timeOfDay(oa, "open_access", "send_at") { c.openAccess.sendAt = t }
+        readNotices(root, into: &c.notices)
+        readTransport(root, into: &c.transport)
+        readLog(root, into: &c)
+        return issues.isEmpty ? c : nil
+    }
 
+    mutating func readHospital(_ root: TOMLTable) -> TouchpointConfig.Hospital {
         let hospitalT = section(root, "hospital", ["name", "phone"])
         let name = string(hospitalT, "hospital", "name")
         let phone = string(hospitalT, "hospital", "phone")
         if name?.isEmpty ?? true { issue("hospital.name", "required: the hospital's name, used in messages") }
         if phone?.isEmpty ?? true { issue("hospital.phone", "required: the breast care nurses' phone line, used in messages") }
+        return .init(name: name ?? "", phone: phone ?? "")
+    }
 
-        var c = TouchpointConfig(file: file, clock: clock ?? HospitalClock(timeZone: TimeZone(secondsFromGMT: 0)!),
-                                 hospital: .init(name: name ?? "", phone: phone ?? ""))
-        c.timeZone = tzName
-        if let p = path(root, nil, "state_dir") { c.stateDir = p }
-        if let p = path(root, nil, "queue_file") { c.queueFile = p }
-        if let p = path(root, nil, "templates_dir") { c.templatesDir = p }
-
-        let control = section(root, "control", ["socket", "admin_group", "staff_group"])
+    mutating func readControl(_ root: TOMLTable, into c: inout TouchpointConfig.Control) {
+        let control = section(root, "control", ["socket", "admin_group", "staff_group", "delegate_group", "idle_timeout"])
         if let p = path(control, "control", "socket") {
-            c.control.socket = p
+            c.socket = p
             if p.utf8.count > 107 { issue("control.socket", "path is \(p.utf8.count) bytes; a Unix socket path must be at most 107") }
         }
-        if let s = string(control, "control", "admin_group") { c.control.adminGroup = s }
-        if let s = string(control, "control", "staff_group") { c.control.staffGroup = s }
+        if let s = string(control, "control", "admin_group") { c.adminGroup = s }
+        if let s = string(control, "control", "staff_group") { c.staffGroup = s }
+        if let s = string(control, "control", "delegate_group") { c.delegateGroup = s }
+        if let d = duration(control, "control", "idle_timeout") {
+            if d < .seconds(1) { issue("control.idle_timeout", "must be at least 1s") } else { c.idleTimeout = d }
+        }
+    }
 
+    mutating func readCalendar(_ root: TOMLTable, into c: inout TouchpointConfig.Calendar) {
         let cal = section(root, "calendar", ["closed_dates", "closed_dates_file"])
         if let v = cal?["closed_dates"] {
             if let arr = v.array {
                 for (i, item) in arr.enumerated() {
                     if let s = item.string, let d = LocalDate(iso: s) {
-                        c.calendar.closedDates.insert(d)
+                        c.closedDates.insert(d)
                     } else if let d = item.date, LocalDate.isValid(year: d.year, month: d.month, day: d.day) {
-                        c.calendar.closedDates.insert(LocalDate(year: d.year, month: d.month, day: d.day))
+                        c.closedDates.insert(LocalDate(year: d.year, month: d.month, day: d.day))
                     } else {
                         issue("calendar.closed_dates[\(i)]", "expected a date \"YYYY-MM-DD\"")
                     }
@@ -198,15 +221,17 @@ private struct Reader {
                 if days.isEmpty && !text.contains("BEGIN:VCALENDAR") {
                     issue("calendar.closed_dates_file", "\(p) is not an ICS calendar (expected BEGIN:VCALENDAR and all-day VEVENTs)")
                 }
-                c.calendar.closedDatesFromFile = days
+                c.closedDatesFromFile = days
             } else {
                 issue("calendar.closed_dates_file", "cannot read \(p) (expected an ICS file of closed days)")
             }
-            c.calendar.closedDatesFile = p
+            c.closedDatesFile = p
         }
+    }
 
+    mutating func readCalls(_ root: TOMLTable, into c: inout TouchpointConfig.Calls) {
         let calls = section(root, "calls", ["days_after_surgery", "days", "window", "retry_after", "max_attempts", "escalate_after_days", "export_dir", "export_at"])
-        if let i = int(calls, "calls", "days_after_surgery", 0...30) { c.calls.daysAfterSurgery = i }
+        if let i = int(calls, "calls", "days_after_surgery", 0...30) { c.daysAfterSurgery = i }
         if let v = calls?["days"] {
             let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
             if let arr = v.array {
@@ -219,69 +244,77 @@ private struct Reader {
                     }
                 }
                 if arr.count == 0 { issue("calls.days", "must name at least one day") }
-                c.calls.days = days
+                c.days = days
             } else {
                 issue("calls.days", "expected a list such as [\"mon\", \"tue\"]")
             }
         }
         if let w = window(calls, "calls", "window") {
-            if w.crossesMidnight { issue("calls.window", "the call window must not cross midnight") } else { c.calls.window = w }
+            if w.crossesMidnight { issue("calls.window", "the call window must not cross midnight") } else { c.window = w }
         }
-        if let d = duration(calls, "calls", "retry_after") { c.calls.retryAfter = d }
-        if let i = int(calls, "calls", "max_attempts", 1...20) { c.calls.maxAttempts = i }
-        if let i = int(calls, "calls", "escalate_after_days", 0...30) { c.calls.escalateAfterDays = i }
+        if let d = duration(calls, "calls", "retry_after") { c.retryAfter = d }
+        if let i = int(calls, "calls", "max_attempts", 1...20) { c.maxAttempts = i }
+        if let i = int(calls, "calls", "escalate_after_days", 0...30) { c.escalateAfterDays = i }
         if let s = string(calls, "calls", "export_dir"), !s.isEmpty {
-            c.calls.exportDir = ConfigLoader.absolutePath(s, relativeTo: baseDir)
+            c.exportDir = ConfigLoader.absolutePath(s, relativeTo: baseDir)
         }
-        if let t = timeOfDay(calls, "calls", "export_at") { c.calls.exportAt = t }
+        if let t = timeOfDay(calls, "calls", "export_at") { c.exportAt = t }
+    }
 
-        let wait = section(root, "wait_notice", ["lead", "coalesce"])
-        if let d = duration(wait, "wait_notice", "lead") { c.waitNotice.lead = d }
-        if let d = duration(wait, "wait_notice", "coalesce") { c.waitNotice.coalesce = d }
-
-        let oa = section(root, "open_access", ["days_before", "send_at"])
-        if let i = int(oa, "open_access", "days_before", 0...90) { c.openAccess.daysBefore = i }
-        if let t = timeOfDay(oa, "open_access", "send_at") { c.openAccess.sendAt = t }
-
+    mutating func readNotices(_ root: TOMLTable, into c: inout TouchpointConfig.Notices) {
         let notices = section(root, "notices", ["quiet_hours", "default_channel", "sms_max_chars"])
         if let s = string(notices, "notices", "quiet_hours") {
             if s.isEmpty {
-                c.notices.quietHours = nil
+                c.quietHours = nil
             } else if let w = DailyWindow(s) {
-                c.notices.quietHours = w
+                c.quietHours = w
             } else {
                 issue("notices.quiet_hours", "expected a window HH:MM-HH:MM such as 20:00-08:00, or \"\" for none; got \"\(s)\"")
             }
         }
         if let s = string(notices, "notices", "default_channel") {
-            if let ch = Channel(rawValue: s) { c.notices.defaultChannel = ch } else {
+            if let ch = Channel(rawValue: s) { c.defaultChannel = ch } else {
                 issue("notices.default_channel", "expected \"sms\", \"email\" or \"none\", got \"\(s)\"")
             }
         }
-        if let i = int(notices, "notices", "sms_max_chars", 70...10_000) { c.notices.smsMaxChars = i }
+        if let i = int(notices, "notices", "sms_max_chars", 70...10_000) { c.smsMaxChars = i }
+    }
 
+    mutating func readTransport(_ root: TOMLTable, into c: inout TouchpointConfig.Transport) {
         let tr = section(root, "transport", ["kind", "outbox_dir", "command", "timeout", "backoff_initial", "backoff_max", "max_age"])
         if let s = string(tr, "transport", "kind") {
-            if let k = TouchpointConfig.TransportKind(rawValue: s) { c.transport.kind = k } else {
+            if let k = TouchpointConfig.TransportKind(rawValue: s) { c.kind = k } else {
                 issue("transport.kind", "expected \"outbox\" or \"command\", got \"\(s)\"")
             }
         }
-        if let p = path(tr, "transport", "outbox_dir") { c.transport.outboxDir = p }
+        if let p = path(tr, "transport", "outbox_dir") { c.outboxDir = p }
         if let v = tr?["command"] {
             if let arr = v.array, arr.allSatisfy({ $0.string != nil }) {
-                c.transport.command = arr.compactMap(\.string)
-                if let first = c.transport.command.first {
-                    c.transport.command[0] = ConfigLoader.absolutePath(first, relativeTo: baseDir)
+                c.command = arr.compactMap(\.string)
+                if let first = c.command.first {
+                    c.command[0] = ConfigLoader.absolutePath(first, relativeTo: baseDir)
                 }
             } else {
                 issue("transport.command", "expected a list of strings: the program and its arguments (no shell)")
             }
         }
-        if c.transport.kind == .command && c.transport.command.isEmpty {
+        checkCommand(c)
+        if let d = duration(tr, "transport", "timeout") { c.timeout = d }
+        if let d = duration(tr, "transport", "backoff_initial") { c.backoffInitial = d }
+        if let d = duration(tr, "transport", "backoff_max") { c.backoffMax = d }
+        if let d = duration(tr, "transport", "max_age") { c.maxAge = d }
+        if c.backoffMax < c.backoffInitial {
+            issue("transport.backoff_max", "must not be shorter than transport.backoff_initial")
+        }
+    }
+
+    /// A missing gateway program is caught when the config loads, not at the
+    /// first notice: it is the admin's to fix, and no patient's notice should
+    /// wait to find out.
+    mutating func checkCommand(_ c: TouchpointConfig.Transport) {
+        if c.kind == .command && c.command.isEmpty {
             issue("transport.command", "required when transport.kind is \"command\": the program and its arguments")
-        } else if c.transport.kind == .command, let program = c.transport.command.first {
-            // Caught here, not at the first notice: a missing gateway program is
-            // the admin's to fix, and no patient's notice should wait to find out.
+        } else if c.kind == .command, let program = c.command.first {
             var st = stat()
             if stat(program, &st) != 0 {
                 issue("transport.command", "the program \(program) does not exist")
@@ -289,21 +322,20 @@ private struct Reader {
                 issue("transport.command", "the program \(program) is not an executable file")
             }
         }
-        if let d = duration(tr, "transport", "timeout") { c.transport.timeout = d }
-        if let d = duration(tr, "transport", "backoff_initial") { c.transport.backoffInitial = d }
-        if let d = duration(tr, "transport", "backoff_max") { c.transport.backoffMax = d }
-        if let d = duration(tr, "transport", "max_age") { c.transport.maxAge = d }
-        if c.transport.backoffMax < c.transport.backoffInitial {
-            issue("transport.backoff_max", "must not be shorter than transport.backoff_initial")
-        }
+    }
 
-        let log = section(root, "log", ["level"])
+    mutating func readLog(_ root: TOMLTable, into c: inout TouchpointConfig) {
+        let log = section(root, "log", ["level", "target"])
         if let s = string(log, "log", "level") {
             if let l = TouchpointConfig.LogLevel(rawValue: s) { c.logLevel = l } else {
                 issue("log.level", "expected one of \(TouchpointConfig.LogLevel.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(s)\"")
             }
         }
-        return issues.isEmpty ? c : nil
+        if let s = string(log, "log", "target") {
+            if let t = TouchpointConfig.LogTarget(rawValue: s) { c.logTarget = t } else {
+                issue("log.target", "expected \"auto\", \"journal\" or \"stderr\", got \"\(s)\"")
+            }
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 import Foundation
+import Mustache
 import Synchronization
+import TouchpointDomain
 
 /// One call on the list: the job's fields plus what a nurse needs to make it.
 public struct CallEntry: Codable, Equatable, Sendable {
@@ -68,14 +70,23 @@ public struct CallsReport: Codable, Equatable, Sendable {
     public var ward: String?
     public var escalated: Bool
     public var hospital: String
+    /// The hospital's zone: the list's times are shown in it, whatever the
+    /// zone of the machine that prints them.
+    public var timeZone: String?
     public var calls: [CallEntry]
 
-    public init(date: String?, ward: String?, escalated: Bool, hospital: String, calls: [CallEntry]) {
+    public init(date: String?, ward: String?, escalated: Bool, hospital: String, timeZone: String?, calls: [CallEntry]) {
         self.date = date
         self.ward = ward
         self.escalated = escalated
         self.hospital = hospital
+        self.timeZone = timeZone
         self.calls = calls
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case date, ward, escalated, hospital, calls
+        case timeZone = "time_zone"
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -84,8 +95,12 @@ public struct CallsReport: Codable, Equatable, Sendable {
         try c.encode(ward, forKey: .ward)
         try c.encode(escalated, forKey: .escalated)
         try c.encode(hospital, forKey: .hospital)
+        try c.encode(timeZone, forKey: .timeZone)
         try c.encode(calls, forKey: .calls)
     }
+
+    /// The zone to show this list's times in: the hospital's, else this machine's.
+    public var zone: TimeZone { timeZone.flatMap(TimeZone.init(identifier:)) ?? .current }
 }
 
 /// The call list as a nurse reads it: on screen, in a spreadsheet, on paper.
@@ -158,9 +173,9 @@ public enum CallListFormat {
     }
 
     static func status(_ c: CallEntry, _ tz: TimeZone) -> String {
-        if c.job.state == "escalated" { return "ESCALATED" }
+        if c.job.state == .escalated { return "ESCALATED" }
         if let o = c.job.overdueSince { return "OVERDUE since \(o)" }
-        if c.job.state == "scheduled" && c.job.attempts > 0 { return "retry \(time(c.job.dueAt, tz))" }
+        if c.job.state == .scheduled && c.job.attempts > 0 { return "retry \(time(c.job.dueAt, tz))" }
         return "due \(time(c.job.dueAt, tz))"
     }
 
@@ -184,7 +199,7 @@ public enum CallListFormat {
             if let p = c.procedure { detail += " · \(p)" }
             if let w = c.job.ward, r.ward == nil { detail += " · \(w)" }
             let line = "  " + fit(detail, 78)
-            out += (c.isOverdue || c.job.state == "escalated" ? style.warn(line) : line) + "\n"
+            out += (c.isOverdue || c.job.state == .escalated ? style.warn(line) : line) + "\n"
         }
         let overdue = r.calls.filter(\.isOverdue).count
         out += "\(r.calls.count) call(s)\(overdue > 0 ? ", \(overdue) overdue" : "")\n"
@@ -208,7 +223,7 @@ public enum CallListFormat {
         let df = Formatters.for(tz).stamp
         for c in r.calls {
             let fields = [c.job.id, c.job.ward ?? "", c.patientName ?? "", dialable(c.phone), c.voicemailOK ? "yes" : "no",
-                          c.procedure ?? "", c.surgeryAt.map(df.string(from:)) ?? "", df.string(from: c.job.dueAt), c.job.state,
+                          c.procedure ?? "", c.surgeryAt.map(df.string(from:)) ?? "", df.string(from: c.job.dueAt), c.job.state.rawValue,
                           c.job.overdueSince ?? "", String(c.job.attempts), c.lastAttemptAt.map(df.string(from:)) ?? "",
                           "", "", ""]
             lines.append(fields.map(cell).joined(separator: ","))
@@ -216,82 +231,24 @@ public enum CallListFormat {
         return "\u{FEFF}" + lines.joined(separator: "\r\n") + "\r\n"
     }
 
-    static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
-
     /// One self-contained page (no scripts, no external files) that prints on A4:
     /// the ward, the date, a row per patient, boxes to tick and space to write.
+    /// Rendered from `PrintPage.template`; Mustache escapes every value.
     public static func html(_ r: CallsReport, timeZone tz: TimeZone, generatedAt: Date = Date()) -> String {
-        let t = escape(title(r))
-        var rows = ""
-        for (i, c) in r.calls.enumerated() {
-            let st = escape(status(c, tz))
-            let cls = c.job.state == "escalated" ? "esc" : c.isOverdue ? "overdue" : ""
-            rows += """
-                <tr class="\(cls)">
-                <td class="n">\(i + 1)</td>
-                <td><strong>\(escape(c.patientName ?? c.job.patientID))</strong><br/><span class="small">\([r.ward == nil ? c.job.ward : nil, c.procedure].compactMap { $0 }.map(escape).joined(separator: " · "))</span></td>
-                <td class="phone">\(escape(dialable(c.phone)))<br/><span class="small">voicemail \(c.voicemailOK ? "OK" : "<strong>not OK</strong>")</span></td>
-                <td><span class="st">\(st)</span><br/><span class="small">tries so far: \(c.job.attempts)\(c.surgeryAt.map { "<br/><span class=\"nowrap\">surgery \(escape(day($0, tz)))</span>" } ?? "")</span></td>
-                <td class="ticks"><span class="t"><span class="box"></span> reached</span><span class="t"><span class="box"></span> no answer</span><br/><span class="t"><span class="box"></span> voicemail</span><span class="t"><span class="box"></span> busy</span><br/><span class="t"><span class="box"></span> wrong no.</span><span class="t"><span class="box"></span> declined</span></td>
-                <td class="wc"><span class="box"></span> discussed</td>
-                <td class="write"></td>
-                </tr>
-
-                """
-        }
-        if r.calls.isEmpty {
-            rows = "<tr><td colspan=\"7\" class=\"none\">No calls on this list.</td></tr>\n"
-        }
         let f = DateFormatter()
         f.timeZone = tz
         f.locale = Locale(identifier: "en_GB")
         f.dateFormat = "d MMM yyyy HH:mm"
-        return """
-            <!DOCTYPE html>
-            <html lang="en-GB">
-            <head>
-            <meta charset="utf-8"/>
-            <title>\(t)</title>
-            <style>
-            @page { size: A4 landscape; margin: 12mm; }
-            body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 11pt; color: #000; margin: 0; }
-            h1 { font-size: 16pt; margin: 0 0 2mm 0; }
-            p.meta { margin: 0 0 4mm 0; font-size: 10pt; }
-            table { width: 100%; border-collapse: collapse; table-layout: fixed; }
-            th, td { border: 1px solid #555; padding: 2mm; vertical-align: top; text-align: left; }
-            th { background: #e8e8e8; font-size: 10pt; }
-            thead { display: table-header-group; }
-            tr { page-break-inside: avoid; }
-            td.n { width: 6mm; text-align: right; }
-            td.phone { white-space: nowrap; font-size: 12pt; }
-            td.ticks { font-size: 10pt; white-space: nowrap; line-height: 1.6; }
-            .t { display: inline-block; width: 50%; }
-            .nowrap { white-space: nowrap; }
-            td.wc { font-size: 10pt; }
-            .small { font-size: 9pt; }
-            .box { display: inline-block; width: 3.5mm; height: 3.5mm; border: 1px solid #000; margin-right: 1mm; vertical-align: -0.5mm; }
-            tr.overdue .st, tr.esc .st { font-weight: bold; }
-            tr.overdue td:first-child, tr.esc td:first-child { border-left: 2mm solid #000; }
-            td.none { text-align: center; padding: 8mm; }
-            </style>
-            </head>
-            <body>
-            <h1>\(t)</h1>
-            <p class="meta">\(escape(r.hospital)) · \(r.calls.count) patient(s) · overdue calls first · printed \(escape(f.string(from: generatedAt))). Record each outcome in touchpoint as well.</p>
-            <table>
-            <colgroup><col style="width:4%"/><col style="width:16%"/><col style="width:13%"/><col style="width:13%"/><col style="width:21%"/><col style="width:9%"/><col style="width:24%"/></colgroup>
-            <thead><tr><th>#</th><th>Patient</th><th>Phone</th><th>Status</th><th>Outcome</th><th>Wound care</th><th>Notes, initials, time</th></tr></thead>
-            <tbody>
-            \(rows)</tbody>
-            </table>
-            </body>
-            </html>
-
-            """
+        let rows: [[String: Any]] = r.calls.enumerated().map { i, c in
+            [
+                "n": i + 1, "name": c.patientName ?? c.job.patientID,
+                "detail": [r.ward == nil ? c.job.ward : nil, c.procedure].compactMap { $0 }.joined(separator: " · "),
+                "phone": dialable(c.phone), "voicemail": c.voicemailOK, "status": status(c, tz), "attempts": c.job.attempts,
+                "surgery": c.surgeryAt.map { day($0, tz) } ?? "", "class": c.job.state == .escalated ? "esc" : c.isOverdue ? "overdue" : "",
+            ]
+        }
+        let values: [String: Any] = ["title": title(r), "hospital": r.hospital, "count": r.calls.count, "printed": f.string(from: generatedAt),
+                                     "rows": rows, "empty": r.calls.isEmpty]
+        return PrintPage.template.render(values)
     }
 }
-
-import TouchpointDomain

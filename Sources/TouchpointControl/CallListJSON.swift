@@ -1,8 +1,5 @@
 import Foundation
-
-#if !FUZZING
 import TouchpointDomain
-#endif
 
 /// The call list as JSON, written directly: byte for byte what `JSONEncoder`
 /// (sorted keys, RFC 3339 times) makes of a `CallsReport`, which a test checks,
@@ -17,6 +14,7 @@ extension CallsReport {
         w.raw(",\"date\":"); w.string(date)
         w.raw(",\"escalated\":"); w.bool(escalated)
         w.raw(",\"hospital\":"); w.string(hospital)
+        w.raw(",\"time_zone\":"); w.string(timeZone)
         w.raw(",\"ward\":"); w.string(ward)
         w.raw("}")
         return w.out
@@ -34,7 +32,7 @@ extension CallEntry {
             w.array(deliveries) { w, d in
                 w.raw("{\"at\":"); w.date(d.at)
                 if let detail = d.detail { w.raw(",\"detail\":"); w.string(detail) }
-                w.raw(",\"result\":"); w.string(d.result)
+                w.raw(",\"result\":"); w.string(d.result.rawValue)
                 w.raw("}")
             }
         }
@@ -46,17 +44,17 @@ extension CallEntry {
             w.array(history) { w, h in
                 w.raw("{\"actor\":"); w.string(h.actor)
                 w.raw(",\"at\":"); w.date(h.at)
-                w.raw(",\"from\":"); w.string(h.from)
+                w.raw(",\"from\":"); w.string(h.from?.rawValue)
                 w.raw(",\"reason\":"); w.string(h.reason)
-                w.raw(",\"to\":"); w.string(h.to)
+                w.raw(",\"to\":"); w.string(h.to.rawValue)
                 w.raw("}")
             }
         }
         w.raw(",\"id\":"); w.string(j.id)
-        w.raw(",\"kind\":"); w.string(j.kind)
+        w.raw(",\"kind\":"); w.string(j.kind.rawValue)
         w.raw(",\"last_attempt_at\":"); w.date(lastAttemptAt)
         w.raw(",\"note\":"); w.string(note)
-        w.raw(",\"outcome\":"); w.string(j.outcome)
+        w.raw(",\"outcome\":"); w.string(j.outcome?.rawValue)
         w.raw(",\"overdue_since\":"); w.string(j.overdueSince)
         w.raw(",\"patient_id\":"); w.string(j.patientID)
         w.raw(",\"patient_name\":"); w.string(patientName)
@@ -65,8 +63,9 @@ extension CallEntry {
         if let reason = j.reason { w.raw(",\"reason\":"); w.string(reason) }
         w.raw(",\"ref\":"); w.string(j.ref)
         w.raw(",\"revision\":"); w.int(j.revision)
-        w.raw(",\"state\":"); w.string(j.state)
+        w.raw(",\"state\":"); w.string(j.state.rawValue)
         w.raw(",\"surgery_at\":"); w.date(surgeryAt)
+        if let tz = j.timeZone { w.raw(",\"time_zone\":"); w.string(tz) }
         w.raw(",\"voicemail_ok\":"); w.bool(voicemailOK)
         w.raw(",\"ward\":"); w.string(j.ward)
         w.raw(",\"wound_care\":"); w.bool(j.woundCare)

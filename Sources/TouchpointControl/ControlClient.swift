@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import TouchpointLinux
 
 #if canImport(Glibc)
 import Glibc
@@ -39,8 +41,12 @@ public enum ClientError: Error, Equatable, Sendable {
 /// simplest correct thing; the daemon side is SwiftNIO.
 public final class ControlClient {
     public let socketPath: String
+    /// The person to act for (`as`), for a delegate such as the web view.
+    public var actingFor: String?
     private var fd: Int32 = -1
-    private var buffer: [UInt8] = []
+    private var frames = NIOSingleStepByteToMessageProcessor(ControlFrameDecoder(), maximumBufferSize: 4 + ControlProtocol.maximumFrameLength)
+    /// Frames read but not yet asked for (one request, one reply: normally none).
+    private var pending: [ControlFrame] = []
 
     public static let defaultSocket = "/run/touchpoint/control.sock"
 
@@ -100,6 +106,8 @@ public final class ControlClient {
 
     /// Sends `request` and returns the reply's `result` JSON (or throws its error).
     public func send(_ request: ControlRequest) throws(ClientError) -> Data {
+        var request = request
+        if request.as == nil { request.as = actingFor }
         guard let payload = try? ControlJSON.encoder.encode(request) else {
             throw .protocolError("could not encode the request")
         }
@@ -109,8 +117,8 @@ public final class ControlClient {
     /// Sends an already-encoded request payload (tests use this for odd requests).
     public func sendRaw(_ payload: Data) throws(ClientError) -> Data {
         if fd < 0 { try connect() }
-        let frame = ControlProtocol.frame(payload)
-        let ok = frame.withUnsafeBytes { p -> Bool in
+        let frame = ByteBufferAllocator().controlFrame(payload)
+        let ok = frame.readableBytesView.withUnsafeBytes { p -> Bool in
             var sent = 0
             while sent < p.count {
                 let n = Glibc.send(fd, p.baseAddress! + sent, p.count - sent, Int32(MSG_NOSIGNAL))
@@ -126,13 +134,20 @@ public final class ControlClient {
     }
 
     private func readFrame() throws(ClientError) -> [UInt8] {
-        let decoder = FrameDecoder()
         var chunk = [UInt8](repeating: 0, count: 65_536)
+        var bytes = ByteBuffer()
         while true {
             do {
-                if let frame = try decoder.next(from: &buffer) { return frame }
+                try frames.process(buffer: bytes) { pending.append($0) }
             } catch {
-                throw .protocolError("the daemon sent an oversized reply")
+                throw .protocolError("the daemon's reply could not be read: \(error)")
+            }
+            bytes.clear()
+            if !pending.isEmpty {
+                switch pending.removeFirst() {
+                case .payload(let p): return Array(p.readableBytesView)
+                case .tooLarge: throw .protocolError("the daemon sent an oversized reply")
+                }
             }
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n < 0 && errno == EINTR { continue }
@@ -142,7 +157,7 @@ public final class ControlClient {
             if n <= 0 {
                 throw unreachable("the daemon closed the connection without answering")
             }
-            buffer.append(contentsOf: chunk[0..<n])
+            bytes.writeBytes(chunk[0..<n])
         }
     }
 

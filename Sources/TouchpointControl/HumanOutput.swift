@@ -1,4 +1,5 @@
 import Foundation
+import TouchpointDomain
 
 #if canImport(Glibc)
 import Glibc
@@ -9,9 +10,11 @@ public struct OutputStyle: Sendable {
     public var colour: Bool
     public var timeZone: TimeZone
 
-    public static func detect() -> OutputStyle {
+    /// For a terminal; times in `zone` (the hospital's, as the daemon's
+    /// reply names it), else this machine's.
+    public static func detect(zone: String? = nil) -> OutputStyle {
         OutputStyle(colour: isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil,
-                    timeZone: TimeZone.current)
+                    timeZone: zone.flatMap(TimeZone.init(identifier:)) ?? .current)
     }
 
     func bold(_ s: String) -> String { colour ? "\u{1B}[1m\(s)\u{1B}[0m" : s }
@@ -32,9 +35,9 @@ public enum HumanOutput {
         if s.jobs.isEmpty {
             out += "jobs         none\n"
         } else {
-            for (i, kind) in s.jobs.keys.sorted().enumerated() {
-                let states = s.jobs[kind]!.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-                out += (i == 0 ? "jobs         " : "             ") + "\(kind): \(states)\n"
+            for (i, kind) in s.jobs.keys.sorted(by: { $0.rawValue < $1.rawValue }).enumerated() {
+                let states = s.jobs[kind]!.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")
+                out += (i == 0 ? "jobs         " : "             ") + "\(kind.rawValue): \(states)\n"
             }
         }
         out += "next due     \(s.nextDueAt.map { localTime($0, style) } ?? "nothing scheduled")\n"
@@ -49,7 +52,7 @@ public enum HumanOutput {
         if r.rejects.isEmpty { return "no rejected lines\n" }
         var rows: [[String]] = [["LINE", "OFFSET", "EVENT ID", "CODE", "MESSAGE"]]
         for e in r.rejects {
-            rows.append([String(e.line), String(e.offset), e.eventID ?? "-", e.code, e.message])
+            rows.append([String(e.line), String(e.offset), e.eventID ?? "-", e.code.rawValue, e.message])
         }
         var out = table(rows, style: style)
         for e in r.rejects where e.rawLine != nil {
@@ -65,31 +68,31 @@ public enum HumanOutput {
         if r.jobs.isEmpty { return "no jobs\n" }
         var rows: [[String]] = [["JOB", "KIND", "REF", "STATE", "DUE", "EXPIRES"]]
         for j in r.jobs {
-            rows.append([j.id, j.kind, j.ref, j.state, localTime(j.dueAt, style), localTime(j.expiresAt, style)])
+            rows.append([j.id, j.kind.rawValue, j.ref, j.state.rawValue, localTime(j.dueAt, style), localTime(j.expiresAt, style)])
         }
         return table(rows, style: style)
     }
 
     public static func job(_ j: JobView, style: OutputStyle) -> String {
-        var out = style.bold("\(j.id)") + "  \(j.kind) for \(j.ref), patient \(j.patientID)\n"
-        out += "state     \(j.state)\n"
+        var out = style.bold("\(j.id)") + "  \(j.kind.rawValue) for \(j.ref), patient \(j.patientID)\n"
+        out += "state     \(j.state.rawValue)\n"
         out += "due       \(localTime(j.dueAt, style))\n"
         out += "expires   \(localTime(j.expiresAt, style))\n"
         if let w = j.ward { out += "ward      \(w)\n" }
-        if j.kind == "open_access_info" { out += "revision  \(j.revision)\n" }
-        if j.kind == "checkin_call" { out += "attempts  \(j.attempts)\n" }
+        if j.kind == .openAccessInfo { out += "revision  \(j.revision)\n" }
+        if j.kind == .checkinCall { out += "attempts  \(j.attempts)\n" }
         if let o = j.overdueSince { out += "overdue   since \(o)\n" }
-        if let e = j.expectedAt, j.kind == "wait_notice" { out += "expected  \(localTime(e, style))\(j.delayReason.map { " (\($0))" } ?? "")\n" }
-        if let o = j.outcome { out += "outcome   \(o)\(j.woundCare.map { $0 ? ", wound care discussed" : ", wound care not discussed" } ?? "")\n" }
+        if let e = j.expectedAt, j.kind == .waitNotice { out += "expected  \(localTime(e, style))\(j.delayReason.map { " (\($0))" } ?? "")\n" }
+        if let o = j.outcome { out += "outcome   \(o.rawValue)\(j.woundCare.map { $0 ? ", wound care discussed" : ", wound care not discussed" } ?? "")\n" }
         if let r = j.reason { out += "why       \(r)\n" }
         if let d = j.deliveries, !d.isEmpty {
             out += "deliveries\n"
-            for a in d { out += "  \(localTime(a.at, style))  \(a.result)\(a.detail.map { "  \($0)" } ?? "")\n" }
+            for a in d { out += "  \(localTime(a.at, style))  \(a.result.rawValue)\(a.detail.map { "  \($0)" } ?? "")\n" }
         }
         if let h = j.history, !h.isEmpty {
             out += "history\n"
             for c in h {
-                out += "  \(localTime(c.at, style))  \(c.actor)  \(c.from ?? "new") -> \(c.to)  \(c.reason)\n"
+                out += "  \(localTime(c.at, style))  \(c.actor)  \(c.from?.rawValue ?? "new") -> \(c.to.rawValue)  \(c.reason)\n"
             }
         }
         return out
@@ -98,7 +101,7 @@ public enum HumanOutput {
     public static func explain(_ r: ExplainReport, style: OutputStyle) -> String {
         var out = ""
         for b in r.bookings {
-            out += style.bold("\(b.kind == "surgery" ? "surgery" : "Open Access") booking \(r.ref)") + ": \(b.kind == "surgery" ? "surgery" : "appointment") \(localTime(b.at, style))"
+            out += style.bold("\(b.kind == .surgery ? "surgery" : "Open Access") booking \(r.ref)") + ": \(b.kind == .surgery ? "surgery" : "appointment") \(localTime(b.at, style))"
             if b.revision > 1 { out += " (rescheduled \(b.revision - 1) time(s))" }
             if b.cancelled { out += ", cancelled" }
             if b.patientDeceased { out += "; patient recorded as deceased" }
@@ -149,5 +152,14 @@ public enum HumanOutput {
         if f.calendar.isDate(date, inSameDayAs: Date()) { return "today " + f.time.string(from: date) }
         let thisYear = f.calendar.component(.year, from: date) == f.calendar.component(.year, from: Date())
         return (thisYear ? f.dayTime : f.dayTimeYear).string(from: date)
+    }
+}
+
+extension CallOutcome {
+    /// The spelling on the command line (`no-answer`); JSON uses the raw value (`no_answer`).
+    public var commandLine: String { rawValue.replacingOccurrences(of: "_", with: "-") }
+
+    public init?(commandLine: String) {
+        self.init(rawValue: commandLine.replacingOccurrences(of: "-", with: "_"))
     }
 }

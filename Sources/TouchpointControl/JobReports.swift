@@ -1,15 +1,16 @@
 import Foundation
+import TouchpointDomain
 
 /// A job as `cli.md` shows it: fields that do not apply are null.
 public struct JobView: Codable, Equatable, Sendable {
     public struct Change: Codable, Equatable, Sendable {
         public var at: Date
         public var actor: String
-        public var from: String?
-        public var to: String
+        public var from: JobState?
+        public var to: JobState
         public var reason: String
 
-        public init(at: Date, actor: String, from: String?, to: String, reason: String) {
+        public init(at: Date, actor: String, from: JobState?, to: JobState, reason: String) {
             self.at = at
             self.actor = actor
             self.from = from
@@ -28,17 +29,17 @@ public struct JobView: Codable, Equatable, Sendable {
     }
 
     public var id: String
-    public var kind: String
+    public var kind: JobKind
     public var ref: String
     public var patientID: String
-    public var state: String
+    public var state: JobState
     public var dueAt: Date
     public var expiresAt: Date
     public var createdAt: Date
     public var attempts: Int
     public var revision: Int
     public var ward: String?
-    public var outcome: String?
+    public var outcome: CallOutcome?
     public var woundCare: Bool?
     public var overdueSince: String?
     /// Wait notices: the expected surgery time and the delay's reason.
@@ -50,21 +51,24 @@ public struct JobView: Codable, Equatable, Sendable {
     public var reason: String?
     /// `job` only, for notices: each delivery attempt (when, result, the transport's words).
     public var deliveries: [Delivery]?
+    /// A job given on its own (`job`, `outcome`, `cancel`, `retry`): the
+    /// hospital's zone, in which `touchpointctl` shows its times.
+    public var timeZone: String?
 
     public struct Delivery: Codable, Equatable, Sendable {
         public var at: Date
-        public var result: String
+        public var result: DeliveryAttempt.Result
         public var detail: String?
 
-        public init(at: Date, result: String, detail: String?) {
+        public init(at: Date, result: DeliveryAttempt.Result, detail: String?) {
             self.at = at
             self.result = result
             self.detail = detail
         }
     }
 
-    public init(id: String, kind: String, ref: String, patientID: String, state: String, dueAt: Date, expiresAt: Date,
-                createdAt: Date, attempts: Int, revision: Int, ward: String?, outcome: String?, woundCare: Bool?,
+    public init(id: String, kind: JobKind, ref: String, patientID: String, state: JobState, dueAt: Date, expiresAt: Date,
+                createdAt: Date, attempts: Int, revision: Int, ward: String?, outcome: CallOutcome?, woundCare: Bool?,
                 overdueSince: String?, expectedAt: Date?, delayReason: String?, history: [Change]? = nil, reason: String? = nil) {
         self.id = id
         self.kind = kind
@@ -88,6 +92,7 @@ public struct JobView: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case id, kind, ref, state, attempts, revision, ward, outcome, history, reason, deliveries
+        case timeZone = "time_zone"
         case patientID = "patient_id"
         case dueAt = "due_at"
         case expiresAt = "expires_at"
@@ -119,26 +124,38 @@ public struct JobView: Codable, Equatable, Sendable {
         if let history { try c.encode(history, forKey: .history) }
         if let reason { try c.encode(reason, forKey: .reason) }
         if let deliveries { try c.encode(deliveries, forKey: .deliveries) }
+        if let timeZone { try c.encode(timeZone, forKey: .timeZone) }
     }
 }
 
 /// `jobs`: `{"jobs":[job...]}`.
 public struct JobsReport: Codable, Equatable, Sendable {
     public var jobs: [JobView]
-    public init(jobs: [JobView]) { self.jobs = jobs }
+    /// The hospital's zone, in which `touchpointctl` shows the times.
+    public var timeZone: String?
+
+    public init(jobs: [JobView], timeZone: String?) {
+        self.jobs = jobs
+        self.timeZone = timeZone
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case jobs
+        case timeZone = "time_zone"
+    }
 }
 
 /// `explain REF`: every job of the booking, why it is in its state, and its history.
 public struct ExplainReport: Codable, Equatable, Sendable {
     public struct BookingSummary: Codable, Equatable, Sendable {
-        public var kind: String
+        public var kind: BookingKind
         public var at: Date
         public var cancelled: Bool
         public var revision: Int
         public var patientDeceased: Bool
         public var patientOptedOut: Bool
 
-        public init(kind: String, at: Date, cancelled: Bool, revision: Int, patientDeceased: Bool, patientOptedOut: Bool) {
+        public init(kind: BookingKind, at: Date, cancelled: Bool, revision: Int, patientDeceased: Bool, patientOptedOut: Bool) {
             self.kind = kind
             self.at = at
             self.cancelled = cancelled
@@ -157,10 +174,17 @@ public struct ExplainReport: Codable, Equatable, Sendable {
     public var ref: String
     public var bookings: [BookingSummary]
     public var jobs: [JobView]
+    public var timeZone: String?
 
-    public init(ref: String, bookings: [BookingSummary], jobs: [JobView]) {
+    public init(ref: String, bookings: [BookingSummary], jobs: [JobView], timeZone: String?) {
         self.ref = ref
         self.bookings = bookings
         self.jobs = jobs
+        self.timeZone = timeZone
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case ref, bookings, jobs
+        case timeZone = "time_zone"
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// The control socket's wire protocol.
 ///
@@ -10,36 +11,62 @@ public enum ControlProtocol {
     public static let version = 1
     /// The largest frame accepted (payload bytes).
     public static let maximumFrameLength = 1 << 20
-
-    /// Frames `payload` for the wire.
-    public static func frame(_ payload: Data) -> Data {
-        var out = Data(capacity: payload.count + 4)
-        let n = UInt32(payload.count)
-        out.append(contentsOf: [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)])
-        out.append(payload)
-        return out
-    }
 }
 
-/// Splits a byte stream into frames, refusing oversized ones. Shared by the
-/// daemon's socket handler, the client and the fuzz target.
-public struct FrameDecoder: Sendable {
-    public enum Failure: Error, Equatable, Sendable {
-        case tooLarge(Int)
-    }
+/// One unit read off a control connection: a frame's payload, or the news
+/// that the peer sent one too large to accept (its bytes are then skipped,
+/// never buffered).
+public enum ControlFrame: Sendable, Equatable {
+    case payload(ByteBuffer)
+    case tooLarge(Int)
+}
+
+/// Splits a control connection's bytes into frames. The one decoder of the
+/// protocol: the daemon runs it in its channel pipeline, the client through
+/// `NIOSingleStepByteToMessageProcessor` on the bytes it reads, and the fuzz
+/// target on arbitrary input.
+public struct ControlFrameDecoder: NIOSingleStepByteToMessageDecoder {
+    public typealias InboundOut = ControlFrame
+    private var refused = false
 
     public init() {}
 
-    /// The next complete frame's payload from the front of `buffer` (removing it),
-    /// nil if more bytes are needed.
-    public func next(from buffer: inout [UInt8]) throws(Failure) -> [UInt8]? {
-        guard buffer.count >= 4 else { return nil }
-        let n = Int(buffer[0]) << 24 | Int(buffer[1]) << 16 | Int(buffer[2]) << 8 | Int(buffer[3])
-        guard n <= ControlProtocol.maximumFrameLength else { throw .tooLarge(n) }
-        guard buffer.count >= 4 + n else { return nil }
-        let payload = Array(buffer[4..<(4 + n)])
-        buffer.removeFirst(4 + n)
-        return payload
+    public mutating func decode(buffer: inout ByteBuffer) throws -> ControlFrame? {
+        if refused {
+            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+            return nil
+        }
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
+        if Int(length) > ControlProtocol.maximumFrameLength {
+            // Everything after an oversized length is that frame's: skip it all.
+            refused = true
+            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+            return .tooLarge(Int(length))
+        }
+        guard buffer.readableBytes >= 4 + Int(length) else { return nil }
+        buffer.moveReaderIndex(forwardBy: 4)
+        return .payload(buffer.readSlice(length: Int(length))!)
+    }
+
+    public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> ControlFrame? {
+        try decode(buffer: &buffer)
+    }
+}
+
+extension ByteBuffer {
+    /// Writes `payload` as one frame: its length, then its bytes.
+    public mutating func writeControlFrame(_ payload: some Collection<UInt8>) {
+        writeInteger(UInt32(payload.count))
+        writeBytes(payload)
+    }
+}
+
+extension ByteBufferAllocator {
+    /// `payload` as one frame, copied once into a buffer of its own.
+    public func controlFrame(_ payload: some Collection<UInt8>) -> ByteBuffer {
+        var b = buffer(capacity: 4 + payload.count)
+        b.writeControlFrame(payload)
+        return b
     }
 }
 
@@ -48,6 +75,10 @@ public struct ControlRequest: Codable, Equatable, Sendable {
     public var v: Int
     public var command: String
     public var args: Arguments
+    /// The person a delegate (the web view) asks on behalf of (`web.md`):
+    /// accepted only from a member of `control.delegate_group`, only for
+    /// staff commands.
+    public var `as`: String?
 
     /// Every command's arguments, all optional; each command reads the ones it takes.
     public struct Arguments: Codable, Equatable, Sendable {
@@ -65,7 +96,7 @@ public struct ControlRequest: Codable, Equatable, Sendable {
         public var date: String?
         public var ward: String?
         public var escalated: Bool?
-        /// `outcome`.
+        /// `outcome`: an outcome's raw value (`no_answer`).
         public var outcome: String?
         public var woundCare: Bool?
         public var note: String?
@@ -100,10 +131,16 @@ public struct ControlRequest: Codable, Equatable, Sendable {
         }
     }
 
-    public init(command: String, args: Arguments = .init(), v: Int = ControlProtocol.version) {
+    public init(command: String, args: Arguments = .init(), as person: String? = nil, v: Int = ControlProtocol.version) {
         self.v = v
         self.command = command
         self.args = args
+        self.as = person
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case v, command, args
+        case `as`
     }
 
     /// Parses a request frame's payload. Checks the version before anything else,
@@ -218,6 +255,4 @@ public enum ControlJSON {
     }()
 }
 
-#if !FUZZING
 import TouchpointDomain
-#endif

@@ -1,4 +1,5 @@
 import Foundation
+import TouchpointDomain
 
 /// `status`: what an admin checks first.
 public struct StatusReport: Codable, Equatable, Sendable {
@@ -39,12 +40,14 @@ public struct StatusReport: Codable, Equatable, Sendable {
     public var patients: Int
     public var bookings: Int
     /// Jobs by kind, then by state.
-    public var jobs: [String: [String: Int]]
+    public var jobs: [JobKind: [JobState: Int]]
     public var nextDueAt: Date?
     public var lastDispatch: Date?
+    /// The hospital's zone, in which `touchpointctl` shows the times.
+    public var timeZone: String?
 
     public init(version: String, state: String, uptimeSeconds: Int, queue: Queue, patients: Int, bookings: Int,
-                jobs: [String: [String: Int]] = [:], nextDueAt: Date? = nil, lastDispatch: Date? = nil) {
+                jobs: [JobKind: [JobState: Int]] = [:], nextDueAt: Date? = nil, lastDispatch: Date? = nil, timeZone: String? = nil) {
         self.version = version
         self.state = state
         self.uptimeSeconds = uptimeSeconds
@@ -54,6 +57,7 @@ public struct StatusReport: Codable, Equatable, Sendable {
         self.jobs = jobs
         self.nextDueAt = nextDueAt
         self.lastDispatch = lastDispatch
+        self.timeZone = timeZone
     }
 
     enum CodingKeys: String, CodingKey {
@@ -61,6 +65,7 @@ public struct StatusReport: Codable, Equatable, Sendable {
         case uptimeSeconds = "uptime_s"
         case nextDueAt = "next_due_at"
         case lastDispatch = "last_dispatch"
+        case timeZone = "time_zone"
     }
 
     // Encode nil optionals as null: the JSON output names every field.
@@ -75,6 +80,7 @@ public struct StatusReport: Codable, Equatable, Sendable {
         try c.encode(jobs, forKey: .jobs)
         try c.encode(nextDueAt, forKey: .nextDueAt)
         try c.encode(lastDispatch, forKey: .lastDispatch)
+        try c.encode(timeZone, forKey: .timeZone)
     }
 }
 
@@ -99,13 +105,13 @@ public struct RejectsReport: Codable, Equatable, Sendable {
         public var line: Int
         public var offset: Int
         public var eventID: String?
-        public var code: String
+        public var code: RejectCode
         public var message: String
         public var at: Date
         /// The raw line: admins only (it holds patient data).
         public var rawLine: String?
 
-        public init(line: Int, offset: Int, eventID: String?, code: String, message: String, at: Date, rawLine: String?) {
+        public init(line: Int, offset: Int, eventID: String?, code: RejectCode, message: String, at: Date, rawLine: String?) {
             self.line = line
             self.offset = offset
             self.eventID = eventID

@@ -5,43 +5,19 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 import TouchpointControl
+import TouchpointCore
+import TouchpointLinux
 import TouchpointSystemd
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// One inbound unit on a control connection: a frame, or the news that the
-/// client sent one too large to accept.
-enum InboundFrame: Sendable {
-    case payload(ByteBuffer)
-    case tooLarge(Int)
-}
-
-/// Splits the byte stream into length-prefixed frames, refusing any over the
-/// limit before buffering it.
-struct ControlFrameDecoder: ByteToMessageDecoder {
-    typealias InboundOut = InboundFrame
-    private var refused = false
-
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        if refused {
-            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
-            return .needMoreData
-        }
-        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
-        if Int(length) > ControlProtocol.maximumFrameLength {
-            refused = true
-            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
-            context.fireChannelRead(wrapInboundOut(.tooLarge(Int(length))))
-            return .needMoreData
-        }
-        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
-        buffer.moveReaderIndex(forwardBy: 4)
-        let payload = buffer.readSlice(length: Int(length))!
-        context.fireChannelRead(wrapInboundOut(.payload(payload)))
-        return .continue
-    }
+/// `struct ucred` from SO_PEERCRED (Glibc's Swift module does not export it).
+struct PeerCredentials: Sendable, Equatable {
+    var pid: Int32 = 0
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
 }
 
 /// A count shared between tasks: the open connections.
@@ -75,7 +51,7 @@ final class ConnectionRegistry: Sendable {
 
     init(idleTimeout: TimeAmount) throws {
         self.idleTimeout = idleTimeout
-        timer = try WakeTimer()
+        timer = try WakeTimer(name: "idle-connections")
     }
 
     func add(_ channel: any Channel, _ activity: ConnectionActivity) {
@@ -122,31 +98,19 @@ extension UInt64 {
     fileprivate var clamped: Int64 { Int64(clamping: self) }
 }
 
-extension ByteBufferAllocator {
-    /// A reply as one frame (`ControlProtocol`): its length, then its bytes,
-    /// copied once into the buffer the channel writes.
-    fileprivate func frame(_ payload: Data) -> ByteBuffer {
-        var framed = buffer(capacity: 4 + payload.count)
-        framed.writeInteger(UInt32(payload.count))
-        framed.writeBytes(payload)
-        return framed
-    }
-}
+/// One accepted connection: its channel, who is at the other end, what it is doing.
+typealias ControlConnection = (channel: NIOAsyncChannel<ControlFrame, ByteBuffer>, peer: Peer, activity: ConnectionActivity)
 
-/// The control socket: framed JSON requests, answered by `CommandHandler`.
+/// The control socket: framed JSON requests, answered through `ControlRequests`.
 struct ControlServer: Service {
     let socketPath: String
     let staffGroup: String
-    let handler: CommandHandler
-    let authorizer: @Sendable () -> Authorizer
+    let requests: ControlRequests
+    /// A connection with no request for this long is closed (`control.idle_timeout`, 60 s).
+    let idleTimeout: TimeAmount
     let logger: Logger
-    let ready: @Sendable () -> Void
+    let ready: @Sendable () async -> Void
 
-    /// A connection with no request for this long is closed (`cli.md`).
-    /// `TOUCHPOINT_CONTROL_IDLE_SECONDS` shortens it for the tests, which
-    /// cannot wait a minute.
-    static let idleTimeout: TimeAmount = .seconds(
-        ProcessInfo.processInfo.environment["TOUCHPOINT_CONTROL_IDLE_SECONDS"].flatMap(Int64.init) ?? 60)
     /// Enough that a flood of idle clients cannot lock an admin out; the file
     /// limit is raised at start to leave room.
     static let maximumConnections = 1000
@@ -155,38 +119,46 @@ struct ControlServer: Service {
         let group = MultiThreadedEventLoopGroup.singleton
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
-        let handler = self.handler
-        let authorizer = self.authorizer
-        let initializer: @Sendable (Channel) -> EventLoopFuture<(NIOAsyncChannel<InboundFrame, ByteBuffer>, Caller, ConnectionActivity)> = { channel in
+        let requests = self.requests
+        let initializer: @Sendable (Channel) -> EventLoopFuture<ControlConnection> = { channel in
             let credentials: EventLoopFuture<PeerCredentials> =
                 (channel as? SocketOptionProvider)?.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
                 ?? channel.eventLoop.makeSucceededFuture(PeerCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max))
-            return credentials.flatMapThrowing { cred in
+            return credentials.flatMap { cred in
+                // The account look-up may wait on a directory: off the event loop.
+                channel.eventLoop.makeFutureWithTask { await requests.core.peer(uid: cred.uid, gid: cred.gid) }
+            }.flatMapThrowing { peer in
                 let activity = ConnectionActivity()
-                let caller = authorizer().identify(cred)
-                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ControlFrameDecoder()))
-                try channel.pipeline.syncOperations.addHandler(StatusFastPath(handler: handler, caller: caller, activity: activity))
-                let async = try NIOAsyncChannel<InboundFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
-                return (async, caller, activity)
+                try channel.pipeline.syncOperations.addHandler(
+                    ByteToMessageHandler(ControlFrameDecoder(), maximumBufferSize: 4 + ControlProtocol.maximumFrameLength))
+                try channel.pipeline.syncOperations.addHandler(StatusFastPath(requests: requests, peer: peer, activity: activity))
+                let async = try NIOAsyncChannel<ControlFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
+                return (async, peer, activity)
             }
         }
-        let server: NIOAsyncChannel<(NIOAsyncChannel<InboundFrame, ByteBuffer>, Caller, ConnectionActivity), Never>
+        let server: NIOAsyncChannel<ControlConnection, Never>
         if let fd = ServiceNotifier.listenFDs().first {
             server = try await bootstrap.bind(fd, childChannelInitializer: initializer)
             logger.info("control socket from socket activation (fd \(fd))")
         } else {
-            try Self.prepareSocketPath(socketPath)
+            // Files and the account database: off the event loop.
+            let setup = BlockingLane(name: "control-setup")
+            defer { setup.shutdown() }
+            let (path, staff) = (socketPath, staffGroup)
+            try await setup.run { try Self.prepareSocketPath(path) }
             server = try await bootstrap.bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true,
                                               childChannelInitializer: initializer)
-            chmod(socketPath, 0o660)
-            if let gid = Authorizer.gid(of: staffGroup) {
-                _ = chown(socketPath, UInt32.max, gid)  // -1 keeps the owner
+            try await setup.run {
+                chmod(path, 0o660)
+                if let gid = UnixAccounts.gid(of: staff) {
+                    _ = chown(path, UInt32.max, gid)  // -1 keeps the owner
+                }
             }
             logger.info("control socket at \(socketPath)")
         }
-        ready()
+        await ready()
         let active = SharedCount()  // open connections
-        let registry = try ConnectionRegistry(idleTimeout: Self.idleTimeout)
+        let registry = try ConnectionRegistry(idleTimeout: idleTimeout)
         try await withGracefulShutdownHandler {
             try await server.executeThenClose { connections in
                 try await withThrowingDiscardingTaskGroup { tasks in
@@ -197,11 +169,11 @@ struct ControlServer: Service {
                     tasks.addTask {
                         for await _ in registry.timer.wakes {
                             let closed = registry.closeIdle()
-                            if closed > 0 { logger.debug("closed \(closed) control connections idle for \(Self.idleTimeout.nanoseconds / 1_000_000_000) s") }
+                            if closed > 0 { logger.debug("closed \(closed) control connections idle for \(idleTimeout.nanoseconds / 1_000_000_000) s") }
                         }
                     }
                     defer { registry.timer.stop() }
-                    for try await (connection, caller, activity) in connections {
+                    for try await (connection, peer, activity) in connections {
                         let now = active.value.add(1, ordering: .relaxed).newValue
                         registry.add(connection.channel, activity)
                         tasks.addTask {
@@ -213,8 +185,8 @@ struct ControlServer: Service {
                                 await Self.refuse(connection, ControlFailure(.unavailable, "touchpointd has too many control connections open (\(Self.maximumConnections)); try again shortly"))
                                 return
                             }
-                            let session = ControlSession(connection: connection, caller: caller, activity: activity,
-                                                         handler: handler, logger: logger)
+                            let session = ControlSession(connection: connection, peer: peer, activity: activity,
+                                                         requests: requests, logger: logger)
                             await session.serve()
                         }
                     }
@@ -231,17 +203,17 @@ struct ControlServer: Service {
         var st = stat()
         guard lstat(path, &st) == 0 else { return }
         guard st.st_mode & S_IFMT == S_IFSOCK else {
-            throw StoreErrorText("control.socket \(path) exists and is not a socket; remove it or choose another path")
+            throw StartupError("control.socket \(path) exists and is not a socket; remove it or choose another path")
         }
         let client = ControlClient(socketPath: path)
         if (try? client.connect(timeoutSeconds: 2)) != nil {
-            throw StoreErrorText("another touchpointd is already listening on \(path)")
+            throw StartupError("another touchpointd is already listening on \(path)")
         }
     }
 
-    static func refuse(_ connection: NIOAsyncChannel<InboundFrame, ByteBuffer>, _ failure: ControlFailure) async {
+    static func refuse(_ connection: NIOAsyncChannel<ControlFrame, ByteBuffer>, _ failure: ControlFailure) async {
         try? await connection.executeThenClose { _, outbound in
-            try await outbound.write(connection.channel.allocator.frame(ControlReply.failure(failure)))
+            try await outbound.write(connection.channel.allocator.controlFrame(ControlReply.failure(failure)))
         }
     }
 
@@ -252,20 +224,20 @@ struct ControlServer: Service {
 /// between, all on one thread (a monitoring probe may ask thousands of times a
 /// second). Commands that read the database in earnest offload that work.
 actor ControlSession {
-    let connection: NIOAsyncChannel<InboundFrame, ByteBuffer>
-    let caller: Caller
+    let connection: NIOAsyncChannel<ControlFrame, ByteBuffer>
+    let peer: Peer
     let activity: ConnectionActivity
-    let handler: CommandHandler
+    let requests: ControlRequests
     let logger: Logger
     private let eventLoop: any EventLoop
 
     nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
 
-    init(connection: NIOAsyncChannel<InboundFrame, ByteBuffer>, caller: Caller, activity: ConnectionActivity, handler: CommandHandler, logger: Logger) {
+    init(connection: NIOAsyncChannel<ControlFrame, ByteBuffer>, peer: Peer, activity: ConnectionActivity, requests: ControlRequests, logger: Logger) {
         self.connection = connection
-        self.caller = caller
+        self.peer = peer
         self.activity = activity
-        self.handler = handler
+        self.requests = requests
         self.logger = logger
         self.eventLoop = connection.channel.eventLoop
     }
@@ -277,13 +249,13 @@ actor ControlSession {
                     switch frame {
                     case .tooLarge(let n):
                         let f = ControlFailure(.frameTooLarge, "request of \(n) bytes is over the limit of \(ControlProtocol.maximumFrameLength); closing the connection")
-                        try await outbound.write(connection.channel.allocator.frame(ControlReply.failure(f)))
+                        try await outbound.write(connection.channel.allocator.controlFrame(ControlReply.failure(f)))
                         return
                     case .payload(let buffer):
                         activity.begin()
-                        let (reply, keepOpen) = await handler.handle(Array(buffer.readableBytesView), caller: caller)
+                        let (reply, keepOpen) = await requests.handle(Array(buffer.readableBytesView), peer: peer)
                         activity.end()
-                        try await outbound.write(connection.channel.allocator.frame(reply))
+                        try await outbound.write(connection.channel.allocator.controlFrame(reply))
                         if !keepOpen { return }
                     }
                 }
@@ -300,29 +272,29 @@ actor ControlSession {
 /// stay in order. Everything else goes on to `ControlSession`. A monitoring
 /// probe asking many times a second costs a look-up and a write.
 final class StatusFastPath: ChannelDuplexHandler {
-    typealias InboundIn = InboundFrame
-    typealias InboundOut = InboundFrame
+    typealias InboundIn = ControlFrame
+    typealias InboundOut = ControlFrame
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    let handler: CommandHandler
-    let caller: Caller
+    let requests: ControlRequests
+    let peer: Peer
     let activity: ConnectionActivity
     /// Requests passed on whose replies have not been written yet (event loop only).
     private var outstanding = 0
 
-    init(handler: CommandHandler, caller: Caller, activity: ConnectionActivity) {
-        self.handler = handler
-        self.caller = caller
+    init(requests: ControlRequests, peer: Peer, activity: ConnectionActivity) {
+        self.requests = requests
+        self.peer = peer
         self.activity = activity
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         if outstanding == 0, case .payload(let buffer) = frame,
-           let reply = handler.readyStatusReply(Array(buffer.readableBytesView), caller: caller) {
+           let reply = requests.readyStatusReply(Array(buffer.readableBytesView), peer: peer) {
             activity.begin()
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.frame(reply)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.controlFrame(reply)), promise: nil)
             activity.end()
             return
         }

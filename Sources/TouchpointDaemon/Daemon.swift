@@ -1,13 +1,15 @@
 import CLinux
 import Foundation
 import Logging
+import NIOCore
 import ServiceLifecycle
 import TouchpointConfig
+import TouchpointCore
 import TouchpointDispatch
 import TouchpointDomain
+import TouchpointLinux
 import TouchpointStore
 import TouchpointSystemd
-import UnixSignals
 
 #if canImport(Glibc)
 import Glibc
@@ -17,15 +19,27 @@ import Glibc
 public struct DaemonOptions: Sendable {
     public var configPath: String
     public var logLevel: TouchpointConfig.LogLevel?
+    public var logTarget: TouchpointConfig.LogTarget?
 
-    public init(configPath: String, logLevel: TouchpointConfig.LogLevel? = nil) {
+    public init(configPath: String, logLevel: TouchpointConfig.LogLevel? = nil, logTarget: TouchpointConfig.LogTarget? = nil) {
         self.configPath = configPath
         self.logLevel = logLevel
+        self.logTarget = logTarget
     }
+}
+
+/// A start-up step that failed, in one line an admin can act on.
+struct StartupError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
 }
 
 /// The daemon's entry points. `main` parses arguments and calls one of these.
 public enum Daemon {
+    /// The signals touchpointd handles itself. `main` blocks them before any
+    /// thread starts, so they always wait in the signalfd.
+    public static let signals = [SIGTERM, SIGINT, SIGHUP]
+
     /// `touchpointd --check-config`: prints what is wrong and returns 0 or 1, like `nginx -t`.
     public static func checkConfig(path: String) -> Int32 {
         do {
@@ -60,99 +74,136 @@ public enum Daemon {
         // Two malloc arenas, not glibc's eight per core: the daemon's threads
         // mostly wait, and every arena keeps its own free pages resident.
         mallopt(M_ARENA_MAX, 2)
-        let config: TouchpointConfig
-        let templates: NoticeTemplates
-        do {
-            config = try ConfigLoader.load(path: options.configPath)
-            templates = try NoticeTemplates.load(directory: config.templatesDir, configFile: config.file)
-        } catch {
-            printError(error.description)
+        let startup = BlockingLane(name: "startup")
+        defer { startup.shutdown() }
+        let loaded = try? await startup.run { () -> Result<(TouchpointConfig, NoticeTemplates), ConfigError> in
+            do throws(ConfigError) {
+                let config = try ConfigLoader.load(path: options.configPath)
+                return .success((config, try NoticeTemplates.load(directory: config.templatesDir, configFile: config.file)))
+            } catch {
+                return .failure(error)
+            }
+        }
+        guard case .success(let (config, templates))? = loaded else {
+            if case .failure(let e)? = loaded { printError(e.description) }
             return 1
         }
+        let destination = logDestination(options.logTarget ?? config.logTarget)
         let level = options.logLevel ?? config.logLevel
-        let destination = LogDestination.detect()
         LoggingSystem.bootstrap { _ in
             var h = JournalLogHandler(identifier: "touchpointd", destination: destination)
             h.logLevel = level.swiftLogLevel
             return h
         }
         let logger = Logger(label: "touchpointd")
-        // Outbox files are read by the transport's group; nothing is world-readable.
+        prepareProcess()
+        do {
+            return try await serve(config, templates, logger: logger, startup: startup)
+        } catch {
+            return fail(error, logger, destination)
+        }
+    }
+
+    static func logDestination(_ target: TouchpointConfig.LogTarget) -> LogDestination {
+        switch target {
+        case .auto: return LogDestination.detect()
+        case .journal: return .journal
+        case .stderr: return LogDestination.standardError()
+        }
+    }
+
+    /// Outbox files are read by the transport's group; nothing is
+    /// world-readable. Room for the control connections (up to 1,000)
+    /// besides the daemon's own files.
+    static func prepareProcess() {
         umask(0o027)
-        // Room for the control connections (up to 1,000) besides the daemon's own files.
         var limit = rlimit()
         if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < min(limit.rlim_max, 4096) {
             limit.rlim_cur = min(limit.rlim_max, 4096)
             setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
         }
+    }
 
-        let lock: StateLock
-        let store: Store
-        do {
-            lock = try StateLock(stateDir: config.stateDir)
-            store = try Store(path: config.databasePath)
-        } catch {
-            return fail(error, logger, destination)
-        }
+    /// Opens the state, starts every service and runs until a stop signal.
+    static func serve(_ config: TouchpointConfig, _ templates: NoticeTemplates, logger: Logger, startup: BlockingLane) async throws -> Int32 {
+        let lock = try await startup.run { try StateLock(stateDir: config.stateDir) }
         defer { withExtendedLifetime(lock) {} }
-
-        for group in [config.control.adminGroup, config.control.staffGroup] where Authorizer.gid(of: group) == nil {
+        let store = try await Store.open(path: config.databasePath)
+        let c = config.control
+        let missing = try await startup.run { [c.adminGroup, c.staffGroup].filter { UnixAccounts.gid(of: $0) == nil } }
+        for group in missing {
             logger.warning("group \(group) does not exist: that role has no members but root until it is created")
         }
-
-        let runtime = RuntimeState(config: config, templates: templates)
-        let reader: QueueReader
-        let watcher: QueueWatcher
-        let timer: WakeTimer
-        do {
-            reader = try QueueReader(path: config.queueFile, clock: config.clock, store: store, logger: logger,
-                                     rules: { runtime.config.schedulingRules })
-            watcher = try QueueWatcher(path: config.queueFile, logger: logger)
-            timer = try WakeTimer()
-        } catch {
-            return fail(error, logger, destination)
-        }
-
-        let reload = ReloadService(runtime: runtime, reader: reader, store: store, timer: timer, logger: logger)
-        let handler = CommandHandler(store: store, reader: reader, runtime: runtime, timer: timer, logger: logger,
-                                     reload: { reload.reload(actor: $0) })
-        let readiness = Readiness(handler: handler)
-        let control = ControlServer(
-            socketPath: config.control.socket, staffGroup: config.control.staffGroup, handler: handler,
-            authorizer: { Authorizer(adminGroup: runtime.config.control.adminGroup, staffGroup: runtime.config.control.staffGroup) },
-            logger: logger, ready: { readiness.mark(.socket) })
-        let ingest = IngestService(reader: reader, watcher: watcher, timer: timer, logger: logger, caughtUp: { readiness.mark(.caughtUp) },
-                                   releaseMemory: { _ = try? await offload(on: WorkQueue.engine) { store.releaseMemory() } })
-        let doorbell = DispatchService.Doorbell()
-        let scheduler = SchedulerService(store: store, runtime: runtime, timer: timer, logger: logger, doorbell: doorbell)
-        let dispatch = DispatchService(store: store, runtime: runtime, engine: timer, logger: logger, doorbell: doorbell)
-
-        var groupConfig = ServiceGroupConfiguration(
-            services: [
-                .init(service: control, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: ingest, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: reload, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: dispatch, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-            ],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger)
-        // Below the unit's TimeoutStopSec (30s): past it, cancel rather than be killed.
-        groupConfig.maximumGracefulShutdownDuration = .seconds(10)
-        let group = ServiceGroup(configuration: groupConfig)
+        let timer = try WakeTimer(name: "engine")
+        let core = try await Touchpoint(store: store, config: config, templates: templates, logger: logger, wakeEngine: { timer.poke() })
+        let group = try services(core, timer: timer, logger: logger)
         logger.info("touchpointd \(TouchpointVersion.string) starting (config \(config.file), state \(config.stateDir))",
                     metadata: ["MESSAGE_ID": "\(MessageID.started)"])
         var status: Int32 = 0
         do {
-            try await group.run()
+            try await runUntilStopped(group.services, deadline: group.deadline, logger: logger)
         } catch {
-            status = fail(error, logger, destination)
+            status = fail(error, logger, .detect())
         }
         ServiceNotifier.notify("STOPPING=1")
-        reader.stop()
-        watcher.stop()
+        core.stop()
+        group.watcher.stop()
+        await store.close()
+        // Kept until the process exits (see `Store.close`).
+        _ = Unmanaged.passRetained(store)
         logger.info("touchpointd stopped", metadata: ["MESSAGE_ID": "\(MessageID.stopped)"])
         return status
+    }
+
+    /// Runs the services until they stop; if they have not stopped within
+    /// `ShutdownDeadline.grace` of a stop signal, cancels them.
+    static func runUntilStopped(_ services: ServiceGroup, deadline: ShutdownDeadline, logger: Logger) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { tasks in
+            tasks.addTask { try await services.run(); return true }
+            tasks.addTask { try await deadline.passed(); return false }
+            let stopped = try await tasks.next()
+            tasks.cancelAll()
+            if stopped == false {
+                logger.warning("the services did not stop within \(ShutdownDeadline.grace) of the stop signal: cancelling them")
+            }
+        }
+    }
+
+    /// The task tree: the control socket, ingest, the engine, dispatch and
+    /// signals, each a service of one group that owns the order of shutdown.
+    static func services(_ core: Touchpoint, timer: WakeTimer, logger: Logger) throws -> (services: ServiceGroup, watcher: QueueWatcher, deadline: ShutdownDeadline) {
+        let config = core.config
+        let watcher = try QueueWatcher(path: config.queueFile)
+        let signals = try SignalWatcher(Self.signals)
+        let reload: @Sendable (Person) async throws(CoreFailure) -> Void = { person throws(CoreFailure) in
+            var ts = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            ServiceNotifier.notify("RELOADING=1\nMONOTONIC_USEC=\(UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000)")
+            defer { ServiceNotifier.notify("READY=1") }
+            try await core.reload(by: person)
+        }
+        let readiness = Readiness(core: core, logger: logger)
+        let control = ControlServer(
+            socketPath: config.control.socket, staffGroup: config.control.staffGroup,
+            requests: ControlRequests(core: core, reload: reload),
+            idleTimeout: .nanoseconds(Int64(config.control.idleTimeout.seconds * 1e9)), logger: logger,
+            ready: { await readiness.mark(.socket) })
+        let ingest = IngestService(core: core, watcher: watcher, timer: timer, logger: logger, caughtUp: { await readiness.mark(.caughtUp) })
+        let doorbell = Doorbell()
+        let engine = EngineService(core: core, timer: timer, export: CallListExport(core: core, logger: logger), logger: logger, doorbell: doorbell)
+        let dispatch = DispatchService(core: core, engine: timer, logger: logger, doorbell: doorbell)
+        let deadline = ShutdownDeadline()
+        let signalService = SignalService(signals: signals, logger: logger, deadline: deadline,
+                                          reload: { try? await reload(Person.daemon("SIGHUP")) })
+        func entry(_ s: any Service) -> ServiceGroupConfiguration.ServiceConfiguration {
+            .init(service: s, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+        }
+        var groupConfig = ServiceGroupConfiguration(
+            services: [entry(signalService), entry(control), entry(ingest), entry(engine), entry(dispatch)], logger: logger)
+        // The group's own timeout waits with Task.sleep (libdispatch): the
+        // deadline is `ShutdownDeadline`'s, armed by the stop signal.
+        groupConfig.maximumGracefulShutdownDuration = nil
+        return (ServiceGroup(configuration: groupConfig), watcher, deadline)
     }
 }
 
@@ -175,27 +226,27 @@ extension TouchpointConfig.LogLevel {
 final class StateLock: Sendable {
     let fd: Int32
 
-    init(stateDir: String) throws {
+    init(stateDir: String) throws(StartupError) {
         var isDir: ObjCBool = false
         if !FileManager.default.fileExists(atPath: stateDir, isDirectory: &isDir) {
             do {
                 try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: 0o700])
             } catch {
-                throw StoreError("state_dir \(stateDir): cannot create it: \(String(cString: strerror(errno))) (create it, owned by the service user)")
+                throw StartupError("state_dir \(stateDir): cannot create it: \(String(cString: strerror(errno))) (create it, owned by the service user)")
             }
         }
         let path = (stateDir as NSString).appendingPathComponent("touchpointd.lock")
         let f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard f >= 0 else {
-            throw StoreError("state_dir \(stateDir): cannot write there: \(String(cString: strerror(errno))) (it must be writable by the service user)")
+            throw StartupError("state_dir \(stateDir): cannot write there: \(String(cString: strerror(errno))) (it must be writable by the service user)")
         }
         guard flock(f, LOCK_EX | LOCK_NB) == 0 else {
             var buf = [UInt8](repeating: 0, count: 32)
             let n = read(f, &buf, 31)
             let pid = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
             close(f)
-            throw StoreError("another touchpointd (pid \(pid)) is running on state_dir \(stateDir)")
+            throw StartupError("another touchpointd (pid \(pid)) is running on state_dir \(stateDir)")
         }
         ftruncate(f, 0)
         let pid = Array("\(getpid())\n".utf8)
@@ -207,132 +258,22 @@ final class StateLock: Sendable {
 }
 
 /// READY=1 once the socket is up and the queue has been read to its end.
-final class Readiness: Sendable {
+actor Readiness {
     enum Step: Sendable { case socket, caughtUp }
-    private let steps = Synchronization.Mutex<Set<Int>>([])
-    let handler: CommandHandler
-
-    init(handler: CommandHandler) { self.handler = handler }
-
-    func mark(_ step: Step) {
-        let done = steps.withLock { s -> Bool in
-            s.insert(step == .socket ? 0 : 1)
-            return s.count == 2
-        }
-        if done {
-            let summary = (try? handler.store.queueTotals()).map {
-                "STATUS=\($0.counts.ingested) events applied, \($0.counts.rejected) rejected"
-            } ?? "STATUS=running"
-            ServiceNotifier.notify("READY=1\n\(summary)")
-            handler.logger.info("ready")
-        }
-    }
-}
-
-import Synchronization
-
-/// Reads the queue at start, then each time the kernel says it changed.
-struct IngestService: Service {
-    let reader: QueueReader
-    let watcher: QueueWatcher
-    let timer: WakeTimer
-    let logger: Logger
-    let caughtUp: @Sendable () -> Void
-    /// Gives back the memory a bulk read filled (off the concurrency threads).
-    let releaseMemory: @Sendable () async -> Void
-
-    /// The wait before reading again after lines could not be committed (a
-    /// full disk, a locked database): 1 s, doubling up to 30 s.
-    static let retry = RetryPolicy(initial: 1, maximum: 30, maxAge: .infinity)
-    /// A read this large was a catch-up or a backlog: give its memory back.
-    static let bulk = 10_000
-
-    func run() async throws {
-        await withDiscardingTaskGroup { retries in
-            var failures = 0
-            /// Whether it was a bulk read. New or changed jobs may be due sooner
-            /// than the engine's timer: it is poked to look. Lines that could not
-            /// be committed stay in the file and are read again after a while,
-            /// even if the file does not change again (space coming back on a
-            /// full disk is no file event).
-            func read(_ result: Result<(IngestCounts, QueuePosition), StoreError>) -> Bool {
-                switch result {
-                case .success(let (counts, _)):
-                    failures = 0
-                    if counts.changedJobs { timer.poke() }
-                    return counts.ingested + counts.duplicates + counts.rejected >= Self.bulk
-                case .failure:
-                    failures += 1
-                    let wait = Duration.seconds(Self.retry.delay(afterAttempts: failures, jitter: 0))
-                    retries.addTask { [watcher] in
-                        if (try? await Task.sleep(for: wait)) != nil { watcher.poke() }
-                    }
-                    return false
-                }
-            }
-            _ = read(await reader.readAvailable())
-            await releaseMemory()
-            caughtUp()
-            timer.poke()  // the engine's first run, on the state as read
-            for await _ in watcher.changes.cancelOnGracefulShutdown() {
-                if read(await reader.readAvailable()) { await releaseMemory() }
-            }
-            retries.cancelAll()
-        }
-        reader.stop()
-    }
-}
-
-/// SIGHUP: re-reads the config; an invalid one is refused and the old one kept.
-struct ReloadService: Service {
-    let runtime: RuntimeState
-    let reader: QueueReader
-    let store: Store
-    let timer: WakeTimer
+    private var steps: Set<Int> = []
+    let core: Touchpoint
     let logger: Logger
 
-    func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: .sighup)
-        for await _ in signals.cancelOnGracefulShutdown() {
-            _ = reload(actor: "SIGHUP")
-        }
+    init(core: Touchpoint, logger: Logger) {
+        self.core = core
+        self.logger = logger
     }
 
-    /// Applies a new config if it is valid; returns the problems otherwise.
-    func reload(actor: String) -> ConfigError? {
-        let old = runtime.config
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        ServiceNotifier.notify("RELOADING=1\nMONOTONIC_USEC=\(UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000)")
-        defer { ServiceNotifier.notify("READY=1") }
-        do {
-            var new = try ConfigLoader.load(path: old.file)
-            let templates = try NoticeTemplates.load(directory: new.templatesDir, configFile: new.file)
-            // These are bound at start; keep the running values and say so.
-            for (key, was, now) in [("state_dir", old.stateDir, new.stateDir), ("control.socket", old.control.socket, new.control.socket)] where was != now {
-                logger.warning("config reload: \(key) changed from \(was) to \(now); that takes effect only on restart")
-            }
-            new.stateDir = old.stateDir
-            new.control.socket = old.control.socket
-            runtime.replace(new, templates)
-            reader.reconfigure(path: new.queueFile, clock: new.clock)
-            // Changed rules re-plan the jobs not yet due; jobs already done never change.
-            if new.schedulingRules != old.schedulingRules {
-                do {
-                    let changed = try store.replan(rules: new.schedulingRules, now: Date())
-                    logger.notice("config reload re-planned \(changed.count) job(s) not yet due")
-                } catch {
-                    logger.error("config reload could not re-plan jobs: \(error)", metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
-                }
-            }
-            timer.poke()
-            try? store.audit(actor: actor, action: "reload", detail: "config \(new.file)")
-            logger.notice("configuration reloaded from \(new.file)", metadata: ["MESSAGE_ID": "\(MessageID.configReloaded)"])
-            return nil
-        } catch {
-            logger.error("configuration reload refused, keeping the running one: \(error.description.replacingOccurrences(of: "\n", with: "; "))",
-                         metadata: ["MESSAGE_ID": "\(MessageID.configRefused)"])
-            return error
-        }
+    func mark(_ step: Step) async {
+        steps.insert(step == .socket ? 0 : 1)
+        guard steps.count == 2 else { return }
+        steps.insert(2)  // once
+        ServiceNotifier.notify("READY=1\nSTATUS=\(await core.statusLine())")
+        logger.info("ready")
     }
 }

@@ -1,100 +1,74 @@
 import Foundation
 import Logging
 import ServiceLifecycle
-import TouchpointConfig
+import TouchpointCore
 import TouchpointDispatch
 import TouchpointDomain
-import TouchpointStore
+import TouchpointLinux
 import TouchpointSystemd
 
-/// Hands due notices to the transport, one at a time, off the Swift
-/// concurrency threads: a slow transport holds up only the notices behind it,
-/// never the call list or the control socket.
+/// Hands due notices to the transport, one at a time, on a lane of its own:
+/// a slow transport holds up only the notices behind it, never the call list
+/// or the control socket.
 struct DispatchService: Service {
-    let store: Store
-    let runtime: RuntimeState
+    let core: Touchpoint
     let engine: WakeTimer
     let logger: Logger
     let doorbell: Doorbell
-
-    /// Something may be due for dispatch (the engine made notices due, a resume, a retry).
-    final class Doorbell: Sendable {
-        let stream: AsyncStream<Void>
-        private let continuation: AsyncStream<Void>.Continuation
-        init() { (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1)) }
-        func ring() { continuation.yield() }
-        func close() { continuation.finish() }
-    }
+    let lane = BlockingLane(name: "dispatch")
 
     func run() async throws {
-        // A crash in the middle of an outbox write leaves a temporary file: the
-        // message is written again (same name), so the leftover can go.
-        let outbox = runtime.config.transport.outboxDir
-        if let names = try? FileManager.default.contentsOfDirectory(atPath: outbox) {
-            for n in names where n.hasPrefix(".") && n.hasSuffix(".json.tmp") {
-                try? FileManager.default.removeItem(atPath: outbox + "/" + n)
-            }
-        }
+        let transport = core.config.transport
+        _ = try? await lane.run { Transports.clearLeftovers(transport) }
         await withDiscardingTaskGroup { retries in
             for await _ in doorbell.stream.cancelOnGracefulShutdown() {
                 do {
                     try await dispatchDue()
+                } catch is CancellationError {
+                    break
                 } catch {
                     // The state could not be read or written (a full disk): the
                     // notices stay due and are tried again, the daemon stays up.
-                    logger.error("could not dispatch notices (trying again in \(Self.retryAfterStoreError) s): \(error)",
+                    let wait = Backoff.dispatch.delay(afterFailures: 1)
+                    logger.error("could not dispatch notices (trying again in \(Int(wait)) s): \(error)",
                                  metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
                     retries.addTask { [doorbell] in
-                        if (try? await Task.sleep(for: .seconds(Self.retryAfterStoreError))) != nil { doorbell.ring() }
+                        if (try? await Pause.sleep(for: .seconds(wait))) != nil { doorbell.ring() }
                     }
                 }
             }
             retries.cancelAll()
         }
+        lane.shutdown()
     }
-
-    static let retryAfterStoreError = 10
 
     private func dispatchDue() async throws {
         var handled = 0
-        while true {
-            if (try? store.meta("dispatch.paused")) == "1" { break }
-            let config = runtime.config
-            let builder = MessageBuilder(templates: runtime.templates, config: config)
-            let transport: NoticeTransport = config.transport.kind == .outbox
-                ? OutboxTransport(directory: config.transport.outboxDir)
-                : CommandTransport(argv: config.transport.command, timeout: config.transport.timeout.seconds)
-            let policy = RetryPolicy(initial: config.transport.backoffInitial.seconds, maximum: config.transport.backoffMax.seconds,
-                                     maxAge: config.transport.maxAge.seconds)
-            let rules = config.schedulingRules
-            let store = self.store
-            let due = try await offload(on: WorkQueue.dispatch) { try store.dueNotices(limit: 200) }
+        defer { if handled > 0 { engine.poke() } }  // retries went back in the queue: the engine's timer covers them
+        while !(try await core.isDispatchPaused()) {
+            let due = try await core.dueNotices(limit: 200)
             if due.isEmpty { break }
-            for (job, patient, booking) in due {
-                if Task.isCancelled { return }
-                if (try? store.meta("dispatch.paused")) == "1" { break }
-                let outcome: DeliveryOutcome
-                switch builder.build(job, patient: patient, booking: booking, now: Date()) {
-                case .failure(let f):
-                    outcome = .failed(f.reason)
-                case .success(let message):
-                    let result = try await offload(on: WorkQueue.dispatch) { transport.deliver(message) }
-                    switch result {
-                    case .sent: outcome = .sent
-                    case .retry(let why): outcome = .retry(why)
-                    case .failed(let why): outcome = .failed(why)
-                    }
-                }
-                let after = try await offload(on: WorkQueue.dispatch) {
-                    try store.recordDelivery(jobID: job.id, outcome: outcome, now: Date(), rules: rules, retry: policy,
-                                             jitter: Double.random(in: 0...1))
-                }
+            for notice in due {
+                try Task.checkCancellation()
+                if try await core.isDispatchPaused() { return }
+                let result = try await deliver(notice)
+                let after = try await core.recordDelivery(result, jobID: notice.job.id)
                 handled += 1
-                log(job, after, outcome)
+                log(notice.job, after, result)
             }
         }
-        // Retries were put back in the queue: the engine's timer covers them.
-        if handled > 0 { engine.poke() }
+    }
+
+    /// Builds the message and hands it to the transport in force.
+    private func deliver(_ notice: DueNotice) async throws -> DeliveryResult {
+        let (config, templates) = (core.config, core.templates)
+        switch MessageBuilder(templates: templates, config: config).build(notice.job, patient: notice.patient, booking: notice.booking, now: Date()) {
+        case .failure(let f):
+            return .failed(f.reason)
+        case .success(let message):
+            let transport = Transports.make(config.transport)
+            return try await lane.run { transport.deliver(message) }
+        }
     }
 
     /// The transport's words without its standard error: a gateway may print
@@ -105,11 +79,11 @@ struct DispatchService: Service {
         return kept == why ? String(kept.prefix(300)) : kept + " (its standard error is kept with the job: touchpointctl job)"
     }
 
-    private func log(_ job: Job, _ after: Job?, _ outcome: DeliveryOutcome) {
+    private func log(_ job: Job, _ after: Job?, _ result: DeliveryResult) {
         let state = after?.state ?? job.state
         let meta: Logger.Metadata = ["MESSAGE_ID": "\(MessageID.forState(state))", "job": "\(job.id)", "ref": "\(job.ref)",
                                      "kind": "\(job.kind.rawValue)", "state": "\(state.rawValue)"]
-        switch outcome {
+        switch result {
         case .sent:
             logger.info("notice \(job.id) (\(job.ref)) handed to the transport", metadata: meta)
         case .retry(let why):

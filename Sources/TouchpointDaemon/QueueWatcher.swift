@@ -1,5 +1,7 @@
+import CLinux
 import Foundation
 import Logging
+import TouchpointLinux
 
 #if canImport(Glibc)
 import Glibc
@@ -11,60 +13,43 @@ import Glibc
 final class QueueWatcher: Sendable {
     let changes: AsyncStream<Void>
     private let continuation: AsyncStream<Void>.Continuation
-    private let inotifyFD: Int32
-    private let wakePipe: (read: Int32, write: Int32)
-    private let directory: String
-    private let fileName: String
+    private let loop: WakeLoop
 
-    init(path: String, logger: Logger) throws {
-        directory = (path as NSString).deletingLastPathComponent
-        fileName = (path as NSString).lastPathComponent
-        (changes, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        inotifyFD = inotify_init1(Int32(IN_CLOEXEC))
-        guard inotifyFD >= 0 else { throw StoreErrorText("inotify_init1: \(String(cString: strerror(errno)))") }
-        var p: [Int32] = [0, 0]
-        guard pipe(&p) == 0 else { throw StoreErrorText("pipe2: \(String(cString: strerror(errno)))") }
-        _ = fcntl(p[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(p[1], F_SETFD, FD_CLOEXEC)
-        wakePipe = (p[0], p[1])
+    init(path: String) throws(SystemError) {
+        let directory = (path as NSString).deletingLastPathComponent
+        let fileName = (path as NSString).lastPathComponent
+        let (changes, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.changes = changes
+        self.continuation = continuation
+        let fd = inotify_init1(Int32(IN_CLOEXEC) | Int32(IN_NONBLOCK))
+        guard fd >= 0 else { throw SystemError("inotify_init1") }
         let mask = UInt32(IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
-        if inotify_add_watch(inotifyFD, directory, mask) < 0 {
-            throw StoreErrorText("cannot watch the queue directory \(directory): \(String(cString: strerror(errno))) (create it; the queue file itself may come later)")
+        if inotify_add_watch(fd, directory, mask) < 0 {
+            let e = SystemError("cannot watch the queue directory \(directory) (create it; the queue file itself may come later)")
+            close(fd)
+            throw e
         }
-        let thread = Thread { [self] in self.loop() }
-        thread.name = "queue-watcher"
-        thread.start()
+        loop = try WakeLoop(name: "queue-watcher", descriptors: [fd], onReadable: { _ in
+            var buf = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                if Self.concernsFile(buf, n, fileName) { continuation.yield() }
+            }
+        }, onStop: {
+            continuation.finish()
+            close(fd)
+        })
     }
 
     /// Asks for a read as if the file had changed (a retry after a failed commit).
     func poke() { continuation.yield() }
 
     /// Stops the watcher thread.
-    func stop() {
-        var b: UInt8 = 1
-        _ = write(wakePipe.write, &b, 1)
-    }
-
-    private func loop() {
-        var fds = [pollfd(fd: inotifyFD, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: wakePipe.read, events: Int16(POLLIN), revents: 0)]
-        var buf = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let rc = poll(&fds, 2, -1)
-            if rc < 0 && errno == EINTR { continue }
-            if rc < 0 || fds[1].revents != 0 { break }
-            let n = buf.withUnsafeMutableBytes { read(inotifyFD, $0.baseAddress, $0.count) }
-            if n <= 0 { continue }
-            if relevant(buf, n) { continuation.yield() }
-        }
-        continuation.finish()
-        close(inotifyFD)
-        close(wakePipe.read)
-        close(wakePipe.write)
-    }
+    func stop() { loop.stop() }
 
     /// Whether any event in the buffer concerns the queue file (or the directory itself).
-    private func relevant(_ buf: [UInt8], _ n: Int) -> Bool {
+    private static func concernsFile(_ buf: [UInt8], _ n: Int, _ fileName: String) -> Bool {
         var i = 0
         let header = MemoryLayout<inotify_event>.size
         while i + header <= n {
@@ -80,9 +65,4 @@ final class QueueWatcher: Sendable {
         }
         return false
     }
-}
-
-struct StoreErrorText: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
 }

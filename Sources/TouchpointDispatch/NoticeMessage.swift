@@ -31,9 +31,7 @@ public struct NoticeMessage: Codable, Equatable, Sendable {
     /// its own), safe as a file name, unique: a receiver drops a redelivery.
     public static func id(forJob jobID: String) -> String {
         let safe = String(jobID.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") ? $0 : "_" }.prefix(100))
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in jobID.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
-        return "\(safe)-\(String(h, radix: 16))"
+        return "\(safe)-\(String(FNV1a.hash(jobID.utf8), radix: 16))"
     }
 
     public func json() -> Data {

@@ -1,22 +1,36 @@
 import Foundation
 import TouchpointConfig
+import TouchpointDomain
+import TouchpointLinux
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// What a transport said about one delivery attempt.
-public enum DeliveryResult: Equatable, Sendable {
-    case sent
-    /// Try again later (exit 75, a timeout, a passing error).
-    case retry(String)
-    /// Give up (any other exit).
-    case failed(String)
-}
-
-/// Hands a message to whatever carries it to the patient.
+/// Hands a message to whatever carries it to the patient. `deliver` blocks
+/// (a file written, a program run): the daemon calls it on a lane of its own.
 public protocol NoticeTransport: Sendable {
     func deliver(_ message: NoticeMessage) -> DeliveryResult
+}
+
+/// The transport a config names. A new transport is a type here and a case
+/// of `transport.kind`; nothing outside Dispatch changes.
+public enum Transports {
+    public static func make(_ config: TouchpointConfig.Transport) -> NoticeTransport {
+        switch config.kind {
+        case .outbox: return OutboxTransport(directory: config.outboxDir)
+        case .command: return CommandTransport(argv: config.command, timeout: config.timeout.seconds)
+        }
+    }
+
+    /// Removes what a crash in the middle of an outbox write left behind: the
+    /// message is written again under the same name, so the leftover can go.
+    public static func clearLeftovers(_ config: TouchpointConfig.Transport) {
+        guard config.kind == .outbox, let names = try? FileManager.default.contentsOfDirectory(atPath: config.outboxDir) else { return }
+        for n in names where n.hasPrefix(".") && n.hasSuffix(".json.tmp") {
+            try? FileManager.default.removeItem(atPath: config.outboxDir + "/" + n)
+        }
+    }
 }
 
 /// Writes `<message_id>.json` into a directory: temporary name, fsync, rename,
@@ -28,6 +42,7 @@ public struct OutboxTransport: NoticeTransport {
     public init(directory: String) { self.directory = directory }
 
     public func deliver(_ message: NoticeMessage) -> DeliveryResult {
+        Blocking.check()
         var isDir: ObjCBool = false
         if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDir) {
             do {
@@ -36,35 +51,13 @@ public struct OutboxTransport: NoticeTransport {
                 return .retry("cannot create the outbox \(directory): \(error)")
             }
         }
-        let final = "\(directory)/\(message.messageID).json"
-        let tmp = "\(directory)/.\(message.messageID).json.tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { return .retry("cannot write \(tmp): \(String(cString: strerror(errno)))") }
-        let bytes = [UInt8](message.json())
-        var off = 0
-        while off < bytes.count {
-            let n = bytes[off...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n <= 0 {
-                let e = errno
-                close(fd)
-                unlink(tmp)
-                return .retry("cannot write \(tmp): \(String(cString: strerror(e)))")
-            }
-            off += n
+        do {
+            try AtomicFile.write(message.json(), to: "\(directory)/\(message.messageID).json", mode: 0o640,
+                                 temporaryName: ".\(message.messageID).json.tmp")
+            return .sent
+        } catch {
+            return .retry(error.description)
         }
-        guard fsync(fd) == 0 else {
-            let e = errno
-            close(fd)
-            return .retry("fsync \(tmp): \(String(cString: strerror(e)))")
-        }
-        close(fd)
-        guard rename(tmp, final) == 0 else { return .retry("rename to \(final): \(String(cString: strerror(errno)))") }
-        let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 {
-            fsync(dfd)
-            close(dfd)
-        }
-        return .sent
     }
 }
 
@@ -81,6 +74,7 @@ public struct CommandTransport: NoticeTransport {
     }
 
     public func deliver(_ message: NoticeMessage) -> DeliveryResult {
+        Blocking.check()
         var inPipe: [Int32] = [0, 0]
         var errPipe: [Int32] = [0, 0]
         guard pipe(&inPipe) == 0, pipe(&errPipe) == 0 else { return .retry("pipe: \(String(cString: strerror(errno)))") }
@@ -98,6 +92,7 @@ public struct CommandTransport: NoticeTransport {
         // Its own process group, so a timeout kills whatever it started too.
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP))
         posix_spawnattr_setpgroup(&attr, 0)
+        attr.unblockAllSignals()
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LISTEN_") && $0.key != "NOTIFY_SOCKET" && !$0.key.hasPrefix("WATCHDOG_") }
         env["TOUCHPOINT_MESSAGE_ID"] = message.messageID
         let cArgv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]

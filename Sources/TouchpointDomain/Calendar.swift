@@ -7,7 +7,7 @@ public struct SchedulingRules: Sendable, Equatable {
     public var callDays: Set<Int>
     public var closedDates: Set<LocalDate>
     public var daysAfterSurgery: Int
-    public var callWindow: (start: TimeOfDay, end: TimeOfDay)
+    public var callWindow: DailyWindow
     public var retryAfter: TimeInterval
     public var maxAttempts: Int
     public var escalateAfterDays: Int
@@ -17,16 +17,16 @@ public struct SchedulingRules: Sendable, Equatable {
     public var waitEarliest: TimeOfDay
     public var openAccessDaysBefore: Int
     public var openAccessSendAt: TimeOfDay
-    public var quietHours: (start: TimeOfDay, end: TimeOfDay)?
+    public var quietHours: DailyWindow?
 
     public init(clock: HospitalClock, callDays: Set<Int> = Set(1...7), closedDates: Set<LocalDate> = [],
                 daysAfterSurgery: Int = 1,
-                callWindow: (start: TimeOfDay, end: TimeOfDay) = (TimeOfDay(hour: 9, minute: 0), TimeOfDay(hour: 17, minute: 0)),
+                callWindow: DailyWindow = DailyWindow(start: TimeOfDay(hour: 9, minute: 0), end: TimeOfDay(hour: 17, minute: 0)),
                 retryAfter: TimeInterval = 7200, maxAttempts: Int = 3, escalateAfterDays: Int = 2,
                 waitLead: TimeInterval = 7200, waitCoalesce: TimeInterval = 600,
                 waitEarliest: TimeOfDay = TimeOfDay(hour: 6, minute: 0), openAccessDaysBefore: Int = 7,
                 openAccessSendAt: TimeOfDay = TimeOfDay(hour: 10, minute: 0),
-                quietHours: (start: TimeOfDay, end: TimeOfDay)? = (TimeOfDay(hour: 20, minute: 0), TimeOfDay(hour: 8, minute: 0))) {
+                quietHours: DailyWindow? = DailyWindow(start: TimeOfDay(hour: 20, minute: 0), end: TimeOfDay(hour: 8, minute: 0))) {
         self.clock = clock
         self.callDays = callDays
         self.closedDates = closedDates
@@ -41,16 +41,6 @@ public struct SchedulingRules: Sendable, Equatable {
         self.openAccessDaysBefore = openAccessDaysBefore
         self.openAccessSendAt = openAccessSendAt
         self.quietHours = quietHours
-    }
-
-    public static func == (a: SchedulingRules, b: SchedulingRules) -> Bool {
-        a.clock == b.clock && a.callDays == b.callDays && a.closedDates == b.closedDates
-            && a.daysAfterSurgery == b.daysAfterSurgery && a.callWindow.start == b.callWindow.start
-            && a.callWindow.end == b.callWindow.end && a.retryAfter == b.retryAfter && a.maxAttempts == b.maxAttempts
-            && a.escalateAfterDays == b.escalateAfterDays && a.waitLead == b.waitLead && a.waitCoalesce == b.waitCoalesce
-            && a.waitEarliest == b.waitEarliest && a.openAccessDaysBefore == b.openAccessDaysBefore
-            && a.openAccessSendAt == b.openAccessSendAt && a.quietHours?.start == b.quietHours?.start
-            && a.quietHours?.end == b.quietHours?.end
     }
 
     /// Whether calls are made on `day`.
@@ -74,8 +64,7 @@ public struct SchedulingRules: Sendable, Equatable {
     /// Whether an instant falls inside quiet hours.
     public func inQuietHours(_ instant: Date) -> Bool {
         guard let q = quietHours else { return false }
-        let t = clock.localDateTime(of: instant).time
-        return q.end < q.start ? (t >= q.start || t < q.end) : (t >= q.start && t < q.end)
+        return q.contains(clock.localDateTime(of: instant).time)
     }
 
     /// The end of the quiet hours that `instant` is inside.

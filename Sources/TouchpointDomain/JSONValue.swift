@@ -67,21 +67,6 @@ public enum JSONValue: Equatable, Sendable {
     }
 }
 
-/// FNV-1a, 64 bits: stable across runs and machines (Swift's Hasher is seeded per process).
-struct FNV1a {
-    var value: UInt64 = 0xcbf2_9ce4_8422_2325
-
-    @inline(__always)
-    mutating func add(_ byte: UInt8) {
-        value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
-    }
-
-    mutating func add(_ s: String) {
-        for b in s.utf8 { add(b) }
-        add(0)  // terminator, so "ab","c" differs from "a","bc"
-    }
-}
-
 public struct JSONParseError: Error, Equatable, Sendable {
     /// Byte offset in the line where parsing failed.
     public var offset: Int

@@ -46,7 +46,8 @@ public struct Job: Equatable, Sendable {
     /// Call: the day it was planned for (kept when it carries over as overdue).
     public var callDay: LocalDate?
     public var overdueSince: LocalDate?
-    public var outcome: String?
+    /// A call: the last outcome recorded.
+    public var outcome: CallOutcome?
     public var woundCare: Bool?
     /// In words: the rule and the inputs that set `dueAt` (for `explain`).
     public var rule: String
@@ -58,7 +59,7 @@ public struct Job: Equatable, Sendable {
     public init(id: String, kind: JobKind, bookingKind: BookingKind, ref: String, patientID: String,
                 state: JobState = .scheduled, dueAt: Date, expiresAt: Date, createdAt: Date, revision: Int = 1,
                 attempts: Int = 0, ward: String? = nil, expectedAt: Date? = nil, delayReason: String? = nil,
-                callDay: LocalDate? = nil, overdueSince: LocalDate? = nil, outcome: String? = nil,
+                callDay: LocalDate? = nil, overdueSince: LocalDate? = nil, outcome: CallOutcome? = nil,
                 woundCare: Bool? = nil, rule: String, note: String? = nil, lastAttemptAt: Date? = nil) {
         self.note = note
         self.lastAttemptAt = lastAttemptAt
@@ -137,4 +138,15 @@ public struct JobUpdate: Equatable, Sendable {
         self.job = job
         self.change = change
     }
+
+    /// `job` moved to `state` by `actor` at `at`, for `reason`.
+    public static func transition(_ job: Job, to state: JobState, _ reason: String, actor: String, at: Date) -> JobUpdate {
+        var j = job
+        j.state = state
+        return JobUpdate(job: j, change: JobChange(jobID: j.id, at: at, actor: actor, from: job.state, to: state, reason: reason))
+    }
 }
+
+// Job counts travel as JSON objects keyed by kind, then state (`status`).
+extension JobKind: CodingKeyRepresentable {}
+extension JobState: CodingKeyRepresentable {}

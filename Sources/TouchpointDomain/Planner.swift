@@ -255,67 +255,6 @@ public struct Planner: Sendable {
         return update(j, to: .scheduled, "re-planned: the configuration changed (due \(local(job.dueAt)) -> \(local(j.dueAt)))")
     }
 
-    // MARK: Time
-
-    /// What happens to a job whose next check has come. `channel` is the patient's
-    /// channel in force (their own or the default). nil: nothing to do yet.
-    public func advance(_ job: Job, patient: Patient?, channel: Channel) -> JobUpdate? {
-        guard let check = job.nextCheck(rules: rules), check <= now else { return nil }
-        var j = job
-        switch (job.state, job.kind) {
-        case (.scheduled, _):
-            let late = now.timeIntervalSince(job.dueAt)
-            var lateness = ""
-            if late > 60 {
-                lateness = job.createdAt > job.dueAt
-                    ? " (\(Self.words(late)) after its due time: it was planned after \(local(job.dueAt)))"
-                    : " (\(Self.words(late)) late: touchpointd was not running at \(local(job.dueAt)))"
-            }
-            if now >= job.expiresAt {
-                // Always say how late: an admin must see what was missed and by how much.
-                let how = job.createdAt > job.dueAt
-                    ? " (\(Self.words(late)) late: it was planned after its due time \(local(job.dueAt)))"
-                    : " (\(Self.words(late)) late: touchpointd was not running at \(local(job.dueAt)), when it came due)"
-                if job.kind == .checkinCall {
-                    return update(j, to: .escalated, "not finished by \(local(job.expiresAt))\(how)")
-                }
-                return update(j, to: .expired, "not sent by \(local(job.expiresAt)), when it stopped being of use\(how)")
-            }
-            if job.kind.isNotice, let why = suppression(patient, channel) {
-                return update(j, to: .suppressed, why)
-            }
-            if job.kind == .checkinCall {
-                return update(j, to: .due, "on the call list for \(clock.localDate(of: job.dueAt))\(lateness)")
-            }
-            return update(j, to: .due, "due for dispatch\(lateness)")
-        case (.due, .checkinCall):
-            if now >= job.expiresAt {
-                return update(j, to: .escalated, "not finished after \(rules.escalateAfterDays) open day(s) overdue: handed to the breast care nurse")
-            }
-            let listed = clock.localDate(of: job.dueAt)
-            guard let next = rules.nextOpenDay(after: listed) else { return nil }
-            j.overdueSince = job.overdueSince ?? job.callDay ?? listed
-            j.dueAt = clock.instant(on: next, at: rules.callWindow.start)
-            return update(j, to: .due, "not finished on \(listed): on the list for \(next) as overdue")
-        case (.due, _):
-            return update(j, to: .expired, "not sent by \(local(job.expiresAt)), when it stopped being of use")
-        default:
-            return nil
-        }
-    }
-
-    /// Why a notice may not go to this patient, or nil if it may.
-    public func suppression(_ patient: Patient?, _ channel: Channel) -> String? {
-        guard let p = patient else { return "no details for this patient" }
-        if p.deceased { return "patient recorded as deceased" }
-        if p.optedOut { return "patient has opted out of notices" }
-        switch channel {
-        case .none: return "patient's channel is none"
-        case .sms: return p.phone == nil ? "no phone number for SMS" : nil
-        case .email: return p.email == nil ? "no email address" : nil
-        }
-    }
-
     // MARK: Helpers
 
     private func create(_ job: Job, _ patient: Patient, _ reason: String) -> JobUpdate {
@@ -330,10 +269,7 @@ public struct Planner: Sendable {
     }
 
     private func update(_ job: Job, to state: JobState, _ reason: String) -> JobUpdate {
-        var j = job
-        let from = job.state
-        j.state = state
-        return JobUpdate(job: j, change: JobChange(jobID: j.id, at: now, actor: Self.engine, from: from, to: state, reason: reason))
+        JobUpdate.transition(job, to: state, reason, actor: Self.engine, at: now)
     }
 
     public func local(_ d: Date) -> String {
@@ -341,7 +277,7 @@ public struct Planner: Sendable {
         return "\(l.date) \(l.time)"
     }
 
-    static func words(_ seconds: TimeInterval) -> String {
+    public static func words(_ seconds: TimeInterval) -> String {
         let s = Int(seconds.rounded())
         if s % 86_400 == 0 && s >= 86_400 { return "\(s / 86_400)d" }
         if s % 3600 == 0 && s >= 3600 { return "\(s / 3600)h" }

@@ -106,6 +106,15 @@ public enum QueueEvent: Equatable, Sendable {
         }
     }
 
+    /// Whether this event makes a new booking (`*.booked`): a booking that
+    /// cannot have jobs yet.
+    public var isBooking: Bool {
+        switch self {
+        case .surgeryBooked, .openAccessBooked: return true
+        default: return false
+        }
+    }
+
     /// The booking this event is about, if any.
     public var booking: (kind: BookingKind, ref: String)? {
         switch self {

@@ -53,23 +53,23 @@ struct PreparedSQL {
     }
 
     /// Steps to the first row and hands it to `read`; nil when there is none.
-    func first<T>(_ db: Database, _ read: (PreparedSQL) -> T) throws -> T? {
+    func first<T>(_ db: Database, _ read: (PreparedSQL) throws -> T) throws -> T? {
         defer { sqlite3_reset(handle) }
         let rc = sqlite3_step(handle)
         if rc == SQLITE_DONE { return nil }
         guard rc == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: db.lastErrorMessage) }
-        return read(self)
+        return try read(self)
     }
 
     /// Every row, each handed to `read`.
-    func all<T>(_ db: Database, _ read: (PreparedSQL) -> T) throws -> [T] {
+    func all<T>(_ db: Database, _ read: (PreparedSQL) throws -> T) throws -> [T] {
         defer { sqlite3_reset(handle) }
         var out: [T] = []
         while true {
             let rc = sqlite3_step(handle)
             if rc == SQLITE_DONE { return out }
             guard rc == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: db.lastErrorMessage) }
-            out.append(read(self))
+            out.append(try read(self))
         }
     }
 
@@ -84,4 +84,27 @@ struct PreparedSQL {
 
     func date(_ col: Int32) -> Date? { int(col).map(Date.init(millis:)) }
     func bool(_ col: Int32) -> Bool { (int(col) ?? 0) != 0 }
+
+    /// A column that must hold a value of `T` (a kind, a state): a row that
+    /// does not is a damaged database, reported as such rather than guessed at.
+    func value<T: RawRepresentable>(_ col: Int32, as: T.Type) throws -> T where T.RawValue == String {
+        guard let s = string(col), let v = T(rawValue: s) else {
+            throw StoreError("the database holds \(string(col).map { "\"\($0)\"" } ?? "nothing") where a \(T.self) belongs (column \(col) of \(statement.sql.prefix(60))...)")
+        }
+        return v
+    }
+
+    func optionalValue<T: RawRepresentable>(_ col: Int32, as: T.Type) throws -> T? where T.RawValue == String {
+        string(col) == nil ? nil : try value(col, as: T.self)
+    }
+
+    func required(_ col: Int32) throws -> String {
+        guard let s = string(col) else { throw StoreError("the database holds no value in column \(col) of \(statement.sql.prefix(60))...") }
+        return s
+    }
+
+    func requiredDate(_ col: Int32) throws -> Date {
+        guard let d = date(col) else { throw StoreError("the database holds no time in column \(col) of \(statement.sql.prefix(60))...") }
+        return d
+    }
 }

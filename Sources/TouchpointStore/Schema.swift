@@ -1,4 +1,5 @@
 import GRDB
+import TouchpointDomain
 
 /// Versioned migrations. A migration is never edited once released: add a new one.
 enum Schema {
@@ -88,7 +89,7 @@ enum Schema {
                 CREATE INDEX jobs_booking ON jobs (booking_kind, ref);
                 CREATE INDEX jobs_patient ON jobs (patient_id);
                 CREATE INDEX jobs_next_check ON jobs (next_check_at) WHERE next_check_at IS NOT NULL;
-                CREATE INDEX jobs_scheduled_due ON jobs (due_at) WHERE state = 'scheduled';
+                CREATE INDEX jobs_scheduled_due ON jobs (due_at) WHERE state = \(JobState.scheduled.sqlLiteral);
 
                 CREATE TABLE job_history (
                     id INTEGER PRIMARY KEY,
@@ -136,7 +137,7 @@ enum Schema {
             try db.execute(sql: """
                 DROP INDEX jobs_scheduled_due;
                 DROP INDEX jobs_calls;
-                CREATE INDEX jobs_calls ON jobs (state, due_at) WHERE kind = 'checkin_call';
+                CREATE INDEX jobs_calls ON jobs (state, due_at) WHERE kind = \(JobKind.checkinCall.sqlLiteral);
                 """)
         }
         return m

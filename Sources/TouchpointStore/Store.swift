@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import Synchronization
 import TouchpointDomain
+import TouchpointLinux
 
 #if canImport(Glibc)
 import Glibc
@@ -14,100 +15,19 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 }
 
-/// Where reading of the queue file stands, committed with the effects of the lines before it.
-public struct QueuePosition: Equatable, Sendable {
-    /// Identity of the file read (st_dev, st_ino); nil before the first read.
-    public var device: UInt64?
-    public var inode: UInt64?
-    /// Byte offset just past the last line applied, and that line's number.
-    public var offset: Int
-    public var line: Int
-    /// Hash of the file's first line, to notice a file replaced in place.
-    public var firstLineHash: UInt64?
-
-    public init(device: UInt64? = nil, inode: UInt64? = nil, offset: Int = 0, line: Int = 0, firstLineHash: UInt64? = nil) {
-        self.device = device
-        self.inode = inode
-        self.offset = offset
-        self.line = line
-        self.firstLineHash = firstLineHash
-    }
-}
-
-/// One line read from the queue file, validated, waiting to be applied.
-public struct IngestLine: Sendable {
-    public var line: Int
-    public var offset: Int
-    public var parsed: Result<QueueEnvelope, QueueReject>
-    /// The raw bytes, kept only for rejects (admins may see them with `rejects --show-line`).
-    public var raw: [UInt8]?
-
-    public init(line: Int, offset: Int, parsed: Result<QueueEnvelope, QueueReject>, raw: [UInt8]?) {
-        self.line = line
-        self.offset = offset
-        self.parsed = parsed
-        self.raw = raw
-    }
-}
-
-/// A line rejected during a batch, for the log (no raw line: it holds patient data).
-public struct RejectedLine: Equatable, Sendable {
-    public var line: Int
-    public var offset: Int
-    public var reject: QueueReject
-}
-
-/// What one read of the queue file did.
-public struct IngestCounts: Equatable, Sendable {
-    public var ingested = 0
-    public var duplicates = 0
-    public var rejected = 0
-    /// The rejected lines themselves (this read only; not kept in totals).
-    public var rejects: [RejectedLine] = []
-    /// Whether any job was planned or changed.
-    public var changedJobs = false
-
-    public init(ingested: Int = 0, duplicates: Int = 0, rejected: Int = 0) {
-        self.ingested = ingested
-        self.duplicates = duplicates
-        self.rejected = rejected
-    }
-
-    public static func += (a: inout IngestCounts, b: IngestCounts) {
-        a.ingested += b.ingested
-        a.duplicates += b.duplicates
-        a.rejected += b.rejected
-        a.rejects += b.rejects
-        a.changedJobs = a.changedJobs || b.changedJobs
-    }
-}
-
-/// A reject as recorded.
-public struct RejectRecord: Equatable, Sendable {
-    public var line: Int
-    public var offset: Int
-    public var eventID: String?
-    public var code: String
-    public var message: String
-    public var raw: String?
-    public var at: Date
-}
-
-/// Totals since the state was created.
-public struct QueueTotals: Equatable, Sendable {
-    public var position: QueuePosition
-    public var counts: IngestCounts
-    public var lastReadAt: Date?
-}
-
 /// touchpoint's durable state: one SQLite database in `state_dir`.
 ///
 /// WAL with `synchronous=FULL`: a committed batch (effects and read position
 /// together) survives a crash or a power cut; readers (the control socket)
 /// never wait for the writer (ingest).
+///
+/// Its only way in is `read` and `write`, which run on the store's own
+/// threads (one writer, two readers): no SQLite call can block an event loop.
 public final class Store: Sendable {
     public let path: String
     let pool: DatabasePool
+    private let writer = BlockingLane(name: "store-writer")
+    private let readers = BlockingLane(name: "store-reader", threads: 2)
     /// Counts write transactions: what `status` last read stays true until it moves.
     private let writes = Atomic<UInt64>(0)
     private let statusCache = Mutex<(writes: UInt64, snapshot: StatusSnapshot)?>(nil)
@@ -116,14 +36,55 @@ public final class Store: Sendable {
     /// last moved may be stale.
     public var writeCount: UInt64 { writes.load(ordering: .sequentiallyConsistent) }
 
-    /// Every write goes through here, so the status cache knows when it is stale.
-    func write<T>(_ updates: (Database) throws -> T) throws -> T {
-        defer { writes.add(1, ordering: .sequentiallyConsistent) }
-        return try pool.write(updates)
+    /// Runs `body` in one write transaction on the writer's thread: all of it
+    /// is committed, or none of it.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (StoreWriter) throws -> T) async throws -> T {
+        try await writer.run { try self.blockingWrite(body) }
     }
 
-    /// Opens (creating if needed) the database at `path`, mode 0600, and migrates it.
-    public init(path: String) throws(StoreError) {
+    /// Runs `body` in a read transaction (a consistent snapshot) on a reader
+    /// thread; readers never wait for the writer (WAL).
+    public func read<T: Sendable>(_ body: @escaping @Sendable (StoreReader) throws -> T) async throws -> T {
+        try await readers.run { try self.blockingRead(body) }
+    }
+
+    /// `write`, on the calling thread, which must be a lane's (the queue
+    /// reader commits each batch from its own, while the next is parsed).
+    /// Debug builds stop at once if it is an event loop.
+    public func blockingWrite<T>(_ body: (StoreWriter) throws -> T) throws -> T {
+        Blocking.check()
+        defer { writes.add(1, ordering: .sequentiallyConsistent) }
+        return try pool.write { db in
+            let w = StoreWriter(transaction: StoreTransaction(db: db, cache: StatementCache(), counts: JobCountDeltas()))
+            let result = try body(w)
+            try w.flushCounts()
+            return result
+        }
+    }
+
+    /// `read`, on the calling thread, which must be a lane's.
+    public func blockingRead<T>(_ body: (StoreReader) throws -> T) throws -> T {
+        Blocking.check()
+        return try pool.read { db in
+            try body(StoreReader(transaction: StoreTransaction(db: db, cache: StatementCache(), counts: nil)))
+        }
+    }
+
+    /// Opens (creating if needed) the database at `path`, mode 0600, and
+    /// migrates it, on the store's writer thread.
+    public static func open(path: String) async throws(StoreError) -> Store {
+        let opening = BlockingLane(name: "store-open")
+        defer { opening.shutdown() }
+        do {
+            return try await opening.run { try Store(path: path) }
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw StoreError("database \(path): \(error)")
+        }
+    }
+
+    init(path: String) throws(StoreError) {
         self.path = path
         let dir = (path as NSString).deletingLastPathComponent
         var isDir: ObjCBool = false
@@ -142,16 +103,21 @@ public final class Store: Sendable {
         }
         // Create the file ourselves so it is 0600 from its first byte; SQLite
         // gives the -wal and -shm files the same mode.
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         if fd < 0 {
             throw StoreError("database \(path): cannot open: \(String(cString: strerror(errno)))")
         }
         fchmod(fd, 0o600)
-        close(fd)
+        Glibc.close(fd)
 
         var config = Configuration()
         config.busyMode = .timeout(5)
         config.label = "touchpoint"
+        // Only GRDB's synchronous API is used, on the store's own threads, so
+        // its dispatch queues run our work inline and start no worker thread.
+        // Should one ever start, the default QoS keeps the nice value the
+        // service was given (the user-initiated default would try to lower it).
+        config.qos = .default
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
@@ -201,7 +167,9 @@ public final class Store: Sendable {
         case catchUp = 262_144
     }
 
+    /// On the calling lane's thread.
     public func setWriterCache(_ size: WriterCache) {
+        Blocking.check()
         // While catching up, the WAL is also folded back into the database
         // less often (40 MiB rather than 4), so a page written by several
         // batches is copied back once.
@@ -216,133 +184,38 @@ public final class Store: Sendable {
     /// peak. (Not GRDB's `releaseMemory()`: closing the readers goes through a
     /// concurrent dispatch queue, and libdispatch then keeps a worker thread
     /// that wakes every second for good.)
-    public func releaseMemory() {
-        pool.writeWithoutTransaction { $0.releaseMemory() }
-        malloc_trim(0)
+    public func releaseMemory() async {
+        _ = try? await writer.run {
+            self.pool.writeWithoutTransaction { $0.releaseMemory() }
+            malloc_trim(0)
+        }
     }
 
-    // MARK: Queue position and totals
-
-    /// What `status` reports from the database, read in one go.
-    public struct StatusSnapshot: Sendable {
-        public var totals: QueueTotals
-        public var patients: Int
-        public var bookings: Int
-        public var jobCounts: [String: [String: Int]]
-        public var nextDueAt: Date?
-        public var lastDispatch: Date?
-        public var paused: Bool
+    /// Lets the work in hand finish, folds the WAL back into the database
+    /// (a clean stop leaves one file a backup can copy) and stops the store's
+    /// threads. The connections themselves are left for the kernel to close
+    /// at exit: GRDB frees their dispatch queues through libdispatch, which
+    /// would start a worker thread (and its renice warning) just to stop.
+    public func close() async {
+        _ = try? await writer.run {
+            try self.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        }
+        writer.shutdown()
+        readers.shutdown()
     }
+
+    // MARK: Status
 
     /// The status figures, read again only after a write: counting a million
     /// patients for every `status` (a monitoring probe may ask many times a
     /// second) would make the answer cost more than the work it reports on.
-    nonisolated(nonsending) public func statusSnapshot() async throws -> StatusSnapshot {
+    public func statusSnapshot() async throws -> StatusSnapshot {
         let seen = writes.load(ordering: .sequentiallyConsistent)
         if let cached = statusCache.withLock({ $0 }), cached.writes == seen { return cached.snapshot }
-        let snapshot = try await pool.read { db in
-            StatusSnapshot(
-                totals: try Self.readTotals(db),
-                patients: try Int.fetchOne(db, sql: "SELECT count(*) FROM patients") ?? 0,
-                bookings: try Int.fetchOne(db, sql: "SELECT count(*) FROM bookings WHERE cancelled = 0") ?? 0,
-                jobCounts: try Self.readJobCounts(db),
-                nextDueAt: try Int64.fetchOne(db, sql: "SELECT next_check_at FROM jobs WHERE next_check_at IS NOT NULL AND state = 'scheduled' ORDER BY next_check_at LIMIT 1").map(Date.init(millis:)),
-                lastDispatch: try Int64.fetchOne(db, sql: "SELECT max(at) FROM deliveries WHERE result = 'sent'").map(Date.init(millis:)),
-                paused: try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'dispatch.paused'") == "1")
-        }
+        let snapshot = try await read { try $0.statusSnapshot() }
         // Kept only if nothing was written meanwhile: it would be stale at once.
         statusCache.withLock { if writes.load(ordering: .sequentiallyConsistent) == seen { $0 = (seen, snapshot) } }
         return snapshot
-    }
-
-    public func queueTotals() throws -> QueueTotals {
-        try pool.read { db in try Self.readTotals(db) }
-    }
-
-    public func queueTotalsAsync() async throws -> QueueTotals {
-        try await pool.read { db in try Self.readTotals(db) }
-    }
-
-    static func readTotals(_ db: Database) throws -> QueueTotals {
-        let row = try Row.fetchOne(db, sql: "SELECT * FROM queue_state WHERE id = 1")!
-        let pos = QueuePosition(
-            device: (row["device"] as Int64?).map { UInt64(bitPattern: $0) },
-            inode: (row["inode"] as Int64?).map { UInt64(bitPattern: $0) },
-            offset: row["offset"], line: row["line"],
-            firstLineHash: (row["first_line_hash"] as Int64?).map { UInt64(bitPattern: $0) })
-        let counts = IngestCounts(ingested: row["ingested"], duplicates: row["duplicates"], rejected: row["rejected"])
-        let last = (row["last_read_at"] as Int64?).map { Date(millis: $0) }
-        return QueueTotals(position: pos, counts: counts, lastReadAt: last)
-    }
-
-    // MARK: Ingest
-
-    /// Applies `lines` in order and moves the read position to `position`, in one transaction.
-    public func apply(_ lines: [IngestLine], position: QueuePosition, now: Date, rules: SchedulingRules) throws -> IngestCounts {
-        try write { db in
-            var applier = try EventApplier(db: db, now: now, rules: rules)
-            var counts = IngestCounts()
-            for line in lines {
-                try applier.apply(line, counts: &counts)
-            }
-            try applier.jobs.flushCounts()
-            try db.execute(
-                sql: """
-                    UPDATE queue_state SET device = ?, inode = ?, offset = ?, line = ?, first_line_hash = ?,
-                        ingested = ingested + ?, duplicates = duplicates + ?, rejected = rejected + ?,
-                        last_read_at = ?
-                    WHERE id = 1
-                    """,
-                arguments: [position.device.map { Int64(bitPattern: $0) }, position.inode.map { Int64(bitPattern: $0) },
-                            position.offset, position.line, position.firstLineHash.map { Int64(bitPattern: $0) },
-                            counts.ingested, counts.duplicates, counts.rejected, now.millis])
-            counts.changedJobs = applier.changedJobs
-            return counts
-        }
-    }
-
-    // MARK: Reads for the control socket
-
-    public func rejects(limit: Int, withRaw: Bool) async throws -> [RejectRecord] {
-        try await pool.read { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT * FROM rejects ORDER BY id DESC LIMIT ?", arguments: [limit])
-            return rows.reversed().map { row in
-                RejectRecord(line: row["line"], offset: row["offset"], eventID: row["event_id"], code: row["code"],
-                             message: row["message"],
-                             raw: withRaw ? (row["raw"] as Data?).map { String(decoding: $0, as: UTF8.self) } : nil,
-                             at: Date(millis: row["at"]))
-            }
-        }
-    }
-
-    public func patient(id: String) throws -> Patient? {
-        try pool.read { db in try EventApplier.loadPatient(db, id) }
-    }
-
-    public func booking(kind: BookingKind, ref: String) throws -> Booking? {
-        try pool.read { db in try EventApplier.loadBooking(db, kind, ref) }
-    }
-
-    // MARK: Small settings the daemon keeps
-
-    public func meta(_ key: String) throws -> String? {
-        try pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
-    }
-
-    public func setMeta(_ key: String, _ value: String) throws {
-        try write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, value])
-        }
-    }
-
-    // MARK: Audit
-
-    /// Records who changed what: every change through the socket, reloads, rotations.
-    public func audit(actor: String, action: String, subject: String? = nil, detail: String? = nil, now: Date = Date()) throws {
-        try write { db in
-            try db.execute(sql: "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [now.millis, actor, action, subject, detail])
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 import CSystemd
 import Foundation
 import Logging
+import TouchpointLinux
 
 #if canImport(Glibc)
 import Glibc
@@ -44,13 +45,12 @@ public enum LogDestination: Sendable {
     /// The journal when a journald is listening on its socket; else stderr
     /// (with `<N>` prefixes when `JOURNAL_STREAM` says stderr is the journal).
     public static func detect(environment: [String: String] = ProcessInfo.processInfo.environment) -> LogDestination {
-        if environment["TOUCHPOINT_LOG"] == "stderr" {
-            return .standardError(priorityPrefixes: stderrIsJournal(environment))
-        }
-        if journalIsListening() {
-            return .journal
-        }
-        return .standardError(priorityPrefixes: stderrIsJournal(environment))
+        journalIsListening() ? .journal : standardError(environment: environment)
+    }
+
+    /// Standard error, with `<N>` prefixes when it is itself the journal.
+    public static func standardError(environment: [String: String] = ProcessInfo.processInfo.environment) -> LogDestination {
+        .standardError(priorityPrefixes: stderrIsJournal(environment))
     }
 
     /// Whether a journald answers on `path`. The socket file alone proves
@@ -60,19 +60,7 @@ public enum LogDestination: Sendable {
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return false }
-        withUnsafeMutableBytes(of: &addr.sun_path) { p in
-            p.copyBytes(from: bytes)
-            p[bytes.count] = 0
-        }
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
-            }
-        }
+        return UnixSocketAddress.with(path) { connect(fd, $0, $1) == 0 } ?? false
     }
 
     static func stderrIsJournal(_ env: [String: String]) -> Bool {

@@ -135,7 +135,8 @@ public final class DaemonHarness: @unchecked Sendable {
         let listener = try NotifyListener(path: notifyPath)
         notify = listener
         let p = Process()
-        var args = ["--config", configPath] + arguments
+        // Logs to standard error (a file the test reads) unless the test reads the journal.
+        var args = ["--config", configPath] + (journal ? [] : ["--log-target", "stderr"]) + arguments
         if let user, getuid() == 0 {
             p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
             args = ["--reuid=\(user)", "--regid=\(user == "nobody" ? "nogroup" : user)", "--clear-groups", "--", Self.daemonPath] + args
@@ -149,7 +150,6 @@ public final class DaemonHarness: @unchecked Sendable {
         p.arguments = args
         var env = ProcessInfo.processInfo.environment
         env["NOTIFY_SOCKET"] = notifyPath
-        env["TOUCHPOINT_LOG"] = journal ? nil : "stderr"
         for (k, v) in environment { env[k] = v }
         p.environment = env
         _ = FileManager.default.createFile(atPath: stderrFile, contents: nil)
@@ -167,7 +167,7 @@ public final class DaemonHarness: @unchecked Sendable {
 
     /// Runs the daemon binary to completion (for --check-config and start-up failures).
     public func runDaemonToExit(_ arguments: [String], timeout: TimeInterval = 60) throws -> CommandResult {
-        try Self.run(Self.daemonPath, arguments, environment: ["TOUCHPOINT_LOG": "stderr"], timeout: timeout)
+        try Self.run(Self.daemonPath, arguments + ["--log-target", "stderr"], timeout: timeout)
     }
 
     /// What the daemon wrote to standard error so far.

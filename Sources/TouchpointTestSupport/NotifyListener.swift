@@ -1,4 +1,5 @@
 import Foundation
+import TouchpointLinux
 import TouchpointControl
 
 #if canImport(Glibc)

@@ -1,5 +1,7 @@
 import Foundation
+import NIOCore
 import TouchpointControl
+import TouchpointLinux
 
 #if canImport(Glibc)
 import Glibc
@@ -9,8 +11,10 @@ import Glibc
 /// abuse tests (garbage, oversized or half-sent frames, idle or non-reading clients).
 public final class RawControlConnection {
     public let fd: Int32
-    /// Bytes read past the last frame returned: replies can arrive together.
-    private var buffer: [UInt8] = []
+    /// The protocol's own decoder: bytes read past the last frame returned
+    /// stay in it (replies can arrive together).
+    private var frames = NIOSingleStepByteToMessageProcessor(ControlFrameDecoder())
+    private var decoded: [ControlFrame] = []
 
     public init(path: String) throws {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -28,22 +32,24 @@ public final class RawControlConnection {
         bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
-    public func sendFrame(_ json: String) { send(Array(ControlProtocol.frame(Data(json.utf8)))) }
+    public func sendFrame(_ json: String) {
+        send(Array(ByteBufferAllocator().controlFrame(Array(json.utf8)).readableBytesView))
+    }
 
     /// The next reply frame's JSON, or nil if the daemon closed the connection (or `timeout` passed).
     public func readFrame(timeout: TimeInterval = 5) -> [String: Any]? {
         var chunk = [UInt8](repeating: 0, count: 65_536)
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let frame = try? FrameDecoder().next(from: &buffer) {
-                return try? JSONSerialization.jsonObject(with: Data(frame)) as? [String: Any]
+            if !decoded.isEmpty, case .payload(let frame) = decoded.removeFirst() {
+                return try? JSONSerialization.jsonObject(with: Data(frame.readableBytesView)) as? [String: Any]
             }
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&pfd, 1, 100) >= 0 else { return nil }
             if pfd.revents == 0 { continue }
             let n = recv(fd, &chunk, chunk.count, 0)
             if n <= 0 { return nil }
-            buffer += chunk[0..<n]
+            try? frames.process(buffer: ByteBuffer(bytes: chunk[0..<n])) { decoded.append($0) }
         }
         return nil
     }
@@ -75,3 +81,10 @@ private func procStatusKiB(_ pid: Int32, _ field: String) -> Int {
           let line = s.split(separator: "\n").first(where: { $0.hasPrefix(field) }) else { return 0 }
     return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
 }
+
+/// `payload` framed as the control protocol frames it (its own encoder).
+public func controlFrame(_ payload: some Collection<UInt8>) -> [UInt8] {
+    Array(ByteBufferAllocator().controlFrame(payload).readableBytesView)
+}
+
+public func controlFrame(_ json: String) -> [UInt8] { controlFrame(Array(json.utf8)) }

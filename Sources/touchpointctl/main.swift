@@ -51,7 +51,7 @@ struct Status: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        try global.output(global.request("status"), as: StatusReport.self) { HumanOutput.status($0, style: .detect()) }
+        try global.output(global.request("status"), as: StatusReport.self) { HumanOutput.status($0, style: .detect(zone: $0.timeZone)) }
     }
 }
 
@@ -121,7 +121,7 @@ struct Jobs: ParsableCommand {
     func run() throws {
         let data = try global.request("jobs", .init(limit: limit, ref: ref, kind: kind, state: state, patient: patient,
                                                      dueFrom: dueFrom?.date, dueTo: dueTo?.date))
-        try global.output(data, as: JobsReport.self) { HumanOutput.jobs($0, style: .detect()) }
+        try global.output(data, as: JobsReport.self) { HumanOutput.jobs($0, style: .detect(zone: $0.timeZone)) }
     }
 }
 
@@ -131,7 +131,7 @@ struct JobCommand: ParsableCommand {
     @Argument(help: "The job id (from touchpointctl jobs).") var id: String
 
     func run() throws {
-        try global.output(global.request("job", .init(job: id)), as: JobView.self) { HumanOutput.job($0, style: .detect()) }
+        try global.output(global.request("job", .init(job: id)), as: JobView.self) { HumanOutput.job($0, style: .detect(zone: $0.timeZone)) }
     }
 }
 
@@ -141,7 +141,7 @@ struct Explain: ParsableCommand {
     @Argument(help: "The booking ref (surgery or Open Access).") var ref: String
 
     func run() throws {
-        try global.output(global.request("explain", .init(ref: ref)), as: ExplainReport.self) { HumanOutput.explain($0, style: .detect()) }
+        try global.output(global.request("explain", .init(ref: ref)), as: ExplainReport.self) { HumanOutput.explain($0, style: .detect(zone: $0.timeZone)) }
     }
 }
 
@@ -172,9 +172,9 @@ struct Calls: ParsableCommand {
             throw ExitCode(1)
         }
         switch format {
-        case .table: print(CallListFormat.table(report, style: .detect()), terminator: "")
-        case .csv: FileHandle.standardOutput.write(Data(CallListFormat.csv(report, timeZone: .current).utf8))
-        case .html: FileHandle.standardOutput.write(Data(CallListFormat.html(report, timeZone: .current).utf8))
+        case .table: print(CallListFormat.table(report, style: .detect(zone: report.timeZone)), terminator: "")
+        case .csv: FileHandle.standardOutput.write(Data(CallListFormat.csv(report, timeZone: report.zone).utf8))
+        case .html: FileHandle.standardOutput.write(Data(CallListFormat.html(report, timeZone: report.zone).utf8))
         case .json: break
         }
     }
@@ -200,7 +200,7 @@ struct Outcome: ParsableCommand {
     func run() throws {
         let data = try global.request("outcome", .init(job: job, outcome: CallOutcome(commandLine: outcome)!.rawValue,
                                                         woundCare: woundCare, note: note))
-        try global.output(data, as: JobView.self) { HumanOutput.job($0, style: .detect()) }
+        try global.output(data, as: JobView.self) { HumanOutput.job($0, style: .detect(zone: $0.timeZone)) }
     }
 }
 
@@ -235,7 +235,7 @@ struct Cancel: ParsableCommand {
     @Option(help: "Why (recorded with the job).") var reason: String
 
     func run() throws {
-        try global.output(global.request("cancel", .init(job: job, note: reason)), as: JobView.self) { HumanOutput.job($0, style: .detect()) }
+        try global.output(global.request("cancel", .init(job: job, note: reason)), as: JobView.self) { HumanOutput.job($0, style: .detect(zone: $0.timeZone)) }
     }
 }
 
@@ -245,7 +245,7 @@ struct Retry: ParsableCommand {
     @Argument(help: "The job id.") var job: String
 
     func run() throws {
-        try global.output(global.request("retry", .init(job: job)), as: JobView.self) { HumanOutput.job($0, style: .detect()) }
+        try global.output(global.request("retry", .init(job: job)), as: JobView.self) { HumanOutput.job($0, style: .detect(zone: $0.timeZone)) }
     }
 }
 

@@ -26,7 +26,7 @@ import TouchpointTestSupport
         let ann = r.calls[0]
         #expect(ann.patientName == "Ann Example" && ann.phone == "+447700900101" && ann.voicemailOK && ann.procedure == "Wide local excision")
         #expect(ann.surgeryAt == h.time.at(h.time.day(-1), 10, 30))
-        #expect(ann.job.state == "due" && ann.job.attempts == 0 && ann.lastAttemptAt == nil && ann.job.ward == "Ward 7")
+        #expect(ann.job.state == .due && ann.job.attempts == 0 && ann.lastAttemptAt == nil && ann.job.ward == "Ward 7")
         #expect(r.calls[1].voicemailOK == false)
         let raw = try h.ctl(["calls", "--json"]).stdout
         for key in ["\"date\"", "\"ward\"", "\"calls\"", "\"patient_name\"", "\"phone\"", "\"voicemail_ok\"", "\"procedure\"", "\"surgery_at\"", "\"last_attempt_at\"", "\"overdue_since\"", "\"attempts\""] {
@@ -49,22 +49,22 @@ import TouchpointTestSupport
         try h.start()
         // reached, with wound care: done; a second outcome is refused.
         let done = try h.ctlJSON(JobView.self, ["outcome", "call-S1", "reached", "--wound-care", "--note", "healing well"])
-        #expect(done.state == "done" && done.outcome == "reached" && done.woundCare == true)
+        #expect(done.state == .done && done.outcome == .reached && done.woundCare == true)
         #expect(done.history?.last?.actor == (getuid() == 0 ? "root" : NSUserName()))
         let again = try h.ctl(["outcome", "call-S1", "reached"])
         #expect(again.status == 1 && again.stderr.contains("already closed"))
         // Three no-answers: back after retry_after each time, then escalated.
         for attempt in 1...3 {
-            try h.waitUntil(timeout: 10, "call-S2 is due for attempt \(attempt)") { try h.ctlJSON(JobView.self, ["job", "call-S2"]).state == "due" }
+            try h.waitUntil(timeout: 10, "call-S2 is due for attempt \(attempt)") { try h.ctlJSON(JobView.self, ["job", "call-S2"]).state == .due }
             let j = try h.ctlJSON(JobView.self, ["outcome", "call-S2", "no-answer"])
             #expect(j.attempts == attempt)
-            #expect(j.state == (attempt < 3 ? "scheduled" : "escalated"))
+            #expect(j.state == (attempt < 3 ? .scheduled : .escalated))
         }
         // Wrong number: escalated at once.
-        #expect(try h.ctlJSON(JobView.self, ["outcome", "call-S3", "wrong-number"]).state == "escalated")
-        #expect(try h.ctlJSON(JobView.self, ["outcome", "call-S4", "declined"]).state == "done")
+        #expect(try h.ctlJSON(JobView.self, ["outcome", "call-S3", "wrong-number"]).state == .escalated)
+        #expect(try h.ctlJSON(JobView.self, ["outcome", "call-S4", "declined"]).state == .done)
         #expect(try h.ctl(["outcome", "call-S5", "not-required"]).status == 1)
-        #expect(try h.ctlJSON(JobView.self, ["outcome", "call-S5", "not-required", "--note", "readmitted"]).state == "done")
+        #expect(try h.ctlJSON(JobView.self, ["outcome", "call-S5", "not-required", "--note", "readmitted"]).state == .done)
         // Unknown job, a notice, bad usage.
         #expect(try h.ctl(["outcome", "call-NOPE", "reached"]).status == 1)
         #expect(try h.ctl(["outcome", "wait-S6-1", "reached"]).stderr.contains("not a call"))
@@ -72,7 +72,7 @@ import TouchpointTestSupport
         // The nurse's list holds the escalated calls; reaching the patient closes one.
         let nurse = try h.ctlJSON(CallsReport.self, ["calls", "--escalated"])
         #expect(Set(nurse.calls.map(\.job.id)) == ["call-S2", "call-S3"])
-        #expect(try h.ctlJSON(JobView.self, ["outcome", "call-S3", "reached", "--no-wound-care"]).state == "done")
+        #expect(try h.ctlJSON(JobView.self, ["outcome", "call-S3", "reached", "--no-wound-care"]).state == .done)
         #expect(try h.ctlJSON(CallsReport.self, ["calls", "--escalated"]).calls.map(\.job.id) == ["call-S2"])
         // The note never reaches the log.
         #expect(!h.daemonStderr.contains("healing well") && !h.daemonStderr.contains("readmitted"))

@@ -143,7 +143,7 @@ let isRoot = getuid() == 0
         var flags = fcntl(deaf.fd, F_GETFL)
         flags |= O_NONBLOCK
         _ = fcntl(deaf.fd, F_SETFL, flags)
-        let req = Array(ControlProtocol.frame(Data(#"{"v":1,"command":"status","args":{}}"#.utf8)))
+        let req = controlFrame(#"{"v":1,"command":"status","args":{}}"#)
         for _ in 0..<20_000 where deaf.send(req) > 0 {}
         try expectStillAnswers(h)
         withExtendedLifetime(half) {}
@@ -167,7 +167,7 @@ let isRoot = getuid() == 0
         for _ in 0..<20 {
             var burst: [UInt8] = []
             for json in [#"{"v":1,"command":"jobs","args":{}}"#, status, #"{"v":1,"command":"rejects","args":{}}"#, status, status] {
-                burst += Array(ControlProtocol.frame(Data(json.utf8)))
+                burst += controlFrame(json)
             }
             c.send(burst)
             let replies = (0..<5).map { _ in c.readFrame()?["result"] as? [String: Any] }
@@ -186,11 +186,13 @@ let isRoot = getuid() == 0
         try h.stop()
     }
 
-    /// `cli.md`: idle connections are closed after 60 s (2 s here); one that
-    /// keeps asking stays open.
+    /// `cli.md`: idle connections are closed after 60 s (`control.idle_timeout`,
+    /// 2 s here); one that keeps asking stays open.
     @Test func idleConnectionsAreClosedAndBusyOnesKept() throws {
         let h = try DaemonHarness()
-        try h.start(environment: ["TOUCHPOINT_CONTROL_IDLE_SECONDS": "2"])
+        try h.writeConfig(h.config().replacingOccurrences(of: "[control]\nsocket = \"control.sock\"",
+                                                          with: "[control]\nsocket = \"control.sock\"\nidle_timeout = \"2s\""))
+        try h.start()
         let status = #"{"v":1,"command":"status","args":{}}"#
         let idle = try RawControlConnection(path: h.socketPath)
         idle.sendFrame(status)

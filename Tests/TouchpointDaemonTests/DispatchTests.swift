@@ -34,7 +34,7 @@ import Glibc
         let h = try DaemonHarness()
         try h.appendLines([openAccess("OA1", "P1")])
         try h.start()
-        try h.waitUntil(timeout: 10, "the notice is sent") { try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == "done" }
+        try h.waitUntil(timeout: 10, "the notice is sent") { try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == .done }
         let files = outboxFiles(h)
         #expect(files.count == 1)
         let path = h.dir + "/spool/outbox/" + files[0]
@@ -51,7 +51,7 @@ import Glibc
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as! Int
         #expect(mode == 0o640)
         let job = try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"])
-        #expect(job.deliveries?.map(\.result) == ["sent"])
+        #expect(job.deliveries?.map(\.result) == [.sent])
         #expect(try h.status().lastDispatch != nil)
         try h.stop()
     }
@@ -68,10 +68,10 @@ import Glibc
             with: "[transport]\nkind = \"command\"\ncommand = [\"\(s)\"]\nbackoff_initial = \"1s\"\nbackoff_max = \"10s\"\ntimeout = \"5s\""))
         try h.appendLines([openAccess("OA1", "P1")])
         try h.start()
-        try h.waitUntil(timeout: 30, "the notice is sent on the third try") { try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == "done" }
+        try h.waitUntil(timeout: 30, "the notice is sent on the third try") { try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == .done }
         let job = try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"])
         let d = try #require(job.deliveries)
-        #expect(d.map(\.result) == ["retry", "retry", "sent"])
+        #expect(d.map(\.result) == [.retry, .retry, .sent])
         #expect(d[0].detail?.contains("gateway busy") == true)
         let gap1 = d[1].at.timeIntervalSince(d[0].at)
         let gap2 = d[2].at.timeIntervalSince(d[1].at)
@@ -100,16 +100,16 @@ import Glibc
         try h.appendLines([openAccess("OA1", "P1"), openAccess("OA2", "P2")])
         try h.start()
         try h.waitUntil(timeout: 30, "both settle") {
-            try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == "failed" && h.ctlJSON(JobView.self, ["job", "oa-OA2-1"]).state == "done"
+            try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == .failed && h.ctlJSON(JobView.self, ["job", "oa-OA2-1"]).state == .done
         }
         let failed = try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"])
-        #expect(failed.deliveries?.map(\.result) == ["failed"])
+        #expect(failed.deliveries?.map(\.result) == [.failed])
         #expect(failed.deliveries?.first?.detail?.contains("exit 1; stderr: the gateway refused this number") == true)
         // The transport's standard error stays with the job; it never reaches the log.
         #expect(!h.daemonStderr.contains("the gateway refused this number"))
         #expect(h.daemonStderr.contains("notice oa-OA1-1 (OA1) failed: exit 1"))
         let hung = try h.ctlJSON(JobView.self, ["job", "oa-OA2-1"])
-        #expect(hung.deliveries?.map(\.result) == ["retry", "sent"])
+        #expect(hung.deliveries?.map(\.result) == [.retry, .sent])
         #expect(hung.deliveries?.first?.detail?.contains("killed after the 1s timeout") == true)
         // An admin puts the failed one back; it fails again (the script still refuses).
         let retried = try h.ctlJSON(JobView.self, ["retry", "oa-OA1-1"])
@@ -123,12 +123,12 @@ import Glibc
         try h.start()
         #expect(try h.ctlJSON(StatusReport.self, ["pause"]).state == "paused")
         try h.appendLines([openAccess("OA1", "P1")])
-        try h.waitUntil(timeout: 10, "the notice comes due") { try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == "due" }
+        try h.waitUntil(timeout: 10, "the notice comes due") { try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == .due }
         Thread.sleep(forTimeInterval: 1)
-        #expect(try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == "due")
+        #expect(try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == .due)
         #expect(outboxFiles(h).isEmpty)
         #expect(try h.ctlJSON(StatusReport.self, ["resume"]).state == "running")
-        try h.waitUntil(timeout: 10, "resumed, it is sent") { try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == "done" }
+        try h.waitUntil(timeout: 10, "resumed, it is sent") { try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == .done }
         #expect(outboxFiles(h).count == 1)
         try h.stop()
     }
@@ -137,7 +137,7 @@ import Glibc
         let h = try DaemonHarness()
         try h.appendLines([openAccess("OA1", "P1", optedOut: true)])
         try h.start()
-        try h.waitUntil(timeout: 10, "suppressed") { try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == "suppressed" }
+        try h.waitUntil(timeout: 10, "suppressed") { try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == .suppressed }
         #expect(try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).history?.last?.reason == "patient has opted out of notices")
         Thread.sleep(forTimeInterval: 0.5)
         #expect(outboxFiles(h).isEmpty)
@@ -149,10 +149,10 @@ import Glibc
         let surgery = Date().addingTimeInterval(3600)
         try h.appendLines([#"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1","name":"Ann Example","phone":"07700 900123","channel":"sms"},"at":"\#(rfc(surgery))","admit_at":"\#(rfc(Date().addingTimeInterval(-60)))","ward":"Ward 7"}"#])
         try h.start()
-        try h.waitUntil(timeout: 10, "the first notice goes") { try h.ctlJSON(JobView.self, ["job", "wait-S1-1"]).state == "done" }
+        try h.waitUntil(timeout: 10, "the first notice goes") { try h.ctlJSON(JobView.self, ["job", "wait-S1-1"]).state == .done }
         let expected = surgery.addingTimeInterval(7200)
         try h.appendLines([#"{"v":1,"id":"e2","type":"surgery.delayed","ref":"S1","expected_at":"\#(rfc(expected))","reason":"an emergency operation needed the theatre first"}"#])
-        try h.waitUntil(timeout: 10, "the delay notice goes") { try h.ctlJSON(JobView.self, ["job", "wait-S1-2"]).state == "done" }
+        try h.waitUntil(timeout: 10, "the delay notice goes") { try h.ctlJSON(JobView.self, ["job", "wait-S1-2"]).state == .done }
         #expect(outboxFiles(h).count == 2)
         let messages = try outboxFiles(h).map { try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: h.dir + "/spool/outbox/" + $0))) as! [String: Any] }
         let delay = try #require(messages.first { $0["job_id"] as? String == "wait-S1-2" })
@@ -175,7 +175,7 @@ import Glibc
         try FileManager.default.copyItem(atPath: DaemonHarness.repoRoot + "/seeds/templates", toPath: h.dir + "/templates")
         try h.appendLines([#"{"v":1,"id":"e1","type":"open_access.booked","ref":"OA1","patient":{"id":"P1","name":"Ann Example","phone":"07700 900123","channel":"sms"},"at":"\#(rfc(Date().addingTimeInterval(3 * 86_400)))"}"#])
         try h.start()
-        try h.waitUntil(timeout: 10, "the SMS fails") { try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == "failed" }
+        try h.waitUntil(timeout: 10, "the SMS fails") { try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == .failed }
         #expect(try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).deliveries?.first?.detail?.contains("over notices.sms_max_chars (70)") == true)
         // A reload with a broken template is refused and the old templates stay.
         try "{{#unclosed}}".write(toFile: h.dir + "/templates/wait_notice.sms.mustache", atomically: true, encoding: .utf8)
@@ -194,7 +194,7 @@ import Glibc
         }
         try h.start()
         try h.waitUntil(timeout: 120, "every notice is done") {
-            try h.ctlJSON(StatusReport.self, ["status"]).jobs["open_access_info"]?["done"] == 500
+            try h.ctlJSON(StatusReport.self, ["status"]).jobs[.openAccessInfo]?[.done] == 500
         }
         let files = outboxFiles(h)
         #expect(files.count == 500, "\(files.count) messages in the outbox")

@@ -66,7 +66,7 @@ import Glibc
             h.daemonStderr.contains("could not update the jobs")
         }
         #expect(try h.status().state == "running")
-        #expect(try h.ctlJSON(JobView.self, ["job", "wait-S1-1"]).state == "scheduled")
+        #expect(try h.ctlJSON(JobView.self, ["job", "wait-S1-1"]).state == .scheduled)
 
         // Space comes back: no file event, yet it picks up where it stopped.
         try FileManager.default.removeItem(atPath: filler)
@@ -77,7 +77,7 @@ import Glibc
         #expect(try query(h, "SELECT count(*) FROM events") == 3050)
         #expect(try query(h, "SELECT count(*) FROM patients") == 3050)
         try h.waitUntil(timeout: 90, "the wait notices go once there is space") {
-            try (1...3).allSatisfy { try h.ctlJSON(JobView.self, ["job", "wait-S\($0)-1"]).state == "done" }
+            try (1...3).allSatisfy { try h.ctlJSON(JobView.self, ["job", "wait-S\($0)-1"]).state == .done }
         }
         let outbox = try FileManager.default.contentsOfDirectory(atPath: h.dir + "/spool/outbox").filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }
         #expect(outbox.count == 3, "each notice sent once: \(outbox)")
@@ -232,13 +232,13 @@ import Glibc
         try h.waitUntil(timeout: 20, "the notice is tried and kept for retry") {
             let job = try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"])
             // Retried: back to scheduled for its next try, then due again; never failed.
-            return ["scheduled", "due"].contains(job.state) && job.deliveries?.first?.result == "retry"
+            return [JobState.scheduled, .due].contains(job.state) && job.deliveries?.first?.result == .retry
         }
         let job = try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"])
         #expect(job.deliveries?.first?.detail?.contains("cannot run \(program)") == true, "\(job.deliveries)")
         try FileManager.default.moveItem(atPath: program + ".away", toPath: program)
         try h.waitUntil(timeout: 20, "the notice goes once the program is back") {
-            try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == "done"
+            try h.ctlJSON(JobView.self, ["job", "oa-OA1-1"]).state == .done
         }
         let lines = try String(contentsOfFile: sent, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 1, "sent exactly once")

@@ -56,8 +56,7 @@ import Glibc
         if getuid() == 0 {
             // root writes anywhere: run as nobody, as a real service user would be.
             r = try DaemonHarness.run("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
-                                                           DaemonHarness.daemonPath, "--config", h.configPath],
-                                      environment: ["TOUCHPOINT_LOG": "stderr"])
+                                                           DaemonHarness.daemonPath, "--config", h.configPath, "--log-target", "stderr"])
         } else {
             r = try h.runDaemonToExit(["--config", h.configPath])
         }

@@ -26,7 +26,7 @@ import Glibc
         let byID = Dictionary(uniqueKeysWithValues: jobs.map { ($0.id, $0) })
         #expect(Set(byID.keys) == ["call-S1", "wait-S1-1", "oa-O1-1"])
         let call = try #require(byID["call-S1"])
-        #expect(call.kind == "checkin_call" && call.state == "scheduled" && call.ward == "Ward 7" && call.patientID == "P1")
+        #expect(call.kind == .checkinCall && call.state == .scheduled && call.ward == "Ward 7" && call.patientID == "P1")
         #expect(call.dueAt == t.at(day1.adding(days: 1), 9, 0))
         #expect(call.expiresAt == t.at(day1.adding(days: 3), 17, 0))
         let wait = try #require(byID["wait-S1-1"])
@@ -55,9 +55,9 @@ import Glibc
         #expect(try h.ctl(["explain", "NOPE"]).status == 1)
         // status counts the jobs and names the next one due.
         let s = try h.status()
-        #expect(s.jobs["checkin_call"]?["scheduled"] == 1)
-        #expect(s.jobs["wait_notice"]?["scheduled"] == 1)
-        #expect(s.jobs["open_access_info"]?["scheduled"] == 1)
+        #expect(s.jobs[.checkinCall]?[.scheduled] == 1)
+        #expect(s.jobs[.waitNotice]?[.scheduled] == 1)
+        #expect(s.jobs[.openAccessInfo]?[.scheduled] == 1)
         #expect(s.nextDueAt == [call.dueAt, wait.dueAt, info.dueAt].min())
         try h.stop()
     }
@@ -82,8 +82,8 @@ import Glibc
         #expect(jobs["wait-S1-1"]?.dueAt == t.at(day5, 9, 0))
         #expect(jobs["wait-S1-1"]?.expectedAt == t.at(day5, 13, 0))
         #expect(jobs["wait-S1-1"]?.delayReason == "an emergency operation needed the theatre first")
-        #expect(jobs["call-S2"]?.state == "cancelled" && jobs["wait-S2-1"]?.state == "cancelled")
-        #expect(jobs["call-S3"]?.state == "cancelled" && jobs["wait-S3-1"]?.state == "cancelled")
+        #expect(jobs["call-S2"]?.state == .cancelled && jobs["wait-S2-1"]?.state == .cancelled)
+        #expect(jobs["call-S3"]?.state == .cancelled && jobs["wait-S3-1"]?.state == .cancelled)
         let history = try h.ctlJSON(JobView.self, ["job", "call-S3"]).history ?? []
         #expect(history.last?.reason == "patient recorded as deceased")
         try h.stop()
@@ -95,12 +95,12 @@ import Glibc
         let admit = Date().addingTimeInterval(2)
         let surgery = Date().addingTimeInterval(3600)
         try h.appendLines([#"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1","phone":"07700 900123"},"at":"\#(rfc(surgery))","admit_at":"\#(rfc(admit))","ward":"Ward 7"}"#])
-        try h.waitUntil(timeout: 10, "the wait notice is planned") { try h.ctlJSON(JobView.self, ["job", "wait-S1-1"]).state == "scheduled" }
-        try h.waitUntil(timeout: 10, "the wait notice comes due and goes") { try h.ctlJSON(JobView.self, ["job", "wait-S1-1"]).state == "done" }
+        try h.waitUntil(timeout: 10, "the wait notice is planned") { try h.ctlJSON(JobView.self, ["job", "wait-S1-1"]).state == .scheduled }
+        try h.waitUntil(timeout: 10, "the wait notice comes due and goes") { try h.ctlJSON(JobView.self, ["job", "wait-S1-1"]).state == .done }
         let job = try h.ctlJSON(JobView.self, ["job", "wait-S1-1"])
         // It came due on time (well within a second), not on a polling tick, and was sent.
         let history = try #require(job.history)
-        #expect(history.map(\.to) == ["scheduled", "due", "done"])
+        #expect(history.map(\.to) == [.scheduled, .due, .done])
         #expect(abs(history[1].at.timeIntervalSince(admit)) < 1.0, "became due at \(history[1].at), due \(admit)")
         try h.stop()
     }
@@ -121,10 +121,10 @@ import Glibc
         try h.start()
         let s1 = try h.ctlJSON(JobView.self, ["job", "wait-S1-1"])
         let s2 = try h.ctlJSON(JobView.self, ["job", "wait-S2-1"])
-        #expect(s1.state == "done")
-        #expect(s2.state == "expired")
-        #expect(s1.history?.map(\.to) == ["scheduled", "due", "done"])
-        #expect(s2.history?.map(\.to) == ["scheduled", "expired"])
+        #expect(s1.state == .done)
+        #expect(s2.state == .expired)
+        #expect(s1.history?.map(\.to) == [.scheduled, .due, .done])
+        #expect(s2.history?.map(\.to) == [.scheduled, .expired])
         #expect(s2.history?.last?.reason.contains("late: touchpointd was not running") == true)
         #expect(h.daemonStderr.contains("warning: job wait-S2-1") && h.daemonStderr.contains("late"))
         // Started again, nothing happens twice.
@@ -173,7 +173,7 @@ import Glibc
         clock_gettime(CLOCK_REALTIME, &ts)
         #expect(clock_settime(CLOCK_REALTIME, &ts) == 0)
         try h.waitUntil(timeout: 5, "the step is noticed") { h.daemonStderr.contains("the wall clock was stepped") }
-        #expect(try h.ctlJSON(JobView.self, ["job", "wait-S1-1"]).state == "scheduled")
+        #expect(try h.ctlJSON(JobView.self, ["job", "wait-S1-1"]).state == .scheduled)
         try h.stop()
     }
 }

@@ -100,7 +100,7 @@ let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appen
     @Test func theControlSocketComesFromSystemd() throws {
         let h = try DaemonHarness()
         let activated = h.dir + "/activated.sock"
-        try h.start(waitReady: false, launcher: ["/usr/bin/systemd-socket-activate", "-l", activated, "-E", "NOTIFY_SOCKET", "-E", "TOUCHPOINT_LOG"])
+        try h.start(waitReady: false, launcher: ["/usr/bin/systemd-socket-activate", "-l", activated, "-E", "NOTIFY_SOCKET"])
         // The first connection starts the daemon, which takes the listening socket.
         let r = try DaemonHarness.run(DaemonHarness.ctlPath, ["--socket", activated, "status", "--json"])
         #expect(r.status == 0, "\(r.stderr)")

@@ -21,18 +21,19 @@ import TouchpointTestSupport
     }
 
     func entry(_ g: Gen) -> CallEntry {
-        var job = JobView(id: "call-S-\(g.below(100_000))", kind: "checkin_call", ref: g.pick(Self.awkward), patientID: g.pick(Self.awkward),
-                          state: g.pick(["scheduled", "due", "escalated"]), dueAt: g.date(), expiresAt: g.date(), createdAt: g.date(),
+        var job = JobView(id: "call-S-\(g.below(100_000))", kind: .checkinCall, ref: g.pick(Self.awkward), patientID: g.pick(Self.awkward),
+                          state: g.pick([.scheduled, .due, .escalated]), dueAt: g.date(), expiresAt: g.date(), createdAt: g.date(),
                           attempts: g.below(5), revision: 1 + g.below(3), ward: g.maybe(g.pick(Self.awkward)),
-                          outcome: g.maybe(g.pick(["no_answer", "busy"])), woundCare: g.maybe(g.below(2) == 0),
+                          outcome: g.maybe(g.pick([.noAnswer, .busy])), woundCare: g.maybe(g.below(2) == 0),
                           overdueSince: g.maybe("2026-11-2\(g.below(9))"), expectedAt: g.maybe(g.date()),
                           delayReason: g.maybe(g.pick(Self.awkward)))
         if g.below(4) == 0 {
             job.history = (0..<g.below(3)).map { _ in
-                JobView.Change(at: g.date(), actor: g.pick(Self.awkward), from: g.maybe("scheduled"), to: "due", reason: g.pick(Self.awkward))
+                JobView.Change(at: g.date(), actor: g.pick(Self.awkward), from: g.maybe(.scheduled), to: .due, reason: g.pick(Self.awkward))
             }
             job.reason = g.maybe(g.pick(Self.awkward))
-            job.deliveries = (0..<g.below(3)).map { _ in JobView.Delivery(at: g.date(), result: "retry", detail: g.maybe(g.pick(Self.awkward))) }
+            job.timeZone = g.maybe("Etc/GMT-9")
+            job.deliveries = (0..<g.below(3)).map { _ in JobView.Delivery(at: g.date(), result: .retry, detail: g.maybe(g.pick(Self.awkward))) }
         }
         return CallEntry(job: job, patientName: g.maybe(g.pick(Self.awkward)), phone: g.maybe("+447700900\(g.below(900) + 100)"),
                          voicemailOK: g.below(2) == 0, procedure: g.maybe(g.pick(Self.awkward)), surgeryAt: g.maybe(g.date()),
@@ -43,7 +44,7 @@ import TouchpointTestSupport
     func theHandWrittenJSONIsWhatTheEncoderWrites(seed: Int) throws {
         let g = Gen(seed)
         let report = CallsReport(date: g.maybe("2026-11-26"), ward: g.maybe(g.pick(Self.awkward)), escalated: g.below(2) == 0,
-                                 hospital: g.pick(Self.awkward), calls: (0..<g.below(6)).map { _ in entry(g) })
+                                 hospital: g.pick(Self.awkward), timeZone: g.maybe("Europe/London"), calls: (0..<g.below(6)).map { _ in entry(g) })
         let fast = String(decoding: report.json(), as: UTF8.self)
         let reference = String(decoding: try ControlJSON.encoder.encode(report), as: UTF8.self)
         #expect(fast == reference)

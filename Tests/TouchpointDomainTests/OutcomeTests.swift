@@ -14,13 +14,13 @@ import Testing
         return j
     }
 
-    func record(_ o: CallOutcome, _ job: Job, at now: String, woundCare: Bool? = nil, note: String? = nil) -> Result<Job, OutcomeRefusal> {
-        Planner(rules: rules, now: t(now)).record(o, on: job, woundCare: woundCare, note: note, actor: "alice").map(\.0.job)
+    func record(_ o: CallOutcome, _ job: Job, at now: String, woundCare: Bool? = nil, note: String? = nil) -> Result<Job, Refusal> {
+        JobStateMachine(rules: rules, now: t(now)).record(o, on: job, woundCare: woundCare, note: note, actor: "alice").map(\.job)
     }
 
     @Test func reachedClosesTheCallWithWoundCare() throws {
         let j = try record(.reached, dueCall(), at: "2026-12-02T10:00", woundCare: true, note: "healing well").get()
-        #expect(j.state == .done && j.outcome == "reached" && j.woundCare == true && j.note == "healing well")
+        #expect(j.state == .done && j.outcome == .reached && j.woundCare == true && j.note == "healing well")
         #expect(j.lastAttemptAt == t("2026-12-02T10:00"))
         // A second outcome is refused.
         guard case .failure(let f) = record(.reached, j, at: "2026-12-02T10:05") else { Issue.record("accepted twice"); return }
@@ -71,7 +71,7 @@ import Testing
     @Test func aRetryOnAClosedDayGoesToTheNextOpenDay() throws {
         var r = rules
         r.closedDates = [LocalDate(year: 2026, month: 12, day: 3)]
-        let j = try Planner(rules: r, now: t("2026-12-02T16:00")).record(.noAnswer, on: dueCall(), woundCare: nil, note: nil, actor: "bob").get().0.job
+        let j = try JobStateMachine(rules: r, now: t("2026-12-02T16:00")).record(.noAnswer, on: dueCall(), woundCare: nil, note: nil, actor: "bob").get().job
         #expect(utc(j.dueAt) == "2026-12-04T09:00:00Z")
     }
 }

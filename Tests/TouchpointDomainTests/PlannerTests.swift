@@ -112,7 +112,7 @@ func booked(_ b: Booking) -> QueueEvent {
         let r = rules
         var job = call(surgery("2026-12-01T08:30"))  // call day Wed 2 Dec
         func advance(_ now: String) -> JobUpdate? {
-            Planner(rules: r, now: t(now)).advance(job, patient: ann, channel: .sms)
+            JobStateMachine(rules: r, now: t(now)).advance(job, patient: ann, channel: .sms)
         }
         #expect(advance("2026-12-02T08:59") == nil)
         job = advance("2026-12-02T09:00")!.job
@@ -288,17 +288,17 @@ func booked(_ b: Booking) -> QueueEvent {
 
     @Test func expiresUnsentAtTheAppointmentAndIsSuppressedWithoutConsent() {
         let j = info(openAccess("2026-12-10T14:00"), now: "2026-11-01T00:00Z")
-        let late = Planner(rules: rules, now: t("2026-12-10T15:00")).advance(j, patient: ann, channel: .sms)!
+        let late = JobStateMachine(rules: rules, now: t("2026-12-10T15:00")).advance(j, patient: ann, channel: .sms)!
         #expect(late.job.state == .expired)
         #expect(late.change.reason.contains("late"))
         var out = ann
         out.optedOut = true
-        #expect(Planner(rules: rules, now: t("2026-12-03T10:00")).advance(j, patient: out, channel: .sms)?.job.state == .suppressed)
+        #expect(JobStateMachine(rules: rules, now: t("2026-12-03T10:00")).advance(j, patient: out, channel: .sms)?.job.state == .suppressed)
         var noPhone = ann
         noPhone.phone = nil
-        #expect(Planner(rules: rules, now: t("2026-12-03T10:00")).advance(j, patient: noPhone, channel: .sms)?.change.reason == "no phone number for SMS")
-        #expect(Planner(rules: rules, now: t("2026-12-03T10:00")).advance(j, patient: ann, channel: .none)?.job.state == .suppressed)
-        #expect(Planner(rules: rules, now: t("2026-12-03T10:00")).advance(j, patient: ann, channel: .sms)?.job.state == .due)
+        #expect(JobStateMachine(rules: rules, now: t("2026-12-03T10:00")).advance(j, patient: noPhone, channel: .sms)?.change.reason == "no phone number for SMS")
+        #expect(JobStateMachine(rules: rules, now: t("2026-12-03T10:00")).advance(j, patient: ann, channel: .none)?.job.state == .suppressed)
+        #expect(JobStateMachine(rules: rules, now: t("2026-12-03T10:00")).advance(j, patient: ann, channel: .sms)?.job.state == .due)
     }
 
     @Test func rescheduledBeforeAndAfterTheInformationWent() {

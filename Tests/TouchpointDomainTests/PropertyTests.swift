@@ -40,12 +40,12 @@ struct Simulation {
 
     mutating func advance(to t: Date) {
         now = t
-        let planner = Planner(rules: rules, now: now)
+        let machine = JobStateMachine(rules: rules, now: now)
         for id in order {
             var j = jobs[id]!
             let p = patients[j.patientID]
             for _ in 0..<400 {
-                guard let u = planner.advance(j, patient: p, channel: p?.channel ?? .sms) else { break }
+                guard let u = machine.advance(j, patient: p, channel: p?.channel ?? .sms) else { break }
                 j = u.job
             }
             jobs[id] = j

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import TouchpointDomain
+import TouchpointLinux
 import TouchpointStore
 import TouchpointSystemd
 
@@ -18,13 +19,17 @@ public struct QueueHealth: Sendable, Equatable {
 /// Reads the queue file from the committed position and applies its complete
 /// lines in batches, each batch one transaction with the new position.
 ///
-/// All file and database work runs on one serial dispatch queue, off the
-/// Swift concurrency pool, so a long ingest never starves the control socket.
+/// All file and database work runs on the reader's own lane (one thread),
+/// never on an event loop, so a long ingest never starves the control socket;
+/// while a batch is committed, the next is parsed on a second lane.
 final class QueueReader: @unchecked Sendable {
     // @unchecked: every mutable stored property below is touched only from
-    // blocks running on `work` (a serial queue); `health` and `stopping` are
-    // the exceptions and are protected by their own Mutex/atomic wrappers.
-    private let work = DispatchQueue(label: "touchpoint.queue-reader")
+    // work running on `work` (a lane of one thread); `health` and `stopping`
+    // are the exceptions and are protected by their own Mutex/atomic wrappers.
+    // The read-ahead lane reads (never writes) fd, parser and file identity
+    // while the work thread waits for it in `apply`.
+    private let work = BlockingLane(name: "queue-reader")
+    private let readAheadLane = BlockingLane(name: "read-ahead")
     private let store: Store
     private let logger: Logger
     /// The scheduling rules in force (they change on reload).
@@ -43,13 +48,14 @@ final class QueueReader: @unchecked Sendable {
     static let batchLines = 20_000
     static let chunkBytes = 4 << 20
 
-    init(path: String, clock: HospitalClock, store: Store, logger: Logger, rules: @escaping @Sendable () -> SchedulingRules) throws {
+    init(path: String, clock: HospitalClock, store: Store, position: QueuePosition, logger: Logger,
+         rules: @escaping @Sendable () -> SchedulingRules) {
         self.rules = rules
         self.path = path
         self.parser = QueueLineParser(clock: clock)
         self.store = store
         self.logger = logger
-        self.position = try store.queueTotals().position
+        self.position = position
     }
 
     deinit {
@@ -58,7 +64,7 @@ final class QueueReader: @unchecked Sendable {
 
     /// Applies a reloaded config: the zone for local times and the file path.
     func reconfigure(path newPath: String, clock: HospitalClock) {
-        work.async {
+        work.submit {
             self.parser = QueueLineParser(clock: clock)
             if newPath != self.path {
                 self.path = newPath
@@ -71,18 +77,21 @@ final class QueueReader: @unchecked Sendable {
 
     /// Reads everything complete that is there now. Safe to call at any time; calls queue up.
     func readAvailable() async -> Result<(IngestCounts, QueuePosition), StoreError> {
-        await withCheckedContinuation { cont in
-            work.async { cont.resume(returning: self.readAll()) }
+        do {
+            return try await work.run { self.readAll() }
+        } catch {
+            return .failure(StoreError("the queue was not read: touchpointd is stopping"))
         }
     }
 
-    // MARK: On the work queue
+    // MARK: On the work lane
 
     private func readAll() -> Result<(IngestCounts, QueuePosition), StoreError> {
         var total = IngestCounts()
         // A backlog gets the large writer cache until this read ends, however it ends.
         var catchingUp = false
         defer { if catchingUp { store.setWriterCache(.steady) } }
+        Blocking.check()
         var ahead: Batch? = nil
         while !stopping.load(ordering: .relaxed) {
             guard prepareFile() else { break }
@@ -101,29 +110,30 @@ final class QueueReader: @unchecked Sendable {
             // not touch the reader's state while it waits in `apply`, and the
             // read-ahead only reads it (fd, parser, file identity).
             let readAhead = ReadAhead()
-            let group = DispatchGroup()
             if batch.lines.count >= Self.batchLines {
                 if !catchingUp {
                     catchingUp = true
                     store.setWriterCache(.catchUp)
                 }
-                WorkQueue.readAhead.async(group: group) { readAhead.batch = self.readBatch(from: batch.position) }
+                readAhead.start(on: readAheadLane) { self.readBatch(from: batch.position) }
             }
             do {
-                let counts = try store.apply(batch.lines, position: batch.position, now: Date(), rules: rules())
+                let (now, rules) = (Date(), rules())
+                let counts = try store.blockingWrite { w in
+                    try IngestApplier.apply(batch.lines, position: batch.position, in: w, now: now, rules: rules)
+                }
                 position = batch.position
                 total += counts
                 total.rejects = []
                 logRejects(counts.rejects)
             } catch {
-                group.wait()
+                _ = readAhead.wait()
                 let msg = "cannot commit queue lines to the database: \(error); the lines stay in the queue file and are read again shortly"
                 logger.error("\(msg)", metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
                 setProblem(msg)
                 return .failure(StoreError(msg))
             }
-            group.wait()
-            ahead = readAhead.batch
+            ahead = readAhead.wait()
         }
         if total.ingested + total.duplicates + total.rejected > 0 {
             logger.info(
@@ -223,15 +233,32 @@ final class QueueReader: @unchecked Sendable {
         guard n > 0 else { return nil }
         let end = buf[0..<n].firstIndex(of: 0x0A) ?? (n == 4096 ? 4096 : -1)
         guard end >= 0 else { return nil }
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in buf[0..<end] { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
-        return h
+        return FNV1a.hash(buf[0..<end])
     }
 
-    /// Hands a read-ahead batch from the helper thread back to the work queue.
+    /// Hands a read-ahead batch from its lane back to the work lane.
     final class ReadAhead: @unchecked Sendable {
-        // @unchecked: written once on the helper thread, read after group.wait().
-        var batch: Batch?
+        // @unchecked: `batch` is written once on the read-ahead lane before
+        // `done` is signalled, and read only after waiting on `done`.
+        private var batch: Batch?
+        private let done = DispatchSemaphore(value: 0)
+        private var started = false
+
+        func start(on lane: BlockingLane, _ read: @escaping @Sendable () -> Batch) {
+            started = true
+            lane.submit {
+                self.batch = read()
+                self.done.signal()
+            }
+        }
+
+        /// The batch read ahead, once it is read; nil if none was started.
+        func wait() -> Batch? {
+            guard started else { return nil }
+            done.wait()
+            started = false
+            return batch
+        }
     }
 
     struct Batch {

@@ -7,9 +7,9 @@ public enum TouchpointVersion {
     public static let string = "0.1.0"
 }
 
-/// What the running daemon shares between its services: the current config
-/// (replaced whole on reload) and when it started.
-final class RuntimeState: Sendable {
+/// The configuration in force: replaced whole by a reload, read by every
+/// operation. Work that started under the old one finishes with it.
+final class LiveConfig: Sendable {
     private let current: Mutex<(TouchpointConfig, NoticeTemplates)>
     let startedAt = Date()
     /// How many times the config was replaced: what was derived from it may be stale.

@@ -39,4 +39,24 @@ public enum UnixAccounts {
         guard getgrgid_r(gid, &grp, &buf, buf.count, &result) == 0, result != nil else { return nil }
         return String(cString: grp.gr_name)
     }
+
+    /// The id of a group, nil if the system has no such group.
+    public static func gid(of group: String) -> gid_t? {
+        var grp = Glibc.group()
+        var result: UnsafeMutablePointer<Glibc.group>? = nil
+        var buf = [CChar](repeating: 0, count: 16_384)
+        guard getgrnam_r(group, &grp, &buf, buf.count, &result) == 0, result != nil else { return nil }
+        return grp.gr_gid
+    }
+
+    /// Every group a user is in: the primary one and the supplementary ones.
+    public static func groups(of user: String, primary: gid_t) -> Set<gid_t> {
+        var count: Int32 = 64
+        var list = [gid_t](repeating: 0, count: Int(count))
+        if getgrouplist(user, primary, &list, &count) < 0 {
+            list = [gid_t](repeating: 0, count: Int(count))
+            _ = getgrouplist(user, primary, &list, &count)
+        }
+        return Set(list.prefix(Int(max(count, 0)))).union([primary])
+    }
 }

@@ -1,0 +1,123 @@
+import Foundation
+
+/// What a person may do (`cli.md`, Roles). Admins may do everything staff may.
+public enum Role: String, Sendable, Comparable, Codable {
+    case staff, admin
+
+    public static func < (a: Role, b: Role) -> Bool { a == .staff && b == .admin }
+}
+
+/// How a request reached the core: the history and the audit say so.
+public enum Via: Sendable, Equatable {
+    /// `touchpointctl` (or anything else) on the control socket, as its Unix user.
+    case socket
+    /// A delegate (the web view, running as `delegateUser`) acting for a named person.
+    case delegate(delegateUser: String)
+    /// The daemon itself: a signal, the daily export, the engine.
+    case daemon
+}
+
+/// The person on whose behalf an operation runs. Every operation of the core
+/// takes one: the role decides what is allowed, the name goes into the job's
+/// history and the audit trail.
+public struct Person: Sendable, Equatable {
+    /// A Unix user name, or the name a delegate vouches for.
+    public var name: String
+    /// nil: in neither group (refused everything).
+    public var role: Role?
+    public var via: Via
+
+    public init(name: String, role: Role?, via: Via = .socket) {
+        self.name = name
+        self.role = role
+        self.via = via
+    }
+
+    /// How the history and the audit name this person: `alice`, or
+    /// `alice via web` for someone the web view acts for (never the web
+    /// view's own user alone).
+    public var recordedName: String {
+        if case .delegate = via { return "\(name) via web" }
+        return name
+    }
+
+    /// The daemon acting on its own account (SIGHUP, the daily export).
+    public static func daemon(_ what: String) -> Person { Person(name: what, role: .admin, via: .daemon) }
+}
+
+/// Every operation the core offers, with the role it needs: the one place
+/// the role rules live. Staff operations may also be asked for by a delegate
+/// on someone's behalf; admin ones never.
+public enum Operation: String, Sendable, CaseIterable {
+    case status, calls, outcome, jobs, job, explain, rejects, report
+    case rejectsWithLines = "rejects --show-line"
+    case ingest, pause, resume, reload, cancel, retry
+
+    public var needs: Role {
+        switch self {
+        case .status, .calls, .outcome, .jobs, .job, .explain, .rejects, .report: return .staff
+        case .rejectsWithLines, .ingest, .pause, .resume, .reload, .cancel, .retry: return .admin
+        }
+    }
+}
+
+/// The groups behind the roles, for messages that say which one to join.
+public struct RoleGroups: Sendable, Equatable {
+    public var admin: String
+    public var staff: String
+    public var delegate: String
+
+    public init(admin: String, staff: String, delegate: String) {
+        self.admin = admin
+        self.staff = staff
+        self.delegate = delegate
+    }
+}
+
+extension Operation {
+    /// Refuses `person` unless their role allows this operation (and, acting
+    /// through a delegate, unless it is a staff operation).
+    func authorize(_ person: Person, groups: RoleGroups) throws(CoreFailure) {
+        if case .delegate(let user) = person.via, needs == .admin {
+            throw .permissionDenied("permission denied: \(rawValue) cannot be asked for on someone's behalf (\(user) acting for \(person.name)); it is for admins at the server")
+        }
+        guard let role = person.role else {
+            let group = needs == .admin ? groups.admin : groups.staff
+            throw .permissionDenied("permission denied: \(person.name) is not in the group \(group) (ask an admin to add you)")
+        }
+        guard role >= needs else {
+            throw .permissionDenied("permission denied: \(rawValue) needs the admin role (root or the group \(groups.admin))")
+        }
+    }
+}
+
+/// Why the core did not do what was asked, in one line the person can act on.
+public struct CoreFailure: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        /// The person's role does not allow it.
+        case permissionDenied
+        /// No such job or booking.
+        case notFound
+        /// The request itself is wrong (an unknown state, a bad date).
+        case badRequest
+        /// Refused by the rules (a call already closed, a config with errors): nothing changed.
+        case refused
+        /// The state could not be read or written (a full disk).
+        case failed
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public static func permissionDenied(_ m: String) -> CoreFailure { CoreFailure(.permissionDenied, m) }
+    public static func notFound(_ m: String) -> CoreFailure { CoreFailure(.notFound, m) }
+    public static func badRequest(_ m: String) -> CoreFailure { CoreFailure(.badRequest, m) }
+    public static func refused(_ m: String) -> CoreFailure { CoreFailure(.refused, m) }
+
+    public var description: String { message }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import TouchpointConfig
+import TouchpointDispatch
+import TouchpointDomain
+import TouchpointStore
+import TouchpointSystemd
+
+/// What an admin checks first (`status`).
+public struct ServiceStatus: Sendable, Equatable {
+    public var version: String
+    public var paused: Bool
+    public var uptimeSeconds: Int
+    public var queueFile: String
+    /// Why the queue file cannot be read now, if it cannot.
+    public var queueProblem: String?
+    public var snapshot: StatusSnapshot
+}
+
+/// What one read of the queue file did (`ingest`).
+public struct IngestSummary: Sendable, Equatable {
+    public var counts: IngestCounts
+    public var position: QueuePosition
+}
+
+extension Touchpoint {
+    public func status(by person: Person) async throws(CoreFailure) -> ServiceStatus {
+        try authorize(.status, person)
+        let snapshot = try await stored("reading the status") { try await store.statusSnapshot() }
+        return ServiceStatus(version: TouchpointVersion.string, paused: snapshot.paused,
+                             uptimeSeconds: Int(Date().timeIntervalSince(startedAt)), queueFile: live.config.queueFile,
+                             queueProblem: queueProblem, snapshot: snapshot)
+    }
+
+    /// What makes `status`'s answer change: the state, a second of uptime,
+    /// a queue problem, a reload. A front end may keep its encoded answer
+    /// while this stays the same.
+    public var statusVersion: StatusVersion {
+        StatusVersion(writes: store.writeCount, uptime: Int(Date().timeIntervalSince(startedAt)),
+                      problem: queueProblem, config: configGeneration)
+    }
+
+    /// The most recent rejected lines; with `withLines` (admins only, and
+    /// audited) the raw lines, which hold patient data.
+    public func rejects(limit: Int, withLines: Bool, by person: Person) async throws(CoreFailure) -> (records: [RejectRecord], total: Int) {
+        try authorize(withLines ? .rejectsWithLines : .rejects, person)
+        let actor = person.recordedName
+        let (records, total) = try await stored("reading the rejects") {
+            try await store.read { r in (try r.rejects(limit: limit, withRaw: withLines), try r.queueTotals().counts.rejected) }
+        }
+        if withLines {
+            try await audit(actor, .rejectsWithLines, detail: "\(records.count) lines shown")
+        }
+        return (records, total)
+    }
+
+    /// Holds every due notice (they still expire on time) until `resume`.
+    public func pause(by person: Person) async throws(CoreFailure) {
+        try await setPaused(true, .pause, by: person)
+    }
+
+    public func resume(by person: Person) async throws(CoreFailure) {
+        try await setPaused(false, .resume, by: person)
+    }
+
+    private func setPaused(_ paused: Bool, _ op: Operation, by person: Person) async throws(CoreFailure) {
+        try authorize(op, person)
+        let actor = person.recordedName
+        try await stored("\(op.rawValue)") {
+            try await store.write { w in
+                try w.setDispatchPaused(paused)
+                try w.audit(actor: actor, action: op.rawValue, now: Date())
+            }
+        }
+        logger.notice("dispatch \(paused ? "paused" : "resumed") by \(actor)")
+        wakeEngine()
+    }
+
+    /// Reads the queue file now.
+    public func ingest(by person: Person) async throws(CoreFailure) -> IngestSummary {
+        try authorize(.ingest, person)
+        switch await readQueue() {
+        case .failure(let e):
+            throw CoreFailure(.failed, e.description)
+        case .success(let (counts, position)):
+            try await audit(person.recordedName, .ingest,
+                            detail: "\(counts.ingested) applied, \(counts.duplicates) duplicates, \(counts.rejected) rejected")
+            return IngestSummary(counts: counts, position: position)
+        }
+    }
+
+    /// Re-reads the config and templates. An invalid one is refused with
+    /// every problem named and the running one stays; a valid one re-plans
+    /// the jobs not yet due if the rules changed (jobs done never change).
+    public func reload(by person: Person) async throws(CoreFailure) {
+        try authorize(.reload, person)
+        let file = live.config.file
+        let loaded: Result<(TouchpointConfig, NoticeTemplates), ConfigError>
+        do {
+            loaded = try await lane.run {
+                do throws(ConfigError) {
+                    let config = try ConfigLoader.load(path: file)
+                    return .success((config, try NoticeTemplates.load(directory: config.templatesDir, configFile: config.file)))
+                } catch {
+                    return .failure(error)
+                }
+            }
+        } catch {
+            throw CoreFailure(.failed, "reload: \(error)")
+        }
+        switch loaded {
+        case .failure(let problems):
+            logger.error("configuration reload refused, keeping the running one: \(problems.description.replacingOccurrences(of: "\n", with: "; "))",
+                         metadata: ["MESSAGE_ID": "\(MessageID.configRefused)"])
+            throw .refused("the new configuration was refused; the running one stays: " + problems.description.replacingOccurrences(of: "\n", with: "; "))
+        case .success(let (config, templates)):
+            await apply(config, templates, by: person.recordedName)
+        }
+    }
+
+    private func apply(_ loaded: TouchpointConfig, _ templates: NoticeTemplates, by actor: String) async {
+        let old = live.config
+        var new = loaded
+        // These are bound at start; keep the running values and say so.
+        for (key, was, now) in [("state_dir", old.stateDir, new.stateDir), ("control.socket", old.control.socket, new.control.socket)] where was != now {
+            logger.warning("config reload: \(key) changed from \(was) to \(now); that takes effect only on restart")
+        }
+        new.stateDir = old.stateDir
+        new.control.socket = old.control.socket
+        live.replace(new, templates)
+        reader.reconfigure(path: new.queueFile, clock: new.clock)
+        // Changed rules re-plan the jobs not yet due; jobs already done never change.
+        if new.schedulingRules != old.schedulingRules {
+            let rules = new.schedulingRules
+            do {
+                let changed = try await store.write { w in try Self.replan(w, rules: rules, now: Date()) }
+                logger.notice("config reload re-planned \(changed) job(s) not yet due")
+            } catch {
+                logger.error("config reload could not re-plan jobs: \(error)", metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
+            }
+        }
+        wakeEngine()
+        try? await audit(actor, .reload, detail: "config \(new.file)")
+        logger.notice("configuration reloaded from \(new.file)", metadata: ["MESSAGE_ID": "\(MessageID.configReloaded)"])
+    }
+
+    /// Re-plans every job not yet due under `rules`; returns how many changed.
+    static func replan(_ w: StoreWriter, rules: SchedulingRules, now: Date) throws -> Int {
+        let planner = Planner(rules: rules, now: now)
+        var changed = 0
+        for job in try w.scheduledJobs() {
+            guard let booking = try w.booking(job.bookingKind, job.ref), let u = planner.replan(job, booking: booking) else { continue }
+            try w.save(u, rules: rules, now: now)
+            changed += 1
+        }
+        return changed
+    }
+
+    func audit(_ actor: String, _ op: Operation, subject: String? = nil, detail: String? = nil) async throws(CoreFailure) {
+        try await stored("recording the audit") {
+            try await store.write { try $0.audit(actor: actor, action: op.rawValue, subject: subject, detail: detail, now: Date()) }
+        }
+    }
+}
+
+/// What `status`'s answer is made from (see `Touchpoint.statusVersion`).
+public struct StatusVersion: Sendable, Equatable {
+    var writes: UInt64
+    var uptime: Int
+    var problem: String?
+    var config: UInt64
+}

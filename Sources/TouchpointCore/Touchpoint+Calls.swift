@@ -1,0 +1,123 @@
+import Foundation
+import Logging
+import TouchpointDomain
+import TouchpointStore
+import TouchpointSystemd
+
+/// Which day's call list: `today`, `tomorrow`, `yesterday` or a date, on the
+/// hospital's calendar (never the client's: a ward PC's clock zone is not the
+/// hospital's).
+public enum CallDay: Sendable, Equatable {
+    case today, tomorrow, yesterday
+    case date(LocalDate)
+
+    /// `YYYY-MM-DD`, `today`, `tomorrow` or `yesterday`.
+    public init?(_ text: String) {
+        switch text {
+        case "today": self = .today
+        case "tomorrow": self = .tomorrow
+        case "yesterday": self = .yesterday
+        default:
+            guard let d = LocalDate(iso: text) else { return nil }
+            self = .date(d)
+        }
+    }
+
+    func resolve(today: LocalDate) -> LocalDate {
+        switch self {
+        case .today: return today
+        case .tomorrow: return today.adding(days: 1)
+        case .yesterday: return today.adding(days: -1)
+        case .date(let d): return d
+        }
+    }
+}
+
+/// A ward's call list for a day, or the breast care nurse's escalated list.
+public struct CallList: Sendable, Equatable {
+    /// nil for the escalated list (it has no day).
+    public var day: LocalDate?
+    public var ward: String?
+    public var escalated: Bool
+    public var hospital: String
+    /// The hospital's zone, in which the list's times are read.
+    public var timeZone: TimeZone
+    public var rows: [CallRow]
+
+    public init(day: LocalDate?, ward: String?, escalated: Bool, hospital: String, timeZone: TimeZone, rows: [CallRow]) {
+        self.day = day
+        self.ward = ward
+        self.escalated = escalated
+        self.hospital = hospital
+        self.timeZone = timeZone
+        self.rows = rows
+    }
+}
+
+extension Touchpoint {
+    /// The call list for a day (overdue first, then by due time), or with
+    /// `escalated` the breast care nurse's list.
+    public func calls(on day: CallDay, ward: String?, escalated: Bool, by person: Person) async throws(CoreFailure) -> CallList {
+        try authorize(.calls, person)
+        let config = live.config
+        let clock = config.clock
+        let date = day.resolve(today: clock.localDate(of: Date()))
+        let rows = try await stored("reading the call list") {
+            try await store.read { try $0.calls(day: date, ward: ward, escalated: escalated, clock: clock) }
+        }
+        return CallList(day: escalated ? nil : date, ward: ward, escalated: escalated, hospital: config.hospital.name,
+                        timeZone: clock.timeZone, rows: rows)
+    }
+
+    /// Records what happened on a call: the job's history and the audit name
+    /// the person; a refusal (not due, already closed, a note missing)
+    /// changes nothing.
+    public func recordOutcome(_ outcome: CallOutcome, on jobID: String, woundCare: Bool?, note: String?,
+                              by person: Person) async throws(CoreFailure) -> JobRecord {
+        try authorize(.outcome, person)
+        let rules = live.config.schedulingRules
+        let actor = person.recordedName
+        let record = try await stored("recording the outcome") {
+            try await store.write { w -> Result<JobRecord, CoreFailure> in
+                let now = Date()
+                guard let job = try w.job(id: jobID) else {
+                    return .failure(.notFound("no job \"\(jobID)\" (the call list gives each call's job id)"))
+                }
+                switch JobStateMachine(rules: rules, now: now).record(outcome, on: job, woundCare: woundCare, note: note, actor: actor) {
+                case .failure(let refusal):
+                    return .failure(.refused(refusal.message))
+                case .success(let u):
+                    try w.save(u, rules: rules, now: now)
+                    try w.audit(actor: actor, action: Operation.outcome.rawValue, subject: jobID, detail: outcome.rawValue, now: now)
+                    return .success(JobRecord(job: u.job, history: try w.history(jobID: jobID)))
+                }
+            }
+        }.get()
+        // The note may hold clinical detail: it is never logged.
+        log(record.job, "outcome \(outcome.rawValue) recorded by \(actor); now \(record.job.state.rawValue)")
+        wakeEngine()
+        return record
+    }
+
+    /// Logs a change to a job with the fields a journal search needs (never patient data).
+    func log(_ job: Job, _ text: String, level: Logger.Level = .info) {
+        logger.log(level: level, "\(job.kind.isNotice ? "notice" : "call") \(job.id) (\(job.ref)): \(text)",
+                   metadata: ["MESSAGE_ID": "\(MessageID.forState(job.state))", "job": "\(job.id)", "ref": "\(job.ref)",
+                              "kind": "\(job.kind.rawValue)", "state": "\(job.state.rawValue)"])
+    }
+}
+
+extension MessageID {
+    /// The catalog entry for a job's new state.
+    public static func forState(_ s: JobState) -> String {
+        switch s {
+        case .due: return jobDue
+        case .expired: return jobExpired
+        case .escalated: return jobEscalated
+        case .suppressed: return jobSuppressed
+        case .cancelled: return jobCancelled
+        case .done: return jobDone
+        default: return jobPlanned
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import TouchpointDomain
+import TouchpointStore
+
+/// One booking and why each of its jobs is in its state (`explain`).
+public struct BookingExplanation: Sendable, Equatable {
+    public var booking: Booking
+    public var patientDeceased: Bool
+    public var patientOptedOut: Bool
+    /// Each job with its history; `job.rule` says what set its due time.
+    public var jobs: [JobRecord]
+}
+
+extension Touchpoint {
+    public func jobs(_ filter: JobFilter, by person: Person) async throws(CoreFailure) -> [Job] {
+        try authorize(.jobs, person)
+        return try await stored("listing jobs") { try await store.read { try $0.jobs(filter) } }
+    }
+
+    /// One job with its history (and, for a notice, its delivery attempts).
+    public func job(_ id: String, by person: Person) async throws(CoreFailure) -> JobRecord {
+        try authorize(.job, person)
+        guard let record = try await stored("reading the job", { try await store.read { try $0.record(jobID: id) } }) else {
+            throw .notFound("no job \"\(id)\" (touchpointctl jobs lists them)")
+        }
+        return record
+    }
+
+    /// Every job of a booking (either name space), why it is in its state,
+    /// and its history: "why is (or isn't) this patient on the list?"
+    public func explain(_ ref: String, by person: Person) async throws(CoreFailure) -> [BookingExplanation] {
+        try authorize(.explain, person)
+        let found = try await stored("explaining the booking") {
+            try await store.read { r in
+                try BookingKind.allCases.compactMap { kind -> BookingExplanation? in
+                    guard let b = try r.booking(kind, ref) else { return nil }
+                    let p = try r.patient(id: b.patientID)
+                    let jobs = try r.jobs(of: kind, ref).map { JobRecord(job: $0, history: try r.history(jobID: $0.id)) }
+                    return BookingExplanation(booking: b, patientDeceased: p?.deceased ?? false, patientOptedOut: p?.optedOut ?? false, jobs: jobs)
+                }
+            }
+        }
+        guard !found.isEmpty else {
+            throw .notFound("no booking \"\(ref)\": it was never booked, or its booking was rejected (touchpointctl rejects)")
+        }
+        return found
+    }
+
+    /// An admin cancels a pending job, saying why.
+    public func cancel(_ jobID: String, reason: String, by person: Person) async throws(CoreFailure) -> JobRecord {
+        try authorize(.cancel, person)
+        let actor = person.recordedName
+        let record = try await change(jobID, action: .cancel, by: actor) { machine, job in machine.cancel(job, reason: reason, actor: actor) }
+        log(record.job, "cancel by \(actor); now \(record.job.state.rawValue)", level: .notice)
+        return record
+    }
+
+    /// An admin puts a failed notice back in the queue.
+    public func retry(_ jobID: String, by person: Person) async throws(CoreFailure) -> JobRecord {
+        try authorize(.retry, person)
+        let actor = person.recordedName
+        let record = try await change(jobID, action: .retry, by: actor) { machine, job in machine.retry(job, actor: actor) }
+        log(record.job, "retry by \(actor); now \(record.job.state.rawValue)", level: .notice)
+        return record
+    }
+
+    /// Applies the state machine's decision on one job in one transaction,
+    /// with the audit; a refusal changes nothing.
+    private func change(_ jobID: String, action: Operation, by actor: String,
+                        _ decide: @escaping @Sendable (JobStateMachine, Job) -> Result<JobUpdate, Refusal>) async throws(CoreFailure) -> JobRecord {
+        let rules = live.config.schedulingRules
+        let record = try await stored("changing the job") {
+            try await store.write { w -> Result<JobRecord, CoreFailure> in
+                let now = Date()
+                guard let job = try w.job(id: jobID) else { return .failure(.notFound("no job \"\(jobID)\" (touchpointctl jobs lists them)")) }
+                switch decide(JobStateMachine(rules: rules, now: now), job) {
+                case .failure(let refusal):
+                    return .failure(.refused(refusal.message))
+                case .success(let u):
+                    try w.save(u, rules: rules, now: now)
+                    try w.audit(actor: actor, action: action.rawValue, subject: jobID, detail: u.change.reason, now: now)
+                    return .success(JobRecord(job: u.job, history: try w.history(jobID: jobID), deliveries: try w.deliveries(jobID: jobID)))
+                }
+            }
+        }.get()
+        wakeEngine()
+        return record
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import Logging
+import TouchpointConfig
+import TouchpointDispatch
+import TouchpointDomain
+import TouchpointLinux
+import TouchpointStore
+import TouchpointSystemd
+
+/// The application core: every operation a front end offers (the control
+/// socket, the web view through it, the daily export, a signal) is a typed
+/// method here that takes the acting person. The role rules are checked and
+/// the audit is written here, once; the front ends only decode, call and
+/// encode. The runtime (the engine's timer, dispatch, the queue watcher)
+/// calls the engine's methods.
+///
+/// Decisions come from Domain (`Planner`, `JobStateMachine`), the store
+/// keeps them, and no blocking work runs on the caller's thread: the store
+/// and the queue reader have lanes of their own, and so does this core for
+/// the files it reads (a reload).
+public final class Touchpoint: Sendable {
+    public let store: Store
+    let live: LiveConfig
+    let reader: QueueReader
+    let logger: Logger
+    /// Tells the engine to look again now (new jobs, a change, a reload).
+    let wakeEngine: @Sendable () -> Void
+    /// For the core's own file work (reading a config on reload).
+    let lane = BlockingLane(name: "core")
+
+    /// Opens the core over an opened store, with the config and templates
+    /// already checked at start.
+    public init(store: Store, config: TouchpointConfig, templates: NoticeTemplates, logger: Logger,
+                wakeEngine: @escaping @Sendable () -> Void) async throws {
+        self.store = store
+        self.logger = logger
+        self.wakeEngine = wakeEngine
+        let live = LiveConfig(config: config, templates: templates)
+        self.live = live
+        let position = try await store.read { try $0.queueTotals().position }
+        reader = QueueReader(path: config.queueFile, clock: config.clock, store: store, position: position, logger: logger,
+                             rules: { live.config.schedulingRules })
+    }
+
+    /// The configuration in force.
+    public var config: TouchpointConfig { live.config }
+    public var templates: NoticeTemplates { live.templates }
+    /// Bumped by each reload: anything derived from the config may be stale.
+    public var configGeneration: UInt64 { live.generation }
+    public var startedAt: Date { live.startedAt }
+
+    /// Stops reading the queue (at shutdown).
+    public func stop() { reader.stop() }
+
+    /// Why the queue file cannot be read now, if it cannot.
+    public var queueProblem: String? { reader.health.withLock { $0.problem } }
+
+    var groups: RoleGroups {
+        let c = live.config.control
+        return RoleGroups(admin: c.adminGroup, staff: c.staffGroup, delegate: c.delegateGroup)
+    }
+
+    /// Refuses `person` unless their role allows `op`; a refusal is logged.
+    func authorize(_ op: Operation, _ person: Person) throws(CoreFailure) {
+        do {
+            try op.authorize(person, groups: groups)
+        } catch {
+            logger.notice("\(op.rawValue) refused for \(person.recordedName): \(error.message)",
+                          metadata: ["MESSAGE_ID": "\(MessageID.controlDenied)"])
+            throw error
+        }
+    }
+
+    /// Runs store work, turning a failure to read or write the state into
+    /// one the person can act on.
+    func stored<T: Sendable>(_ what: String, _ work: () async throws -> T) async throws(CoreFailure) -> T {
+        do {
+            return try await work()
+        } catch let f as CoreFailure {
+            throw f
+        } catch {
+            logger.error("\(what) failed: \(error)", metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
+            throw CoreFailure(.failed, "\(what) failed: \(error)")
+        }
+    }
+}
+
+// MARK: Who is asking
+
+/// A client of the control socket as the kernel vouches for it
+/// (`SO_PEERCRED`), with the groups it was in when it connected.
+public struct Peer: Sendable, Equatable {
+    public var uid: UInt32
+    public var name: String
+    public var isAdmin: Bool
+    public var isStaff: Bool
+    public var isDelegate: Bool
+}
+
+extension Touchpoint {
+    /// Looks a client up in the account database, on the core's lane (a
+    /// hospital's accounts may come from a directory over the network: never
+    /// an event loop's wait).
+    public func peer(uid: UInt32, gid: UInt32) async -> Peer {
+        let g = groups
+        let lookup: @Sendable () -> Peer = {
+            let name = UnixAccounts.userName(uid: uid) ?? "uid \(uid)"
+            if uid == 0 { return Peer(uid: 0, name: name, isAdmin: true, isStaff: true, isDelegate: false) }
+            let memberOf = UnixAccounts.groups(of: name, primary: gid)
+            func member(_ group: String) -> Bool { UnixAccounts.gid(of: group).map(memberOf.contains) ?? false }
+            return Peer(uid: uid, name: name, isAdmin: member(g.admin), isStaff: member(g.staff), isDelegate: member(g.delegate))
+        }
+        return (try? await lane.run(lookup)) ?? Peer(uid: uid, name: "uid \(uid)", isAdmin: false, isStaff: false, isDelegate: false)
+    }
+
+    /// The person a request from `peer` acts for. `actingFor` is the
+    /// request's `as`: accepted only from a member of
+    /// `control.delegate_group`, and the named person then acts as staff
+    /// (the web view has no admin functions).
+    public func person(for peer: Peer, actingFor: String?) throws(CoreFailure) -> Person {
+        guard let actingFor else {
+            return Person(name: peer.name, role: peer.isAdmin ? .admin : peer.isStaff ? .staff : nil)
+        }
+        guard peer.isDelegate, peer.uid != 0 else {
+            logger.notice("a request acting for someone else was refused for \(peer.name): not in \(groups.delegate)",
+                          metadata: ["MESSAGE_ID": "\(MessageID.controlDenied)"])
+            throw .permissionDenied("permission denied: only members of the group \(groups.delegate) may act for someone else (\"as\"); \(peer.name) is not one")
+        }
+        let who = actingFor.trimmingCharacters(in: .whitespaces)
+        guard !who.isEmpty, who.count <= 64, who.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
+            throw .badRequest("\"as\" must name a person (1 to 64 printable characters)")
+        }
+        return Person(name: who, role: .staff, via: .delegate(delegateUser: peer.name))
+    }
+}
+
+extension Touchpoint {
+    /// Refuses `person` unless their role allows `op`: for a front end that
+    /// must say "permission denied" before it looks at the request's details.
+    public func check(_ op: Operation, for person: Person) throws(CoreFailure) {
+        try authorize(op, person)
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import Synchronization
+import TouchpointControl
+import TouchpointCore
+import TouchpointDomain
+import TouchpointStore
+
+/// The control socket's harness over the core: decodes a request, asks the
+/// core on behalf of the person behind it, encodes the answer. It decides
+/// nothing: roles, rules and the audit are the core's.
+struct ControlRequests: Sendable {
+    let core: Touchpoint
+    /// Reloads the config (the daemon wraps the core's reload in systemd's
+    /// RELOADING=1 ... READY=1).
+    let reload: @Sendable (Person) async throws(CoreFailure) -> Void
+    /// The last `status` reply, as sent.
+    let statusReplies = StatusReplyCache()
+    /// Small requests seen lately, decoded: a probe sends the same bytes each time.
+    let recentRequests = RecentRequests()
+
+    /// The commands of `cli.md`, by their names on the wire.
+    enum Command: String, CaseIterable {
+        case status, calls, outcome, jobs, job, explain, rejects, ingest, pause, resume, reload, cancel, retry
+    }
+
+    /// The reply frame's payload, and whether the connection stays open.
+    /// Runs on the caller's executor (the connection's event loop): a cheap
+    /// command such as `status` is answered without a hop to another thread.
+    nonisolated(nonsending) func handle(_ payload: [UInt8], peer: Peer) async -> (Data, Bool) {
+        let request: ControlRequest
+        switch recentRequests.decode(payload) {
+        case .failure(let f): return (ControlReply.failure(f), false)
+        case .success(let r): request = r
+        }
+        guard let command = Command(rawValue: request.command) else {
+            let known = Command.allCases.map(\.rawValue).sorted().joined(separator: ", ")
+            return (ControlReply.failure(ControlFailure(.unknownCommand, "unknown command \"\(request.command.prefix(40))\"; this touchpointd knows \(known)")), true)
+        }
+        do throws(CoreFailure) {
+            let person = try core.person(for: peer, actingFor: request.as)
+            return (try await run(command, request.args, person), true)
+        } catch {
+            return (ControlReply.failure(Self.wire(error)), true)
+        }
+    }
+
+    static func wire(_ f: CoreFailure) -> ControlFailure {
+        switch f.kind {
+        case .permissionDenied: return ControlFailure(.permissionDenied, f.message)
+        case .notFound: return ControlFailure(.notFound, f.message)
+        case .badRequest: return ControlFailure(.badRequest, f.message)
+        case .refused, .failed: return ControlFailure(.failed, f.message)
+        }
+    }
+
+    /// The `status` reply if `payload` asks for it plainly, the peer may have
+    /// it, and it is already made for the current state; else nil.
+    func readyStatusReply(_ payload: [UInt8], peer: Peer) -> Data? {
+        guard peer.isStaff || peer.isAdmin, case .success(let request) = recentRequests.decode(payload),
+              request.command == Command.status.rawValue, request.as == nil, request.args == .init() else { return nil }
+        return statusReplies.reply(for: core.statusVersion)
+    }
+
+    private var zone: String { core.config.clock.timeZone.identifier }
+
+    nonisolated(nonsending) private func run(_ command: Command, _ a: ControlRequest.Arguments, _ person: Person) async throws(CoreFailure) -> Data {
+        switch command {
+        case .status: return try await status(person)
+        case .calls: return try await calls(a, person)
+        case .outcome: return try await outcome(a, person)
+        case .jobs: return try await jobs(a, person)
+        case .job:
+            guard let id = a.job else { throw .badRequest("job needs a job id") }
+            return ControlReply.success(WireViews.record(try await core.job(id, by: person), timeZone: zone))
+        case .explain:
+            guard let ref = a.ref else { throw .badRequest("explain needs a booking ref") }
+            return ControlReply.success(WireViews.explain(ref, try await core.explain(ref, by: person), timeZone: zone))
+        case .rejects:
+            let (records, total) = try await core.rejects(limit: max(1, min(a.limit ?? 50, 10_000)), withLines: a.showLine == true, by: person)
+            return ControlReply.success(WireViews.rejects(records, total: total))
+        case .ingest:
+            let s = try await core.ingest(by: person)
+            return ControlReply.success(IngestReport(ingested: s.counts.ingested, duplicates: s.counts.duplicates,
+                                                     rejected: s.counts.rejected, offset: s.position.offset))
+        case .pause, .resume:
+            try await (command == .pause ? core.pause(by: person) : core.resume(by: person))
+            return try await status(person)
+        case .reload:
+            try await reload(person)
+            return try await status(person)
+        case .cancel:
+            guard let id = a.job else { throw .badRequest("cancel needs a job id") }
+            return ControlReply.success(WireViews.record(try await core.cancel(id, reason: a.note ?? "", by: person), timeZone: zone))
+        case .retry:
+            guard let id = a.job else { throw .badRequest("retry needs a job id") }
+            return ControlReply.success(WireViews.record(try await core.retry(id, by: person), timeZone: zone))
+        }
+    }
+
+    /// The same state gives the same bytes: encoded again only after a
+    /// write, a new second of uptime, a queue problem or a reload.
+    nonisolated(nonsending) private func status(_ person: Person) async throws(CoreFailure) -> Data {
+        let version = core.statusVersion
+        let plain = person.via == .socket
+        if plain, let cached = statusReplies.reply(for: version) { return cached }
+        let reply = ControlReply.success(WireViews.status(try await core.status(by: person), timeZone: zone))
+        if plain { statusReplies.keep(reply, for: version) }
+        return reply
+    }
+
+    nonisolated(nonsending) private func calls(_ a: ControlRequest.Arguments, _ person: Person) async throws(CoreFailure) -> Data {
+        try core.check(.calls, for: person)
+        guard let day = CallDay(a.date ?? "today") else {
+            throw .badRequest("--date \"\((a.date ?? "").prefix(40))\": expected YYYY-MM-DD, today, tomorrow or yesterday")
+        }
+        let list = try await core.calls(on: day, ward: a.ward, escalated: a.escalated == true, by: person)
+        return ControlReply.success(json: WireViews.calls(list).json())
+    }
+
+    nonisolated(nonsending) private func outcome(_ a: ControlRequest.Arguments, _ person: Person) async throws(CoreFailure) -> Data {
+        try core.check(.outcome, for: person)
+        guard let id = a.job, let raw = a.outcome else { throw .badRequest("outcome needs a job and an outcome") }
+        guard let outcome = CallOutcome(rawValue: raw) ?? CallOutcome(commandLine: raw) else {
+            throw .badRequest("unknown outcome \"\(raw.prefix(40))\"; expected one of \(CallOutcome.allCases.map(\.commandLine).joined(separator: ", "))")
+        }
+        let record = try await core.recordOutcome(outcome, on: id, woundCare: a.woundCare, note: a.note, by: person)
+        return ControlReply.success(WireViews.record(record, timeZone: zone))
+    }
+
+    nonisolated(nonsending) private func jobs(_ a: ControlRequest.Arguments, _ person: Person) async throws(CoreFailure) -> Data {
+        try core.check(.jobs, for: person)
+        var filter = JobFilter(ref: a.ref, patientID: a.patient, dueFrom: a.dueFrom, dueTo: a.dueTo, limit: max(1, min(a.limit ?? 100, 100_000)))
+        if let k = a.kind {
+            guard let kind = JobKind(rawValue: k) else {
+                throw .badRequest("unknown kind \"\(k.prefix(40))\"; expected one of \(JobKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            filter.kind = kind
+        }
+        if let s = a.state {
+            guard let state = JobState(rawValue: s) else {
+                throw .badRequest("unknown state \"\(s.prefix(40))\"; expected one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            filter.state = state
+        }
+        let jobs = try await core.jobs(filter, by: person)
+        return ControlReply.success(JobsReport(jobs: jobs.map { WireViews.job($0) }, timeZone: zone))
+    }
+}
+
+/// The last `status` reply and what it was made from.
+final class StatusReplyCache: Sendable {
+    private let last = Mutex<(version: StatusVersion, reply: Data)?>(nil)
+
+    func reply(for version: StatusVersion) -> Data? { last.withLock { $0?.version == version ? $0?.reply : nil } }
+    func keep(_ reply: Data, for version: StatusVersion) { last.withLock { $0 = (version, reply) } }
+}
+
+/// Decoded small requests by their bytes. Decoding is a pure function of the
+/// payload, so a monitoring probe that asks `status` thousands of times a
+/// second has it decoded once.
+final class RecentRequests: Sendable {
+    static let maximumBytes = 256
+    static let capacity = 64
+    private let known = Mutex<[[UInt8]: ControlRequest]>([:])
+
+    func decode(_ payload: [UInt8]) -> Result<ControlRequest, ControlFailure> {
+        guard payload.count <= Self.maximumBytes else { return ControlRequest.decode(payload) }
+        if let hit = known.withLock({ $0[payload] }) { return .success(hit) }
+        let result = ControlRequest.decode(payload)
+        if case .success(let request) = result {
+            known.withLock {
+                if $0.count >= Self.capacity { $0.removeAll(keepingCapacity: true) }
+                $0[payload] = request
+            }
+        }
+        return result
+    }
+}

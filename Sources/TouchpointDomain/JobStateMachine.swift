@@ -1,0 +1,243 @@
+import Foundation
+
+/// How a job moves between states once it exists (`scheduling.md`,
+/// `dispatch.md`): as time passes (due, overdue, escalated, expired,
+/// suppressed), when staff record a call's outcome, when the transport says
+/// how a delivery went, and when an admin cancels or retries.
+///
+/// Pure: the same job, rules and `now` always give the same decision. The
+/// store only saves what this decided; a refusal changes nothing.
+public struct JobStateMachine: Sendable {
+    public let rules: SchedulingRules
+    public let now: Date
+
+    public init(rules: SchedulingRules, now: Date) {
+        self.rules = rules
+        self.now = now
+    }
+
+    private var clock: HospitalClock { rules.clock }
+
+    private func local(_ d: Date) -> String {
+        let l = clock.localDateTime(of: d)
+        return "\(l.date) \(l.time)"
+    }
+
+    private func words(_ seconds: TimeInterval) -> String { Planner.words(seconds) }
+
+    private func engine(_ job: Job, to state: JobState, _ reason: String) -> JobUpdate {
+        JobUpdate.transition(job, to: state, reason, actor: Planner.engine, at: now)
+    }
+
+    // MARK: Time
+
+    /// What happens to a job whose next check has come. `channel` is the
+    /// patient's channel in force (their own or the default). nil: nothing to
+    /// do yet.
+    public func advance(_ job: Job, patient: Patient?, channel: Channel) -> JobUpdate? {
+        guard let check = job.nextCheck(rules: rules), check <= now else { return nil }
+        switch (job.state, job.kind) {
+        case (.scheduled, _):
+            return comeDue(job, patient: patient, channel: channel)
+        case (.due, .checkinCall):
+            return carryOver(job)
+        case (.due, _):
+            return engine(job, to: .expired, "not sent by \(local(job.expiresAt)), when it stopped being of use")
+        default:
+            return nil
+        }
+    }
+
+    /// A scheduled job's due time has come: it goes on the list or out for
+    /// dispatch, unless it is already of no use or may not go to this patient.
+    private func comeDue(_ job: Job, patient: Patient?, channel: Channel) -> JobUpdate {
+        let late = now.timeIntervalSince(job.dueAt)
+        let plannedLate = job.createdAt > job.dueAt
+        if now >= job.expiresAt {
+            // Always say how late: an admin must see what was missed and by how much.
+            let how = plannedLate
+                ? " (\(words(late)) late: it was planned after its due time \(local(job.dueAt)))"
+                : " (\(words(late)) late: touchpointd was not running at \(local(job.dueAt)), when it came due)"
+            if job.kind == .checkinCall {
+                return engine(job, to: .escalated, "not finished by \(local(job.expiresAt))\(how)")
+            }
+            return engine(job, to: .expired, "not sent by \(local(job.expiresAt)), when it stopped being of use\(how)")
+        }
+        if job.kind.isNotice, let why = Self.suppression(patient, channel) {
+            return engine(job, to: .suppressed, why)
+        }
+        var lateness = ""
+        if late > 60 {
+            lateness = plannedLate
+                ? " (\(words(late)) after its due time: it was planned after \(local(job.dueAt)))"
+                : " (\(words(late)) late: touchpointd was not running at \(local(job.dueAt)))"
+        }
+        if job.kind == .checkinCall {
+            return engine(job, to: .due, "on the call list for \(clock.localDate(of: job.dueAt))\(lateness)")
+        }
+        return engine(job, to: .due, "due for dispatch\(lateness)")
+    }
+
+    /// A due call not finished by its window's end: on the next open day's
+    /// list as overdue, or escalated once it has been overdue long enough.
+    private func carryOver(_ job: Job) -> JobUpdate? {
+        if now >= job.expiresAt {
+            return engine(job, to: .escalated, "not finished after \(rules.escalateAfterDays) open day(s) overdue: handed to the breast care nurse")
+        }
+        let listed = clock.localDate(of: job.dueAt)
+        guard let next = rules.nextOpenDay(after: listed) else { return nil }
+        var j = job
+        j.overdueSince = job.overdueSince ?? job.callDay ?? listed
+        j.dueAt = clock.instant(on: next, at: rules.callWindow.start)
+        return engine(j, to: .due, "not finished on \(listed): on the list for \(next) as overdue")
+    }
+
+    /// Why a notice may not go to this patient, or nil if it may.
+    public static func suppression(_ patient: Patient?, _ channel: Channel) -> String? {
+        guard let p = patient else { return "no details for this patient" }
+        if p.deceased { return "patient recorded as deceased" }
+        if p.optedOut { return "patient has opted out of notices" }
+        switch channel {
+        case .none: return "patient's channel is none"
+        case .sms: return p.phone == nil ? "no phone number for SMS" : nil
+        case .email: return p.email == nil ? "no email address" : nil
+        }
+    }
+
+    // MARK: Call outcomes
+
+    /// A call's outcome, given by `actor` (as the history records them).
+    public func record(_ outcome: CallOutcome, on job: Job, woundCare: Bool?, note: String?, actor: String)
+        -> Result<JobUpdate, Refusal>
+    {
+        if let refusal = refuseOutcome(outcome, on: job, woundCare: woundCare, note: note) {
+            return .failure(refusal)
+        }
+        var j = job
+        j.outcome = outcome
+        j.lastAttemptAt = now
+        if let note, !note.isEmpty { j.note = note }
+        let by = "outcome \(outcome.rawValue) recorded by \(actor)"
+        if outcome.closes {
+            j.woundCare = outcome == .reached ? woundCare : nil
+            var why = by
+            if outcome == .reached, let w = woundCare { why += w ? " (wound care discussed)" : " (wound care not discussed)" }
+            if job.state == .escalated { why += "; closes the escalated call" }
+            return .success(JobUpdate.transition(j, to: .done, why, actor: actor, at: now))
+        }
+        j.attempts += 1
+        if outcome == .wrongNumber {
+            return .success(JobUpdate.transition(j, to: .escalated, by, actor: actor, at: now))
+        }
+        if job.state == .escalated {
+            return .success(JobUpdate.transition(j, to: .escalated, "\(by); still with the breast care nurse (attempt \(j.attempts))", actor: actor, at: now))
+        }
+        if j.attempts >= rules.maxAttempts {
+            return .success(JobUpdate.transition(j, to: .escalated, "\(by); \(j.attempts) attempts without reaching the patient: handed to the breast care nurse", actor: actor, at: now))
+        }
+        return retryLater(j, after: job, by: by, actor: actor)
+    }
+
+    /// Why an outcome may not be recorded on this job now, or nil if it may.
+    private func refuseOutcome(_ outcome: CallOutcome, on job: Job, woundCare: Bool?, note: String?) -> Refusal? {
+        guard job.kind == .checkinCall else {
+            return Refusal("\(job.id) is a \(job.kind.rawValue), not a call: outcomes are for check-in calls")
+        }
+        switch job.state {
+        case .due, .escalated:
+            break
+        case .scheduled:
+            let when = local(job.dueAt)
+            return Refusal(job.attempts > 0
+                ? "\(job.id) is not due: the next try is at \(when) (an outcome for the last try was already recorded)"
+                : "\(job.id) is not due yet: it comes on the list at \(when)")
+        default:
+            return Refusal("\(job.id) is already closed (\(job.state.rawValue)\(job.outcome.map { ", \($0.rawValue)" } ?? "")); nothing was changed")
+        }
+        if woundCare != nil && outcome != .reached {
+            return Refusal("wound care (discussed or not) goes with reached only")
+        }
+        if outcome == .notRequired && (note ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+            return Refusal("not required needs a note saying why (e.g. still in hospital, readmitted)")
+        }
+        return nil
+    }
+
+    /// An attempt that did not reach the patient: back on the list after
+    /// `calls.retry_after`, or at the next open day's window if that is past
+    /// today's.
+    private func retryLater(_ attempted: Job, after job: Job, by: String, actor: String) -> Result<JobUpdate, Refusal> {
+        var j = attempted
+        let today = clock.localDate(of: now)
+        let windowEnd = clock.instant(on: today, at: rules.callWindow.end)
+        var retry = now.addingTimeInterval(rules.retryAfter)
+        var when = "back on the list at \(local(retry))"
+        if retry >= windowEnd || !rules.isOpen(today) {
+            guard let next = rules.nextOpenDay(after: today) else {
+                return .failure(Refusal("no open call day ahead: check calls.days and calendar.closed_dates"))
+            }
+            retry = clock.instant(on: next, at: rules.callWindow.start)
+            when = "past today's window: back on the list at the start of \(next)"
+            j.overdueSince = job.overdueSince ?? job.callDay ?? today
+        }
+        j.dueAt = min(retry, job.expiresAt)
+        return .success(JobUpdate.transition(j, to: .scheduled, "\(by) (attempt \(j.attempts) of \(rules.maxAttempts)); \(when)", actor: actor, at: now))
+    }
+
+    // MARK: Deliveries
+
+    /// How a delivery attempt moves a due notice on: done, back in the queue
+    /// after a backoff, or failed (the dead letter list) when the next try
+    /// would pass its expiry or `max_age` since its first attempt. Returns the
+    /// update and the attempt to keep; nil when the notice is no longer due
+    /// (cancelled meanwhile, say).
+    public func deliver(_ result: DeliveryResult, on job: Job, firstAttemptAt: Date?, policy: RetryPolicy, jitter: Double)
+        -> (update: JobUpdate, attempt: DeliveryAttempt)?
+    {
+        guard job.state == .due, job.kind.isNotice else { return nil }
+        var j = job
+        j.attempts += 1
+        j.lastAttemptAt = now
+        let attempt = DeliveryAttempt(at: now, result: result.kind, detail: result.detail.map { String($0.prefix(2300)) })
+        switch result {
+        case .sent:
+            return (engine(j, to: .done, "handed to the transport (attempt \(j.attempts))"), attempt)
+        case .failed(let why):
+            return (engine(j, to: .failed, "the transport failed it: \(why.prefix(300))"), attempt)
+        case .retry(let why):
+            let next = now.addingTimeInterval(policy.delay(afterAttempts: j.attempts, jitter: jitter))
+            if next >= job.expiresAt || next.timeIntervalSince(firstAttemptAt ?? now) > policy.maxAge {
+                let limit = next >= job.expiresAt ? "its expiry (\(Timestamp.rfc3339(job.expiresAt)))" : "transport.max_age"
+                return (engine(j, to: .failed, "not delivered after \(j.attempts) attempt(s); the next would pass \(limit): \(why.prefix(300))"), attempt)
+            }
+            j.dueAt = next
+            return (engine(j, to: .scheduled, "attempt \(j.attempts) not delivered (\(why.prefix(200))); next at \(Timestamp.rfc3339(next))"), attempt)
+        }
+    }
+
+    // MARK: Admins
+
+    /// An admin cancels a pending job, saying why.
+    public func cancel(_ job: Job, reason: String, actor: String) -> Result<JobUpdate, Refusal> {
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+            return .failure(Refusal("cancel needs a reason saying why"))
+        }
+        guard job.state.isPending else {
+            return .failure(Refusal("\(job.id) is \(job.state.rawValue): only a scheduled or due job can be cancelled"))
+        }
+        return .success(JobUpdate.transition(job, to: .cancelled, "cancelled by \(actor): \(reason)", actor: actor, at: now))
+    }
+
+    /// An admin puts a failed notice back in the queue, due now.
+    public func retry(_ job: Job, actor: String) -> Result<JobUpdate, Refusal> {
+        guard job.state == .failed else {
+            return .failure(Refusal("\(job.id) is \(job.state.rawValue): only a failed notice can be retried"))
+        }
+        guard now < job.expiresAt else {
+            return .failure(Refusal("\(job.id) expired at \(Timestamp.rfc3339(job.expiresAt)): it is of no use now"))
+        }
+        var j = job
+        j.dueAt = now
+        return .success(JobUpdate.transition(j, to: .scheduled, "put back in the queue by \(actor)", actor: actor, at: now))
+    }
+}

@@ -1,0 +1,310 @@
+import Foundation
+import GRDB
+import TouchpointDomain
+
+/// One transaction's connection and prepared statements. Valid only inside
+/// the closure given to `Store.read` or `Store.write`, on the store's thread.
+public struct StoreTransaction {
+    let db: Database
+    let cache: StatementCache
+    /// Job count changes, written once when a write transaction ends.
+    let counts: JobCountDeltas?
+
+    func statement(_ q: Query) throws -> PreparedSQL { try cache.statement(q, db) }
+}
+
+/// The questions asked of the state, answered inside a read or write
+/// transaction (`Store.read`, `Store.write`).
+public protocol StoreReading {
+    var transaction: StoreTransaction { get }
+}
+
+/// A read transaction (a snapshot: what it reads is consistent).
+public struct StoreReader: StoreReading {
+    public let transaction: StoreTransaction
+}
+
+/// A job with its history, as `job` and `explain` show it.
+public struct JobRecord: Equatable, Sendable {
+    public var job: Job
+    public var history: [JobChange]
+    public var deliveries: [DeliveryAttempt]
+
+    public init(job: Job, history: [JobChange], deliveries: [DeliveryAttempt] = []) {
+        self.job = job
+        self.history = history
+        self.deliveries = deliveries
+    }
+}
+
+/// Filters of `touchpointctl jobs`.
+public struct JobFilter: Sendable, Equatable {
+    public var kind: JobKind?
+    public var state: JobState?
+    public var ref: String?
+    public var patientID: String?
+    public var dueFrom: Date?
+    public var dueTo: Date?
+    public var limit: Int
+
+    public init(kind: JobKind? = nil, state: JobState? = nil, ref: String? = nil, patientID: String? = nil,
+                dueFrom: Date? = nil, dueTo: Date? = nil, limit: Int = 100) {
+        self.kind = kind
+        self.state = state
+        self.ref = ref
+        self.patientID = patientID
+        self.dueFrom = dueFrom
+        self.dueTo = dueTo
+        self.limit = limit
+    }
+}
+
+/// One line of the ward's call list: the call and what a nurse needs to make it.
+public struct CallRow: Equatable, Sendable {
+    public var job: Job
+    public var patientName: String?
+    public var phone: String?
+    public var voicemailOK: Bool
+    public var procedure: String?
+    public var surgeryAt: Date?
+}
+
+/// A rejected queue line as recorded.
+public struct RejectRecord: Equatable, Sendable {
+    public var line: Int
+    public var offset: Int
+    public var eventID: String?
+    public var code: RejectCode
+    public var message: String
+    /// The raw line: only when asked for (it holds patient data).
+    public var raw: String?
+    public var at: Date
+}
+
+/// Where reading of the queue stands, and its totals since the state was created.
+public struct QueueTotals: Equatable, Sendable {
+    public var position: QueuePosition
+    public var counts: IngestCounts
+    public var lastReadAt: Date?
+}
+
+/// What `status` reports from the database, read in one go.
+public struct StatusSnapshot: Equatable, Sendable {
+    public var totals: QueueTotals
+    public var patients: Int
+    public var bookings: Int
+    public var jobCounts: [JobKind: [JobState: Int]]
+    public var nextDueAt: Date?
+    public var lastDispatch: Date?
+    public var paused: Bool
+}
+
+extension StoreReading {
+    var db: Database { transaction.db }
+    func statement(_ q: Query) throws -> PreparedSQL { try transaction.statement(q) }
+
+    // MARK: Jobs
+
+    public func job(id: String) throws -> Job? {
+        let s = try statement(.jobByID)
+        s.bind(1, id)
+        return try s.first(db) { try $0.job() }
+    }
+
+    /// A job with its history and, for a notice, its delivery attempts.
+    public func record(jobID: String) throws -> JobRecord? {
+        guard let job = try job(id: jobID) else { return nil }
+        return JobRecord(job: job, history: try history(jobID: jobID),
+                         deliveries: job.kind.isNotice ? try deliveries(jobID: jobID) : [])
+    }
+
+    public func history(jobID: String) throws -> [JobChange] {
+        let s = try statement(.historyOfJob)
+        s.bind(1, jobID)
+        return try s.all(db) { r in
+            JobChange(jobID: jobID, at: try r.requiredDate(0), actor: try r.required(1),
+                      from: try r.optionalValue(2, as: JobState.self), to: try r.value(3, as: JobState.self),
+                      reason: try r.required(4))
+        }
+    }
+
+    public func jobs(of kind: BookingKind, _ ref: String) throws -> [Job] {
+        let s = try statement(.jobsOfBooking)
+        s.bind(1, kind.rawValue)
+        s.bind(2, ref)
+        return try s.all(db) { try $0.job() }
+    }
+
+    public func pendingJobs(ofPatient id: String) throws -> [Job] {
+        let s = try statement(.pendingJobsOfPatient)
+        s.bind(1, id)
+        return try s.all(db) { try $0.job() }
+    }
+
+    public func jobs(_ f: JobFilter) throws -> [Job] {
+        var sql = "SELECT \(JobColumn.list()) FROM jobs WHERE 1"
+        var binds: [(PreparedSQL, Int32) -> Void] = []
+        if let k = f.kind { sql += " AND kind = ?"; binds.append { $0.bind($1, k.rawValue) } }
+        if let s = f.state { sql += " AND state = ?"; binds.append { $0.bind($1, s.rawValue) } }
+        if let r = f.ref { sql += " AND ref = ?"; binds.append { $0.bind($1, r) } }
+        if let p = f.patientID { sql += " AND patient_id = ?"; binds.append { $0.bind($1, p) } }
+        if let d = f.dueFrom { sql += " AND due_at >= ?"; binds.append { $0.bind($1, d) } }
+        if let d = f.dueTo { sql += " AND due_at < ?"; binds.append { $0.bind($1, d) } }
+        sql += " ORDER BY due_at, id LIMIT \(max(1, f.limit))"
+        let s = PreparedSQL(try db.cachedStatement(sql: sql))
+        for (i, bind) in binds.enumerated() { bind(s, Int32(i + 1)) }
+        return try s.all(db) { try $0.job() }
+    }
+
+    /// Jobs whose next check has come (dispatch, expiry, carry-over, escalation), oldest first.
+    public func jobsToCheck(now: Date, limit: Int) throws -> [Job] {
+        let s = try statement(.jobsToCheck)
+        s.bind(1, now)
+        s.bind(2, limit)
+        return try s.all(db) { try $0.job() }
+    }
+
+    /// The earliest instant a job needs looking at, nil if none will.
+    public func nextCheckAt() throws -> Date? {
+        try statement(.nextCheckAt).first(db) { $0.date(0) } ?? nil
+    }
+
+    public func scheduledJobs() throws -> [Job] {
+        try statement(.scheduledJobs).all(db) { try $0.job() }
+    }
+
+    /// Notices due for dispatch, oldest first.
+    public func dueNotices(limit: Int) throws -> [Job] {
+        let s = try statement(.dueNotices)
+        s.bind(1, limit)
+        return try s.all(db) { try $0.job() }
+    }
+
+    /// The call list for a day (calls due that day, overdue first, then by
+    /// due time) or, with `escalated`, the breast care nurse's list.
+    public func calls(day: LocalDate, ward: String?, escalated: Bool, clock: HospitalClock) throws -> [CallRow] {
+        let calls = "j.kind = \(JobKind.checkinCall.sqlLiteral)"
+        var sql = """
+            SELECT \(JobColumn.list(alias: "j")), p.name, p.phone, p.voicemail_ok, b.procedure, b.at
+            FROM jobs j
+            LEFT JOIN patients p ON p.id = j.patient_id
+            LEFT JOIN bookings b ON b.kind = j.booking_kind AND b.ref = j.ref
+            WHERE \(calls)
+            """
+        sql += escalated
+            ? " AND j.state = \(JobState.escalated.sqlLiteral)"
+            : " AND j.state IN (\(JobState.scheduled.sqlLiteral), \(JobState.due.sqlLiteral)) AND j.due_at >= ? AND j.due_at < ?"
+        if ward != nil { sql += " AND j.ward = ?" }
+        sql += " ORDER BY (j.overdue_since IS NULL), j.overdue_since, j.due_at, j.id"
+        let s = PreparedSQL(try db.cachedStatement(sql: sql))
+        var i: Int32 = 1
+        if !escalated {
+            s.bind(1, clock.instant(on: day, at: TimeOfDay(hour: 0, minute: 0)))
+            s.bind(2, clock.instant(on: day.adding(days: 1), at: TimeOfDay(hour: 0, minute: 0)))
+            i = 3
+        }
+        if let ward { s.bind(i, ward) }
+        let e = JobColumn.end
+        return try s.all(db) { r in
+            CallRow(job: try r.job(), patientName: r.string(e), phone: r.string(e + 1), voicemailOK: r.bool(e + 2),
+                    procedure: r.string(e + 3), surgeryAt: r.date(e + 4))
+        }
+    }
+
+    // MARK: Bookings, patients, events
+
+    public func booking(_ kind: BookingKind, _ ref: String) throws -> Booking? {
+        let s = try statement(.bookingByKey)
+        s.bind(1, kind.rawValue)
+        s.bind(2, ref)
+        return try s.first(db) { try $0.booking() }
+    }
+
+    public func patient(id: String) throws -> Patient? {
+        let s = try statement(.patientByID)
+        s.bind(1, id)
+        return try s.first(db) { try $0.patient() }
+    }
+
+    /// The content hash an event id was applied with, nil if it never was.
+    public func appliedEventHash(id: String) throws -> UInt64? {
+        let s = try statement(.eventHash)
+        s.bind(1, id)
+        return try s.first(db) { $0.int(0).map { UInt64(bitPattern: $0) } } ?? nil
+    }
+
+    // MARK: Deliveries
+
+    public func deliveries(jobID: String) throws -> [DeliveryAttempt] {
+        let s = try statement(.deliveriesOfJob)
+        s.bind(1, jobID)
+        return try s.all(db) { r in
+            DeliveryAttempt(at: try r.requiredDate(0), result: try r.value(1, as: DeliveryAttempt.Result.self), detail: r.string(2))
+        }
+    }
+
+    public func firstDeliveryAt(jobID: String) throws -> Date? {
+        let s = try statement(.firstDeliveryAt)
+        s.bind(1, jobID)
+        return try s.first(db) { $0.date(0) } ?? nil
+    }
+
+    // MARK: The queue, rejects, settings
+
+    public func queueTotals() throws -> QueueTotals {
+        guard let totals = try statement(.queueTotals).first(db, { r in
+            QueueTotals(
+                position: QueuePosition(device: r.int(0).map { UInt64(bitPattern: $0) }, inode: r.int(1).map { UInt64(bitPattern: $0) },
+                                        offset: Int(r.int(2) ?? 0), line: Int(r.int(3) ?? 0),
+                                        firstLineHash: r.int(4).map { UInt64(bitPattern: $0) }),
+                counts: IngestCounts(ingested: Int(r.int(5) ?? 0), duplicates: Int(r.int(6) ?? 0), rejected: Int(r.int(7) ?? 0)),
+                lastReadAt: r.date(8))
+        }) else { throw StoreError("the database has no queue position (queue_state is empty): it is damaged") }
+        return totals
+    }
+
+    /// The most recent rejects, oldest first.
+    public func rejects(limit: Int, withRaw: Bool) throws -> [RejectRecord] {
+        let s = try statement(.rejects)
+        s.bind(1, limit)
+        return try s.all(db) { r in
+            RejectRecord(line: Int(r.int(0) ?? 0), offset: Int(r.int(1) ?? 0), eventID: r.string(2),
+                         code: try r.value(3, as: RejectCode.self), message: try r.required(4),
+                         raw: withRaw ? r.string(5) : nil, at: try r.requiredDate(6))
+        }.reversed()
+    }
+
+    func setting(_ key: Setting) throws -> String? {
+        let s = try statement(.setting)
+        s.bind(1, key.rawValue)
+        return try s.first(db) { $0.string(0) } ?? nil
+    }
+
+    public func isDispatchPaused() throws -> Bool { try setting(.dispatchPaused) == "1" }
+
+    public func lastExportDay() throws -> LocalDate? { try setting(.lastExport).flatMap { LocalDate(iso: $0) } }
+
+    public func statusSnapshot() throws -> StatusSnapshot {
+        var counts: [JobKind: [JobState: Int]] = [:]
+        let rows: [(JobKind, JobState, Int)] = try statement(.jobCounts).all(db) { r in
+            (try r.value(0, as: JobKind.self), try r.value(1, as: JobState.self), Int(r.int(2) ?? 0))
+        }
+        for (kind, state, n) in rows {
+            counts[kind, default: [:]][state] = n
+        }
+        return StatusSnapshot(
+            totals: try queueTotals(), patients: try count(.patientCount), bookings: try count(.openBookingCount),
+            jobCounts: counts, nextDueAt: try instant(.nextScheduledCheck), lastDispatch: try instant(.lastDelivery),
+            paused: try isDispatchPaused())
+    }
+
+    private func count(_ q: Query) throws -> Int {
+        let n: Int64?? = try statement(q).first(db) { $0.int(0) }
+        return Int((n ?? nil) ?? 0)
+    }
+
+    private func instant(_ q: Query) throws -> Date? {
+        let d: Date?? = try statement(q).first(db) { $0.date(0) }
+        return d ?? nil
+    }
+}
