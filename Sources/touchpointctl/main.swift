@@ -15,6 +15,9 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Print one JSON object on standard output.")
     var json = false
 
+    @Option(name: .customLong("as"), help: ArgumentHelp("Act for this person (members of control.delegate_group only, staff commands only; recorded as NAME via web).", valueName: "name"))
+    var actingFor: String?
+
     var socketPath: String {
         socket ?? ProcessInfo.processInfo.environment["TOUCHPOINT_SOCKET"] ?? ControlClient.defaultSocket
     }
@@ -22,6 +25,7 @@ struct GlobalOptions: ParsableArguments {
     /// Sends one request; on failure prints the one-line error and exits with the spec's code.
     func request(_ command: String, _ args: ControlRequest.Arguments = .init()) throws -> Data {
         let client = ControlClient(socketPath: socketPath)
+        client.actingFor = actingFor
         do {
             return try client.send(ControlRequest(command: command, args: args))
         } catch {

@@ -14,21 +14,30 @@ final class TestAccounts {
     let suffix = String(Int.random(in: 100_000..<999_999))
     var adminGroup: String { "tpa\(suffix)" }
     var staffGroup: String { "tps\(suffix)" }
+    var delegateGroup: String { "tpd\(suffix)" }
     var admin: String { "tpadm\(suffix)" }
     var staff: String { "tpstf\(suffix)" }
     var outsider: String { "tpout\(suffix)" }
+    /// The web view's user: staff (to reach the socket) and a delegate.
+    var web: String { "tpweb\(suffix)" }
 
     init() throws {
-        for g in [adminGroup, staffGroup] { try Self.sh("/usr/sbin/groupadd", [g]) }
+        for g in [adminGroup, staffGroup, delegateGroup] { try Self.sh("/usr/sbin/groupadd", [g]) }
         // Admins are in the staff group too: the socket's group (cli.md) is the staff group.
         try Self.sh("/usr/sbin/useradd", ["-M", "-U", "-G", "\(adminGroup),\(staffGroup)", admin])
         try Self.sh("/usr/sbin/useradd", ["-M", "-U", "-G", staffGroup, staff])
         try Self.sh("/usr/sbin/useradd", ["-M", "-U", outsider])
+        try Self.sh("/usr/sbin/useradd", ["-M", "-U", "-G", "\(staffGroup),\(delegateGroup)", web])
     }
 
     deinit {
-        for u in [admin, staff, outsider] { _ = try? DaemonHarness.run("/usr/sbin/userdel", [u]) }
-        for g in [adminGroup, staffGroup] { _ = try? DaemonHarness.run("/usr/sbin/groupdel", [g]) }
+        for u in [admin, staff, outsider, web] { _ = try? DaemonHarness.run("/usr/sbin/userdel", [u]) }
+        for g in [adminGroup, staffGroup, delegateGroup] { _ = try? DaemonHarness.run("/usr/sbin/groupdel", [g]) }
+    }
+
+    /// The `[control]` section naming these groups.
+    func controlSection() -> String {
+        "[control]\nsocket = \"control.sock\"\nadmin_group = \"\(adminGroup)\"\nstaff_group = \"\(staffGroup)\"\ndelegate_group = \"\(delegateGroup)\""
     }
 
     static func sh(_ cmd: String, _ args: [String]) throws {
@@ -91,6 +100,46 @@ let isRoot = getuid() == 0
         }
         let actors = try db.read { try String.fetchAll($0, sql: "SELECT actor FROM job_history WHERE job_id IN ('call-S1', 'call-S2')") }
         #expect(actors.contains(accounts.staff) && actors.contains(accounts.admin))
+    }
+}
+
+/// `web.md`'s trust model: a delegate (the web view) acts for a named
+/// person with `as`, for staff commands only; anyone else's `as` is refused.
+@Suite struct DelegateTests {
+    @Test(.enabled(if: isRoot, "creating users needs root"))
+    func onlyADelegateMayActForSomeoneAndOnlyForStaffCommands() throws {
+        let accounts = try TestAccounts()
+        let h = try DaemonHarness()
+        try h.writeConfig(h.config().replacingOccurrences(of: "[control]\nsocket = \"control.sock\"", with: accounts.controlSection()))
+        try h.appendLines([#"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1","name":"Ann Example","phone":"07700 900123"},"at":"\#(h.time.day(-1))T10:30","ward":"Ward 7"}"#])
+        try h.start()
+        // The delegate reads the list and records an outcome for alice.
+        #expect(try h.ctl(["--as", "alice", "calls"], user: accounts.web).status == 0)
+        let r = try h.ctl(["--as", "alice", "outcome", "call-S1", "reached", "--wound-care", "--json"], user: accounts.web)
+        #expect(r.status == 0, "\(r.stderr)")
+        let job = try ControlJSON.decoder.decode(JobView.self, from: Data(r.stdout.utf8))
+        #expect(job.history?.last?.actor == "alice via web")
+        // An admin command through the delegate: refused, with exit 77.
+        for args in [["pause"], ["reload"], ["rejects", "--show-line"], ["cancel", "wait-S1-1", "--reason", "x"], ["ingest"]] {
+            let d = try h.ctl(["--as", "alice"] + args, user: accounts.web)
+            #expect(d.status == 77, "as alice \(args): \(d.status) \(d.stderr)")
+            #expect(d.stderr.contains("permission denied"))
+        }
+        // `as` from staff, an admin or root, who are not delegates: refused.
+        for user in [accounts.staff, accounts.admin] {
+            let d = try h.ctl(["--as", "alice", "status"], user: user)
+            #expect(d.status == 77 && d.stderr.contains(accounts.delegateGroup), "\(user): \(d.status) \(d.stderr)")
+        }
+        #expect(try h.ctl(["--as", "alice", "status"]).status == 77, "root is not a delegate either")
+        // The delegate on its own account is staff: its own name, never alone in the record.
+        #expect(try h.ctl(["status"], user: accounts.web).status == 0)
+        try h.stop()
+        var c = Configuration()
+        c.readonly = true
+        let db = try DatabaseQueue(path: h.databasePath, configuration: c)
+        let audit = try db.read { try Row.fetchAll($0, sql: "SELECT actor, action FROM audit").map { "\($0["actor"] as String) \($0["action"] as String)" } }
+        #expect(audit.contains("alice via web outcome"), "\(audit)")
+        #expect(!audit.contains { $0.hasPrefix(accounts.web) })
     }
 }
 
