@@ -1,4 +1,5 @@
 // swift-tools-version:6.2
+import Foundation
 import PackageDescription
 
 // Dependencies, and why each earns its build time (2-core machine, first debug build):
@@ -138,6 +139,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // What the fuzzers feed (the control decoder, the queue-line parser); scripts/fuzz builds the entries.
+        .target(
+            name: "TouchpointFuzzing",
+            dependencies: ["TouchpointControl", "TouchpointDomain", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         // Starts the real daemon in a temp directory; writes realistic queues.
         .target(
             name: "TouchpointTestSupport",
@@ -145,7 +151,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TouchpointDomainTests",
-            dependencies: ["TouchpointDomain", "TouchpointConfig", "TouchpointControl", "TouchpointTestSupport"]
+            dependencies: ["TouchpointDomain", "TouchpointConfig", "TouchpointControl", "TouchpointTestSupport", "TouchpointFuzzing"]
         ),
         .testTarget(
             name: "TouchpointDaemonTests",
@@ -157,3 +163,13 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The libFuzzer entries, only when scripts/fuzz builds them (with
+// -sanitize=fuzzer, which supplies `main`): a plain build has no use for them.
+if ProcessInfo.processInfo.environment["TOUCHPOINT_FUZZ"] != nil {
+    for name in ["control", "queue-line"] {
+        package.targets.append(.executableTarget(
+            name: "touchpoint-fuzz-\(name)", dependencies: ["TouchpointFuzzing"], path: "fuzz/\(name)",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+    }
+}

@@ -359,7 +359,7 @@ public enum Benchmarks {
         let sql = """
             SELECT j.*, p.name, p.phone, p.voicemail_ok, b.procedure, b.at FROM jobs j
             LEFT JOIN patients p ON p.id = j.patient_id LEFT JOIN bookings b ON b.kind = j.booking_kind AND b.ref = j.ref
-            WHERE j.kind = 'checkin_call' AND j.state IN ('scheduled','due') AND j.due_at >= \(Int64(from)) AND j.due_at < \(Int64(to))
+            WHERE j.kind = '\(JobKind.checkinCall.rawValue)' AND j.state IN ('\(JobState.scheduled.rawValue)','\(JobState.due.rawValue)') AND j.due_at >= \(Int64(from)) AND j.due_at < \(Int64(to))
             ORDER BY (j.overdue_since IS NULL), j.overdue_since, j.due_at, j.id
             """
         var base: [Double] = []

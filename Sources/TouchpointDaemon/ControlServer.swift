@@ -116,16 +116,34 @@ struct ControlServer: Service {
     static let maximumConnections = 1000
 
     func run() async throws {
-        let group = MultiThreadedEventLoopGroup.singleton
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
+        let setup = BlockingLane(name: "control-setup")
+        defer { setup.shutdown() }
+        let server = try await listen(setup)
+        await ready()
+        let registry = try ConnectionRegistry(idleTimeout: idleTimeout)
+        try await withGracefulShutdownHandler {
+            try await server.executeThenClose { connections in
+                try await serve(connections, registry)
+            }
+        } onGracefulShutdown: {
+            server.channel.close(promise: nil)
+        }
+        if ServiceNotifier.listenFDs().isEmpty {
+            let path = socketPath
+            _ = try? await setup.run { unlink(path) }
+        }
+    }
+
+    /// A channel for each accepted connection: who is at the other end (by
+    /// `SO_PEERCRED`, looked up off the event loop), the frame decoder, the
+    /// `status` fast path.
+    private func initializer() -> @Sendable (Channel) -> EventLoopFuture<ControlConnection> {
         let requests = self.requests
-        let initializer: @Sendable (Channel) -> EventLoopFuture<ControlConnection> = { channel in
+        return { channel in
             let credentials: EventLoopFuture<PeerCredentials> =
                 (channel as? SocketOptionProvider)?.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
                 ?? channel.eventLoop.makeSucceededFuture(PeerCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max))
             return credentials.flatMap { cred in
-                // The account look-up may wait on a directory: off the event loop.
                 channel.eventLoop.makeFutureWithTask { await requests.core.peer(uid: cred.uid, gid: cred.gid) }
             }.flatMapThrowing { peer in
                 let activity = ConnectionActivity()
@@ -136,66 +154,64 @@ struct ControlServer: Service {
                 return (async, peer, activity)
             }
         }
-        let server: NIOAsyncChannel<ControlConnection, Never>
+    }
+
+    /// The listening socket: from socket activation, else made at `socketPath`
+    /// (mode 0660, the staff group). Files and the account database are
+    /// touched on `setup`, off the event loop.
+    private func listen(_ setup: BlockingLane) async throws -> NIOAsyncChannel<ControlConnection, Never> {
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).serverChannelOption(.backlog, value: 256)
         if let fd = ServiceNotifier.listenFDs().first {
-            server = try await bootstrap.bind(fd, childChannelInitializer: initializer)
+            let server = try await bootstrap.bind(fd, childChannelInitializer: initializer())
             logger.info("control socket from socket activation (fd \(fd))")
-        } else {
-            // Files and the account database: off the event loop.
-            let setup = BlockingLane(name: "control-setup")
-            defer { setup.shutdown() }
-            let (path, staff) = (socketPath, staffGroup)
-            try await setup.run { try Self.prepareSocketPath(path) }
-            server = try await bootstrap.bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true,
-                                              childChannelInitializer: initializer)
-            try await setup.run {
-                chmod(path, 0o660)
-                if let gid = UnixAccounts.gid(of: staff) {
-                    _ = chown(path, UInt32.max, gid)  // -1 keeps the owner
-                }
-            }
-            logger.info("control socket at \(socketPath)")
+            return server
         }
-        await ready()
+        let (path, staff) = (socketPath, staffGroup)
+        try await setup.run { try Self.prepareSocketPath(path) }
+        let server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true,
+                                              childChannelInitializer: initializer())
+        try await setup.run {
+            chmod(path, 0o660)
+            if let gid = UnixAccounts.gid(of: staff) {
+                _ = chown(path, UInt32.max, gid)  // -1 keeps the owner
+            }
+        }
+        logger.info("control socket at \(path)")
+        return server
+    }
+
+    /// Serves each connection in a task of its own until the listening
+    /// socket closes (graceful shutdown); then the connections still open are
+    /// cancelled: a half-sent frame or a client that never reads must not
+    /// hold the daemon up.
+    private func serve(_ connections: NIOAsyncChannelInboundStream<ControlConnection>, _ registry: ConnectionRegistry) async throws {
+        let (requests, logger, idleTimeout) = (self.requests, self.logger, self.idleTimeout)
         let active = SharedCount()  // open connections
-        let registry = try ConnectionRegistry(idleTimeout: idleTimeout)
-        try await withGracefulShutdownHandler {
-            try await server.executeThenClose { connections in
-                try await withThrowingDiscardingTaskGroup { tasks in
-                    // When the listening socket closes (graceful shutdown), the
-                    // connections still open are cancelled: a half-sent frame or a
-                    // client that never reads must not hold the daemon up.
-                    defer { tasks.cancelAll() }
-                    tasks.addTask {
-                        for await _ in registry.timer.wakes {
-                            let closed = registry.closeIdle()
-                            if closed > 0 { logger.debug("closed \(closed) control connections idle for \(idleTimeout.nanoseconds / 1_000_000_000) s") }
-                        }
-                    }
-                    defer { registry.timer.stop() }
-                    for try await (connection, peer, activity) in connections {
-                        let now = active.value.add(1, ordering: .relaxed).newValue
-                        registry.add(connection.channel, activity)
-                        tasks.addTask {
-                            defer {
-                                registry.remove(connection.channel)
-                                active.value.subtract(1, ordering: .relaxed)
-                            }
-                            if now > Self.maximumConnections {
-                                await Self.refuse(connection, ControlFailure(.unavailable, "touchpointd has too many control connections open (\(Self.maximumConnections)); try again shortly"))
-                                return
-                            }
-                            let session = ControlSession(connection: connection, peer: peer, activity: activity,
-                                                         requests: requests, logger: logger)
-                            await session.serve()
-                        }
-                    }
+        try await withThrowingDiscardingTaskGroup { tasks in
+            defer { tasks.cancelAll() }
+            tasks.addTask {
+                for await _ in registry.timer.wakes {
+                    let closed = registry.closeIdle()
+                    if closed > 0 { logger.debug("closed \(closed) control connections idle for \(idleTimeout.nanoseconds / 1_000_000_000) s") }
                 }
             }
-        } onGracefulShutdown: {
-            server.channel.close(promise: nil)
+            defer { registry.timer.stop() }
+            for try await (connection, peer, activity) in connections {
+                let now = active.value.add(1, ordering: .relaxed).newValue
+                registry.add(connection.channel, activity)
+                tasks.addTask {
+                    defer {
+                        registry.remove(connection.channel)
+                        active.value.subtract(1, ordering: .relaxed)
+                    }
+                    if now > Self.maximumConnections {
+                        await Self.refuse(connection, ControlFailure(.unavailable, "touchpointd has too many control connections open (\(Self.maximumConnections)); try again shortly"))
+                        return
+                    }
+                    await ControlSession(connection: connection, peer: peer, activity: activity, requests: requests, logger: logger).serve()
+                }
+            }
         }
-        if ServiceNotifier.listenFDs().isEmpty { unlink(socketPath) }
     }
 
     /// Removes a stale socket file, but refuses to take over a live one.

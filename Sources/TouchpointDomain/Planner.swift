@@ -91,128 +91,141 @@ public struct Planner: Sendable {
 
     // MARK: Events
 
-    /// The jobs an event creates or changes for its booking (`after` is the
+    /// The jobs an event creates or changes for its booking (`b` is the
     /// booking once the event is applied; `jobs` are the booking's jobs before).
     public func plan(_ event: QueueEvent, booking b: Booking, patient: Patient, jobs: [Job]) -> [JobUpdate] {
         switch event {
         case .surgeryBooked:
-            var out: [JobUpdate] = []
-            if let call = callPlan(b) {
-                out.append(create(Job(id: "call-\(b.ref)", kind: .checkinCall, bookingKind: .surgery, ref: b.ref,
-                                      patientID: b.patientID, dueAt: call.dueAt, expiresAt: call.expiresAt,
-                                      createdAt: now, ward: b.ward, callDay: call.day, rule: call.rule),
-                                  patient, "planned by surgery.booked"))
-            }
-            let wait = waitPlan(b)
-            out.append(create(Job(id: "wait-\(b.ref)-1", kind: .waitNotice, bookingKind: .surgery, ref: b.ref,
-                                  patientID: b.patientID, dueAt: wait.dueAt, expiresAt: wait.expiresAt, createdAt: now,
-                                  ward: b.ward, expectedAt: b.at, rule: wait.rule),
-                              patient, "planned by surgery.booked"))
-            return out
-
+            return surgeryBooked(b, patient)
         case .openAccessBooked:
             let p = openAccessPlan(b)
             return [create(Job(id: "oa-\(b.ref)-1", kind: .openAccessInfo, bookingKind: .openAccess, ref: b.ref,
                                patientID: b.patientID, dueAt: p.dueAt, expiresAt: p.expiresAt, createdAt: now,
                                revision: 1, rule: p.rule), patient, "planned by open_access.booked")]
-
         case .surgeryRescheduled:
-            var out: [JobUpdate] = []
-            out += replanCall(b, jobs, because: "surgery rescheduled to \(local(b.at))")
-            let waits = jobs.filter { $0.kind == .waitNotice }
-            let plan = waitPlan(b)
-            if let planned = waits.last(where: { $0.state == .scheduled }) {
-                var j = planned
-                j.dueAt = plan.dueAt
-                j.expiresAt = plan.expiresAt
-                j.expectedAt = b.at
-                j.delayReason = nil
-                j.rule = plan.rule
-                j.ward = b.ward
-                out.append(update(j, to: .scheduled, "re-planned: surgery rescheduled to \(local(b.at))"))
-                for other in waits where other.state.isPending && other.id != planned.id {
-                    out.append(update(other, to: .cancelled, "replaced: surgery rescheduled"))
-                }
-            } else if !patient.deceased {
-                for other in waits where other.state.isPending {
-                    out.append(update(other, to: .cancelled, "replaced: surgery rescheduled"))
-                }
-                out.append(create(Job(id: "wait-\(b.ref)-\(waits.count + 1)", kind: .waitNotice, bookingKind: .surgery,
-                                      ref: b.ref, patientID: b.patientID, dueAt: plan.dueAt, expiresAt: plan.expiresAt,
-                                      createdAt: now, ward: b.ward, expectedAt: b.at, rule: plan.rule),
-                                  patient, "planned by surgery.rescheduled"))
-            }
-            return out
-
+            return replanCall(b, jobs, because: "surgery rescheduled to \(local(b.at))") + surgeryRescheduled(b, patient, jobs)
         case .surgeryDelayed(_, let expectedAt, let reason):
-            let waits = jobs.filter { $0.kind == .waitNotice }
-            let expected = local(expectedAt)
-            // A notice not sent yet carries the new time and reason: the patient gets one notice.
-            if let pending = waits.last(where: { $0.state.isPending }) {
-                var j = pending
-                j.expectedAt = expectedAt
-                j.delayReason = reason
-                j.expiresAt = expectedAt
-                if j.dueAt > j.expiresAt { j.dueAt = j.expiresAt }
-                j.rule += "; delayed: now expected at \(expected)"
-                var out = [update(j, to: j.state, "delay: expected time now \(expected); the notice not yet sent carries it")]
-                for other in waits where other.state.isPending && other.id != pending.id {
-                    out.append(update(other, to: .cancelled, "superseded by a later delay"))
-                }
-                return out
-            }
-            // A new notice only while the patient is waiting: the first notice's
-            // moment has come (it is due or went), and surgery has not taken place.
-            // Cancelled notices (surgery performed, booking moved, patient deceased) get none.
-            guard !patient.deceased, b.performedAt == nil, let latest = waits.last, latest.state != .cancelled else {
-                return []
-            }
-            // A new notice, at once, or when the coalescing window after the
-            // last delay notice closes.
-            var due = now
-            var rule = "delay: surgery now expected at \(expected); due at once"
-            if let last = waits.last, last.id != "wait-\(b.ref)-1", last.dueAt.addingTimeInterval(rules.waitCoalesce) > now {
-                due = last.dueAt.addingTimeInterval(rules.waitCoalesce)
-                rule = "delay: surgery now expected at \(expected); held until \(local(due)) so delays within \(Self.words(rules.waitCoalesce)) of the last notice go as one"
-            }
-            let expires = expectedAt
-            if due > expires { due = expires }
-            return [create(Job(id: "wait-\(b.ref)-\(waits.count + 1)", kind: .waitNotice, bookingKind: .surgery, ref: b.ref,
-                               patientID: b.patientID, dueAt: due, expiresAt: expires, createdAt: now, ward: b.ward,
-                               expectedAt: expectedAt, delayReason: reason, rule: rule + "; expires at \(expected)"),
-                           patient, "planned by surgery.delayed")]
-
+            return surgeryDelayed(b, patient, jobs, expectedAt: expectedAt, reason: reason)
         case .surgeryPerformed(_, let at):
             var out = replanCall(b, jobs, because: "surgery performed at \(local(at))")
             for j in jobs where j.kind == .waitNotice && j.state.isPending {
                 out.append(update(j, to: .cancelled, "surgery has taken place (\(local(at)))"))
             }
             return out
-
         case .surgeryCancelled(_, let reason), .openAccessCancelled(_, let reason):
             let why = "booking cancelled" + (reason.map { ": \($0)" } ?? "")
             return jobs.filter { $0.state.isPending }.map { update($0, to: .cancelled, why) }
-
         case .openAccessRescheduled:
-            let plan = openAccessPlan(b)
-            let infos = jobs.filter { $0.kind == .openAccessInfo }
-            if let pending = infos.last(where: { $0.state.isPending }) {
-                var j = pending
-                j.dueAt = plan.dueAt
-                j.expiresAt = plan.expiresAt
-                j.rule = plan.rule
-                return [update(j, to: .scheduled, "re-planned: appointment moved to \(local(b.at))")]
-            }
-            guard !patient.deceased else { return [] }
-            let revision = (infos.map(\.revision).max() ?? 0) + 1
-            return [create(Job(id: "oa-\(b.ref)-\(revision)", kind: .openAccessInfo, bookingKind: .openAccess, ref: b.ref,
-                               patientID: b.patientID, dueAt: plan.dueAt, expiresAt: plan.expiresAt, createdAt: now,
-                               revision: revision, rule: plan.rule),
-                           patient, "planned by open_access.rescheduled: the information already went, so an update (revision \(revision))")]
-
+            return openAccessRescheduled(b, patient, jobs)
         case .patientUpdated:
             return []
         }
+    }
+
+    /// A check-in call the day after surgery and a wait notice on the day.
+    private func surgeryBooked(_ b: Booking, _ patient: Patient) -> [JobUpdate] {
+        var out: [JobUpdate] = []
+        if let call = callPlan(b) {
+            out.append(create(Job(id: "call-\(b.ref)", kind: .checkinCall, bookingKind: .surgery, ref: b.ref,
+                                  patientID: b.patientID, dueAt: call.dueAt, expiresAt: call.expiresAt,
+                                  createdAt: now, ward: b.ward, callDay: call.day, rule: call.rule),
+                              patient, "planned by surgery.booked"))
+        }
+        let wait = waitPlan(b)
+        out.append(create(Job(id: "wait-\(b.ref)-1", kind: .waitNotice, bookingKind: .surgery, ref: b.ref,
+                              patientID: b.patientID, dueAt: wait.dueAt, expiresAt: wait.expiresAt, createdAt: now,
+                              ward: b.ward, expectedAt: b.at, rule: wait.rule),
+                          patient, "planned by surgery.booked"))
+        return out
+    }
+
+    /// The planned wait notice follows the new date; one already gone is
+    /// replaced by a new one for the new date.
+    private func surgeryRescheduled(_ b: Booking, _ patient: Patient, _ jobs: [Job]) -> [JobUpdate] {
+        var out: [JobUpdate] = []
+        let waits = jobs.filter { $0.kind == .waitNotice }
+        let plan = waitPlan(b)
+        if let planned = waits.last(where: { $0.state == .scheduled }) {
+            var j = planned
+            j.dueAt = plan.dueAt
+            j.expiresAt = plan.expiresAt
+            j.expectedAt = b.at
+            j.delayReason = nil
+            j.rule = plan.rule
+            j.ward = b.ward
+            out.append(update(j, to: .scheduled, "re-planned: surgery rescheduled to \(local(b.at))"))
+            for other in waits where other.state.isPending && other.id != planned.id {
+                out.append(update(other, to: .cancelled, "replaced: surgery rescheduled"))
+            }
+        } else if !patient.deceased {
+            for other in waits where other.state.isPending {
+                out.append(update(other, to: .cancelled, "replaced: surgery rescheduled"))
+            }
+            out.append(create(Job(id: "wait-\(b.ref)-\(waits.count + 1)", kind: .waitNotice, bookingKind: .surgery,
+                                  ref: b.ref, patientID: b.patientID, dueAt: plan.dueAt, expiresAt: plan.expiresAt,
+                                  createdAt: now, ward: b.ward, expectedAt: b.at, rule: plan.rule),
+                              patient, "planned by surgery.rescheduled"))
+        }
+        return out
+    }
+
+    /// A delay: the notice not yet sent carries it; once one has gone, a new
+    /// notice (coalesced with others within `wait_notice.coalesce`).
+    private func surgeryDelayed(_ b: Booking, _ patient: Patient, _ jobs: [Job], expectedAt: Date, reason: String) -> [JobUpdate] {
+        let waits = jobs.filter { $0.kind == .waitNotice }
+        let expected = local(expectedAt)
+        // A notice not sent yet carries the new time and reason: the patient gets one notice.
+        if let pending = waits.last(where: { $0.state.isPending }) {
+            var j = pending
+            j.expectedAt = expectedAt
+            j.delayReason = reason
+            j.expiresAt = expectedAt
+            if j.dueAt > j.expiresAt { j.dueAt = j.expiresAt }
+            j.rule += "; delayed: now expected at \(expected)"
+            var out = [update(j, to: j.state, "delay: expected time now \(expected); the notice not yet sent carries it")]
+            for other in waits where other.state.isPending && other.id != pending.id {
+                out.append(update(other, to: .cancelled, "superseded by a later delay"))
+            }
+            return out
+        }
+        // A new notice only while the patient is waiting: the first notice's
+        // moment has come (it is due or went), and surgery has not taken place.
+        // Cancelled notices (surgery performed, booking moved, patient deceased) get none.
+        guard !patient.deceased, b.performedAt == nil, let latest = waits.last, latest.state != .cancelled else {
+            return []
+        }
+        // A new notice, at once, or when the coalescing window after the
+        // last delay notice closes.
+        var due = now
+        var rule = "delay: surgery now expected at \(expected); due at once"
+        if latest.id != "wait-\(b.ref)-1", latest.dueAt.addingTimeInterval(rules.waitCoalesce) > now {
+            due = latest.dueAt.addingTimeInterval(rules.waitCoalesce)
+            rule = "delay: surgery now expected at \(expected); held until \(local(due)) so delays within \(Self.words(rules.waitCoalesce)) of the last notice go as one"
+        }
+        if due > expectedAt { due = expectedAt }
+        return [create(Job(id: "wait-\(b.ref)-\(waits.count + 1)", kind: .waitNotice, bookingKind: .surgery, ref: b.ref,
+                           patientID: b.patientID, dueAt: due, expiresAt: expectedAt, createdAt: now, ward: b.ward,
+                           expectedAt: expectedAt, delayReason: reason, rule: rule + "; expires at \(expected)"),
+                       patient, "planned by surgery.delayed")]
+    }
+
+    /// Not yet sent: re-planned; already sent: a new revision.
+    private func openAccessRescheduled(_ b: Booking, _ patient: Patient, _ jobs: [Job]) -> [JobUpdate] {
+        let plan = openAccessPlan(b)
+        let infos = jobs.filter { $0.kind == .openAccessInfo }
+        if let pending = infos.last(where: { $0.state.isPending }) {
+            var j = pending
+            j.dueAt = plan.dueAt
+            j.expiresAt = plan.expiresAt
+            j.rule = plan.rule
+            return [update(j, to: .scheduled, "re-planned: appointment moved to \(local(b.at))")]
+        }
+        guard !patient.deceased else { return [] }
+        let revision = (infos.map(\.revision).max() ?? 0) + 1
+        return [create(Job(id: "oa-\(b.ref)-\(revision)", kind: .openAccessInfo, bookingKind: .openAccess, ref: b.ref,
+                           patientID: b.patientID, dueAt: plan.dueAt, expiresAt: plan.expiresAt, createdAt: now,
+                           revision: revision, rule: plan.rule),
+                       patient, "planned by open_access.rescheduled: the information already went, so an update (revision \(revision))")]
     }
 
     /// A patient's record changed: deceased cancels every pending job at once.

@@ -129,7 +129,8 @@ let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appen
         for f in ["/usr/sbin/touchpointd", "/usr/bin/touchpointctl", "/lib/systemd/system/touchpointd.service",
                   "/lib/systemd/system/touchpointd.socket", "/usr/lib/sysusers.d/touchpoint.conf", "/usr/lib/tmpfiles.d/touchpoint.conf",
                   "/usr/lib/systemd/catalog/touchpoint.catalog", "/usr/share/man/man1/touchpointctl.1", "/usr/share/man/man1/touchpointd.1",
-                  "/usr/share/bash-completion/completions/touchpointctl", "/etc/touchpoint/touchpoint.toml"] {
+                  "/usr/share/bash-completion/completions/touchpointctl", "/etc/touchpoint/touchpoint.toml",
+                  "/usr/lib/touchpoint/libswiftCore.so", "/usr/lib/touchpoint/libFoundation.so"] {
             #expect(FileManager.default.fileExists(atPath: root + f), "not installed: \(f)")
         }
         try FileManager.default.createDirectory(atPath: root + "/usr/lib/systemd/system", withIntermediateDirectories: true)
@@ -146,8 +147,11 @@ let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appen
         _ = try DaemonHarness.run("/usr/bin/journalctl", ["--root=" + root, "--update-catalog"])
         let catalog = try DaemonHarness.run("/usr/bin/journalctl", ["--root=" + root, "--list-catalog", "--no-pager"]).stdout
         for id in MessageID.all { #expect(catalog.contains(id), "no catalog entry for \(id)") }
-        // The installed default config refuses to start until the hospital is named.
-        let check = try DaemonHarness.run(root + "/usr/sbin/touchpointd", ["--check-config", "--config", root + "/etc/touchpoint/touchpoint.toml"])
+        // The installed default config refuses to start until the hospital is
+        // named. (The program finds its runtime in /usr/lib/touchpoint, its
+        // RUNPATH: here that is inside the staging root.)
+        let check = try DaemonHarness.run(root + "/usr/sbin/touchpointd", ["--check-config", "--config", root + "/etc/touchpoint/touchpoint.toml"],
+                                          environment: ["LD_LIBRARY_PATH": root + "/usr/lib/touchpoint"])
         #expect(check.status == 1 && check.stderr.contains("hospital.name: required"))
     }
 }

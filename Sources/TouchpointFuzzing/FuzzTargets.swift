@@ -1,0 +1,39 @@
+import NIOCore
+import TouchpointControl
+import TouchpointDomain
+
+/// What the fuzzers feed arbitrary bytes to: the code the daemon runs on
+/// what arrives from outside, the control socket's frames and requests and
+/// the queue file's lines. Built into the package (the corpus is replayed by
+/// the tests) and, by `scripts/fuzz`, into libFuzzer targets.
+public enum FuzzTargets {
+    /// The control socket's decoder, as the daemon's pipeline runs it, and
+    /// the request parser on every frame it yields.
+    public static func control(_ bytes: UnsafeRawBufferPointer) {
+        let processor = NIOSingleStepByteToMessageProcessor(ControlFrameDecoder(), maximumBufferSize: 4 + ControlProtocol.maximumFrameLength)
+        // In two pieces, as a socket may deliver them.
+        let cut = bytes.count / 2
+        for piece in [UnsafeRawBufferPointer(rebasing: bytes[..<cut]), UnsafeRawBufferPointer(rebasing: bytes[cut...])] {
+            try? processor.process(buffer: ByteBuffer(bytes: piece)) { frame in
+                if case .payload(let payload) = frame {
+                    precondition(payload.readableBytes <= ControlProtocol.maximumFrameLength)
+                    _ = ControlRequest.decode(Array(payload.readableBytesView))
+                }
+            }
+        }
+        // Also as one frame's payload, whatever its length prefix said.
+        _ = ControlRequest.decode(Array(bytes))
+    }
+
+    static let parser = QueueLineParser(clock: HospitalClock(identifier: "Europe/London")!)
+
+    /// The queue-line parser (JSON, validation, times, NHS and phone checks).
+    public static func queueLine(_ bytes: UnsafeRawBufferPointer) {
+        let result = parser.parse(bytes.bindMemory(to: UInt8.self))
+        if case .success(let envelope) = result {
+            // A line that parses has an id of 1-128 characters and a known type.
+            precondition(!envelope.id.isEmpty && envelope.id.unicodeScalars.count <= 128)
+            precondition(QueueEvent.typeNames.contains(envelope.event.typeName))
+        }
+    }
+}
