@@ -71,6 +71,7 @@ extension Touchpoint {
                 try w.audit(actor: actor, action: op.rawValue, now: Date())
             }
         }
+        self.paused.store(paused, ordering: .sequentiallyConsistent)
         logger.notice("dispatch \(paused ? "paused" : "resumed") by \(actor)")
         wakeEngine()
     }

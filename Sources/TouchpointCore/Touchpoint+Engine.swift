@@ -90,9 +90,7 @@ extension Touchpoint {
     }
 
     /// Whether an admin has paused dispatch.
-    public func isDispatchPaused() async throws -> Bool {
-        try await store.read { try $0.isDispatchPaused() }
-    }
+    public var isDispatchPaused: Bool { paused.load(ordering: .sequentiallyConsistent) }
 
     /// Notices due for dispatch, oldest first, with their patient and booking.
     public func dueNotices(limit: Int) async throws -> [DueNotice] {
@@ -135,6 +133,14 @@ extension Touchpoint {
         case .expired, .escalated, .failed: logger.warning("\(text)", metadata: meta)
         default: logger.info("\(text)", metadata: meta)
         }
+    }
+
+    /// The `STATUS=` line sent with READY: the queue's totals only, a single
+    /// row (the full summary counts every booking, which a restart over a
+    /// million should not wait for).
+    public func readyLine() async -> String {
+        guard let t = try? await store.read({ try $0.queueTotals() }) else { return "running" }
+        return "\(t.counts.ingested) events applied, \(t.counts.rejected) rejected"
     }
 
     /// The one-line summary systemd's `STATUS=` shows.

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import TouchpointConfig
 import TouchpointDispatch
 import TouchpointDomain
@@ -27,6 +28,9 @@ public final class Touchpoint: Sendable {
     let wakeEngine: @Sendable () -> Void
     /// For the core's own file work (reading a config on reload).
     let lane = BlockingLane(name: "core")
+    /// Whether an admin has paused dispatch: kept in the state, and here so
+    /// that dispatch asks it before each notice without a trip to the store.
+    let paused: Atomic<Bool>
 
     /// Opens the core over an opened store, with the config and templates
     /// already checked at start.
@@ -37,7 +41,8 @@ public final class Touchpoint: Sendable {
         self.wakeEngine = wakeEngine
         let live = LiveConfig(config: config, templates: templates)
         self.live = live
-        let position = try await store.read { try $0.queueTotals().position }
+        let (position, paused) = try await store.read { r in (try r.queueTotals().position, try r.isDispatchPaused()) }
+        self.paused = Atomic(paused)
         reader = QueueReader(path: config.queueFile, clock: config.clock, store: store, position: position, logger: logger,
                              rules: { live.config.schedulingRules })
     }

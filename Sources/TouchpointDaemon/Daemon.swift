@@ -273,7 +273,7 @@ actor Readiness {
         steps.insert(step == .socket ? 0 : 1)
         guard steps.count == 2 else { return }
         steps.insert(2)  // once
-        ServiceNotifier.notify("READY=1\nSTATUS=\(await core.statusLine())")
+        ServiceNotifier.notify("READY=1\nSTATUS=\(await core.readyLine())")
         logger.info("ready")
     }
 }

@@ -45,12 +45,12 @@ struct DispatchService: Service {
     private func dispatchDue() async throws {
         var handled = 0
         defer { if handled > 0 { engine.poke() } }  // retries went back in the queue: the engine's timer covers them
-        while !(try await core.isDispatchPaused()) {
+        while !core.isDispatchPaused {
             let due = try await core.dueNotices(limit: 200)
             if due.isEmpty { break }
             for notice in due {
                 try Task.checkCancellation()
-                if try await core.isDispatchPaused() { return }
+                if core.isDispatchPaused { return }
                 let result = try await deliver(notice)
                 let after = try await core.recordDelivery(result, jobID: notice.job.id)
                 handled += 1
