@@ -38,6 +38,7 @@ public struct CallEntry: Codable, Equatable, Sendable {
 
     public init(from decoder: Decoder) throws {
         job = try JobView(from: decoder)
+        job.patientName = nil  // the entry's own `patient_name`, below
         let c = try decoder.container(keyedBy: Extra.self)
         patientName = try c.decodeIfPresent(String.self, forKey: .patientName)
         phone = try c.decodeIfPresent(String.self, forKey: .phone)

@@ -74,7 +74,8 @@ public enum HumanOutput {
     }
 
     public static func job(_ j: JobView, style: OutputStyle) -> String {
-        var out = style.bold("\(j.id)") + "  \(j.kind.rawValue) for \(j.ref), patient \(j.patientID)\n"
+        let patient = j.patientName.map { "\($0) (\(j.patientID))" } ?? j.patientID
+        var out = style.bold("\(j.id)") + "  \(j.kind.rawValue) for \(j.ref), patient \(patient)\n"
         out += "state     \(j.state.rawValue)\n"
         out += "due       \(localTime(j.dueAt, style))\n"
         out += "expires   \(localTime(j.expiresAt, style))\n"

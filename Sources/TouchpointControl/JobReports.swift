@@ -54,6 +54,9 @@ public struct JobView: Codable, Equatable, Sendable {
     /// A job given on its own (`job`, `outcome`, `cancel`, `retry`): the
     /// hospital's zone, in which `touchpointctl` shows its times.
     public var timeZone: String?
+    /// A job given on its own: the patient's name, so that whoever recorded
+    /// an outcome sees whose call it was (the wrong call is caught at once).
+    public var patientName: String?
 
     public struct Delivery: Codable, Equatable, Sendable {
         public var at: Date
@@ -93,6 +96,7 @@ public struct JobView: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case id, kind, ref, state, attempts, revision, ward, outcome, history, reason, deliveries
         case timeZone = "time_zone"
+        case patientName = "patient_name"
         case patientID = "patient_id"
         case dueAt = "due_at"
         case expiresAt = "expires_at"
@@ -125,6 +129,7 @@ public struct JobView: Codable, Equatable, Sendable {
         if let reason { try c.encode(reason, forKey: .reason) }
         if let deliveries { try c.encode(deliveries, forKey: .deliveries) }
         if let timeZone { try c.encode(timeZone, forKey: .timeZone) }
+        if let patientName { try c.encode(patientName, forKey: .patientName) }
     }
 }
 

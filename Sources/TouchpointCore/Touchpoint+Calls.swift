@@ -89,7 +89,7 @@ extension Touchpoint {
                 case .success(let u):
                     try w.save(u, rules: rules, now: now)
                     try w.audit(actor: actor, action: Operation.outcome.rawValue, subject: jobID, detail: outcome.rawValue, now: now)
-                    return .success(JobRecord(job: u.job, history: try w.history(jobID: jobID)))
+                    return .success(JobRecord(job: u.job, history: try w.history(jobID: jobID), patientName: try w.patient(id: job.patientID)?.name))
                 }
             }
         }.get()

@@ -79,7 +79,8 @@ extension Touchpoint {
                 case .success(let u):
                     try w.save(u, rules: rules, now: now)
                     try w.audit(actor: actor, action: action.rawValue, subject: jobID, detail: u.change.reason, now: now)
-                    return .success(JobRecord(job: u.job, history: try w.history(jobID: jobID), deliveries: try w.deliveries(jobID: jobID)))
+                    return .success(JobRecord(job: u.job, history: try w.history(jobID: jobID), deliveries: try w.deliveries(jobID: jobID),
+                                              patientName: try w.patient(id: job.patientID)?.name))
                 }
             }
         }.get()

@@ -24,7 +24,7 @@ struct CallListExport: Sendable {
             let ward = row.job.ward ?? "no ward"
             byWard[ward, default: CallList(day: day, ward: ward, escalated: false, hospital: list.hospital, timeZone: list.timeZone, rows: [])].rows.append(row)
         }
-        let files = byWard.map { ward, wardList -> (String, String, String) in
+        let files = byWard.sorted { $0.key < $1.key }.map { ward, wardList -> (String, String, String) in
             let report = WireViews.calls(wardList, ward: ward)
             return ("\(dir)/calls-\(day)-\(Self.slug(ward))", CallListFormat.html(report, timeZone: list.timeZone, generatedAt: now),
                     CallListFormat.csv(report, timeZone: list.timeZone))

@@ -24,7 +24,9 @@ enum WireViews {
 
     /// A job given on its own, with its history and deliveries.
     static func record(_ r: JobRecord, timeZone: String) -> JobView {
-        job(r.job, history: r.history, deliveries: r.deliveries, timeZone: timeZone)
+        var v = job(r.job, history: r.history, deliveries: r.deliveries, timeZone: timeZone)
+        v.patientName = r.patientName
+        return v
     }
 
     static func calls(_ list: CallList, ward: String? = nil) -> CallsReport {

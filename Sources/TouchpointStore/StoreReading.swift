@@ -29,11 +29,14 @@ public struct JobRecord: Equatable, Sendable {
     public var job: Job
     public var history: [JobChange]
     public var deliveries: [DeliveryAttempt]
+    /// The patient's name, for whoever asked about this one job.
+    public var patientName: String?
 
-    public init(job: Job, history: [JobChange], deliveries: [DeliveryAttempt] = []) {
+    public init(job: Job, history: [JobChange], deliveries: [DeliveryAttempt] = [], patientName: String? = nil) {
         self.job = job
         self.history = history
         self.deliveries = deliveries
+        self.patientName = patientName
     }
 }
 
@@ -111,11 +114,13 @@ extension StoreReading {
         return try s.first(db) { try $0.job() }
     }
 
-    /// A job with its history and, for a notice, its delivery attempts.
+    /// A job with its history, its patient's name and, for a notice, its
+    /// delivery attempts.
     public func record(jobID: String) throws -> JobRecord? {
         guard let job = try job(id: jobID) else { return nil }
         return JobRecord(job: job, history: try history(jobID: jobID),
-                         deliveries: job.kind.isNotice ? try deliveries(jobID: jobID) : [])
+                         deliveries: job.kind.isNotice ? try deliveries(jobID: jobID) : [],
+                         patientName: try patient(id: job.patientID)?.name)
     }
 
     public func history(jobID: String) throws -> [JobChange] {

@@ -137,7 +137,7 @@ import TouchpointTestSupport
         let dir = h.dir + "/exports"
         let base = "\(dir)/calls-\(h.time.day(0))-"
         try h.waitUntil(timeout: 10, "the lists are written") {
-            FileManager.default.fileExists(atPath: base + "ward-7.html") && FileManager.default.fileExists(atPath: base + "ward-9.csv")
+            ["ward-7.html", "ward-7.csv", "ward-9.html", "ward-9.csv"].allSatisfy { FileManager.default.fileExists(atPath: base + $0) }
         }
         for f in ["ward-7.html", "ward-7.csv", "ward-9.html", "ward-9.csv"] {
             let mode = try FileManager.default.attributesOfItem(atPath: base + f)[.posixPermissions] as! Int
@@ -151,6 +151,55 @@ import TouchpointTestSupport
         try h.start()
         Thread.sleep(forTimeInterval: 0.5)
         #expect(try FileManager.default.attributesOfItem(atPath: base + "ward-7.html")[.modificationDate] as! Date == before)
+        try h.stop()
+    }
+
+    /// Hazard H-05's control: whoever records an outcome sees whose call it
+    /// was, so an outcome put on the wrong call is noticed at once.
+    @Test func theOutcomeConfirmationNamesThePatient() throws {
+        let h = try DaemonHarness()
+        try h.appendLines([booking(h, "S1", "P01", name: "Ann Example", daysAgo: 1)])
+        try h.start()
+        let r = try h.ctl(["outcome", "call-S1", "reached", "--wound-care"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("patient Ann Example (P01)"), "\(r.stdout)")
+        #expect(try h.ctlJSON(JobView.self, ["job", "call-S1"]).patientName == "Ann Example")
+        // The note and the name go to the terminal, never to the log.
+        #expect(!h.daemonStderr.contains("Ann Example"))
+        try h.stop()
+    }
+
+    /// Hazard H-18's control: a list printed on a machine whose clock zone is
+    /// not the hospital's still shows the hospital's times (the reply names
+    /// the zone), so a 09:00 call never reads as 08:00.
+    @Test func theListShowsTheHospitalsTimesWhateverTheMachinesZone() throws {
+        let h = try DaemonHarness()
+        try h.appendLines([booking(h, "S1", "P01", name: "Ann Example", daysAgo: 1)])
+        try h.start()
+        let machine = h.time.zoneIdentifier == "Etc/GMT" ? "Asia/Tokyo" : "UTC"
+        let csv = try h.ctl(["calls", "--format", "csv"], environment: ["TZ": machine])
+        #expect(csv.status == 0)
+        #expect(csv.stdout.contains(",\(h.time.day(0)) 09:00,"), "\(csv.stdout)")
+        let table = try h.ctl(["calls"], environment: ["TZ": machine])
+        #expect(table.stdout.contains("due 09:00"), "\(table.stdout)")
+        let html = try h.ctl(["calls", "--format", "html"], environment: ["TZ": machine])
+        #expect(html.stdout.contains("due 09:00"))
+        try h.stop()
+    }
+
+    /// Hazard H-23's control: a printed or exported list holds what a ward
+    /// needs to call, and no more: never an NHS number or an email address.
+    @Test func thePrintedListCarriesNoNHSNumberOrEmail() throws {
+        let h = try DaemonHarness()
+        try h.appendLines([#"{"v":1,"id":"b1","type":"surgery.booked","ref":"S1","patient":{"id":"P01","name":"Ann Example","phone":"07700 900101","email":"ann.example@example.org","nhs_number":"943 476 5919"},"at":"\#(h.time.day(-1))T10:30","ward":"Ward 7"}"#])
+        try h.start()
+        for format in ["table", "csv", "html"] {
+            let out = try h.ctl(["calls", "--format", format]).stdout
+            #expect(out.contains("Ann Example"))
+            for secret in ["9434765919", "943 476 5919", "ann.example@example.org"] {
+                #expect(!out.contains(secret), "\(format) shows \(secret)")
+            }
+        }
         try h.stop()
     }
 
