@@ -1,0 +1,180 @@
+import Foundation
+import Testing
+
+/// The clinical safety hazard log (`docs/clinical-safety/hazard-log.md`)
+/// cannot rot: every hazard has its cause, effect, harm, ratings that follow
+/// the DCB0129 matrix, a status and controls, and every control of
+/// touchpoint's names tests that exist. Renaming or deleting a test that
+/// proves a control fails this suite until the log is updated.
+@Suite struct HazardLogTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized.path
+
+    @Test func everyHazardIsCompleteRatedAndVerifiedByTestsThatExist() throws {
+        let log = try HazardLog(text: String(contentsOfFile: Self.root + "/docs/clinical-safety/hazard-log.md", encoding: .utf8))
+        let tests = try TestIndex(directory: Self.root + "/Tests")
+        let problems = log.problems(knownTests: tests)
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+        #expect(log.hazards.count >= 20)
+    }
+
+    @Test func theCheckCatchesWhatItShould() throws {
+        let tests = try TestIndex(directory: Self.root + "/Tests")
+        let good = """
+            ### H-01: A hazard
+
+            | | |
+            |---|---|
+            | Cause | a cause |
+            | Effect | an effect |
+            | Harm | a harm |
+            | Initial risk | Major × Medium = 3 |
+            | Residual risk | Major × Very low = 2 |
+            | Status | Closed |
+
+            - C-01.1 (touchpoint) A control. Verified by `HazardLogTests.theCheckCatchesWhatItShould`.
+            - C-01.2 (trust) The trust's part.
+            """
+        #expect(try HazardLog(text: good).problems(knownTests: tests) == [])
+        let cases: [(String, String, String)] = [
+            ("a renamed test", "HazardLogTests.theCheckCatchesWhatItShould", "HazardLogTests.aTestThatIsNotThere"),
+            ("a rating off the matrix", "Major × Medium = 3", "Major × Medium = 2"),
+            ("an unknown severity", "Major × Very low = 2", "Awful × Very low = 2"),
+            ("a missing harm", "| Harm | a harm |\n", ""),
+            ("no test named", " Verified by `HazardLogTests.theCheckCatchesWhatItShould`.", ""),
+            ("a residual above the initial", "Major × Very low = 2", "Catastrophic × Very high = 5"),
+            ("a control without an owner", "C-01.2 (trust)", "C-01.2"),
+        ]
+        for (what, from, to) in cases {
+            let broken = good.replacingOccurrences(of: from, with: to)
+            #expect(broken != good, "\(what): the case does not change the text")
+            #expect(!(try HazardLog(text: broken).problems(knownTests: tests)).isEmpty, "\(what) went unnoticed")
+        }
+    }
+}
+
+/// The hazard log, read from its Markdown.
+struct HazardLog {
+    struct Control {
+        var id: String
+        var owner: String?
+        var tests: [String]
+    }
+
+    struct Hazard {
+        var id: String
+        var title: String
+        var fields: [String: String] = [:]
+        var controls: [Control] = []
+    }
+
+    var hazards: [Hazard] = []
+
+    static let severities = ["Minor", "Significant", "Considerable", "Major", "Catastrophic"]
+    static let likelihoods = ["Very low", "Low", "Medium", "High", "Very high"]
+    /// DCB0129's matrix: `matrix[likelihood][severity]`.
+    static let matrix = [[1, 1, 2, 2, 3], [1, 2, 2, 3, 4], [2, 2, 3, 3, 4], [2, 3, 3, 4, 5], [3, 4, 4, 5, 5]]
+    static let statuses = ["Open", "Closed", "Transferred"]
+    static let required = ["Cause", "Effect", "Harm", "Initial risk", "Residual risk", "Status"]
+
+    init(text: String) throws {
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("### H-") {
+                let header = line.dropFirst(4)
+                let parts = header.split(separator: ":", maxSplits: 1)
+                hazards.append(Hazard(id: String(parts[0]), title: parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : ""))
+            } else if hazards.isEmpty {
+                continue
+            } else if line.hasPrefix("| "), !line.hasPrefix("| |") {
+                let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+                if cells.count >= 2 { hazards[hazards.count - 1].fields[cells[0]] = cells[1] }
+            } else if line.hasPrefix("- C-") {
+                hazards[hazards.count - 1].controls.append(Self.control(line))
+            }
+        }
+    }
+
+    static func control(_ line: String) -> Control {
+        let words = line.dropFirst(2).split(separator: " ", maxSplits: 2).map(String.init)
+        let owner = words.count > 1 && words[1].hasPrefix("(") && words[1].hasSuffix(")") ? String(words[1].dropFirst().dropLast()) : nil
+        var tests: [String] = []
+        var rest = Substring(line)
+        while let open = rest.firstIndex(of: "`") {
+            let after = rest[rest.index(after: open)...]
+            guard let close = after.firstIndex(of: "`") else { break }
+            let name = String(after[..<close])
+            let parts = name.split(separator: ".")
+            if parts.count == 2, parts.allSatisfy({ $0.allSatisfy { $0.isLetter || $0.isNumber } }), parts[0].first!.isUppercase {
+                tests.append(name)
+            }
+            rest = after[after.index(after: close)...]
+        }
+        return Control(id: words.first ?? "", owner: owner, tests: tests)
+    }
+
+    /// "Major × Medium = 3" -> its risk, checked against the matrix.
+    static func rating(_ text: String) -> (severity: Int, risk: Int)? {
+        let sides = text.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard sides.count == 2, let risk = Int(sides[1]) else { return nil }
+        let factors = sides[0].split(separator: "×").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard factors.count == 2, let s = severities.firstIndex(of: factors[0]), let l = likelihoods.firstIndex(of: factors[1]),
+              matrix[l][s] == risk else { return nil }
+        return (s, risk)
+    }
+
+    func problems(knownTests: TestIndex) -> [String] {
+        var out: [String] = []
+        if Set(hazards.map(\.id)).count != hazards.count { out.append("hazard ids are not unique") }
+        for h in hazards {
+            for f in Self.required where (h.fields[f] ?? "").isEmpty { out.append("\(h.id): no \(f.lowercased())") }
+            let initial = h.fields["Initial risk"].flatMap(Self.rating)
+            let residual = h.fields["Residual risk"].flatMap(Self.rating)
+            if h.fields["Initial risk"] != nil && initial == nil { out.append("\(h.id): the initial risk \"\(h.fields["Initial risk"]!)\" is not a rating of the matrix") }
+            if h.fields["Residual risk"] != nil && residual == nil { out.append("\(h.id): the residual risk \"\(h.fields["Residual risk"]!)\" is not a rating of the matrix") }
+            if let i = initial, let r = residual, r.risk > i.risk { out.append("\(h.id): the residual risk is above the initial risk") }
+            if let s = h.fields["Status"], !Self.statuses.contains(where: { s.hasPrefix($0) }) { out.append("\(h.id): unknown status \"\(s)\"") }
+            if h.controls.isEmpty { out.append("\(h.id): no control") }
+            for c in h.controls {
+                switch c.owner {
+                case "touchpoint":
+                    if c.tests.isEmpty { out.append("\(c.id): a control of touchpoint's names no test") }
+                    for t in c.tests where !knownTests.contains(t) { out.append("\(c.id): no test \(t) in Tests/") }
+                case "trust":
+                    break
+                default:
+                    out.append("\(c.id): no owner (touchpoint) or (trust)")
+                }
+            }
+            if !h.controls.contains(where: { $0.owner == "touchpoint" && !$0.tests.isEmpty }) {
+                out.append("\(h.id): no control verified by a test")
+            }
+        }
+        return out
+    }
+}
+
+/// The tests in `Tests/`, as `Suite.function`.
+struct TestIndex {
+    var names: Set<String> = []
+
+    init(directory: String) throws {
+        let files = FileManager.default.enumerator(atPath: directory)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") } ?? []
+        for file in files {
+            var suite: String? = nil
+            var nextIsTest = false
+            for raw in try String(contentsOfFile: directory + "/" + file, encoding: .utf8).split(separator: "\n") {
+                let line = raw.trimmingCharacters(in: .whitespaces)
+                if let r = line.range(of: "struct "), line.hasPrefix("@Suite") || line.hasPrefix("struct ") {
+                    suite = String(line[r.upperBound...].prefix { $0.isLetter || $0.isNumber })
+                }
+                if line.hasPrefix("@Test") { nextIsTest = true }
+                if nextIsTest, let r = line.range(of: "func "), let suite {
+                    names.insert(suite + "." + line[r.upperBound...].prefix { $0.isLetter || $0.isNumber })
+                    nextIsTest = false
+                }
+            }
+        }
+    }
+
+    func contains(_ name: String) -> Bool { names.contains(name) }
+}
