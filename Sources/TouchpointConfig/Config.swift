@@ -1,3 +1,4 @@
+import Logging
 import Foundation
 import TouchpointDomain
 
@@ -150,5 +151,20 @@ extension Duration {
     /// Whole and fractional seconds, for arithmetic with `Date`.
     public var seconds: TimeInterval {
         TimeInterval(components.seconds) + TimeInterval(components.attoseconds) / 1e18
+    }
+}
+
+extension TouchpointConfig.LogLevel {
+    /// The same level in swift-log's terms.
+    public var swiftLogLevel: Logger.Level {
+        switch self {
+        case .trace: return .trace
+        case .debug: return .debug
+        case .info: return .info
+        case .notice: return .notice
+        case .warning: return .warning
+        case .error: return .error
+        case .critical: return .critical
+        }
     }
 }

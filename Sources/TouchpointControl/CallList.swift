@@ -39,6 +39,8 @@ public struct CallEntry: Codable, Equatable, Sendable {
     public init(from decoder: Decoder) throws {
         job = try JobView(from: decoder)
         job.patientName = nil  // the entry's own `patient_name`, below
+        job.outcomes = nil
+        job.call = nil
         let c = try decoder.container(keyedBy: Extra.self)
         patientName = try c.decodeIfPresent(String.self, forKey: .patientName)
         phone = try c.decodeIfPresent(String.self, forKey: .phone)
@@ -74,9 +76,14 @@ public struct CallsReport: Codable, Equatable, Sendable {
     /// The hospital's zone: the list's times are shown in it, whatever the
     /// zone of the machine that prints them.
     public var timeZone: String?
+    /// `calls.max_attempts`: how many tries before a call goes to the breast
+    /// care nurse (the web view shows "tries 2 of 3").
+    public var maxAttempts: Int?
     public var calls: [CallEntry]
 
-    public init(date: String?, ward: String?, escalated: Bool, hospital: String, timeZone: String?, calls: [CallEntry]) {
+    public init(date: String?, ward: String?, escalated: Bool, hospital: String, timeZone: String?, maxAttempts: Int? = nil,
+                calls: [CallEntry]) {
+        self.maxAttempts = maxAttempts
         self.date = date
         self.ward = ward
         self.escalated = escalated
@@ -88,6 +95,7 @@ public struct CallsReport: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case date, ward, escalated, hospital, calls
         case timeZone = "time_zone"
+        case maxAttempts = "max_attempts"
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -96,6 +104,7 @@ public struct CallsReport: Codable, Equatable, Sendable {
         try c.encode(ward, forKey: .ward)
         try c.encode(escalated, forKey: .escalated)
         try c.encode(hospital, forKey: .hospital)
+        try c.encodeIfPresent(maxAttempts, forKey: .maxAttempts)
         try c.encode(timeZone, forKey: .timeZone)
         try c.encode(calls, forKey: .calls)
     }

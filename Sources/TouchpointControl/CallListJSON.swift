@@ -14,6 +14,7 @@ extension CallsReport {
         w.raw(",\"date\":"); w.string(date)
         w.raw(",\"escalated\":"); w.bool(escalated)
         w.raw(",\"hospital\":"); w.string(hospital)
+        if let maxAttempts { w.raw(",\"max_attempts\":"); w.int(maxAttempts) }
         w.raw(",\"time_zone\":"); w.string(timeZone)
         w.raw(",\"ward\":"); w.string(ward)
         w.raw("}")

@@ -57,6 +57,51 @@ public struct JobView: Codable, Equatable, Sendable {
     /// A job given on its own: the patient's name, so that whoever recorded
     /// an outcome sees whose call it was (the wrong call is caught at once).
     public var patientName: String?
+    /// A call given on its own: every outcome recorded on it.
+    public var outcomes: [Attempt]?
+    /// A call given on its own: what the nurse needs to make it.
+    public var call: CallDetails?
+
+    public struct CallDetails: Codable, Equatable, Sendable {
+        public var phone: String?
+        public var voicemailOK: Bool
+        public var procedure: String?
+        public var surgeryAt: Date?
+
+        public init(phone: String?, voicemailOK: Bool, procedure: String?, surgeryAt: Date?) {
+            self.phone = phone
+            self.voicemailOK = voicemailOK
+            self.procedure = procedure
+            self.surgeryAt = surgeryAt
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case phone, procedure
+            case voicemailOK = "voicemail_ok"
+            case surgeryAt = "surgery_at"
+        }
+    }
+
+    public struct Attempt: Codable, Equatable, Sendable {
+        public var at: Date
+        public var by: String
+        public var outcome: CallOutcome
+        public var woundCare: Bool?
+        public var note: String?
+
+        public init(at: Date, by: String, outcome: CallOutcome, woundCare: Bool?, note: String?) {
+            self.at = at
+            self.by = by
+            self.outcome = outcome
+            self.woundCare = woundCare
+            self.note = note
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case at, by, outcome, note
+            case woundCare = "wound_care"
+        }
+    }
 
     public struct Delivery: Codable, Equatable, Sendable {
         public var at: Date
@@ -97,6 +142,7 @@ public struct JobView: Codable, Equatable, Sendable {
         case id, kind, ref, state, attempts, revision, ward, outcome, history, reason, deliveries
         case timeZone = "time_zone"
         case patientName = "patient_name"
+        case outcomes, call
         case patientID = "patient_id"
         case dueAt = "due_at"
         case expiresAt = "expires_at"
@@ -130,6 +176,8 @@ public struct JobView: Codable, Equatable, Sendable {
         if let deliveries { try c.encode(deliveries, forKey: .deliveries) }
         if let timeZone { try c.encode(timeZone, forKey: .timeZone) }
         if let patientName { try c.encode(patientName, forKey: .patientName) }
+        if let outcomes { try c.encode(outcomes, forKey: .outcomes) }
+        if let call { try c.encode(call, forKey: .call) }
     }
 }
 

@@ -4,7 +4,15 @@ import Mustache
 /// view's print page): one self-contained A4 page. A Mustache template, so
 /// every value is HTML-escaped by the renderer, not by hand. Kept in code:
 /// `touchpointctl` is a single binary with no resource files.
-enum PrintPage {
+public enum PrintPage {
+    /// The page's one `<style>` element's text: the web view allows exactly
+    /// it (by hash) in its Content-Security-Policy, and nothing inline else.
+    public static var styleText: String {
+        let start = source.range(of: "<style>")!.upperBound
+        let end = source.range(of: "</style>")!.lowerBound
+        return String(source[start..<end])
+    }
+
     static let template: MustacheTemplate = {
         do {
             return try MustacheTemplate(string: source)
@@ -40,13 +48,14 @@ enum PrintPage {
         tr.overdue .st, tr.esc .st { font-weight: bold; }
         tr.overdue td:first-child, tr.esc td:first-child { border-left: 2mm solid #000; }
         td.none { text-align: center; padding: 8mm; }
+        .w4 { width: 4%; } .w9 { width: 9%; } .w13 { width: 13%; } .w16 { width: 16%; } .w21 { width: 21%; } .w24 { width: 24%; }
         </style>
         </head>
         <body>
         <h1>{{title}}</h1>
         <p class="meta">{{hospital}} · {{count}} patient(s) · overdue calls first · printed {{printed}}. Record each outcome in touchpoint as well.</p>
         <table>
-        <colgroup><col style="width:4%"/><col style="width:16%"/><col style="width:13%"/><col style="width:13%"/><col style="width:21%"/><col style="width:9%"/><col style="width:24%"/></colgroup>
+        <colgroup><col class="w4"/><col class="w16"/><col class="w13"/><col class="w13"/><col class="w21"/><col class="w9"/><col class="w24"/></colgroup>
         <thead><tr><th>#</th><th>Patient</th><th>Phone</th><th>Status</th><th>Outcome</th><th>Wound care</th><th>Notes, initials, time</th></tr></thead>
         <tbody>
         {{#rows}}

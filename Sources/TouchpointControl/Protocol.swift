@@ -100,11 +100,15 @@ public struct ControlRequest: Codable, Equatable, Sendable {
         public var outcome: String?
         public var woundCare: Bool?
         public var note: String?
+        /// `outcome`: how many outcomes the call had when the person chose
+        /// theirs; if another nurse recorded one since, nothing is recorded.
+        public var seenOutcomes: Int?
 
         public init(limit: Int? = nil, showLine: Bool? = nil, job: String? = nil, ref: String? = nil, kind: String? = nil,
                     state: String? = nil, patient: String? = nil, dueFrom: Date? = nil, dueTo: Date? = nil,
                     date: String? = nil, ward: String? = nil, escalated: Bool? = nil, outcome: String? = nil,
-                    woundCare: Bool? = nil, note: String? = nil) {
+                    woundCare: Bool? = nil, note: String? = nil, seenOutcomes: Int? = nil) {
+            self.seenOutcomes = seenOutcomes
             self.date = date
             self.ward = ward
             self.escalated = escalated
@@ -124,6 +128,7 @@ public struct ControlRequest: Codable, Equatable, Sendable {
 
         enum CodingKeys: String, CodingKey {
             case limit, job, ref, kind, state, patient, date, ward, escalated, outcome, note
+            case seenOutcomes = "seen_outcomes"
             case woundCare = "wound_care"
             case showLine = "show_line"
             case dueFrom = "due_from"

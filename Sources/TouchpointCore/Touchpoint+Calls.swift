@@ -42,9 +42,12 @@ public struct CallList: Sendable, Equatable {
     public var hospital: String
     /// The hospital's zone, in which the list's times are read.
     public var timeZone: TimeZone
+    /// Tries before a call goes to the breast care nurse.
+    public var maxAttempts: Int
     public var rows: [CallRow]
 
-    public init(day: LocalDate?, ward: String?, escalated: Bool, hospital: String, timeZone: TimeZone, rows: [CallRow]) {
+    public init(day: LocalDate?, ward: String?, escalated: Bool, hospital: String, timeZone: TimeZone, maxAttempts: Int, rows: [CallRow]) {
+        self.maxAttempts = maxAttempts
         self.day = day
         self.ward = ward
         self.escalated = escalated
@@ -66,14 +69,16 @@ extension Touchpoint {
             try await store.read { try $0.calls(day: date, ward: ward, escalated: escalated, clock: clock) }
         }
         return CallList(day: escalated ? nil : date, ward: ward, escalated: escalated, hospital: config.hospital.name,
-                        timeZone: clock.timeZone, rows: rows)
+                        timeZone: clock.timeZone, maxAttempts: config.schedulingRules.maxAttempts, rows: rows)
     }
 
     /// Records what happened on a call: the job's history and the audit name
     /// the person; a refusal (not due, already closed, a note missing)
     /// changes nothing.
+    /// `seenOutcomes`: how many outcomes the call had when the person chose
+    /// theirs (the web form's); if another was recorded since, nothing is.
     public func recordOutcome(_ outcome: CallOutcome, on jobID: String, woundCare: Bool?, note: String?,
-                              by person: Person) async throws(CoreFailure) -> JobRecord {
+                              seenOutcomes: Int? = nil, by person: Person) async throws(CoreFailure) -> JobRecord {
         try authorize(.outcome, person)
         let rules = live.config.schedulingRules
         let actor = person.recordedName
@@ -83,13 +88,18 @@ extension Touchpoint {
                 guard let job = try w.job(id: jobID) else {
                     return .failure(.notFound("no job \"\(jobID)\" (the call list gives each call's job id)"))
                 }
-                switch JobStateMachine(rules: rules, now: now).record(outcome, on: job, woundCare: woundCare, note: note, actor: actor) {
+                let outcomes = job.kind == .checkinCall ? try w.attempts(jobID: jobID) : []
+                switch JobStateMachine(rules: rules, now: now).record(outcome, on: job, woundCare: woundCare, note: note, actor: actor,
+                                                                       seenOutcomes: seenOutcomes, outcomes: outcomes) {
                 case .failure(let refusal):
                     return .failure(.refused(refusal.message))
                 case .success(let u):
                     try w.save(u, rules: rules, now: now)
+                    try w.addAttempt(CallAttempt(at: now, by: actor, outcome: outcome, woundCare: outcome == .reached ? woundCare : nil,
+                                                 note: note.flatMap { $0.isEmpty ? nil : $0 }), jobID: jobID)
                     try w.audit(actor: actor, action: Operation.outcome.rawValue, subject: jobID, detail: outcome.rawValue, now: now)
-                    return .success(JobRecord(job: u.job, history: try w.history(jobID: jobID), patientName: try w.patient(id: job.patientID)?.name))
+                    guard let record = try w.record(jobID: jobID) else { return .failure(.notFound("no job \"\(jobID)\"")) }
+                    return .success(record)
                 }
             }
         }.get()

@@ -22,7 +22,7 @@ struct CallListExport: Sendable {
         var byWard: [String: CallList] = [:]
         for row in list.rows {
             let ward = row.job.ward ?? "no ward"
-            byWard[ward, default: CallList(day: day, ward: ward, escalated: false, hospital: list.hospital, timeZone: list.timeZone, rows: [])].rows.append(row)
+            byWard[ward, default: CallList(day: day, ward: ward, escalated: false, hospital: list.hospital, timeZone: list.timeZone, maxAttempts: list.maxAttempts, rows: [])].rows.append(row)
         }
         let files = byWard.sorted { $0.key < $1.key }.map { ward, wardList -> (String, String, String) in
             let report = WireViews.calls(wardList, ward: ward)

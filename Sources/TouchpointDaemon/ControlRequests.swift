@@ -123,7 +123,7 @@ struct ControlRequests: Sendable {
         guard let outcome = CallOutcome(rawValue: raw) ?? CallOutcome(commandLine: raw) else {
             throw .badRequest("unknown outcome \"\(raw.prefix(40))\"; expected one of \(CallOutcome.allCases.map(\.commandLine).joined(separator: ", "))")
         }
-        let record = try await core.recordOutcome(outcome, on: id, woundCare: a.woundCare, note: a.note, by: person)
+        let record = try await core.recordOutcome(outcome, on: id, woundCare: a.woundCare, note: a.note, seenOutcomes: a.seenOutcomes, by: person)
         return ControlReply.success(WireViews.record(record, timeZone: zone))
     }
 

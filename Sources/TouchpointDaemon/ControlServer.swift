@@ -13,13 +13,6 @@ import TouchpointSystemd
 import Glibc
 #endif
 
-/// `struct ucred` from SO_PEERCRED (Glibc's Swift module does not export it).
-struct PeerCredentials: Sendable, Equatable {
-    var pid: Int32 = 0
-    var uid: UInt32 = 0
-    var gid: UInt32 = 0
-}
-
 /// A count shared between tasks: the open connections.
 final class SharedCount: Sendable {
     let value = Atomic<Int>(0)

@@ -207,20 +207,6 @@ public enum Daemon {
     }
 }
 
-extension TouchpointConfig.LogLevel {
-    var swiftLogLevel: Logger.Level {
-        switch self {
-        case .trace: return .trace
-        case .debug: return .debug
-        case .info: return .info
-        case .notice: return .notice
-        case .warning: return .warning
-        case .error: return .error
-        case .critical: return .critical
-        }
-    }
-}
-
 /// One daemon per state directory: an flock on `state_dir/touchpointd.lock`,
 /// released by the kernel however the process ends (kill -9 included).
 final class StateLock: Sendable {

@@ -26,12 +26,16 @@ enum WireViews {
     static func record(_ r: JobRecord, timeZone: String) -> JobView {
         var v = job(r.job, history: r.history, deliveries: r.deliveries, timeZone: timeZone)
         v.patientName = r.patientName
+        if !r.job.kind.isNotice {
+            v.outcomes = r.attempts.map { .init(at: $0.at, by: $0.by, outcome: $0.outcome, woundCare: $0.woundCare, note: $0.note) }
+            v.call = r.call.map { .init(phone: $0.phone, voicemailOK: $0.voicemailOK, procedure: $0.procedure, surgeryAt: $0.surgeryAt) }
+        }
         return v
     }
 
     static func calls(_ list: CallList, ward: String? = nil) -> CallsReport {
         CallsReport(date: list.day?.description, ward: ward ?? list.ward, escalated: list.escalated, hospital: list.hospital,
-                    timeZone: list.timeZone.identifier,
+                    timeZone: list.timeZone.identifier, maxAttempts: list.maxAttempts,
                     calls: list.rows.map {
                         CallEntry(job: job($0.job), patientName: $0.patientName, phone: $0.phone, voicemailOK: $0.voicemailOK,
                                   procedure: $0.procedure, surgeryAt: $0.surgeryAt, lastAttemptAt: $0.job.lastAttemptAt, note: $0.job.note)

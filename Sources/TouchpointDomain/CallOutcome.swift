@@ -36,3 +36,23 @@ public struct Refusal: Error, Equatable, Sendable {
     public var message: String
     public init(_ message: String) { self.message = message }
 }
+
+/// One outcome recorded on a call, as the call keeps them all: when, by
+/// whom, what happened, the wound care answer and the note given with it.
+public struct CallAttempt: Equatable, Sendable {
+    public var at: Date
+    /// As the history names them: `alice`, or `alice via web`.
+    public var by: String
+    public var outcome: CallOutcome
+    public var woundCare: Bool?
+    /// May hold clinical detail: shown to staff, never logged.
+    public var note: String?
+
+    public init(at: Date, by: String, outcome: CallOutcome, woundCare: Bool?, note: String?) {
+        self.at = at
+        self.by = by
+        self.outcome = outcome
+        self.woundCare = woundCare
+        self.note = note
+    }
+}

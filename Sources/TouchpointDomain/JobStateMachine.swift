@@ -107,9 +107,21 @@ public struct JobStateMachine: Sendable {
     // MARK: Call outcomes
 
     /// A call's outcome, given by `actor` (as the history records them).
-    public func record(_ outcome: CallOutcome, on job: Job, woundCare: Bool?, note: String?, actor: String)
-        -> Result<JobUpdate, Refusal>
+    ///
+    /// `seenOutcomes` is how many outcomes the call had when the nurse chose
+    /// hers (the web view's form carries it); `outcomes` are those it has
+    /// now. If someone has recorded one since, nothing changes and the
+    /// refusal says who recorded what and when, so two nurses with the same
+    /// call open never both record it.
+    public func record(_ outcome: CallOutcome, on job: Job, woundCare: Bool?, note: String?, actor: String,
+                       seenOutcomes: Int? = nil, outcomes: [CallAttempt] = []) -> Result<JobUpdate, Refusal>
     {
+        let changed = seenOutcomes.map { $0 != outcomes.count } ?? false
+        let closed = !(job.state == .due || job.state == .escalated || job.state == .scheduled)
+        if changed || closed, job.kind == .checkinCall, let last = outcomes.last {
+            let now = closed ? "already closed" : "now \(job.state == .scheduled ? "waiting for its next try" : job.state.rawValue)"
+            return .failure(Refusal("already recorded by \(last.by) at \(local(last.at)) (\(last.outcome.words)); the call is \(now), and nothing was changed"))
+        }
         if let refusal = refuseOutcome(outcome, on: job, woundCare: woundCare, note: note) {
             return .failure(refusal)
         }

@@ -60,3 +60,17 @@ public enum UnixAccounts {
         return Set(list.prefix(Int(max(count, 0)))).union([primary])
     }
 }
+
+/// `struct ucred` from SO_PEERCRED (Glibc's Swift module does not export
+/// it): who is at the other end of a Unix socket, as the kernel says.
+public struct PeerCredentials: Sendable, Equatable {
+    public var pid: Int32 = 0
+    public var uid: UInt32 = 0
+    public var gid: UInt32 = 0
+
+    public init(pid: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0) {
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
+    }
+}

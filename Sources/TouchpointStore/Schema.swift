@@ -140,6 +140,23 @@ enum Schema {
                 CREATE INDEX jobs_calls ON jobs (state, due_at) WHERE kind = \(JobKind.checkinCall.sqlLiteral);
                 """)
         }
+        m.registerMigration("v6: every outcome of a call") { db in
+            // Each outcome staff record, kept whole (the job keeps only the
+            // last): the call's attempts for the web view and the report.
+            // Calls recorded before this migration have only their last.
+            try db.execute(sql: """
+                CREATE TABLE call_attempts (
+                    id INTEGER PRIMARY KEY,
+                    job_id TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    actor TEXT NOT NULL,
+                    outcome TEXT NOT NULL,
+                    wound_care INTEGER,
+                    note TEXT
+                );
+                CREATE INDEX call_attempts_job ON call_attempts (job_id);
+                """)
+        }
         return m
     }
 }

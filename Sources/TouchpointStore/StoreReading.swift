@@ -29,13 +29,21 @@ public struct JobRecord: Equatable, Sendable {
     public var job: Job
     public var history: [JobChange]
     public var deliveries: [DeliveryAttempt]
+    /// A call: every outcome recorded on it.
+    public var attempts: [CallAttempt]
     /// The patient's name, for whoever asked about this one job.
     public var patientName: String?
+    /// A call: what the nurse needs to make it (phone, voicemail consent,
+    /// procedure, surgery), as the call list has them.
+    public var call: CallRow?
 
-    public init(job: Job, history: [JobChange], deliveries: [DeliveryAttempt] = [], patientName: String? = nil) {
+    public init(job: Job, history: [JobChange], deliveries: [DeliveryAttempt] = [], attempts: [CallAttempt] = [], patientName: String? = nil,
+                call: CallRow? = nil) {
+        self.call = call
         self.job = job
         self.history = history
         self.deliveries = deliveries
+        self.attempts = attempts
         self.patientName = patientName
     }
 }
@@ -118,9 +126,27 @@ extension StoreReading {
     /// delivery attempts.
     public func record(jobID: String) throws -> JobRecord? {
         guard let job = try job(id: jobID) else { return nil }
+        let patient = try patient(id: job.patientID)
+        var call: CallRow?
+        if !job.kind.isNotice {
+            let booking = try booking(job.bookingKind, job.ref)
+            call = CallRow(job: job, patientName: patient?.name, phone: patient?.phone, voicemailOK: patient?.voicemailOK ?? false,
+                           procedure: booking?.procedure, surgeryAt: booking?.at)
+        }
         return JobRecord(job: job, history: try history(jobID: jobID),
                          deliveries: job.kind.isNotice ? try deliveries(jobID: jobID) : [],
-                         patientName: try patient(id: job.patientID)?.name)
+                         attempts: job.kind.isNotice ? [] : try attempts(jobID: jobID),
+                         patientName: patient?.name, call: call)
+    }
+
+    /// Every outcome recorded on a call, oldest first.
+    public func attempts(jobID: String) throws -> [CallAttempt] {
+        let s = try statement(.attemptsOfCall)
+        s.bind(1, jobID)
+        return try s.all(db) { r in
+            CallAttempt(at: try r.requiredDate(0), by: try r.required(1), outcome: try r.value(2, as: CallOutcome.self),
+                        woundCare: r.int(3).map { $0 != 0 }, note: r.string(4))
+        }
     }
 
     public func history(jobID: String) throws -> [JobChange] {

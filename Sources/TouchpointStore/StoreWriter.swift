@@ -62,6 +62,13 @@ public struct StoreWriter: StoreReading {
         counts.byKey.removeAll()
     }
 
+    /// Keeps an outcome with its call.
+    public func addAttempt(_ a: CallAttempt, jobID: String) throws {
+        let s = try statement(.insertAttempt)
+        s.bind(1, jobID); s.bind(2, a.at); s.bind(3, a.by); s.bind(4, a.outcome.rawValue); s.bind(5, a.woundCare); s.bind(6, a.note)
+        try s.run(db)
+    }
+
     /// Keeps a delivery attempt with its notice.
     public func addDelivery(_ attempt: DeliveryAttempt, jobID: String) throws {
         let s = try statement(.insertDelivery)

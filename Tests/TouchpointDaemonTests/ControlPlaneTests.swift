@@ -9,43 +9,6 @@ import TouchpointTestSupport
 import Glibc
 #endif
 
-/// Throw-away Unix users and groups for the role tests (root only).
-final class TestAccounts {
-    let suffix = String(Int.random(in: 100_000..<999_999))
-    var adminGroup: String { "tpa\(suffix)" }
-    var staffGroup: String { "tps\(suffix)" }
-    var delegateGroup: String { "tpd\(suffix)" }
-    var admin: String { "tpadm\(suffix)" }
-    var staff: String { "tpstf\(suffix)" }
-    var outsider: String { "tpout\(suffix)" }
-    /// The web view's user: staff (to reach the socket) and a delegate.
-    var web: String { "tpweb\(suffix)" }
-
-    init() throws {
-        for g in [adminGroup, staffGroup, delegateGroup] { try Self.sh("/usr/sbin/groupadd", [g]) }
-        // Admins are in the staff group too: the socket's group (cli.md) is the staff group.
-        try Self.sh("/usr/sbin/useradd", ["-M", "-U", "-G", "\(adminGroup),\(staffGroup)", admin])
-        try Self.sh("/usr/sbin/useradd", ["-M", "-U", "-G", staffGroup, staff])
-        try Self.sh("/usr/sbin/useradd", ["-M", "-U", outsider])
-        try Self.sh("/usr/sbin/useradd", ["-M", "-U", "-G", "\(staffGroup),\(delegateGroup)", web])
-    }
-
-    deinit {
-        for u in [admin, staff, outsider, web] { _ = try? DaemonHarness.run("/usr/sbin/userdel", [u]) }
-        for g in [adminGroup, staffGroup, delegateGroup] { _ = try? DaemonHarness.run("/usr/sbin/groupdel", [g]) }
-    }
-
-    /// The `[control]` section naming these groups.
-    func controlSection() -> String {
-        "[control]\nsocket = \"control.sock\"\nadmin_group = \"\(adminGroup)\"\nstaff_group = \"\(staffGroup)\"\ndelegate_group = \"\(delegateGroup)\""
-    }
-
-    static func sh(_ cmd: String, _ args: [String]) throws {
-        let r = try DaemonHarness.run(cmd, args)
-        guard r.status == 0 else { throw HarnessError("\(cmd) \(args): \(r.stderr)") }
-    }
-}
-
 let isRoot = getuid() == 0
 
 @Suite struct RoleTests {

@@ -1,0 +1,270 @@
+import Crypto
+import Foundation
+import Hummingbird
+import TouchpointControl
+import TouchpointDomain
+
+/// The outcome form's fields, as the browser sends them.
+struct OutcomeForm: Decodable {
+    var csrf: String?
+    var outcome: String?
+    var wound_care: String?
+    var note: String?
+    var seen_outcomes: Int?
+    /// The list the nurse came from, to go back to: the breast care nurse's (`nurse`) or the ward's.
+    var list: String?
+}
+
+extension WebApp {
+    // MARK: Call lists
+
+    /// The lists a viewer may see: the ward asked for, else each of their
+    /// wards, else all wards in one.
+    func callLists(day: String?, ward: String?, escalated: Bool, _ viewer: Viewer) async throws(ClientError) -> [CallsReport] {
+        let wards: [String?] = ward.map { [$0] } ?? (viewer.wards.isEmpty ? [nil] : viewer.wards.map { $0 })
+        var lists: [CallsReport] = []
+        for w in wards {
+            lists.append(try await ask("calls", .init(date: escalated ? nil : day, ward: w, escalated: escalated ? true : nil), for: viewer,
+                                       as: CallsReport.self))
+        }
+        return lists
+    }
+
+    static func query(_ pairs: [(String, String?)]) -> String {
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "&=+#")
+        let parts = pairs.compactMap { k, v in v.map { "\(k)=\($0.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" } }
+        return parts.isEmpty ? "" : "?" + parts.joined(separator: "&")
+    }
+
+    func takeFlash(_ viewer: Viewer) -> String? {
+        flashes.withLock { $0.removeValue(forKey: viewer.flashKey) }
+    }
+
+    func callsPage(_ request: Request, _ context: WebContext) async throws -> Response {
+        try await listPage(request, context, escalated: false)
+    }
+
+    func escalatedPage(_ request: Request, _ context: WebContext) async throws -> Response {
+        try await listPage(request, context, escalated: true)
+    }
+
+    func listPage(_ request: Request, _ context: WebContext, escalated: Bool) async throws -> Response {
+        guard let viewer = context.viewer else { return Self.redirect("/login") }
+        let q = request.uri.queryParameters
+        let dateText = q.get("date").flatMap { $0.isEmpty ? nil : $0 }
+        let ward = q.get("ward").flatMap { $0.isEmpty ? nil : $0 }
+        var errors: [FieldError] = []
+        var day: String?
+        if let d = dateText, !escalated {
+            if LocalDate(iso: d) != nil { day = d } else { errors.append(FieldError(field: "date", message: "Enter a real date, for example 27 11 2026")) }
+        }
+        if let ward, !viewer.sees(ward: ward) { return notYourWard(viewer) }
+        let lists: [CallsReport]
+        do {
+            lists = try await callLists(day: day, ward: ward, escalated: escalated, viewer)
+        } catch {
+            return failure(error, viewer, doing: escalated ? "escalated list" : "call list")
+        }
+        var v = listValues(lists, viewer: viewer, ward: ward, escalated: escalated, errors: errors)
+        v["dateError"] = errors.first?.message
+        if errors.isEmpty, let d = dateText { v["date"] = d }
+        v["refresh"] = (escalated ? "/calls/escalated" : "/calls") + Self.query([("date", day), ("ward", ward)])
+        if !escalated { v["printLink"] = "/print" + Self.query([("date", day), ("ward", ward)]) }
+        if let flash = takeFlash(viewer) { v["flash"] = flash }
+        return Self.html(Templates.render("calls", v))
+    }
+
+    func listValues(_ lists: [CallsReport], viewer: Viewer, ward: String?, escalated: Bool, errors: [FieldError]) -> [String: Any] {
+        let first = lists.first
+        let clock = Views.Clock(first?.zone ?? .current)
+        let today = clock.today()
+        let day = first?.date.flatMap(LocalDate.init(iso:)) ?? today
+        let calls = Views.merged(lists)
+        let title = escalated ? "Escalated calls" : day == today ? "Today’s check-in calls" : "Check-in calls for \(clock.long(day))"
+        var v = chrome(viewer, title: title, errors: errors)
+        var heading = escalated ? "Escalated check-in calls" : "Check-in calls: \(clock.long(day))"
+        if let ward { heading += ", \(ward)" }
+        v["heading"] = heading
+        v[escalated ? "navEscalated" : "navCalls"] = true
+        v["asOf"] = clock.hhmm(Date())
+        v["rows"] = calls.map { Views.row($0, ward: ward == nil, maxAttempts: first?.maxAttempts, clock: clock, today: today) }
+        v["empty"] = calls.isEmpty
+        v["emptyText"] = escalated ? "No calls are with the breast care nurse." : "No check-in calls on this list."
+        let overdue = calls.filter(\.isOverdue).count
+        v["caption"] = "\(calls.count) call\(calls.count == 1 ? "" : "s") to make"
+            + (overdue > 0 ? ", \(overdue) overdue (shown first), then by the time each is due" : ", by the time each is due")
+        v["showFilters"] = !escalated
+        let choices = viewer.wards.isEmpty ? Array(Set(calls.compactMap(\.job.ward) + [ward].compactMap { $0 })).sorted() : viewer.wards
+        v["hasWardChoice"] = choices.count > 1 || (viewer.wards.isEmpty && !choices.isEmpty)
+        v["allWardsLabel"] = viewer.wards.isEmpty ? "All wards" : "All my wards"
+        v["wards"] = choices.map { ["name": $0, "selected": $0 == ward] }
+        return v
+    }
+
+    func notYourWard(_ viewer: Viewer) -> Response {
+        message(viewer, status: .forbidden, title: "Not one of your wards", [
+            "Your account shows the calls of \(viewer.wards.joined(separator: ", ")) only. Ask your touchpoint administrator if you need another ward.",
+        ], link: ("/calls", "Go to your calls"))
+    }
+
+    // MARK: One call
+
+    func callPage(_ request: Request, _ context: WebContext) async throws -> Response {
+        guard let viewer = context.viewer, let id = context.parameters.get("job") else { return Self.redirect("/login") }
+        return await showCall(id, viewer, form: nil, errors: [], conflict: nil, status: .ok)
+    }
+
+    /// The call page: fetched afresh, with what the nurse typed kept after an error.
+    func showCall(_ id: String, _ viewer: Viewer, form: OutcomeForm?, errors: [FieldError], conflict: String?,
+                  status: HTTPResponse.Status) async -> Response {
+        let job: JobView
+        do {
+            job = try await ask("job", .init(job: id), for: viewer, as: JobView.self)
+        } catch {
+            return failure(error, viewer, doing: "one call")
+        }
+        guard job.kind == .checkinCall, viewer.sees(ward: job.ward) else { return notFound(viewer) }
+        var v = callValues(job, viewer: viewer, errors: errors)
+        v["conflict"] = conflict
+        if let form {
+            v["note"] = form.note ?? ""
+            v["woundYes"] = form.wound_care == "yes"
+            v["woundNo"] = form.wound_care == "no"
+            v["outcomes"] = Self.outcomeChoices(checked: form.outcome.flatMap(CallOutcome.init(rawValue:)))
+        }
+        for e in errors { v[e.field == "outcome" ? "outcomeError" : e.field == "wound-yes" ? "woundError" : "noteError"] = e.message }
+        return Self.html(Templates.render("call", v), status: status)
+    }
+
+    static func outcomeChoices(checked: CallOutcome?) -> [[String: Any]] {
+        CallOutcome.allCases.enumerated().map { i, o in
+            ["id": i == 0 ? "outcome" : "outcome-\(o.rawValue)", "value": o.rawValue, "label": Views.outcomeLabel(o), "checked": o == checked]
+        }
+    }
+
+    func callValues(_ job: JobView, viewer: Viewer, errors: [FieldError]) -> [String: Any] {
+        let clock = Views.Clock(job.timeZone.flatMap(TimeZone.init(identifier:)) ?? .current)
+        let today = clock.today()
+        let s = Views.status(job, maxAttempts: nil, clock: clock, today: today)
+        var v = chrome(viewer, title: "Record a call’s outcome", errors: errors)
+        v["name"] = job.patientName ?? "Name not given (\(job.patientID))"
+        v["job"] = job.id
+        v["seenOutcomes"] = (job.outcomes ?? []).count
+        v["phone"] = CallListFormat.dialable(job.call?.phone)
+        v["tel"] = Views.tel(job.call?.phone)
+        v["voicemail"] = job.call?.voicemailOK == true ? "Yes: a message may be left" : "No: do not leave a message"
+        v["voicemailOK"] = job.call?.voicemailOK == true
+        v["ward"] = job.ward ?? "no ward"
+        v["surgery"] = job.call?.surgeryAt.map(clock.stamp) ?? "not known"
+        v["procedure"] = job.call?.procedure
+        v["tag"] = s.text
+        v["tagClass"] = s.cssClass
+        v["tries"] = job.attempts > 0 ? "\(job.attempts) tr\(job.attempts == 1 ? "y" : "ies") so far" : nil
+        let attempts = job.outcomes ?? []
+        v["hasAttempts"] = !attempts.isEmpty
+        v["attempts"] = attempts.map { a -> [String: Any] in
+            var outcome = a.outcome.words.prefix(1).uppercased() + a.outcome.words.dropFirst()
+            if let w = a.woundCare { outcome += w ? ", wound care discussed" : ", wound care not discussed" }
+            return ["when": clock.stamp(a.at), "by": a.by, "outcome": outcome, "note": a.note ?? ""]
+        }
+        let escalated = job.state == .escalated
+        v["back"] = escalated ? "/calls/escalated" : "/calls"
+        v["backLabel"] = escalated ? "the escalated calls" : "today’s calls"
+        v[escalated ? "navEscalated" : "navCalls"] = true
+        v["canRecord"] = job.state == .due || escalated
+        v["list"] = escalated ? "nurse" : "ward"
+        v["closedText"] = Self.closedText(job, last: attempts.last, clock: clock)
+        v["outcomes"] = Self.outcomeChoices(checked: nil)
+        v["note"] = ""
+        return v
+    }
+
+    /// Why a call takes no outcome now, in words.
+    static func closedText(_ job: JobView, last: JobView.Attempt?, clock: Views.Clock) -> String? {
+        switch job.state {
+        case .due, .escalated:
+            return nil
+        case .done:
+            guard let last else { return "This call is closed\(job.outcome.map { ": \($0.words)" } ?? "")." }
+            return "This call is closed: \(last.outcome.words), recorded by \(last.by) at \(clock.stamp(last.at))."
+        case .scheduled:
+            return job.attempts > 0
+                ? "The next try is at \(clock.stamp(job.dueAt)): the call comes back on the list then."
+                : "This call is not due yet: it comes on the list at \(clock.stamp(job.dueAt))."
+        default:
+            return "This call is \(job.state.rawValue): there is nothing to record."
+        }
+    }
+
+    // MARK: Recording an outcome
+
+    func recordOutcome(_ request: Request, _ context: WebContext) async throws -> Response {
+        guard let viewer = context.viewer, let id = context.parameters.get("job") else { return Self.redirect("/login") }
+        var request = request
+        let body = try await request.collectBody(upTo: context.maxUploadSize)
+        guard let form = try? URLEncodedFormDecoder().decode(OutcomeForm.self, from: String(buffer: body)) else { return forbidden(viewer) }
+        if isForged(request, token: form.csrf, viewer: viewer) { return forbidden(viewer) }
+        let outcome = form.outcome.flatMap(CallOutcome.init(rawValue:))
+        let note = (form.note ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        var errors: [FieldError] = []
+        if outcome == nil { errors.append(FieldError(field: "outcome", message: "Select what happened on the call")) }
+        if outcome == .reached && form.wound_care != "yes" && form.wound_care != "no" {
+            errors.append(FieldError(field: "wound-yes", message: "Select whether wound care was discussed"))
+        }
+        if outcome == .notRequired && note.isEmpty {
+            errors.append(FieldError(field: "note", message: "Say in the note why the call is not required"))
+        }
+        if note.count > 1000 { errors.append(FieldError(field: "note", message: "The note must be 1,000 characters or fewer")) }
+        guard let outcome, errors.isEmpty else {
+            return await showCall(id, viewer, form: form, errors: errors, conflict: nil, status: .badRequest)
+        }
+        // Wound care goes with reached only; a radio cannot be cleared without script, so it is dropped otherwise.
+        let woundCare = outcome == .reached ? form.wound_care == "yes" : nil
+        let args = ControlRequest.Arguments(job: id, outcome: outcome.rawValue, woundCare: woundCare, note: note.isEmpty ? nil : note,
+                                            seenOutcomes: form.seen_outcomes)
+        let job: JobView
+        do {
+            job = try await ask("outcome", args, for: viewer, as: JobView.self)
+        } catch .refused(let f) where f.code != .notFound && f.code != .permissionDenied {
+            let text = f.message.prefix(1).uppercased() + f.message.dropFirst()
+            return await showCall(id, viewer, form: nil, errors: [], conflict: text.hasSuffix(".") ? text : text + ".", status: .conflict)
+        } catch {
+            return failure(error, viewer, doing: "recording an outcome")
+        }
+        var text = "\(job.patientName ?? job.patientID): \(outcome.words)"
+        if let w = woundCare { text += w ? ", wound care discussed" : ", wound care not discussed" }
+        if job.state == .escalated && outcome != .reached { text += ". The call is now with the breast care nurse" }
+        flashes.withLock { $0[viewer.flashKey] = text + "." }
+        return Self.redirect(form.list == "nurse" ? "/calls/escalated" : "/calls")
+    }
+
+    // MARK: Print
+
+    /// `/print`: the A4 page of `touchpointctl calls --format html`.
+    func printPage(_ request: Request, _ context: WebContext) async throws -> Response {
+        guard let viewer = context.viewer else { return Self.redirect("/login") }
+        let q = request.uri.queryParameters
+        let day = q.get("date").flatMap { LocalDate(iso: $0) == nil ? nil : $0 }
+        let ward = q.get("ward").flatMap { $0.isEmpty ? nil : $0 }
+        if let ward, !viewer.sees(ward: ward) { return notYourWard(viewer) }
+        let lists: [CallsReport]
+        do {
+            lists = try await callLists(day: day, ward: ward, escalated: false, viewer)
+        } catch {
+            return failure(error, viewer, doing: "print page")
+        }
+        guard var report = lists.first else { return notFound(viewer) }
+        report.calls = Views.merged(lists)
+        report.ward = ward ?? (viewer.wards.isEmpty ? nil : viewer.wards.joined(separator: ", "))
+        var response = Self.html(CallListFormat.html(report, timeZone: report.zone))
+        response.headers[.contentSecurityPolicy] = Self.printPolicy
+        return response
+    }
+
+    /// The print page has one `<style>` element: allowed by its hash, nothing else inline.
+    static let printPolicy: String = {
+        let hash = Data(SHA256.hash(data: Data(PrintPage.styleText.utf8))).base64EncodedString()
+        return "default-src 'none'; style-src 'sha256-\(hash)'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    }()
+}

@@ -1,0 +1,146 @@
+import Crypto
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+import TouchpointControl
+import TouchpointDomain
+import TouchpointLinux
+
+/// The web view: each page is a thin adapter that asks `touchpointd` (over
+/// the control socket, acting for the signed-in nurse) and renders what it
+/// says. It keeps no patient data: accounts and sessions only.
+public final class WebApp: Sendable {
+    public let config: WebConfig
+    let accounts: Accounts
+    let daemon: AsyncControlClient
+    let logger: Logger
+    let policy: SessionPolicy
+    /// One-time confirmations ("Outcome recorded for ..."), by session. In
+    /// memory: they hold a patient's name and live only until the next page.
+    let flashes = Mutex<[String: String]>([:])
+    /// Signs CSRF tokens for `auth = "proxy"` (no session row to keep one in).
+    let proxySecret: [UInt8] = { var g = SystemRandomNumberGenerator(); return (0..<32).map { _ in UInt8.random(in: 0...255, using: &g) } }()
+    static let cookieName = "touchpoint_session"
+
+    public init(config: WebConfig, accounts: Accounts, daemon: AsyncControlClient, logger: Logger) {
+        self.config = config
+        self.accounts = accounts
+        self.daemon = daemon
+        self.logger = logger
+        self.policy = SessionPolicy(config)
+    }
+
+    /// Every page and what it needs: the sign-in pages and `/healthz` are
+    /// open; the rest go through `SignedIn`.
+    public func router() -> Router<WebContext> {
+        let router = Router(context: WebContext.self)
+        router.get("/login") { request, context in try await self.loginPage(request, context) }
+        router.post("/login") { request, context in try await self.login(request, context) }
+        router.get("/healthz") { _, _ in await self.health() }
+        router.get("/static/app.css") { _, _ in Self.stylesheet() }
+        let signedIn = router.group().add(middleware: SignedIn(app: self))
+        signedIn.get("/") { _, _ in Self.redirect("/calls") }
+        signedIn.post("/logout") { request, context in try await self.logout(request, context) }
+        signedIn.get("/calls") { request, context in try await self.callsPage(request, context) }
+        signedIn.get("/calls/escalated") { request, context in try await self.escalatedPage(request, context) }
+        signedIn.get("/calls/:job") { request, context in try await self.callPage(request, context) }
+        signedIn.post("/calls/:job/outcome") { request, context in try await self.recordOutcome(request, context) }
+        signedIn.get("/print") { request, context in try await self.printPage(request, context) }
+        return router
+    }
+
+    // MARK: Asking the daemon
+
+    func ask<T: Decodable>(_ command: String, _ args: ControlRequest.Arguments, for viewer: Viewer?, as: T.Type) async throws(ClientError) -> T {
+        let data = try await daemon.send(ControlRequest(command: command, args: args), actingFor: viewer?.name)
+        do {
+            return try ControlJSON.decoder.decode(T.self, from: data)
+        } catch {
+            throw .protocolError("touchpointd's reply to \(command) could not be read")
+        }
+    }
+
+    /// `/healthz`: 200 when the daemon answers, 503 when it does not. No data, no sign-in.
+    func health() async -> Response {
+        do {
+            _ = try await daemon.send(ControlRequest(command: "status"))
+            return Self.text("ok\n", status: .ok)
+        } catch {
+            return Self.text("touchpointd is not answering\n", status: .serviceUnavailable)
+        }
+    }
+
+    // MARK: Responses
+
+    static func html(_ body: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    static func text(_ body: String, status: HTTPResponse.Status) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    static func redirect(_ to: String) -> Response {
+        Response(status: .seeOther, headers: [.location: to])
+    }
+
+    static func stylesheet() -> Response {
+        Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "no-cache"],
+                 body: .init(byteBuffer: ByteBuffer(string: Stylesheet.css)))
+    }
+
+    /// The values every page's header needs.
+    func chrome(_ viewer: Viewer?, title: String, errors: [FieldError] = []) -> [String: Any] {
+        var v: [String: Any] = ["title": title, "hasErrors": !errors.isEmpty, "errors": errors.map(\.values)]
+        if let viewer {
+            v["user"] = viewer.name
+            v["csrf"] = viewer.csrf
+        }
+        return v
+    }
+
+    /// A page with no patient data: not found, not allowed, the daemon away.
+    func message(_ viewer: Viewer?, status: HTTPResponse.Status, title: String, _ paragraphs: [String],
+                 link: (href: String, text: String)? = nil) -> Response {
+        var v = chrome(viewer, title: title)
+        v["paragraphs"] = paragraphs
+        if let link { v["link"] = ["href": link.href, "text": link.text] }
+        return Self.html(Templates.render("message", v), status: status)
+    }
+
+    /// What a nurse sees when the daemon did not give an answer. The
+    /// details go to the journal (they hold no patient data), not the page.
+    func failure(_ error: ClientError, _ viewer: Viewer?, doing: String) -> Response {
+        switch error {
+        case .unreachable(let why):
+            logger.warning("touchpointd did not answer (\(doing)): \(why)")
+            return message(viewer, status: .serviceUnavailable, title: "touchpoint is not answering", [
+                "The call list cannot be shown because the touchpoint service is not answering. Nothing you did was lost.",
+                "Try again in a minute. If it goes on, tell the service desk, and phone patients from the printed list.",
+            ], link: ("/calls", "Try again"))
+        case .permissionDenied(let why):
+            logger.error("touchpointd refused the web view (\(doing)): \(why)")
+            return message(viewer, status: .serviceUnavailable, title: "touchpoint is not available", [
+                "The web view is not allowed to ask touchpoint for the call list. Tell the service desk: the web view's user must be in the staff and delegate groups.",
+            ])
+        case .refused(let f) where f.code == .notFound:
+            return notFound(viewer)
+        case .refused(let f):
+            logger.notice("touchpointd refused a request (\(doing)): \(f.code.rawValue)")
+            return message(viewer, status: .badRequest, title: "That could not be done", [f.message], link: ("/calls", "Back to today’s calls"))
+        case .protocolError(let why):
+            logger.error("touchpointd's reply could not be read (\(doing)): \(why)")
+            return message(viewer, status: .badGateway, title: "Something went wrong", [
+                "touchpoint gave an answer the web view could not read. Tell the service desk.",
+            ])
+        }
+    }
+
+    func notFound(_ viewer: Viewer?) -> Response {
+        message(viewer, status: .notFound, title: "Page not found", [
+            "There is no page at this address, or it is not one you can see.",
+        ], link: ("/calls", "Go to today’s calls"))
+    }
+}

@@ -1,0 +1,241 @@
+"""The ward nurse's flow through touchpoint-web in a real browser.
+
+Run by the Swift test `BrowserTests` (Tests/TouchpointDaemonTests), which
+starts the real touchpointd and touchpoint-web on a scenario built from the
+hospital clock and passes their addresses here in the environment. Chromium
+and chromedriver are Debian's; Selenium and axe-core come from PyPI
+(scripts/setup --browser). Every page, its error states included, is
+checked with axe-core at WCAG 2.2 AA and saved as screenshots at 1366x768
+and 320 px wide (TP_SCREENSHOTS) for a person to look at.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+from axe_selenium_python import Axe
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+BASE = os.environ["TP_BASE"]
+ALICE = os.environ["TP_ALICE_PASSWORD"]
+BOB = os.environ["TP_BOB_PASSWORD"]
+CTL = os.environ["TP_CTL"]
+SOCKET = os.environ["TP_SOCKET"]
+SHOTS = os.environ["TP_SCREENSHOTS"]
+
+
+
+def axe_script():
+    """axe-core 4.12 (WCAG 2.2 rules), as the axe-playwright-python wheel
+    carries it: axe-selenium-python's own copy is axe-core 3, without them."""
+    import importlib.util
+    spec = importlib.util.find_spec("axe_playwright_python")
+    return os.path.join(list(spec.submodule_search_locations)[0], "axe.min.js")
+
+
+AXE = os.environ.get("TP_AXE") or axe_script()
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+failures = []
+
+
+def check(condition, message):
+    print(("ok   " if condition else "FAIL ") + message, flush=True)
+    if not condition:
+        failures.append(message)
+
+
+def browser():
+    options = webdriver.ChromeOptions()
+    for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,768",
+                "--force-device-scale-factor=1", "--lang=en-GB", "--disable-gpu"]:
+        options.add_argument(arg)
+    options.binary_location = "/usr/bin/chromium"
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def job(job_id):
+    out = subprocess.run([CTL, "--socket", SOCKET, "job", job_id, "--json"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def audit(driver, name):
+    """axe-core at WCAG 2.2 AA, and the page seen at both widths."""
+    axe = Axe(driver, script_url=AXE)
+    axe.inject()
+    results = axe.run(options={"runOnly": {"type": "tag", "values": TAGS}, "resultTypes": ["violations"]})
+    violations = [f"{v['id']}: {v['help']} ({len(v['nodes'])}x: {v['nodes'][0]['target']})" for v in results["violations"]]
+    check(not violations, f"axe {name}: no violations" + ("" if not violations else f" -> {violations}"))
+    check(len(driver.find_elements(By.TAG_NAME, "h1")) == 1, f"{name}: one h1")
+    check(driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en-GB", f"{name}: lang en-GB")
+    check("touchpoint" in driver.title, f"{name}: a title naming the page ({driver.title})")
+    size = driver.get_window_size()
+    whole_page(driver, 1366, f"{name}-1366.png")
+    driver.set_window_size(320, 800)
+    # Reflow at 320 CSS px: nothing needs scrolling sideways.
+    width = driver.execute_script("return document.documentElement.scrollWidth")
+    check(width <= 320, f"{name}: fits 320 px wide (scroll width {width})")
+    whole_page(driver, 320, f"{name}-320.png")
+    driver.set_window_size(size["width"], size["height"])
+
+
+def whole_page(driver, width, file):
+    """A screenshot of the whole page at this width, for a person to look at."""
+    driver.set_window_size(width, 768)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, max(768, height + 140))
+    driver.save_screenshot(os.path.join(SHOTS, file))
+
+
+def navigating(driver, action):
+    """Does `action` (a click, a key) and waits for the next page."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    action()
+    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(old))
+
+
+def click(driver, css):
+    navigating(driver, driver.find_element(By.CSS_SELECTOR, css).click)
+
+
+def sign_in(driver, name, password):
+    driver.get(BASE + "/login")
+    driver.find_element(By.ID, "username").send_keys(name)
+    driver.find_element(By.ID, "password").send_keys(password)
+    click(driver, "button[type=submit]")
+
+
+def body(driver):
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def main():
+    os.makedirs(SHOTS, exist_ok=True)
+    a, b, k = browser(), browser(), browser()
+    try:
+        nurse_flow(a, b)
+        keyboard_flow(k)
+    finally:
+        for d in (a, b, k):
+            d.quit()
+    print(f"{len(failures)} failure(s)")
+    sys.exit(1 if failures else 0)
+
+
+def nurse_flow(a, b):
+    a.get(BASE + "/calls")
+    check(a.current_url.endswith("/login"), "no session: the sign-in page")
+    audit(a, "login")
+    click(a, "button[type=submit]")
+    check("There is a problem" in body(a), "empty sign-in: error summary")
+    audit(a, "login-error")
+
+    sign_in(a, "alice", ALICE)
+    check(a.current_url.endswith("/calls"), "signed in: today's calls")
+    text = body(a)
+    check("Ann Example" in text and "Cara Sample" in text, "her ward's calls")
+    check("Dee Person" not in text, "not another ward's")
+    audit(a, "calls")
+
+    # A second nurse opens the same call before alice records it.
+    sign_in(b, "bob", BOB)
+    b.get(BASE + "/calls/call-S1")
+
+    click(a, "a[href='/calls/call-S1']")
+    check("/calls/call-S1" in a.current_url, "opened Ann's call")
+    check("07700 900123" in body(a), "her phone number")
+    audit(a, "call")
+
+    click(a, "form[action$='/outcome'] button[type=submit]")
+    check("There is a problem" in body(a) and "Select what happened on the call" in body(a), "no choice: error summary")
+    link = a.find_element(By.CSS_SELECTOR, ".error-summary a")
+    check(link.get_attribute("href").endswith("#outcome"), "the summary links to the field")
+    check(a.title.startswith("Error:"), "the title says there is an error")
+    check(job("call-S1")["state"] == "due", "nothing recorded")
+    audit(a, "call-error")
+
+    a.find_element(By.CSS_SELECTOR, "label[for=outcome]").click()
+    a.find_element(By.CSS_SELECTOR, "label[for=wound-yes]").click()
+    click(a, "form[action$='/outcome'] button[type=submit]")
+    check(a.current_url.endswith("/calls"), "back on the list")
+    check("Ann Example: reached, wound care discussed." in body(a), "the confirmation names the patient and the outcome")
+    audit(a, "calls-confirmation")
+    recorded = job("call-S1")
+    check(recorded["state"] == "done", "the call is done")
+    check(recorded["history"][-1]["actor"] == "alice via web", "recorded by alice via web")
+
+    b.find_element(By.CSS_SELECTOR, "label[for=outcome]").click()
+    b.find_element(By.CSS_SELECTOR, "label[for=wound-no]").click()
+    click(b, "form[action$='/outcome'] button[type=submit]")
+    check("Already recorded by alice via web" in body(b), "the second browser is told who recorded it")
+    check(len(job("call-S1").get("outcomes", [])) == 1 and job("call-S1")["wound_care"] is True, "and nothing changed")
+    audit(b, "call-conflict")
+
+    a.get(BASE + "/calls/escalated")
+    audit(a, "escalated")
+    a.get(BASE + "/calls/call-S1")
+    audit(a, "call-closed")
+    a.get(BASE + "/print")
+    check("Cara Sample" in body(a), "the print page")
+    a.get(BASE + "/no-such-page")
+    audit(a, "not-found")
+
+    a.get(BASE + "/calls")
+    click(a, ".who button")
+    check("You have signed out" in body(a), "signed out")
+    audit(a, "signed-out")
+    a.back()
+    check("Cara Sample" not in body(a) and "/login" in a.current_url, "back after sign-out shows no patient")
+    a.get(BASE + "/calls")
+    check("/login" in a.current_url, "the session is over")
+
+
+def keyboard_flow(k):
+    """The whole flow with the keyboard alone: Tab, type, arrows, Enter."""
+    k.get(BASE + "/login")
+    keys = ActionChains(k)
+
+    def tab_to(predicate, what, limit=60):
+        for _ in range(limit):
+            ActionChains(k).send_keys(Keys.TAB).perform()
+            el = k.switch_to.active_element
+            if predicate(el):
+                return el
+        check(False, f"keyboard: reached {what}")
+        return None
+
+    user = tab_to(lambda e: e.get_attribute("id") == "username", "the username")
+    focus_style(k, "input")
+    navigating(k, lambda: keys.send_keys("alice").send_keys(Keys.TAB).send_keys(ALICE).send_keys(Keys.ENTER).perform())
+    check(k.current_url.endswith("/calls"), "keyboard: signed in")
+    link = tab_to(lambda e: "Record outcome" in (e.text or "") and "Cara" in (e.get_attribute("textContent") or ""), "Cara's call")
+    focus_style(k, "link")
+    navigating(k, lambda: ActionChains(k).send_keys(Keys.ENTER).perform())
+    check("/calls/call-S2" in k.current_url, "keyboard: opened Cara's call")
+    tab_to(lambda e: e.get_attribute("name") == "outcome", "the outcome radios")
+    ActionChains(k).send_keys(Keys.ARROW_DOWN).perform()  # reached -> no answer
+    check(k.switch_to.active_element.get_attribute("value") == "no_answer", "keyboard: chose no answer")
+    tab_to(lambda e: e.tag_name == "button" and "Record" in e.text, "the button")
+    focus_style(k, "button")
+    navigating(k, lambda: ActionChains(k).send_keys(Keys.ENTER).perform())
+    check("Cara Sample: no answer." in body(k), "keyboard: recorded, with the confirmation")
+    check(job("call-S2")["outcomes"][-1]["by"] == "alice via web", "keyboard: in alice's name")
+
+
+def focus_style(driver, what):
+    """Focus is visible: the NHS yellow, or an outline."""
+    style = driver.execute_script(
+        "const s = getComputedStyle(document.activeElement);"
+        "return [s.backgroundColor, s.outlineStyle, s.outlineColor, s.boxShadow].join(' | ');")
+    check("255, 235, 59" in style, f"keyboard: the focused {what} is visibly marked ({style})")
+
+
+if __name__ == "__main__":
+    main()
