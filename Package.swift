@@ -131,7 +131,7 @@ let package = Package(
         .target(
             name: "TouchpointWeb",
             dependencies: [
-                "TouchpointControl", "TouchpointDomain", "TouchpointSystemd", "TouchpointLinux", "TouchpointConfig",
+                "TouchpointControl", "TouchpointDomain", "TouchpointSystemd", "TouchpointLinux", "TouchpointConfig", "CLinux",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

@@ -17,7 +17,7 @@ public struct BenchmarkOptions: Sendable {
     public var notices = 1_000
     public var calls = 1_000
     public var statusSeconds = 5
-    /// Scenario names to run (`ingest`, `idle`, `lateness`, `calls`); all when empty.
+    /// Scenario names to run (`ingest`, `idle`, `lateness`, `calls`, `web`); all when empty.
     public var only: Set<String> = []
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("bench: " + $0 + "\n").utf8)) }
 
@@ -51,6 +51,7 @@ public enum Benchmarks {
         if o.runs("idle") { rows += try idleAndStatus(o) }
         if o.runs("lateness") { rows += try lateness(o) }
         if o.runs("calls") { rows += try callList(o) }
+        if o.runs("web") { rows += try web(o) }
         return rows
     }
 

@@ -103,13 +103,20 @@ public final class AsyncControlClient: Sendable {
         switch await exchange(payload, on: slot) {
         case .replied(let bytes):
             return try ControlClient.unwrap(bytes)
-        case .notSent, .lost where readOnly:
-            switch await exchange(payload, on: slot) {
-            case .replied(let bytes): return try ControlClient.unwrap(bytes)
-            case .notSent(let e), .lost(let e): throw e
-            }
+        case .notSent:
+            // Never written: safe to send on a new connection.
+            return try await resend(payload, on: slot)
+        case .lost where readOnly:
+            return try await resend(payload, on: slot)
         case .lost(let e):
             throw .unreachable("\(e.message); the request may or may not have been carried out: look before trying again")
+        }
+    }
+
+    private func resend(_ payload: Data, on slot: Slot) async throws(ClientError) -> Data {
+        switch await exchange(payload, on: slot) {
+        case .replied(let bytes): return try ControlClient.unwrap(bytes)
+        case .notSent(let e), .lost(let e): throw e
         }
     }
 

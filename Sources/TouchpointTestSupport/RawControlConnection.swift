@@ -76,6 +76,18 @@ public func residentKiB(_ pid: Int32) -> Int { procStatusKiB(pid, "VmRSS:") }
 /// The most resident memory a process has had (`VmHWM`), in KiB.
 public func peakResidentKiB(_ pid: Int32) -> Int { procStatusKiB(pid, "VmHWM:") }
 
+/// Of the resident memory: what is the process's own (heap, stacks), not
+/// pages of its program and libraries' files.
+public func anonymousKiB(_ pid: Int32) -> Int { procStatusKiB(pid, "RssAnon:") }
+
+/// The proportional set size: shared pages counted once across the
+/// processes that share them.
+public func proportionalKiB(_ pid: Int32) -> Int {
+    guard let s = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8),
+          let line = s.split(separator: "\n").first(where: { $0.hasPrefix("Pss:") }) else { return 0 }
+    return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+}
+
 private func procStatusKiB(_ pid: Int32, _ field: String) -> Int {
     guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
           let line = s.split(separator: "\n").first(where: { $0.hasPrefix(field) }) else { return 0 }

@@ -17,8 +17,6 @@ public struct WebSession: Equatable, Sendable {
     public var account: Account
     /// The per-session token every form carries back (CSRF).
     public var csrf: String
-    /// A confirmation to show once, on the next page (an outcome recorded).
-    public var flash: String?
     var tokenHash: String
 }
 
@@ -51,6 +49,9 @@ public final class Accounts: Sendable {
         if fd >= 0 { fchmod(fd, 0o600); close(fd) }
         var config = Configuration()
         config.busyMode = .timeout(5)
+        // WAL: the pages' session look-ups read without locking out the
+        // administrator's commands, and the other way round.
+        config.journalMode = .wal
         config.qos = .default
         db = try DatabaseQueue(path: path, configuration: config)
         try Self.migrator.migrate(db)
@@ -73,8 +74,7 @@ public final class Accounts: Sendable {
                     account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
                     csrf TEXT NOT NULL,
                     created_at INTEGER NOT NULL,
-                    seen_at INTEGER NOT NULL,
-                    flash TEXT
+                    seen_at INTEGER NOT NULL
                 ) WITHOUT ROWID;
                 CREATE INDEX sessions_account ON sessions (account);
                 CREATE TABLE sign_in_failures (
@@ -238,7 +238,7 @@ extension Accounts {
                 }
             }
             guard let account else { return .refused }
-            return .signedIn(token: token, session: WebSession(account: account, csrf: csrf, flash: nil, tokenHash: Self.sha256(token)))
+            return .signedIn(token: token, session: WebSession(account: account, csrf: csrf, tokenHash: Self.sha256(token)))
         }
         try await lane.run { [db] in
             try db.write { db in
@@ -268,31 +268,24 @@ extension Accounts {
     public func session(token: String, policy: SessionPolicy, now: Date = Date()) async throws -> WebSession? {
         let hash = Self.sha256(token)
         return try await lane.run { [db] in
-            try db.write { db -> WebSession? in
-                guard let row = try Row.fetchOne(db, sql: """
-                    SELECT s.csrf, s.created_at, s.seen_at, s.flash, a.name, a.wards, a.disabled
+            // Every page asks: a read with a statement prepared once, and a
+            // write only when the session ends or is marked seen.
+            guard let row = try db.read({ db in
+                try Row.fetchOne(db.cachedStatement(sql: """
+                    SELECT s.csrf, s.created_at, s.seen_at, a.name, a.wards, a.disabled
                     FROM sessions s JOIN accounts a ON a.name = s.account WHERE s.token_hash = ?
-                    """, arguments: [hash]) else { return nil }
-                let created: Int64 = row["created_at"], seen: Int64 = row["seen_at"]
-                let n = now.millis
-                if (row["disabled"] as Bool) || n - seen > policy.idle.millis || n - created > policy.max.millis {
-                    try db.execute(sql: "DELETE FROM sessions WHERE token_hash = ?", arguments: [hash])
-                    return nil
-                }
-                if n - seen > 30_000 {
-                    try db.execute(sql: "UPDATE sessions SET seen_at = ? WHERE token_hash = ?", arguments: [n, hash])
-                }
-                return WebSession(account: Self.account(row), csrf: row["csrf"], flash: row["flash"], tokenHash: hash)
+                    """), arguments: [hash])
+            }) else { return nil }
+            let created: Int64 = row["created_at"], seen: Int64 = row["seen_at"]
+            let n = now.millis
+            if (row["disabled"] as Bool) || n - seen > policy.idle.millis || n - created > policy.max.millis {
+                try db.write { try $0.execute(sql: "DELETE FROM sessions WHERE token_hash = ?", arguments: [hash]) }
+                return nil
             }
-        }
-    }
-
-    /// Keeps a confirmation for the session's next page.
-    public func setFlash(_ text: String?, for session: WebSession) async throws {
-        try await lane.run { [db] in
-            try db.write { db in
-                try db.execute(sql: "UPDATE sessions SET flash = ? WHERE token_hash = ?", arguments: [text, session.tokenHash])
+            if n - seen > 30_000 {
+                try db.write { try $0.execute(sql: "UPDATE sessions SET seen_at = ? WHERE token_hash = ?", arguments: [n, hash]) }
             }
+            return WebSession(account: Self.account(row), csrf: row["csrf"], tokenHash: hash)
         }
     }
 

@@ -19,15 +19,22 @@ extension WebApp {
     // MARK: Call lists
 
     /// The lists a viewer may see: the ward asked for, else each of their
-    /// wards, else all wards in one.
-    func callLists(day: String?, ward: String?, escalated: Bool, _ viewer: Viewer) async throws(ClientError) -> [CallsReport] {
+    /// wards, else all wards in one; each from the cache when it is fresh.
+    func callLists(day: String?, ward: String?, escalated: Bool, _ viewer: Viewer) async throws(ClientError) -> [RenderedList] {
         let wards: [String?] = ward.map { [$0] } ?? (viewer.wards.isEmpty ? [nil] : viewer.wards.map { $0 })
-        var lists: [CallsReport] = []
+        var found: [RenderedList] = []
         for w in wards {
-            lists.append(try await ask("calls", .init(date: escalated ? nil : day, ward: w, escalated: escalated ? true : nil), for: viewer,
-                                       as: CallsReport.self))
+            let key = CallListCache.Key(day: escalated ? nil : day, ward: w, escalated: escalated)
+            found.append(try await cachedList(key, for: viewer))
         }
-        return lists
+        return found
+    }
+
+    private func cachedList(_ key: CallListCache.Key, for viewer: Viewer) async throws(ClientError) -> RenderedList {
+        try await self.lists.list(key) { () async throws(ClientError) -> Data in
+            try await daemon.send(ControlRequest(command: "calls", args: .init(date: key.day, ward: key.ward, escalated: key.escalated ? true : nil)),
+                                  actingFor: viewer.name)
+        }
     }
 
     static func query(_ pairs: [(String, String?)]) -> String {
@@ -60,7 +67,7 @@ extension WebApp {
             if LocalDate(iso: d) != nil { day = d } else { errors.append(FieldError(field: "date", message: "Enter a real date, for example 27 11 2026")) }
         }
         if let ward, !viewer.sees(ward: ward) { return notYourWard(viewer) }
-        let lists: [CallsReport]
+        let lists: [RenderedList]
         do {
             lists = try await callLists(day: day, ward: ward, escalated: escalated, viewer)
         } catch {
@@ -72,30 +79,44 @@ extension WebApp {
         v["refresh"] = (escalated ? "/calls/escalated" : "/calls") + Self.query([("date", day), ("ward", ward)])
         if !escalated { v["printLink"] = "/print" + Self.query([("date", day), ("ward", ward)]) }
         if let flash = takeFlash(viewer) { v["flash"] = flash }
-        return Self.html(Templates.render("calls", v))
+        // The page around the rows is rendered per request; the rows are the
+        // cached buffer (one list) or joined here (an account's several wards).
+        let page = Templates.render("calls", v)
+        guard let marker = page.range(of: Self.rowsMarker) else { return Self.html(page) }
+        let rows: ByteBuffer = lists.count == 1 ? lists[0].html : ByteBuffer(string: Views.merged(lists).map(\.html).joined())
+        var body = ByteBuffer()
+        body.reserveCapacity(page.utf8.count + rows.readableBytes)
+        body.writeSubstring(page[..<marker.lowerBound])
+        body.writeImmutableBuffer(rows)
+        body.writeSubstring(page[marker.upperBound...])
+        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: body))
     }
 
-    func listValues(_ lists: [CallsReport], viewer: Viewer, ward: String?, escalated: Bool, errors: [FieldError]) -> [String: Any] {
-        let first = lists.first
+    /// Where the rows go in the rendered page.
+    static let rowsMarker = "\u{1}touchpoint-rows\u{1}"
+
+    func listValues(_ lists: [RenderedList], viewer: Viewer, ward: String?, escalated: Bool, errors: [FieldError]) -> [String: Any] {
+        let first = lists.first?.report
         let clock = Views.Clock(first?.zone ?? .current)
         let today = clock.today()
         let day = first?.date.flatMap(LocalDate.init(iso:)) ?? today
-        let calls = Views.merged(lists)
+        let rows = Views.merged(lists)
         let title = escalated ? "Escalated calls" : day == today ? "Today’s check-in calls" : "Check-in calls for \(clock.long(day))"
         var v = chrome(viewer, title: title, errors: errors)
         var heading = escalated ? "Escalated check-in calls" : "Check-in calls: \(clock.long(day))"
         if let ward { heading += ", \(ward)" }
         v["heading"] = heading
         v[escalated ? "navEscalated" : "navCalls"] = true
-        v["asOf"] = clock.hhmm(Date())
-        v["rows"] = calls.map { Views.row($0, ward: ward == nil, maxAttempts: first?.maxAttempts, clock: clock, today: today) }
-        v["empty"] = calls.isEmpty
+        v["asOf"] = clock.hhmm(lists.map(\.fetchedAt).min() ?? Date())
+        v["rowsHTML"] = Self.rowsMarker
+        v["empty"] = rows.isEmpty
         v["emptyText"] = escalated ? "No calls are with the breast care nurse." : "No check-in calls on this list."
-        let overdue = calls.filter(\.isOverdue).count
-        v["caption"] = "\(calls.count) call\(calls.count == 1 ? "" : "s") to make"
+        let overdue = rows.filter(\.overdue).count
+        v["caption"] = "\(rows.count) call\(rows.count == 1 ? "" : "s") to make"
             + (overdue > 0 ? ", \(overdue) overdue (shown first), then by the time each is due" : ", by the time each is due")
         v["showFilters"] = !escalated
-        let choices = viewer.wards.isEmpty ? Array(Set(calls.compactMap(\.job.ward) + [ward].compactMap { $0 })).sorted() : viewer.wards
+        let seen = Set(lists.flatMap { $0.report.calls.compactMap(\.job.ward) })
+        let choices = viewer.wards.isEmpty ? Array(seen.union([ward].compactMap { $0 })).sorted() : viewer.wards
         v["hasWardChoice"] = choices.count > 1 || (viewer.wards.isEmpty && !choices.isEmpty)
         v["allWardsLabel"] = viewer.wards.isEmpty ? "All wards" : "All my wards"
         v["wards"] = choices.map { ["name": $0, "selected": $0 == ward] }
@@ -232,6 +253,7 @@ extension WebApp {
         } catch {
             return failure(error, viewer, doing: "recording an outcome")
         }
+        self.lists.drop()
         var text = "\(job.patientName ?? job.patientID): \(outcome.words)"
         if let w = woundCare { text += w ? ", wound care discussed" : ", wound care not discussed" }
         if job.state == .escalated && outcome != .reached { text += ". The call is now with the breast care nurse" }
@@ -248,14 +270,14 @@ extension WebApp {
         let day = q.get("date").flatMap { LocalDate(iso: $0) == nil ? nil : $0 }
         let ward = q.get("ward").flatMap { $0.isEmpty ? nil : $0 }
         if let ward, !viewer.sees(ward: ward) { return notYourWard(viewer) }
-        let lists: [CallsReport]
+        let lists: [RenderedList]
         do {
             lists = try await callLists(day: day, ward: ward, escalated: false, viewer)
         } catch {
             return failure(error, viewer, doing: "print page")
         }
-        guard var report = lists.first else { return notFound(viewer) }
-        report.calls = Views.merged(lists)
+        guard var report = lists.first?.report else { return notFound(viewer) }
+        report.calls = Views.merged(lists.map(\.report))
         report.ward = ward ?? (viewer.wards.isEmpty ? nil : viewer.wards.joined(separator: ", "))
         var response = Self.html(CallListFormat.html(report, timeZone: report.zone))
         response.headers[.contentSecurityPolicy] = Self.printPolicy

@@ -58,7 +58,15 @@ enum Stylesheet {
             table.responsive thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
             table.responsive tr { display: block; background: #fff; border: 1px solid #d8dde0; margin-bottom: 16px; }
             table.responsive td { display: block; border: 0; padding: 8px 12px; }
-            table.responsive td::before { content: attr(data-label); display: block; font-weight: bold; font-size: 1rem; }
+            table.responsive td::before { display: block; font-weight: bold; font-size: 1rem; }
+            table.calls td:nth-of-type(1)::before { content: "Patient"; }
+            table.calls td:nth-of-type(2)::before { content: "Phone"; }
+            table.calls td:nth-of-type(3)::before { content: "Status"; }
+            table.calls td:nth-of-type(4)::before { content: "Ward and procedure"; }
+            table.attempts td:nth-of-type(1)::before { content: "When"; }
+            table.attempts td:nth-of-type(2)::before { content: "Who"; }
+            table.attempts td:nth-of-type(3)::before { content: "Outcome"; }
+            table.attempts td:nth-of-type(4)::before { content: "Note"; }
             h1 { font-size: 1.6rem; }
         }
 

@@ -23,7 +23,7 @@ enum Templates {
     }
 
     static let sources: [String: String] = [
-        "head": head, "foot": foot, "errors": errors, "login": login, "calls": calls, "call": call, "message": message,
+        "head": head, "foot": foot, "errors": errors, "login": login, "calls": calls, "row": row, "call": call, "message": message,
     ]
 
     static let head = #"""
@@ -149,25 +149,24 @@ enum Templates {
         {{/empty}}
         {{^empty}}
         <div class="table-wrap">
-        <table class="responsive">
+        <table class="responsive calls">
         <caption>{{caption}}</caption>
         <thead><tr><th scope="col">Patient</th><th scope="col">Phone</th><th scope="col">Status</th><th scope="col">Ward and procedure</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
         <tbody>
-        {{#rows}}
-        <tr>
-        <td data-label="Patient"><strong>{{name}}</strong></td>
-        <td data-label="Phone" class="phone"><a href="tel:{{tel}}">{{phone}}</a><br><span class="small{{^voicemailOK}} warning-text{{/voicemailOK}}">voicemail {{voicemail}}</span></td>
-        <td data-label="Status"><strong class="tag {{tagClass}}">{{tag}}</strong>{{#tries}}<br><span class="small">{{tries}}</span>{{/tries}}</td>
-        <td data-label="Ward and procedure">{{ward}}{{#procedure}}<br><span class="small">{{procedure}}</span>{{/procedure}}</td>
-        <td data-label="Action"><a href="/calls/{{job}}">Record outcome<span class="visually-hidden"> for {{name}}</span></a></td>
-        </tr>
-        {{/rows}}
+        {{{rowsHTML}}}
         </tbody>
         </table>
         </div>
         {{/empty}}
         {{#printLink}}<p><a href="{{printLink}}">Printable list (A4)</a></p>{{/printLink}}
         {{> foot}}
+        """#
+
+    /// One row of a call list, rendered once per list (`CallListCache`).
+    /// Compact: a thousand of them make the page.
+    static let row = #"""
+        <tr><td><strong>{{name}}</strong></td><td class="phone"><a href="tel:{{tel}}">{{phone}}</a><br><span class="small{{^voicemailOK}} warning-text{{/voicemailOK}}">voicemail {{voicemail}}</span></td><td><strong class="tag {{tagClass}}">{{tag}}</strong>{{#tries}}<br><span class="small">{{tries}}</span>{{/tries}}</td><td>{{ward}}{{#procedure}}<br><span class="small">{{procedure}}</span>{{/procedure}}</td><td><a href="/calls/{{job}}">Record outcome<span class="visually-hidden"> for {{name}}</span></a></td></tr>
+
         """#
 
     static let call = #"""
@@ -192,12 +191,12 @@ enum Templates {
         {{^attempts}}<p>No attempts recorded yet.</p>{{/attempts}}
         {{#hasAttempts}}
         <div class="table-wrap">
-        <table class="responsive">
+        <table class="responsive attempts">
         <caption class="visually-hidden">Attempts so far, oldest first</caption>
         <thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Outcome</th><th scope="col">Note</th></tr></thead>
         <tbody>
         {{#attempts}}
-        <tr><td data-label="When">{{when}}</td><td data-label="Who">{{by}}</td><td data-label="Outcome">{{outcome}}</td><td data-label="Note">{{note}}</td></tr>
+        <tr><td>{{when}}</td><td>{{by}}</td><td>{{outcome}}</td><td>{{note}}</td></tr>
         {{/attempts}}
         </tbody>
         </table>

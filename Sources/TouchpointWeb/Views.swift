@@ -6,53 +6,50 @@ import TouchpointDomain
 /// for the templates, in the hospital's zone (never the server's or the
 /// browser's), status in words as well as colour.
 enum Views {
-    /// Formatters in the hospital's zone, en-GB.
-    struct Clock {
-        let zone: TimeZone
-        private let time: DateFormatter
-        private let weekday: DateFormatter
-        private let dayMonth: DateFormatter
-        private let full: DateFormatter
-        private let longDay: DateFormatter
+    /// Times as a ward reads them, in the hospital's zone (the domain's
+    /// `HospitalClock`), in British English: "14:05", "Fri 27 Nov 2026,
+    /// 14:05", "Friday 27 November 2026". Written out rather than through
+    /// DateFormatter: a list page formats on every request, and making
+    /// formatters costs more than the rest of the page.
+    struct Clock: Sendable {
+        let hospital: HospitalClock
+        var zone: TimeZone { hospital.timeZone }
 
-        init(_ zone: TimeZone) {
-            self.zone = zone
-            func make(_ format: String, _ tz: TimeZone) -> DateFormatter {
-                let f = DateFormatter()
-                f.locale = Locale(identifier: "en_GB")
-                f.timeZone = tz
-                f.dateFormat = format
-                return f
-            }
-            time = make("HH:mm", zone)
-            weekday = make("EEE", zone)
-            dayMonth = make("d MMM", zone)
-            full = make("EEE d MMM yyyy, HH:mm", zone)
-            longDay = make("EEEE d MMMM yyyy", TimeZone(secondsFromGMT: 0)!)
+        init(_ zone: TimeZone) { hospital = HospitalClock(timeZone: zone) }
+
+        static let weekdays = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+        static let months = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+                             "October", "November", "December"]
+
+        func hhmm(_ d: Date) -> String {
+            let t = hospital.localDateTime(of: d).time
+            return (t.hour < 10 ? "0" : "") + String(t.hour) + ":" + (t.minute < 10 ? "0" : "") + String(t.minute)
         }
 
-        func hhmm(_ d: Date) -> String { time.string(from: d) }
-        func stamp(_ d: Date) -> String { full.string(from: d) }
+        /// "Fri 27 Nov 2026, 14:05"
+        func stamp(_ d: Date) -> String {
+            let day = hospital.localDate(of: d)
+            return "\(short(day)) \(day.year), \(hhmm(d))"
+        }
 
-        /// "Friday 27 November 2026" for a hospital calendar day.
+        /// "Fri 27 Nov"
+        func short(_ day: LocalDate) -> String {
+            "\(Self.weekdays[day.isoWeekday - 1].prefix(3)) \(day.day) \(Self.months[day.month - 1].prefix(3))"
+        }
+
+        /// "Friday 27 November 2026"
         func long(_ day: LocalDate) -> String {
-            longDay.string(from: Date(timeIntervalSince1970: TimeInterval(day.daysSinceEpoch * 86_400)))
+            "\(Self.weekdays[day.isoWeekday - 1]) \(day.day) \(Self.months[day.month - 1]) \(day.year)"
         }
 
         /// A past day as a nurse says it: the weekday within the last week, else "26 Nov".
         func since(_ day: LocalDate, today: LocalDate) -> String {
-            let noon = Date(timeIntervalSince1970: TimeInterval(day.daysSinceEpoch * 86_400 + 43_200))
-            let f = today.daysSinceEpoch - day.daysSinceEpoch < 7 ? weekday : dayMonth
-            f.timeZone = TimeZone(secondsFromGMT: 0)
-            return f.string(from: noon)
+            today.daysSinceEpoch - day.daysSinceEpoch < 7
+                ? String(Self.weekdays[day.isoWeekday - 1].prefix(3))
+                : "\(day.day) \(Self.months[day.month - 1].prefix(3))"
         }
 
-        func today(_ now: Date = Date()) -> LocalDate {
-            var cal = Calendar(identifier: .gregorian)
-            cal.timeZone = zone
-            let c = cal.dateComponents([.year, .month, .day], from: now)
-            return LocalDate(year: c.year!, month: c.month!, day: c.day!)
-        }
+        func today(_ now: Date = Date()) -> LocalDate { hospital.localDate(of: now) }
     }
 
     /// A call's status tag: text and the class that colours it.
@@ -98,7 +95,7 @@ enum Views {
     }
 
     /// One row of a call list.
-    static func row(_ c: CallEntry, ward: Bool, maxAttempts: Int?, clock: Clock, today: LocalDate) -> [String: Any] {
+    static func row(_ c: CallEntry, maxAttempts: Int?, clock: Clock, today: LocalDate) -> [String: Any] {
         let s = status(c.job, maxAttempts: maxAttempts, clock: clock, today: today)
         var row: [String: Any] = [
             "name": c.patientName ?? "Name not given (\(c.job.patientID))", "job": c.job.id,
@@ -108,17 +105,27 @@ enum Views {
         ]
         if let t = s.tries { row["tries"] = t }
         if let p = c.procedure { row["procedure"] = p }
-        _ = ward
         return row
     }
 
     /// Calls of several lists (an account's wards) in the order a nurse
-    /// works: overdue first, then by due time.
+    /// works: overdue first, then by due time. One list is in that order already.
     static func merged(_ lists: [CallsReport]) -> [CallEntry] {
-        lists.flatMap(\.calls).sorted { a, b in
+        guard lists.count > 1 else { return lists.first?.calls ?? [] }
+        return lists.flatMap(\.calls).sorted { a, b in
             if a.isOverdue != b.isOverdue { return a.isOverdue }
             if a.job.dueAt != b.job.dueAt { return a.job.dueAt < b.job.dueAt }
             return a.job.id < b.job.id
+        }
+    }
+
+    /// The same for rendered rows.
+    static func merged(_ lists: [RenderedList]) -> [RenderedRow] {
+        guard lists.count > 1 else { return lists.first?.rows ?? [] }
+        return lists.flatMap(\.rows).sorted { a, b in
+            if a.overdue != b.overdue { return a.overdue }
+            if a.dueAt != b.dueAt { return a.dueAt < b.dueAt }
+            return a.id < b.id
         }
     }
 }

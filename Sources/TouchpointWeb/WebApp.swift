@@ -20,6 +20,8 @@ public final class WebApp: Sendable {
     /// One-time confirmations ("Outcome recorded for ..."), by session. In
     /// memory: they hold a patient's name and live only until the next page.
     let flashes = Mutex<[String: String]>([:])
+    /// The call lists, asked for once and rendered once for everyone.
+    let lists = CallListCache()
     /// Signs CSRF tokens for `auth = "proxy"` (no session row to keep one in).
     let proxySecret: [UInt8] = { var g = SystemRandomNumberGenerator(); return (0..<32).map { _ in UInt8.random(in: 0...255, using: &g) } }()
     static let cookieName = "touchpoint_session"

@@ -20,7 +20,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.action_chains import ActionChains
-from selenium.webdriver.support import expected_conditions
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
 BASE = os.environ["TP_BASE"]
@@ -98,7 +98,15 @@ def navigating(driver, action):
     """Does `action` (a click, a key) and waits for the next page."""
     old = driver.find_element(By.TAG_NAME, "html")
     action()
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(old))
+
+    def gone(_):
+        # Chromium says a replaced page's element is stale in more than one way.
+        try:
+            old.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+    WebDriverWait(driver, 20).until(gone)
 
 
 def click(driver, css):
