@@ -27,6 +27,31 @@ import Testing
         #expect(f.message.contains("already closed"))
     }
 
+    /// Two nurses with the call open: the second, who saw no outcome, is told
+    /// who recorded the first and when, and nothing changes, even though the
+    /// call is due again and would otherwise take her outcome.
+    @Test func anOutcomeOnACallRecordedSinceItWasSeenIsRefused() throws {
+        let machine = JobStateMachine(rules: rules, now: t("2026-12-02T11:40"))
+        let first = CallAttempt(at: t("2026-12-02T09:30"), by: "alice via web", outcome: .noAnswer, woundCare: nil, note: nil)
+        var j = dueCall()
+        j.attempts = 1  // alice's no answer; the call came back at 11:30
+        switch machine.record(.reached, on: j, woundCare: true, note: nil, actor: "bob via web", seenOutcomes: 0, outcomes: [first]) {
+        case .success: Issue.record("bob's outcome was taken over alice's")
+        case .failure(let r):
+            #expect(r.message.contains("already recorded by alice via web at 2026-12-02 09:30 (no answer)"), "\(r.message)")
+        }
+        // Seen as it is: taken.
+        #expect((try? machine.record(.reached, on: j, woundCare: true, note: nil, actor: "bob via web", seenOutcomes: 1, outcomes: [first]).get()) != nil)
+        // Closed since: says so, and who closed it.
+        var done = j
+        done.state = .done
+        let closing = CallAttempt(at: t("2026-12-02T11:35"), by: "carol", outcome: .reached, woundCare: true, note: nil)
+        guard case .failure(let r) = machine.record(.declined, on: done, woundCare: nil, note: nil, actor: "bob", outcomes: [first, closing]) else {
+            Issue.record("an outcome on a closed call was taken"); return
+        }
+        #expect(r.message.contains("already recorded by carol") && r.message.contains("already closed"))
+    }
+
     @Test func threeAttemptsEndEscalated() throws {
         var j = try record(.noAnswer, dueCall(), at: "2026-12-02T09:30").get()
         #expect(j.state == .scheduled && j.attempts == 1 && utc(j.dueAt) == "2026-12-02T11:30:00Z")
