@@ -100,6 +100,11 @@ public struct ControlRequest: Codable, Equatable, Sendable {
         public var outcome: String?
         public var woundCare: Bool?
         public var note: String?
+        /// `report`: `YYYY-MM`, or `from` and `to` (`YYYY-MM-DD`); `list`: `PROMISE.MEASURE`.
+        public var month: String?
+        public var from: String?
+        public var to: String?
+        public var list: String?
         /// `outcome`: how many outcomes the call had when the person chose
         /// theirs; if another nurse recorded one since, nothing is recorded.
         public var seenOutcomes: Int?
@@ -107,8 +112,13 @@ public struct ControlRequest: Codable, Equatable, Sendable {
         public init(limit: Int? = nil, showLine: Bool? = nil, job: String? = nil, ref: String? = nil, kind: String? = nil,
                     state: String? = nil, patient: String? = nil, dueFrom: Date? = nil, dueTo: Date? = nil,
                     date: String? = nil, ward: String? = nil, escalated: Bool? = nil, outcome: String? = nil,
-                    woundCare: Bool? = nil, note: String? = nil, seenOutcomes: Int? = nil) {
+                    woundCare: Bool? = nil, note: String? = nil, seenOutcomes: Int? = nil, month: String? = nil,
+                    from: String? = nil, to: String? = nil, list: String? = nil) {
             self.seenOutcomes = seenOutcomes
+            self.month = month
+            self.from = from
+            self.to = to
+            self.list = list
             self.date = date
             self.ward = ward
             self.escalated = escalated
@@ -127,7 +137,7 @@ public struct ControlRequest: Codable, Equatable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case limit, job, ref, kind, state, patient, date, ward, escalated, outcome, note
+            case limit, job, ref, kind, state, patient, date, ward, escalated, outcome, note, month, from, to, list
             case seenOutcomes = "seen_outcomes"
             case woundCare = "wound_care"
             case showLine = "show_line"

@@ -44,11 +44,12 @@ struct IngestApplier {
             }
             var booking: Booking? = nil
             if let (kind, ref) = env.event.booking {
-                switch BookingLedger.apply(env.event, to: try store.booking(kind, ref), eventID: env.id) {
+                switch BookingLedger.apply(env.event, to: try store.booking(kind, ref), eventID: env.id, now: now) {
                 case .failure(let reject):
                     return try record(reject, line)
                 case .success(let b):
                     try store.save(b, now: now)
+                    if case .surgeryDelayed(_, let expectedAt, _) = env.event { try store.addDelay(ref: ref, at: now, expectedAt: expectedAt) }
                     booking = b
                 }
             }

@@ -20,7 +20,7 @@ struct ControlRequests: Sendable {
 
     /// The commands of `cli.md`, by their names on the wire.
     enum Command: String, CaseIterable {
-        case status, calls, outcome, jobs, job, explain, rejects, ingest, pause, resume, reload, cancel, retry
+        case status, calls, outcome, jobs, job, explain, rejects, report, ingest, pause, resume, reload, cancel, retry
     }
 
     /// The reply frame's payload, and whether the connection stays open.
@@ -78,6 +78,8 @@ struct ControlRequests: Sendable {
         case .rejects:
             let (records, total) = try await core.rejects(limit: max(1, min(a.limit ?? 50, 10_000)), withLines: a.showLine == true, by: person)
             return ControlReply.success(WireViews.rejects(records, total: total))
+        case .report:
+            return try await report(a, person)
         case .ingest:
             let s = try await core.ingest(by: person)
             return ControlReply.success(IngestReport(ingested: s.counts.ingested, duplicates: s.counts.duplicates,
@@ -95,6 +97,16 @@ struct ControlRequests: Sendable {
             guard let id = a.job else { throw .badRequest("retry needs a job id") }
             return ControlReply.success(WireViews.record(try await core.retry(id, by: person), timeZone: zone))
         }
+    }
+
+    nonisolated(nonsending) private func report(_ a: ControlRequest.Arguments, _ person: Person) async throws(CoreFailure) -> Data {
+        try core.check(.report, for: person)
+        let period = try ReportPeriod.parse(month: a.month, from: a.from, to: a.to).get()
+        if let list = a.list, PledgeReportView.measure(list) == nil {
+            throw .badRequest("--list takes PROMISE.MEASURE, one of: \(PledgeReportView.allMeasures.joined(separator: ", "))")
+        }
+        let r = try await core.report(period, place: a.ward, by: person)
+        return ControlReply.success(PledgeReportView(r, timeZone: zone, list: a.list))
     }
 
     /// The same state gives the same bytes: encoded again only after a

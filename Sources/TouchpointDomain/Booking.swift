@@ -68,12 +68,17 @@ public struct Booking: Equatable, Sendable {
     public var cancelReason: String?
     /// 1 when booked, one more on each reschedule.
     public var revision: Int
+    /// When touchpoint learnt of the booking as it stands: its booking or its
+    /// last reschedule (the report's "booked less than a week ahead"). nil
+    /// for bookings from before it was recorded.
+    public var bookedAt: Date?
 
     public init(kind: BookingKind, ref: String, patientID: String, at: Date, ward: String? = nil,
                 procedure: String? = nil, admitAt: Date? = nil, clinic: String? = nil,
                 mode: AppointmentMode? = nil, expectedAt: Date? = nil, delayReason: String? = nil,
                 performedAt: Date? = nil, cancelled: Bool = false, cancelReason: String? = nil,
-                revision: Int = 1) {
+                revision: Int = 1, bookedAt: Date? = nil) {
+        self.bookedAt = bookedAt
         self.kind = kind
         self.ref = ref
         self.patientID = patientID
@@ -96,7 +101,8 @@ public struct Booking: Equatable, Sendable {
 public enum BookingLedger {
     /// The booking after `event`, given the booking as it stands (`nil`: never booked).
     /// Rejects `unknown_ref` and `conflict` exactly as the queue format says.
-    public static func apply(_ event: QueueEvent, to existing: Booking?, eventID: String) -> Result<Booking, QueueReject> {
+    /// `now`: when the event was read (a booking's or reschedule's `bookedAt`).
+    public static func apply(_ event: QueueEvent, to existing: Booking?, eventID: String, now: Date? = nil) -> Result<Booking, QueueReject> {
         guard let (kind, ref) = event.booking else {
             return .failure(QueueReject(.invalidField, "event is not about a booking", eventID: eventID))
         }
@@ -105,11 +111,11 @@ public enum BookingLedger {
         case .surgeryBooked(_, let patient, let at, let ward, let procedure, let admitAt):
             if existing != nil { return .failure(alreadyBooked(space, ref, existing!, eventID)) }
             return .success(Booking(kind: .surgery, ref: ref, patientID: patient.id, at: at, ward: ward,
-                                    procedure: procedure, admitAt: admitAt))
+                                    procedure: procedure, admitAt: admitAt, bookedAt: now))
         case .openAccessBooked(_, let patient, let at, let clinic, let mode):
             if existing != nil { return .failure(alreadyBooked(space, ref, existing!, eventID)) }
             return .success(Booking(kind: .openAccess, ref: ref, patientID: patient.id, at: at,
-                                    clinic: clinic, mode: mode))
+                                    clinic: clinic, mode: mode, bookedAt: now))
         default:
             break
         }
@@ -129,6 +135,7 @@ public enum BookingLedger {
             b.expectedAt = nil
             b.delayReason = nil
             b.revision += 1
+            b.bookedAt = now ?? b.bookedAt
         case .surgeryDelayed(_, let expectedAt, let reason):
             b.expectedAt = expectedAt
             b.delayReason = reason
@@ -142,6 +149,7 @@ public enum BookingLedger {
             if let clinic { b.clinic = clinic }
             if let mode { b.mode = mode }
             b.revision += 1
+            b.bookedAt = now ?? b.bookedAt
         default:
             break
         }

@@ -70,10 +70,11 @@ enum JobColumn: Int32, CaseIterable {
 /// The columns of `bookings`, in the order booking queries select them.
 enum BookingColumn: Int32, CaseIterable {
     case kind, ref, patientID, at, ward, procedure, admitAt, clinic, mode, expectedAt, delayReason, performedAt
-    case cancelled, cancelReason, revision
+    case cancelled, cancelReason, revision, bookedAt
 
     var name: String {
         switch self {
+        case .bookedAt: return "booked_at"
         case .kind: return "kind"
         case .ref: return "ref"
         case .patientID: return "patient_id"
@@ -147,7 +148,7 @@ extension PreparedSQL {
             procedure: string(col(.procedure)), admitAt: date(col(.admitAt)), clinic: string(col(.clinic)),
             mode: try optionalValue(col(.mode), as: AppointmentMode.self), expectedAt: date(col(.expectedAt)),
             delayReason: string(col(.delayReason)), performedAt: date(col(.performedAt)), cancelled: bool(col(.cancelled)),
-            cancelReason: string(col(.cancelReason)), revision: Int(int(col(.revision)) ?? 1))
+            cancelReason: string(col(.cancelReason)), revision: Int(int(col(.revision)) ?? 1), bookedAt: date(col(.bookedAt)))
     }
 
     func patient() throws -> Patient {

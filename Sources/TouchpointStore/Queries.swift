@@ -11,7 +11,7 @@ enum Query: Hashable, CaseIterable {
     case bookingByKey, saveBooking, openBookingCount, patientByID, mergePatient, patientCount
     case eventHash, insertEvent, insertReject, rejects
     case deliveriesOfJob, firstDeliveryAt, insertDelivery, lastDelivery
-    case attemptsOfCall, insertAttempt
+    case attemptsOfCall, insertAttempt, insertDelay
     case insertAudit, setting, setSetting, queueTotals, advanceQueue
 
     var sql: String {
@@ -62,6 +62,7 @@ enum Query: Hashable, CaseIterable {
         case .lastDelivery: return "SELECT max(at) FROM deliveries WHERE result = \(DeliveryAttempt.Result.sent.sqlLiteral)"
         case .attemptsOfCall: return "SELECT at, actor, outcome, wound_care, note FROM call_attempts WHERE job_id = ? ORDER BY id"
         case .insertAttempt: return "INSERT INTO call_attempts (job_id, at, actor, outcome, wound_care, note) VALUES (?, ?, ?, ?, ?, ?)"
+        case .insertDelay: return "INSERT INTO delays (ref, at, expected_at) VALUES (?, ?, ?)"
         case .insertAudit: return "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)"
         case .setting: return "SELECT value FROM meta WHERE key = ?"
         case .setSetting: return "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"

@@ -157,6 +157,24 @@ enum Schema {
                 CREATE INDEX call_attempts_job ON call_attempts (job_id);
                 """)
         }
+        m.registerMigration("v7: what the pledge report counts") { db in
+            // When each booking was made or last moved, and each delay as it
+            // was learnt: the report's "booked less than a week ahead" and
+            // "delays notified in time". Older bookings and delays have none.
+            // The report reads the bookings of a period by their day (the
+            // surgery's when performed, else as booked).
+            try db.execute(sql: """
+                ALTER TABLE bookings ADD COLUMN booked_at INTEGER;
+                CREATE TABLE delays (
+                    id INTEGER PRIMARY KEY,
+                    ref TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    expected_at INTEGER NOT NULL
+                );
+                CREATE INDEX delays_ref ON delays (ref);
+                CREATE INDEX bookings_day ON bookings (coalesce(performed_at, at));
+                """)
+        }
         return m
     }
 }

@@ -62,6 +62,14 @@ public struct StoreWriter: StoreReading {
         counts.byKey.removeAll()
     }
 
+    /// Keeps a delay as it was learnt: when, and the new expected time (the
+    /// report counts the delays notified in time).
+    public func addDelay(ref: String, at: Date, expectedAt: Date) throws {
+        let s = try statement(.insertDelay)
+        s.bind(1, ref); s.bind(2, at); s.bind(3, expectedAt)
+        try s.run(db)
+    }
+
     /// Keeps an outcome with its call.
     public func addAttempt(_ a: CallAttempt, jobID: String) throws {
         let s = try statement(.insertAttempt)
@@ -86,7 +94,7 @@ public struct StoreWriter: StoreReading {
         s.bind(col(.admitAt), b.admitAt); s.bind(col(.clinic), b.clinic); s.bind(col(.mode), b.mode?.rawValue)
         s.bind(col(.expectedAt), b.expectedAt); s.bind(col(.delayReason), b.delayReason)
         s.bind(col(.performedAt), b.performedAt); s.bind(col(.cancelled), b.cancelled)
-        s.bind(col(.cancelReason), b.cancelReason); s.bind(col(.revision), b.revision)
+        s.bind(col(.cancelReason), b.cancelReason); s.bind(col(.revision), b.revision); s.bind(col(.bookedAt), b.bookedAt)
         s.bind(Int32(BookingColumn.allCases.count) + 1, now)
         try s.run(db)
     }

@@ -128,6 +128,19 @@ enum Stylesheet {
         .inset p:last-child { margin-bottom: 0; }
         .warning-text { font-weight: bold; color: #6b140e; }
 
+        .report .promise { background: #fff; border: 1px solid #d8dde0; padding: 16px; margin-bottom: 24px; }
+        .report h2 { margin-top: 0; font-size: 1.25rem; }
+        .report .headline { font-size: 1.375rem; }
+        .report table { width: 100%; margin-bottom: 16px; }
+        .report th, .report td { padding: 6px 16px 6px 0; }
+        .report .report-counts th { font-weight: normal; }
+        .report .report-counts td { text-align: right; }
+        .report .chart { display: block; max-width: 100%; height: auto; }
+        .report figure { margin: 8px 0 16px; }
+        .report figcaption { font-size: 1rem; color: #4c6272; }
+        .report .tables { display: flex; flex-wrap: wrap; gap: 0 32px; align-items: flex-start; }
+        .report .tables table { flex: 1 1 16em; }
+        .report caption { text-align: left; font-weight: bold; padding: 0 0 4px; }
         .freshness { color: #4c6272; }
         .stale { display: block; max-height: 0; overflow: hidden; visibility: hidden; color: #6b140e; font-weight: bold;
                animation: stale 1ms linear 300s forwards; }

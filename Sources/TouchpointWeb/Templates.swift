@@ -24,6 +24,7 @@ enum Templates {
 
     static let sources: [String: String] = [
         "head": head, "foot": foot, "errors": errors, "login": login, "calls": calls, "row": row, "call": call, "message": message,
+        "report": report,
     ]
 
     static let head = #"""
@@ -45,6 +46,7 @@ enum Templates {
         <ul class="nav">
         <li><a href="/calls"{{#navCalls}} aria-current="page"{{/navCalls}}>Today’s calls</a></li>
         <li><a href="/calls/escalated"{{#navEscalated}} aria-current="page"{{/navEscalated}}>Escalated</a></li>
+        <li><a href="/report"{{#navReport}} aria-current="page"{{/navReport}}>Pledge report</a></li>
         </ul>
         </nav>
         <div class="who">
@@ -242,6 +244,40 @@ enum Templates {
         <button class="button" type="submit">Record outcome</button>
         </form>
         {{/canRecord}}
+        {{> foot}}
+        """#
+
+    /// The pledge report: the period's form, then the report's body
+    /// (`ReportFormat.body`, shared with `touchpointctl report --format html`).
+    static let report = #"""
+        {{> head}}
+        {{> errors}}
+        <h1>{{heading}}</h1>
+        <p class="lede">How each promise of the service pledge was kept: touchpoint’s own records, no patient named.</p>
+        <form class="filters" method="get" action="/report">
+        <div class="form-group{{#fromError}} form-group-error{{/fromError}}">
+        <label for="from">From</label>
+        {{#fromError}}<span class="error-message" id="from-error"><span class="visually-hidden">Error:</span> {{fromError}}</span>{{/fromError}}
+        <input type="date" id="from" name="from" value="{{from}}"{{#fromError}} class="input-error" aria-describedby="from-error"{{/fromError}}>
+        </div>
+        <div class="form-group">
+        <label for="to">To</label>
+        <input type="date" id="to" name="to" value="{{to}}">
+        </div>
+        {{#hasWardChoice}}
+        <div class="form-group">
+        <label for="ward">Ward or clinic</label>
+        <select id="ward" name="ward">
+        {{#allWards}}<option value="">All wards and clinics</option>{{/allWards}}
+        {{#wards}}<option value="{{name}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/wards}}
+        </select>
+        </div>
+        {{/hasWardChoice}}
+        <button class="button button-secondary" type="submit">Show the report</button>
+        </form>
+        <div class="report">
+        {{{body}}}
+        </div>
         {{> foot}}
         """#
 

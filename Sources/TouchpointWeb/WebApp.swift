@@ -50,6 +50,7 @@ public final class WebApp: Sendable {
         signedIn.get("/calls/:job") { request, context in try await self.callPage(request, context) }
         signedIn.post("/calls/:job/outcome") { request, context in try await self.recordOutcome(request, context) }
         signedIn.get("/print") { request, context in try await self.printPage(request, context) }
+        signedIn.get("/report") { request, context in try await self.reportPage(request, context) }
         return router
     }
 

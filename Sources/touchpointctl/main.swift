@@ -184,6 +184,43 @@ struct Calls: ParsableCommand {
     }
 }
 
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The pledge report: how each promise was kept, for a month or a period.",
+        discussion: "The default period is this month up to today. --list PROMISE.MEASURE (e.g. checkin_call.not_called) lists the jobs behind a number (ids only).")
+    @OptionGroup var global: GlobalOptions
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv, html }
+
+    @Option(help: "YYYY-MM.") var month: String?
+    @Option(help: "YYYY-MM-DD (with --to).") var from: String?
+    @Option(help: "YYYY-MM-DD (with --from).") var to: String?
+    @Option(help: "Only this ward (or Open Access clinic).") var ward: String?
+    @Option(help: "table, json, csv or html.") var format: Format = .table
+    @Option(help: "PROMISE.MEASURE: the jobs behind that number.") var list: String?
+
+    func run() throws {
+        let data = try global.request("report", .init(ward: ward, month: month, from: from, to: to, list: list))
+        if global.json || format == .json {
+            writeLine(data)
+            return
+        }
+        let report: PledgeReportView
+        do {
+            report = try ControlJSON.decoder.decode(PledgeReportView.self, from: data)
+        } catch {
+            FileHandle.standardError.write(Data("touchpointctl: could not read the daemon's reply: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        switch format {
+        case .table: print(ReportFormat.table(report, style: .detect(zone: report.timeZone)), terminator: "")
+        case .csv: FileHandle.standardOutput.write(Data(ReportFormat.csv(report).utf8))
+        case .html: FileHandle.standardOutput.write(Data(ReportFormat.html(report).utf8))
+        case .json: break
+        }
+    }
+}
+
 struct Outcome: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Record what happened on a check-in call.",
@@ -259,7 +296,7 @@ struct TouchpointCtl: ParsableCommand {
         abstract: "Control and query touchpointd over its Unix socket.",
         discussion: "Exit codes: 0 success, 1 refused or failed, 2 bad usage, 69 daemon unreachable, 77 permission denied.",
         version: TouchpointVersion.cli,
-        subcommands: [Status.self, Calls.self, Outcome.self, Jobs.self, JobCommand.self, Explain.self, Rejects.self,
+        subcommands: [Status.self, Calls.self, Outcome.self, Jobs.self, JobCommand.self, Explain.self, Rejects.self, Report.self,
                       Ingest.self, Pause.self, Resume.self, Reload.self, Cancel.self, Retry.self])
 
     // Lets --socket and --json stand before the command too.

@@ -393,9 +393,16 @@ struct BrowserTests {
         #expect(Self.available, "the browser tests are required here, and Chromium or the Python environment is missing")
         let s = try WebScenario(journal: true)
         let shots = DaemonHarness.repoRoot + "/.build/screenshots"
+        try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)
+        // The printable report over three months (a chart per promise), as touchpointctl writes it.
+        let (from, to) = (s.daemon.time.day(-70), s.daemon.time.day(0))
+        let printable = s.daemon.dir + "/report.html"
+        try s.daemon.ctl(["report", "--from", from.description, "--to", to.description, "--format", "html"]).stdout
+            .write(toFile: printable, atomically: true, encoding: .utf8)
         let r = try DaemonHarness.run(Self.python, [DaemonHarness.repoRoot + "/tests/browser/web_flow.py"], environment: [
             "TP_BASE": s.web.base, "TP_ALICE_PASSWORD": WebScenario.alicePassword, "TP_BOB_PASSWORD": WebScenario.bobPassword,
             "TP_CTL": DaemonHarness.ctlPath, "TP_SOCKET": s.daemon.socketPath, "TP_SCREENSHOTS": shots,
+            "TP_REPORT_FROM": from.description, "TP_REPORT_TO": to.description, "TP_REPORT_HTML": printable,
         ], timeout: 600)
         #expect(r.status == 0, "browser flow:\n\(r.stdout)\n\(r.stderr)")
         print(r.stdout.split(separator: "\n").filter { $0.hasPrefix("FAIL") || $0.contains("failure") }.joined(separator: "\n"))

@@ -133,6 +133,7 @@ def main():
     finally:
         for d in (a, b, k):
             d.quit()
+    printable(os.environ.get("TP_REPORT_HTML"))
     print(f"{len(failures)} failure(s)")
     sys.exit(1 if failures else 0)
 
@@ -188,6 +189,12 @@ def nurse_flow(a, b):
 
     a.get(BASE + "/calls/escalated")
     audit(a, "escalated")
+    a.get(BASE + "/report")
+    check("Ward 7" in body(a) and "called on the planned day" in body(a).lower(), "the pledge report, for her ward")
+    audit(a, "report")
+    a.get(BASE + "/report?from=" + os.environ["TP_REPORT_FROM"] + "&to=" + os.environ["TP_REPORT_TO"])
+    check(len(a.find_elements(By.CSS_SELECTOR, "svg.chart")) == 3, "three months: a chart for each promise")
+    audit(a, "report-months")
     a.get(BASE + "/calls/call-S1")
     audit(a, "call-closed")
     a.get(BASE + "/print")
@@ -235,6 +242,19 @@ def keyboard_flow(k):
     navigating(k, lambda: ActionChains(k).send_keys(Keys.ENTER).perform())
     check("Cara Sample: no answer." in body(k), "keyboard: recorded, with the confirmation")
     check(job("call-S2")["outcomes"][-1]["by"] == "alice via web", "keyboard: in alice's name")
+
+
+def printable(path):
+    """The report as touchpointctl prints it (one page), seen as a manager would."""
+    if not path:
+        return
+    d = browser()
+    try:
+        d.get("file://" + path)
+        check("Pledge report" in body(d), "the printable report opens")
+        audit(d, "report-print")
+    finally:
+        d.quit()
 
 
 def focus_style(driver, what):

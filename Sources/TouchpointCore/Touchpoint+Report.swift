@@ -1,0 +1,67 @@
+import Foundation
+import TouchpointDomain
+import TouchpointStore
+
+/// The period a report covers: local dates of the hospital, both ends included.
+public enum ReportPeriod: Sendable, Equatable {
+    /// The current month up to today (the default).
+    case thisMonth
+    /// `YYYY-MM`: the whole month.
+    case month(year: Int, month: Int)
+    case range(from: LocalDate, to: LocalDate)
+
+    /// From the request's `month`, or `from` and `to`; nil for neither.
+    /// Says what is wrong in words a person can act on.
+    public static func parse(month: String?, from: String?, to: String?) -> Result<ReportPeriod, CoreFailure> {
+        if let month {
+            guard from == nil && to == nil else { return .failure(.badRequest("give --month, or --from and --to, not both")) }
+            let parts = month.split(separator: "-")
+            guard parts.count == 2, parts[0].count == 4, parts[1].count == 2, let y = Int(parts[0]), let m = Int(parts[1]), (1...12).contains(m) else {
+                return .failure(.badRequest("--month takes YYYY-MM, for example 2026-11 (got \"\(month.prefix(20))\")"))
+            }
+            return .success(.month(year: y, month: m))
+        }
+        switch (from, to) {
+        case (nil, nil):
+            return .success(.thisMonth)
+        case (let f?, let t?):
+            guard let a = LocalDate(iso: f) else { return .failure(.badRequest("--from takes YYYY-MM-DD (got \"\(f.prefix(20))\")")) }
+            guard let b = LocalDate(iso: t) else { return .failure(.badRequest("--to takes YYYY-MM-DD (got \"\(t.prefix(20))\")")) }
+            guard a <= b else { return .failure(.badRequest("--from \(a) is after --to \(b)")) }
+            guard b.daysSinceEpoch - a.daysSinceEpoch < 3 * 366 else { return .failure(.badRequest("a report covers at most three years")) }
+            return .success(.range(from: a, to: b))
+        default:
+            return .failure(.badRequest("--from and --to go together"))
+        }
+    }
+
+    func dates(today: LocalDate) -> (LocalDate, LocalDate) {
+        switch self {
+        case .thisMonth:
+            return (LocalDate(year: today.year, month: today.month, day: 1), today)
+        case .month(let y, let m):
+            return (LocalDate(year: y, month: m, day: 1), LocalDate(year: y, month: m, day: LocalDate.daysInMonth(year: y, month: m)))
+        case .range(let a, let b):
+            return (a, b)
+        }
+    }
+}
+
+extension Touchpoint {
+    /// The pledge report for `period` ("you said, we did"): read-only; the
+    /// store gives the facts, Domain counts them (`PledgeRules`). `place`
+    /// keeps one ward (calls, wait notices) or clinic (Open Access).
+    public func report(_ period: ReportPeriod, place: String?, by person: Person) async throws(CoreFailure) -> PledgeReport {
+        try authorize(.report, person)
+        let config = live.config
+        let clock = config.clock
+        let now = Date()
+        let (from, to) = period.dates(today: clock.localDate(of: now))
+        let midnight = TimeOfDay(hour: 0, minute: 0)
+        let (start, end) = (clock.instant(on: from, at: midnight), clock.instant(on: to.adding(days: 1), at: midnight))
+        let facts = try await stored("reading the report") {
+            try await store.read { try $0.pledgeFacts(from: start, to: end) }
+        }
+        return PledgeReport.make(facts, from: from, to: to, place: place, rules: PledgeRules(rules: config.schedulingRules, now: now))
+    }
+}

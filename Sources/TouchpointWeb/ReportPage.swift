@@ -1,0 +1,46 @@
+import Foundation
+import Hummingbird
+import TouchpointControl
+import TouchpointDomain
+
+extension WebApp {
+    /// `/report?from=&to=&ward=`: the pledge report for the period (this
+    /// month to today by default), for the viewer's ward if they have one.
+    func reportPage(_ request: Request, _ context: WebContext) async throws -> Response {
+        guard let viewer = context.viewer else { return Self.redirect("/login") }
+        let q = request.uri.queryParameters
+        let from = q.get("from").flatMap { $0.isEmpty ? nil : $0 }
+        let to = q.get("to").flatMap { $0.isEmpty ? nil : $0 }
+        var ward = q.get("ward").flatMap { $0.isEmpty ? nil : $0 }
+        if let w = ward, !viewer.sees(ward: w) { return notYourWard(viewer) }
+        // An account limited to wards sees its wards' numbers only, one at a time.
+        if ward == nil, let first = viewer.wards.first { ward = first }
+        var errors: [FieldError] = []
+        if (from == nil) != (to == nil) || [from, to].compactMap({ $0 }).contains(where: { LocalDate(iso: $0) == nil }) {
+            errors.append(FieldError(field: "from", message: "Enter a real start and end date, for example 1 11 2026 and 30 11 2026"))
+        }
+        let args = ControlRequest.Arguments(ward: ward, from: errors.isEmpty ? from : nil, to: errors.isEmpty ? to : nil)
+        let report: PledgeReportView
+        do {
+            report = try await ask("report", args, for: viewer, as: PledgeReportView.self)
+        } catch .refused(let f) where f.code == .badRequest {
+            errors.append(FieldError(field: "from", message: f.message))
+            report = try await ask("report", .init(ward: ward), for: viewer, as: PledgeReportView.self)
+        } catch {
+            return failure(error, viewer, doing: "report")
+        }
+        var v = chrome(viewer, title: "Pledge report", errors: errors)
+        v["navReport"] = true
+        v["heading"] = "Pledge report: \(report.from == report.to ? report.from : "\(report.from) to \(report.to)")\(report.ward.map { ", \($0)" } ?? "")"
+        v["from"] = report.from
+        v["to"] = report.to
+        v["fromError"] = errors.first?.message
+        v["body"] = ReportFormat.body(report)
+        let places = Set(report.promises.flatMap { $0.byWard.keys }).union([ward].compactMap { $0 })
+        let choices = viewer.wards.isEmpty ? places.sorted() : viewer.wards
+        v["hasWardChoice"] = choices.count > 1 || (viewer.wards.isEmpty && !choices.isEmpty)
+        v["allWards"] = viewer.wards.isEmpty
+        v["wards"] = choices.map { ["name": $0, "selected": $0 == ward] }
+        return Self.html(Templates.render("report", v))
+    }
+}
