@@ -17,7 +17,9 @@ public struct BenchmarkOptions: Sendable {
     public var notices = 1_000
     public var calls = 1_000
     public var statusSeconds = 5
-    /// Scenario names to run (`ingest`, `idle`, `lateness`, `calls`, `web`); all when empty.
+    /// Events for the report scenario: a year of a large trust, about 100,000 bookings.
+    public var reportEvents = 170_000
+    /// Scenario names to run (`ingest`, `idle`, `lateness`, `calls`, `web`, `report`); all when empty.
     public var only: Set<String> = []
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("bench: " + $0 + "\n").utf8)) }
 
@@ -52,6 +54,7 @@ public enum Benchmarks {
         if o.runs("lateness") { rows += try lateness(o) }
         if o.runs("calls") { rows += try callList(o) }
         if o.runs("web") { rows += try web(o) }
+        if o.runs("report") { rows += try report(o) }
         return rows
     }
 

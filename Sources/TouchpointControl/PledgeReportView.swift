@@ -99,7 +99,7 @@ public struct PledgeReportView: Codable, Equatable, Sendable {
         promises = r.results.map { p in
             PromiseView(key: p.pledge, promise: p.pledge.promise, counted: p.counted, excluded: p.excluded,
                         headline: HeadlineView(p.headline), delaysHeadline: p.delaysHeadline.map(HeadlineView.init),
-                        counts: p.counts, byWard: p.byPlace)
+                        counts: Self.named(p.counts), byWard: p.byPlace.mapValues(Self.named))
         }
         months = r.months.isEmpty ? nil : r.months.map { m in
             MonthView(month: m.month, headlines: Dictionary(uniqueKeysWithValues: m.headlines.map { ($0.key.rawValue, HeadlineView($0.value)) }))
@@ -111,12 +111,23 @@ public struct PledgeReportView: Codable, Equatable, Sendable {
     }
 
     /// `checkin_call.not_called` -> (promise, measure), if it names one.
-    public static func measure(_ text: String) -> (Pledge, String)? {
+    public static func measure(_ text: String) -> (Pledge, PledgeMeasure)? {
         let parts = text.split(separator: ".", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let p = Pledge(rawValue: parts[0]), p.measures.contains(parts[1]) else { return nil }
-        return (p, parts[1])
+        guard parts.count == 2, let p = Pledge(rawValue: parts[0]), let m = PledgeMeasure(rawValue: parts[1]),
+              p.measures.contains(m) else { return nil }
+        return (p, m)
+    }
+
+    /// Counts keyed by the measures' names, as the wire carries them.
+    static func named(_ counts: [PledgeMeasure: Int]) -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) })
+    }
+
+    /// Counts read back from the wire; a name this release does not know is left out.
+    public static func measures(_ counts: [String: Int]) -> [PledgeMeasure: Int] {
+        Dictionary(uniqueKeysWithValues: counts.compactMap { k, v in PledgeMeasure(rawValue: k).map { ($0, v) } })
     }
 
     /// Every measure `--list` takes, for the error that names them.
-    public static var allMeasures: [String] { Pledge.allCases.flatMap { p in p.measures.map { "\(p.rawValue).\($0)" } } }
+    public static var allMeasures: [String] { Pledge.allCases.flatMap { p in p.measures.map { "\(p.rawValue).\($0.rawValue)" } } }
 }

@@ -7,8 +7,7 @@ import TouchpointDomain
 /// for a period of more than a month). The same HTML body goes into the web
 /// view's `/report`.
 public enum ReportFormat {
-    static func measureWords(_ m: String) -> String { m.replacingOccurrences(of: "_", with: " ") }
-
+    
     static func period(_ r: PledgeReportView) -> String {
         r.from == r.to ? r.from : "\(r.from) to \(r.to)"
     }
@@ -23,10 +22,11 @@ public enum ReportFormat {
             if let d = p.delaysHeadline { out += "  delays notified in time: \(d.words)\n" }
             out += "  counted \(p.counted), excluded \(p.excluded)\n"
             let measures = p.key.categories + p.key.extras
-            out += "  " + measures.map { "\(measureWords($0)) \(p.counts[$0] ?? 0)" }.joined(separator: ", ") + "\n"
+            out += "  " + measures.map { "\($0.words) \(p.counts[$0.rawValue] ?? 0)" }.joined(separator: ", ") + "\n"
             for place in p.byWard.keys.sorted() {
                 let c = p.byWard[place] ?? [:]
-                let h = PledgeReportView.HeadlineView(PledgeResult.headline(p.key, counted: c["counted"] ?? 0, c))
+                let h = PledgeReportView.HeadlineView(PledgeResult.headline(p.key, counted: c[PledgeMeasure.counted.rawValue] ?? 0,
+                                                                             PledgeReportView.measures(c)))
                 out += "    \(place): \(h.words)\n"
             }
         }
@@ -63,8 +63,11 @@ public enum ReportFormat {
             return v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : v
         }
         for p in r.promises {
-            let measures = ["counted", "excluded"] + p.key.categories + p.key.extras
-            for m in measures { rows.append("\(p.key.rawValue),,\(m),\(m == "counted" ? p.counted : m == "excluded" ? p.excluded : p.counts[m] ?? 0)") }
+            let measures = ([.counted, .excluded] + p.key.categories + p.key.extras).map(\.rawValue)
+            var whole = p.counts
+            whole[PledgeMeasure.counted.rawValue] = p.counted
+            whole[PledgeMeasure.excluded.rawValue] = p.excluded
+            for m in measures { rows.append("\(p.key.rawValue),,\(m),\(whole[m] ?? 0)") }
             for place in p.byWard.keys.sorted() {
                 for m in measures { rows.append("\(p.key.rawValue),\(cell(place)),\(m),\(p.byWard[place]?[m] ?? 0)") }
             }
@@ -92,12 +95,13 @@ public enum ReportFormat {
             var v: [String: Any] = [
                 "key": p.key.rawValue, "promise": p.promise, "headlineWords": headlineWords(p.key).prefix(1).uppercased() + headlineWords(p.key).dropFirst(),
                 "headline": p.headline.words, "counted": p.counted, "excluded": p.excluded,
-                "counts": measures.map { ["name": measureWords($0), "value": p.counts[$0] ?? 0] },
+                "counts": measures.map { ["name": $0.words, "value": p.counts[$0.rawValue] ?? 0] },
                 "placeWord": p.key.placeWord.capitalized, "placeLower": p.key.placeWord,
                 "places": p.byWard.keys.sorted().map { place -> [String: Any] in
                     let c = p.byWard[place] ?? [:]
-                    return ["name": place, "headline": PledgeReportView.HeadlineView(PledgeResult.headline(p.key, counted: c["counted"] ?? 0, c)).words,
-                            "counted": c["counted"] ?? 0]
+                    let counted = c[PledgeMeasure.counted.rawValue] ?? 0
+                    let h = PledgeResult.headline(p.key, counted: counted, PledgeReportView.measures(c))
+                    return ["name": place, "headline": PledgeReportView.HeadlineView(h).words, "counted": counted]
                 },
             ]
             v["hasPlaces"] = !p.byWard.isEmpty

@@ -105,7 +105,7 @@ struct ControlRequests: Sendable {
         if let list = a.list, PledgeReportView.measure(list) == nil {
             throw .badRequest("--list takes PROMISE.MEASURE, one of: \(PledgeReportView.allMeasures.joined(separator: ", "))")
         }
-        let r = try await core.report(period, place: a.ward, by: person)
+        let r = try await core.report(period, place: a.ward, listing: a.list.flatMap(PledgeReportView.measure), by: person)
         return ControlReply.success(PledgeReportView(r, timeZone: zone, list: a.list))
     }
 

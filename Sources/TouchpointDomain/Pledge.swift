@@ -19,25 +19,25 @@ public enum Pledge: String, CaseIterable, Sendable, Codable {
     }
 
     /// The categories each counted booking falls in exactly one of, in order.
-    public var categories: [String] {
+    public var categories: [PledgeMeasure] {
         switch self {
-        case .checkinCall: return ["called_on_day", "called_later", "not_called", "not_required"]
-        case .waitNotice: return ["informed", "suppressed", "failed", "not_sent"]
-        case .openAccessInfo: return ["in_time", "in_time_late_booking", "late", "suppressed", "failed", "not_sent"]
+        case .checkinCall: return [.calledOnDay, .calledLater, .notCalled, .notRequired]
+        case .waitNotice: return [.informed, .suppressed, .failed, .notSent]
+        case .openAccessInfo: return [.inTime, .inTimeLateBooking, .late, .suppressed, .failed, .notSent]
         }
     }
 
     /// What else is counted beside the categories.
-    public var extras: [String] {
+    public var extras: [PledgeMeasure] {
         switch self {
-        case .checkinCall: return ["reached", "wound_care_discussed", "declined", "escalated"]
-        case .waitNotice: return ["delays", "delays_notified"]
+        case .checkinCall: return [.reached, .woundCareDiscussed, .declined, .escalated]
+        case .waitNotice: return [.delays, .delaysNotified]
         case .openAccessInfo: return []
         }
     }
 
     /// Every measure `--list` takes for this promise.
-    public var measures: [String] { categories + extras + ["counted", "excluded"] }
+    public var measures: [PledgeMeasure] { categories + extras + [.counted, .excluded] }
 
     /// Ward (calls, wait notices) or clinic (Open Access).
     public var placeWord: String { self == .openAccessInfo ? "clinic" : "ward" }
@@ -140,9 +140,9 @@ public struct PledgeEntry: Equatable, Sendable {
     public var anchor: LocalDate
     public var place: String?
     /// nil when excluded (cancelled, or the patient died, before the contact was due).
-    public var category: String?
+    public var category: PledgeMeasure?
     /// Extras this booking adds to (`reached`, `delays` 2, ...).
-    public var extras: [String: Int]
+    public var extras: [PledgeMeasure: Int]
     /// The job the `--list` shows for it.
     public var contact: Listed
 

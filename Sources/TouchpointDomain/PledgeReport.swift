@@ -20,9 +20,9 @@ public struct PledgeResult: Equatable, Sendable {
     public var counted = 0
     public var excluded = 0
     /// Every measure of `pledge.categories` and `pledge.extras`, 0 included.
-    public var counts: [String: Int]
-    public var byPlace: [String: [String: Int]] = [:]
-    public var listed: [String: [PledgeEntry.Listed]] = [:]
+    public var counts: [PledgeMeasure: Int]
+    public var byPlace: [String: [PledgeMeasure: Int]] = [:]
+    public var listed: [PledgeMeasure: [PledgeEntry.Listed]] = [:]
 
     public init(_ pledge: Pledge) {
         self.pledge = pledge
@@ -34,42 +34,46 @@ public struct PledgeResult: Equatable, Sendable {
 
     /// The wait notice's second headline: delays notified of delays.
     public var delaysHeadline: Headline? {
-        pledge == .waitNotice ? Headline(counts["delays_notified"] ?? 0, of: counts["delays"] ?? 0) : nil
+        pledge == .waitNotice ? Headline(counts[.delaysNotified] ?? 0, of: counts[.delays] ?? 0) : nil
     }
 
-    public static func headline(_ pledge: Pledge, counted: Int, _ counts: [String: Int]) -> Headline {
+    public static func headline(_ pledge: Pledge, counted: Int, _ counts: [PledgeMeasure: Int]) -> Headline {
         switch pledge {
         case .checkinCall:
-            return Headline(counts["called_on_day"] ?? 0, of: counted - (counts["not_required"] ?? 0))
+            return Headline(counts[.calledOnDay] ?? 0, of: counted - (counts[.notRequired] ?? 0))
         case .waitNotice:
-            return Headline(counts["informed"] ?? 0, of: counted - (counts["suppressed"] ?? 0))
+            return Headline(counts[.informed] ?? 0, of: counted - (counts[.suppressed] ?? 0))
         case .openAccessInfo:
-            return Headline((counts["in_time"] ?? 0) + (counts["in_time_late_booking"] ?? 0), of: counted - (counts["suppressed"] ?? 0))
+            return Headline((counts[.inTime] ?? 0) + (counts[.inTimeLateBooking] ?? 0), of: counted - (counts[.suppressed] ?? 0))
         }
     }
 
-    mutating func add(_ e: PledgeEntry) {
+    /// Adds one booking's entry; `listing` is the one measure whose jobs are kept (`--list`).
+    mutating func add(_ e: PledgeEntry, listing: PledgeMeasure?) {
         let place = e.place ?? "(no \(pledge.placeWord))"
-        var mine = byPlace[place] ?? Dictionary(uniqueKeysWithValues: (["counted", "excluded"] + pledge.categories + pledge.extras).map { ($0, 0) })
+        if byPlace[place] == nil {
+            byPlace[place] = Dictionary(uniqueKeysWithValues: ([.counted, .excluded] + pledge.categories + pledge.extras).map { ($0, 0) })
+        }
+        func list(_ measure: PledgeMeasure) {
+            if measure == listing { listed[measure, default: []].append(e.contact) }
+        }
         guard let category = e.category else {
             excluded += 1
-            mine["excluded", default: 0] += 1
-            listed["excluded", default: []].append(e.contact)
-            byPlace[place] = mine
+            byPlace[place]![.excluded, default: 0] += 1
+            list(.excluded)
             return
         }
         counted += 1
         counts[category, default: 0] += 1
-        mine["counted", default: 0] += 1
-        mine[category, default: 0] += 1
-        listed["counted", default: []].append(e.contact)
-        listed[category, default: []].append(e.contact)
+        byPlace[place]![.counted, default: 0] += 1
+        byPlace[place]![category, default: 0] += 1
+        list(.counted)
+        list(category)
         for (k, n) in e.extras {
             counts[k, default: 0] += n
-            mine[k, default: 0] += n
-            listed[k, default: []].append(e.contact)
+            byPlace[place]![k, default: 0] += n
+            list(k)
         }
-        byPlace[place] = mine
     }
 }
 
@@ -91,19 +95,19 @@ public struct PledgeReport: Equatable, Sendable {
 
     /// Counts `bookings` (the store gives those whose anchor may fall in the
     /// period) by `rules` as of `now`; `place` keeps one ward or clinic.
+    /// `listing` (`PROMISE.MEASURE`'s measure) keeps the jobs behind that one number.
     public static func make(_ bookings: [BookingFacts], from: LocalDate, to: LocalDate, place: String?,
-                            rules: PledgeRules) -> PledgeReport {
+                            rules: PledgeRules, listing: (Pledge, PledgeMeasure)? = nil) -> PledgeReport {
         var results = Dictionary(uniqueKeysWithValues: Pledge.allCases.map { ($0, PledgeResult($0)) })
-        var monthly: [String: [Pledge: (counted: Int, counts: [String: Int])]] = [:]
+        // By month, keyed year * 12 + month (no text per entry: a year holds 200,000).
+        var monthly: [Int: [Pledge: (counted: Int, counts: [PledgeMeasure: Int])]] = [:]
         for b in bookings where place == nil || b.place == place {
             for e in rules.entries(b) where e.anchor >= from && e.anchor <= to {
-                results[e.pledge]!.add(e)
+                results[e.pledge]!.add(e, listing: listing?.0 == e.pledge ? listing?.1 : nil)
                 guard let category = e.category else { continue }
-                let month = String(e.anchor.description.prefix(7))
-                var m = monthly[month, default: [:]][e.pledge] ?? (0, [:])
-                m.counted += 1
-                m.counts[category, default: 0] += 1
-                monthly[month, default: [:]][e.pledge] = m
+                let month = e.anchor.year * 12 + e.anchor.month
+                monthly[month, default: [:]][e.pledge, default: (0, [:])].counted += 1
+                monthly[month, default: [:]][e.pledge, default: (0, [:])].counts[category, default: 0] += 1
             }
         }
         var months: [(String, [Pledge: Headline])] = []
@@ -111,7 +115,7 @@ public struct PledgeReport: Equatable, Sendable {
             var day = LocalDate(year: from.year, month: from.month, day: 1)
             while day <= to {
                 let key = String(day.description.prefix(7))
-                let found = monthly[key] ?? [:]
+                let found = monthly[day.year * 12 + day.month] ?? [:]
                 months.append((key, Dictionary(uniqueKeysWithValues: Pledge.allCases.map { p in
                     let m = found[p] ?? (0, [:])
                     return (p, PledgeResult.headline(p, counted: m.counted, m.counts))

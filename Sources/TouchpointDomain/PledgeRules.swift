@@ -66,23 +66,23 @@ public struct PledgeRules: Sendable {
         e.category = callCategory(call)
         let outcomes = call.attempts.isEmpty ? (call.outcome.map { [$0] } ?? []) : call.attempts.map(\.outcome)
         if outcomes.contains(.reached) {
-            e.extras["reached"] = 1
+            e.extras[.reached] = 1
             let wound = call.attempts.last(where: { $0.outcome == .reached })?.woundCare
-            if wound == true { e.extras["wound_care_discussed"] = 1 }
+            if wound == true { e.extras[.woundCareDiscussed] = 1 }
         }
-        if outcomes.contains(.declined) { e.extras["declined"] = 1 }
-        if call.escalated || call.state == .escalated { e.extras["escalated"] = 1 }
+        if outcomes.contains(.declined) { e.extras[.declined] = 1 }
+        if call.escalated || call.state == .escalated { e.extras[.escalated] = 1 }
         return e
     }
 
-    func callCategory(_ call: ContactFacts) -> String {
-        if call.state == .done && call.outcome == .notRequired { return "not_required" }
+    func callCategory(_ call: ContactFacts) -> PledgeMeasure {
+        if call.state == .done && call.outcome == .notRequired { return .notRequired }
         let first: Date? = call.attempts.isEmpty
             ? (call.outcome == .notRequired ? nil : call.lastAttemptAt)
             : call.attempts.first(where: { $0.outcome != .notRequired })?.at
-        guard let first else { return "not_called" }
+        guard let first else { return .notCalled }
         let planned = call.callDay ?? clock.localDate(of: call.dueAt)
-        return clock.localDate(of: first) <= planned ? "called_on_day" : "called_later"
+        return clock.localDate(of: first) <= planned ? .calledOnDay : .calledLater
     }
 
     // MARK: 2. Wait notices
@@ -101,7 +101,7 @@ public struct PledgeRules: Sendable {
         let firstDueOrSent = min(first.dueAt, first.sentAt ?? first.dueAt)
         let counted = b.delays.filter { clock.localDate(of: $0.at) == day && $0.at >= firstDueOrSent }
         if !counted.isEmpty {
-            e.extras["delays"] = counted.count
+            e.extras[.delays] = counted.count
             let window = rules.waitCoalesce + 5 * 60
             let notified = counted.filter { d in
                 notices.contains { n in
@@ -109,18 +109,18 @@ public struct PledgeRules: Sendable {
                     return sent >= d.at && sent <= d.at.addingTimeInterval(window) && (n.expectedAt ?? .distantPast) >= d.expectedAt
                 }
             }
-            if !notified.isEmpty { e.extras["delays_notified"] = notified.count }
+            if !notified.isEmpty { e.extras[.delaysNotified] = notified.count }
         }
         return e
     }
 
     /// informed (accepted before `deadline`, no failure after), failed,
     /// suppressed, or not_sent, in that order.
-    func noticeCategory(_ notices: [ContactFacts], before deadline: Date) -> String {
-        if notices.contains(where: { n in n.sentAt.map { $0 < deadline } == true && n.failedAt == nil }) { return "informed" }
-        if notices.contains(where: { $0.failedAt != nil || $0.state == .failed }) { return "failed" }
-        if notices.contains(where: { $0.state == .suppressed }) && !notices.contains(where: { $0.sentAt != nil }) { return "suppressed" }
-        return "not_sent"
+    func noticeCategory(_ notices: [ContactFacts], before deadline: Date) -> PledgeMeasure {
+        if notices.contains(where: { n in n.sentAt.map { $0 < deadline } == true && n.failedAt == nil }) { return .informed }
+        if notices.contains(where: { $0.failedAt != nil || $0.state == .failed }) { return .failed }
+        if notices.contains(where: { $0.state == .suppressed }) && !notices.contains(where: { $0.sentAt != nil }) { return .suppressed }
+        return .notSent
     }
 
     // MARK: 3. Open Access information
@@ -138,22 +138,22 @@ public struct PledgeRules: Sendable {
         return e
     }
 
-    func openAccessCategory(_ infos: [ContactFacts], _ b: BookingFacts, _ day: LocalDate) -> String {
+    func openAccessCategory(_ infos: [ContactFacts], _ b: BookingFacts, _ day: LocalDate) -> PledgeMeasure {
         let sent = infos.compactMap { n -> Date? in
             guard let s = n.sentAt, n.failedAt == nil else { return nil }
             return s
         }.min()
         guard let sent, sent < b.at else {
             let general = noticeCategory(infos, before: b.at)
-            return general == "informed" ? "not_sent" : general
+            return general == .informed ? .notSent : general
         }
         let latestInTime = day.adding(days: -rules.openAccessDaysBefore)
-        if clock.localDate(of: sent) <= latestInTime { return "in_time" }
+        if clock.localDate(of: sent) <= latestInTime { return .inTime }
         if let booked = b.bookedAt, clock.localDate(of: booked) > latestInTime,
            sent.timeIntervalSince(endOfQuietHours(from: booked)) <= 3600 {
-            return "in_time_late_booking"
+            return .inTimeLateBooking
         }
-        return "late"
+        return .late
     }
 
     /// `at`, or the end of the quiet hours it falls in.

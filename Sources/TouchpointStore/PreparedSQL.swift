@@ -73,6 +73,17 @@ struct PreparedSQL {
         }
     }
 
+    /// Every row, each handed to `body` as it is stepped to (nothing kept).
+    func each(_ db: Database, _ body: (PreparedSQL) throws -> Void) throws {
+        defer { sqlite3_reset(handle) }
+        while true {
+            let rc = sqlite3_step(handle)
+            if rc == SQLITE_DONE { return }
+            guard rc == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: db.lastErrorMessage) }
+            try body(self)
+        }
+    }
+
     func int(_ col: Int32) -> Int64? {
         sqlite3_column_type(handle, col) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, col)
     }

@@ -50,7 +50,7 @@ import TouchpointTestSupport
         for p in r.promises {
             let mine = try #require(counted[p.key.rawValue])
             #expect(p.counted == (mine["counted"] ?? 0) && p.excluded == (mine["excluded"] ?? 0), "\(p.key): counted \(p.counted)/\(mine["counted"] ?? -1), excluded \(p.excluded)/\(mine["excluded"] ?? -1)")
-            for m in p.key.categories + p.key.extras {
+            for m in (p.key.categories + p.key.extras).map(\.rawValue) {
                 #expect(p.counts[m] == (mine[m] ?? 0), "\(p.key).\(m): report \(p.counts[m] ?? -1), counted here \(mine[m] ?? 0)")
             }
             for (ward, c) in p.byWard {

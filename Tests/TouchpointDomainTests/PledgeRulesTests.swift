@@ -27,23 +27,23 @@ import Testing
                      attemptCount: attempts.count, cancelledAt: cancelledAt.map { t($0) }, escalated: escalated)
     }
 
-    func category(_ b: BookingFacts, _ p: Pledge, now: Date? = nil) -> String? {
-        counter(now).entries(b).first { $0.pledge == p }.map { $0.category ?? "excluded" }
+    func category(_ b: BookingFacts, _ p: Pledge, now: Date? = nil) -> PledgeMeasure? {
+        counter(now).entries(b).first { $0.pledge == p }.map { $0.category ?? .excluded }
     }
 
     // MARK: Check-in calls
 
     @Test func theFirstAttemptOnThePlannedDayCountsUpTo2359() {
         let onDay = surgeryFacts([call(state: .done, attempts: [("2026-12-02T23:59", .reached)])])
-        #expect(category(onDay, .checkinCall) == "called_on_day")
+        #expect(category(onDay, .checkinCall) == .calledOnDay)
         let nextDay = surgeryFacts([call(state: .done, attempts: [("2026-12-03T00:00", .reached)])])
-        #expect(category(nextDay, .checkinCall) == "called_later")
+        #expect(category(nextDay, .checkinCall) == .calledLater)
         // The first attempt decides, not the one that reached her.
         let tried = surgeryFacts([call(state: .done, attempts: [("2026-12-02T16:00", .noAnswer), ("2026-12-03T10:00", .reached)])])
-        #expect(category(tried, .checkinCall) == "called_on_day")
-        #expect(category(surgeryFacts([call()]), .checkinCall) == "not_called")
+        #expect(category(tried, .checkinCall) == .calledOnDay)
+        #expect(category(surgeryFacts([call()]), .checkinCall) == .notCalled)
         let notRequired = surgeryFacts([call(state: .done, attempts: [("2026-12-02T10:00", .notRequired)])])
-        #expect(category(notRequired, .checkinCall) == "not_required")
+        #expect(category(notRequired, .checkinCall) == .notRequired)
     }
 
     @Test func aClosedDayMovesThePlannedDay() throws {
@@ -58,14 +58,14 @@ import Testing
             id: planned.id, kind: .checkinCall, state: .done, dueAt: planned.dueAt, createdAt: planned.createdAt, callDay: planned.callDay,
             outcome: .reached, attempts: [CallAttempt(at: t("2026-12-28T09:30"), by: "alice", outcome: .reached, woundCare: true, note: nil)],
             attemptCount: 1)])
-        #expect(PledgeRules(rules: closed, now: t("2026-12-29T12:00")).entries(facts).first?.category == "called_on_day")
+        #expect(PledgeRules(rules: closed, now: t("2026-12-29T12:00")).entries(facts).first?.category == .calledOnDay)
     }
 
     @Test func aBookingCancelledBeforeItsCallWasDueIsExcludedAndAfterItIsCounted() {
         let before = surgeryFacts(cancelled: true, [call(state: .cancelled, cancelledAt: "2026-12-01T20:00")])
-        #expect(category(before, .checkinCall) == "excluded")
+        #expect(category(before, .checkinCall) == .excluded)
         let after = surgeryFacts(cancelled: true, [call(state: .cancelled, cancelledAt: "2026-12-02T12:00")])
-        #expect(category(after, .checkinCall) == "not_called")
+        #expect(category(after, .checkinCall) == .notCalled)
         // Not yet due: not in the report at all.
         #expect(category(surgeryFacts([call(state: .scheduled)]), .checkinCall, now: t("2026-12-02T08:00")) == nil)
     }
@@ -74,15 +74,15 @@ import Testing
         let b = surgeryFacts(at: "2026-12-01T10:30", performed: "2026-12-03T14:00",
                              [call(day: "2026-12-04", state: .done, attempts: [("2026-12-04T09:10", .reached)])])
         let e = counter().entries(b).first { $0.pledge == .checkinCall }
-        #expect(e?.anchor == LocalDate(iso: "2026-12-03") && e?.category == "called_on_day")
+        #expect(e?.anchor == LocalDate(iso: "2026-12-03") && e?.category == .calledOnDay)
     }
 
     @Test func reachedWoundCareDeclinedAndEscalatedAreCountedBeside() {
         let b = surgeryFacts([call(state: .done, attempts: [("2026-12-02T10:00", .noAnswer), ("2026-12-02T12:00", .reached)], escalated: true)])
         let e = counter().entries(b).first!
-        #expect(e.extras == ["reached": 1, "wound_care_discussed": 1, "escalated": 1])
+        #expect(e.extras == [.reached: 1, .woundCareDiscussed: 1, .escalated: 1])
         let declined = surgeryFacts([call(state: .done, attempts: [("2026-12-02T10:00", .declined)])])
-        #expect(counter().entries(declined).first!.extras == ["declined": 1])
+        #expect(counter().entries(declined).first!.extras == [.declined: 1])
     }
 
     // MARK: Wait notices
@@ -94,13 +94,13 @@ import Testing
     }
 
     @Test func aWaitNoticeInformsWhenAcceptedBeforeTheSurgery() {
-        #expect(category(surgeryFacts([notice(sent: "2026-12-01T06:00")]), .waitNotice) == "informed")
-        #expect(category(surgeryFacts([notice(sent: "2026-12-01T10:31")]), .waitNotice) == "not_sent", "after the expected time")
-        #expect(category(surgeryFacts([notice(state: .suppressed)]), .waitNotice) == "suppressed")
-        #expect(category(surgeryFacts([notice(state: .failed, failed: "2026-12-01T06:05")]), .waitNotice) == "failed")
-        #expect(category(surgeryFacts([notice(state: .expired)]), .waitNotice) == "not_sent")
+        #expect(category(surgeryFacts([notice(sent: "2026-12-01T06:00")]), .waitNotice) == .informed)
+        #expect(category(surgeryFacts([notice(sent: "2026-12-01T10:31")]), .waitNotice) == .notSent, "after the expected time")
+        #expect(category(surgeryFacts([notice(state: .suppressed)]), .waitNotice) == .suppressed)
+        #expect(category(surgeryFacts([notice(state: .failed, failed: "2026-12-01T06:05")]), .waitNotice) == .failed)
+        #expect(category(surgeryFacts([notice(state: .expired)]), .waitNotice) == .notSent)
         // Delayed to 14:00: a notice at 11:00 still informs.
-        #expect(category(surgeryFacts([notice(sent: "2026-12-01T11:00", expected: "2026-12-01T14:00")], expected: "2026-12-01T14:00"), .waitNotice) == "informed")
+        #expect(category(surgeryFacts([notice(sent: "2026-12-01T11:00", expected: "2026-12-01T14:00")], expected: "2026-12-01T14:00"), .waitNotice) == .informed)
     }
 
     @Test func aDelayIsNotifiedWithinTheCoalesceWindowAndFiveMinutesNotASecondLater() {
@@ -112,9 +112,9 @@ import Testing
                          delays: [delay], expected: "2026-12-01T13:00")
         }
         let atLimit = counter().entries(facts(sentAt: "2026-12-01T08:15:00")).first { $0.pledge == .waitNotice }!
-        #expect(atLimit.extras == ["delays": 1, "delays_notified": 1])
+        #expect(atLimit.extras == [.delays: 1, .delaysNotified: 1])
         let late = counter().entries(facts(sentAt: "2026-12-01T08:15:01")).first { $0.pledge == .waitNotice }!
-        #expect(late.extras == ["delays": 1])
+        #expect(late.extras == [.delays: 1])
         // A delay learnt before the first notice was due, or on another day, is not counted.
         let early = surgeryFacts([notice(sent: "2026-12-01T06:00")], delays: [DelayFact(at: t("2026-12-01T05:00"), expectedAt: t("2026-12-01T13:00"))])
         #expect(counter().entries(early).first { $0.pledge == .waitNotice }!.extras.isEmpty)
@@ -132,22 +132,22 @@ import Testing
 
     @Test func informationExactlyDaysBeforeIsInTimeADayLessIsLate() {
         // Appointment Tue 15 Dec; 7 days before is Tue 8 Dec (by local date).
-        #expect(category(openAccess([info(sent: "2026-12-08T23:59")]), .openAccessInfo) == "in_time")
-        #expect(category(openAccess([info(sent: "2026-12-09T00:00")]), .openAccessInfo) == "late")
-        #expect(category(openAccess([info(sent: "2026-12-15T10:01")]), .openAccessInfo) == "not_sent", "after the appointment")
-        #expect(category(openAccess([info(state: .suppressed)]), .openAccessInfo) == "suppressed")
-        #expect(category(openAccess([info(state: .expired)]), .openAccessInfo) == "not_sent")
+        #expect(category(openAccess([info(sent: "2026-12-08T23:59")]), .openAccessInfo) == .inTime)
+        #expect(category(openAccess([info(sent: "2026-12-09T00:00")]), .openAccessInfo) == .late)
+        #expect(category(openAccess([info(sent: "2026-12-15T10:01")]), .openAccessInfo) == .notSent, "after the appointment")
+        #expect(category(openAccess([info(state: .suppressed)]), .openAccessInfo) == .suppressed)
+        #expect(category(openAccess([info(state: .expired)]), .openAccessInfo) == .notSent)
     }
 
     @Test func aLateBookingSentWithinAnHourOfBookingOrOfTheEndOfQuietHoursIsInTime() {
         // Booked Sat 12 Dec 10:00 for Tue 15 Dec: three days ahead.
         let late = "2026-12-12T10:00"
-        #expect(category(openAccess(bookedAt: late, [info(due: late, sent: "2026-12-12T11:00")]), .openAccessInfo) == "in_time_late_booking")
-        #expect(category(openAccess(bookedAt: late, [info(due: late, sent: "2026-12-12T11:00:01")]), .openAccessInfo) == "late")
+        #expect(category(openAccess(bookedAt: late, [info(due: late, sent: "2026-12-12T11:00")]), .openAccessInfo) == .inTimeLateBooking)
+        #expect(category(openAccess(bookedAt: late, [info(due: late, sent: "2026-12-12T11:00:01")]), .openAccessInfo) == .late)
         // Booked at 22:00, in quiet hours (20:00-08:00): within an hour of 08:00 next day.
         let night = "2026-12-12T22:00"
-        #expect(category(openAccess(bookedAt: night, [info(due: "2026-12-13T08:00", sent: "2026-12-13T08:45")]), .openAccessInfo) == "in_time_late_booking")
-        #expect(category(openAccess(bookedAt: night, [info(due: "2026-12-13T08:00", sent: "2026-12-13T09:30")]), .openAccessInfo) == "late")
+        #expect(category(openAccess(bookedAt: night, [info(due: "2026-12-13T08:00", sent: "2026-12-13T08:45")]), .openAccessInfo) == .inTimeLateBooking)
+        #expect(category(openAccess(bookedAt: night, [info(due: "2026-12-13T08:00", sent: "2026-12-13T09:30")]), .openAccessInfo) == .late)
         // Not due yet: not counted.
         #expect(category(openAccess([info(state: .scheduled)]), .openAccessInfo, now: t("2026-12-05T12:00")) == nil)
     }
@@ -163,11 +163,12 @@ import Testing
             ]),
             surgeryFacts(at: "2026-12-05T10:00", [call(day: "2026-12-06", state: .done, attempts: [("2026-12-06T10:00", .notRequired)])]),
         ]
-        let r = PledgeReport.make(bookings, from: LocalDate(iso: "2026-11-01")!, to: LocalDate(iso: "2026-12-31")!, place: nil, rules: counter())
+        let r = PledgeReport.make(bookings, from: LocalDate(iso: "2026-11-01")!, to: LocalDate(iso: "2026-12-31")!, place: nil, rules: counter(),
+                                  listing: (.checkinCall, .notCalled))
         let calls = r.results.first { $0.pledge == .checkinCall }!
         #expect(calls.counted == 3 && calls.headline == Headline(1, of: 2))
-        #expect(calls.byPlace["Ward 9"]?["not_called"] == 1 && calls.byPlace["Ward 7"]?["called_on_day"] == 1)
-        #expect(calls.listed["not_called"]?.map(\.job) == ["call-S2"])
+        #expect(calls.byPlace["Ward 9"]?[.notCalled] == 1 && calls.byPlace["Ward 7"]?[.calledOnDay] == 1)
+        #expect(calls.listed[.notCalled]?.map(\.job) == ["call-S2"])
         #expect(r.months.map(\.month) == ["2026-11", "2026-12"])
         #expect(r.months[0].headlines[.checkinCall] == Headline(0, of: 1) && r.months[1].headlines[.checkinCall] == Headline(1, of: 1))
         #expect(Headline(0, of: 0).percent == nil)

@@ -37,6 +37,10 @@ import Testing
         // The enums themselves: the one place their raw values are written.
         ("Sources/TouchpointDomain/Job.swift", "case"),
         ("Sources/TouchpointDomain/CallOutcome.swift", "case"),
+        // The report's promises and measures are named as `report.md` names
+        // them, which is also how the job kinds and outcomes are named.
+        ("Sources/TouchpointDomain/Pledge.swift", "case"),
+        ("Sources/TouchpointDomain/PledgeMeasure.swift", "case"),
         // `[wait_notice]` is also the name of a config section.
         ("Sources/TouchpointConfig/ConfigLoader.swift", "wait_notice"),
         // Column names: the CSV's `due` and `done` columns, the bookings table's `cancelled` column.

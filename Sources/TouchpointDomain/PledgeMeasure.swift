@@ -1,0 +1,35 @@
+/// A number the pledge report gives for a promise (`report.md`): the
+/// categories a counted booking falls in, the extras counted beside them, and
+/// how many bookings were counted or excluded. Named as `report.md` names them,
+/// which is also how `--list` and the JSON, CSV and HTML name them.
+public enum PledgeMeasure: String, CaseIterable, Sendable, Codable, Comparable {
+    // The check-in call.
+    case calledOnDay = "called_on_day"
+    case calledLater = "called_later"
+    case notCalled = "not_called"
+    case notRequired = "not_required"
+    case reached = "reached"
+    case woundCareDiscussed = "wound_care_discussed"
+    case declined = "declined"
+    case escalated = "escalated"
+    // Wait notices.
+    case informed = "informed"
+    case delays = "delays"
+    case delaysNotified = "delays_notified"
+    // Open Access information.
+    case inTime = "in_time"
+    case inTimeLateBooking = "in_time_late_booking"
+    case late = "late"
+    // Notices of either kind.
+    case suppressed = "suppressed"
+    case failed = "failed"
+    case notSent = "not_sent"
+    // Every promise.
+    case counted = "counted"
+    case excluded = "excluded"
+
+    /// "wound care discussed": how the table and the HTML page say it.
+    public var words: String { rawValue.replacingOccurrences(of: "_", with: " ") }
+
+    public static func < (a: PledgeMeasure, b: PledgeMeasure) -> Bool { a.rawValue < b.rawValue }
+}
