@@ -63,16 +63,15 @@ extension Touchpoint {
         let (start, end) = (clock.instant(on: from, at: midnight), clock.instant(on: to.adding(days: 1), at: midnight))
         let started = ContinuousClock.now
         let facts = try await stored("reading the report") {
-            // The store's two readers at once: the period's bookings, and what
-            // happened to jobs; then the jobs, each with its events.
+            // The store's two readers at once: what happened to jobs, and the
+            // period's bookings with their jobs.
             async let events = store.read { try $0.pledgeEvents() }
-            let read = try await store.read { try $0.pledgeBookings(from: start, to: end) }
-            let happened = try await events
-            return try await store.read { r in
-                var bookings = read
-                try r.addPledgeJobs(to: &bookings, events: happened)
-                return bookings.inOrder
+            let bookings = try await store.read { r in
+                var b = try r.pledgeBookings(from: start, to: end)
+                try r.addPledgeJobs(to: &b)
+                return b
             }
+            return bookings.adding(try await events)
         }
         let read = ContinuousClock.now
         let report = PledgeReport.make(facts, from: from, to: to, place: place, rules: PledgeRules(rules: config.schedulingRules, now: now),
