@@ -137,6 +137,19 @@ import Testing
         #expect(category(openAccess([info(sent: "2026-12-15T10:01")]), .openAccessInfo) == .notSent, "after the appointment")
         #expect(category(openAccess([info(state: .suppressed)]), .openAccessInfo) == .suppressed)
         #expect(category(openAccess([info(state: .expired)]), .openAccessInfo) == .notSent)
+        #expect(category(openAccess([info(state: .failed)]), .openAccessInfo) == .failed)
+        // Sent, then its delivery failed: failed, not in time.
+        var bounced = info(sent: "2026-12-08T10:00")
+        bounced.failedAt = t("2026-12-08T10:20")
+        #expect(category(openAccess([bounced]), .openAccessInfo) == .failed)
+        // Cancelled before the information was due: excluded; after it was sent: counted as sent.
+        var cancelled = openAccess([info(state: .cancelled)])
+        cancelled.cancelled = true
+        cancelled.contacts[0].cancelledAt = t("2026-12-07T12:00")
+        #expect(category(cancelled, .openAccessInfo) == .excluded)
+        var cancelledAfter = openAccess([info(sent: "2026-12-08T10:00")])
+        cancelledAfter.cancelled = true
+        #expect(category(cancelledAfter, .openAccessInfo) == .inTime)
     }
 
     @Test func aLateBookingSentWithinAnHourOfBookingOrOfTheEndOfQuietHoursIsInTime() {
