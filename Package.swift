@@ -10,6 +10,11 @@ import PackageDescription
 // - GRDB: SQLite with WAL, migrations and a reader/writer pool.
 // - TOMLKit: the config file format (about 15 s to build).
 // - swift-mustache: notice templates (no dependencies of its own; a few seconds).
+// - hummingbird, hummingbird-auth, swift-crypto, swift-http-types: the web view.
+// - async-http-client: the GOV.UK Notify transport (HTTP/1.1 and 2, TLS,
+//   proxies, a pool, timeouts); about 1.5 minutes more on a first debug build,
+//   most of its dependencies (NIO, NIOSSL) being built for the web view already.
+//   swift-crypto's HMAC signs its JWTs.
 let package = Package(
     name: "touchpoint",
     platforms: [.macOS(.v15)],
@@ -30,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", exact: "2.5.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", exact: "3.12.3"),
         .package(url: "https://github.com/apple/swift-http-types.git", exact: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
     ],
     targets: [
         // libsystemd: journald, sd_notify, socket activation.
@@ -85,12 +92,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Dispatch: templates (checked when the config loads), messages, the outbox and command transports.
+        // Dispatch: templates (checked when the config loads), messages, the
+        // transports (outbox, command, GOV.UK Notify) and Notify's receipts.
         .target(
             name: "TouchpointDispatch",
             dependencies: [
                 "TouchpointDomain", "TouchpointConfig", "TouchpointLinux",
                 .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The application core: every operation a front end offers, typed,
@@ -179,10 +193,17 @@ let package = Package(
             name: "TouchpointFuzzing",
             dependencies: ["TouchpointControl", "TouchpointDomain", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        // Starts the real daemon in a temp directory; writes realistic queues.
+        // Starts the real daemon in a temp directory; writes realistic queues;
+        // a stand-in for GOV.UK Notify built from its public documentation.
         .target(
             name: "TouchpointTestSupport",
-            dependencies: ["TouchpointDomain", "TouchpointControl", "TouchpointLinux", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "TouchpointDomain", "TouchpointControl", "TouchpointLinux",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .testTarget(
             name: "TouchpointDomainTests",

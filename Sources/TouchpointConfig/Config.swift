@@ -57,7 +57,28 @@ public struct TouchpointConfig: Equatable, Sendable {
     }
 
     public enum TransportKind: String, Equatable, Sendable, CaseIterable {
-        case outbox, command
+        case outbox, command, notify
+    }
+
+    /// `[transport.notify]` (`dispatch.md`, "The `notify` transport").
+    public struct Notify: Equatable, Sendable {
+        public var baseURL = "https://api.notifications.service.gov.uk"
+        public var apiKeyFile = "/etc/touchpoint/notify-api-key"
+        /// Read when the config loads (from `$CREDENTIALS_DIRECTORY/notify-api-key`
+        /// when systemd provides it, else `api_key_file`); nil unless kind is notify.
+        public var apiKey: NotifyAPIKey?
+        /// Where the key was read from, for messages.
+        public var apiKeySource = ""
+        public var smsTemplateID = ""
+        public var emailTemplateID = ""
+        public var smsSenderID = ""
+        public var emailReplyToID = ""
+        public var rateLimit = 3000
+        public var receiptPoll: Duration = .seconds(60)
+        public var receiptMaxAge: Duration = .seconds(72 * 3600)
+        public var timeout: Duration = .seconds(30)
+        public var proxy = ""
+        public var caFile = ""
     }
 
     public struct Transport: Equatable, Sendable {
@@ -68,6 +89,7 @@ public struct TouchpointConfig: Equatable, Sendable {
         public var backoffInitial: Duration = .seconds(60)
         public var backoffMax: Duration = .seconds(3600)
         public var maxAge: Duration = .seconds(24 * 3600)
+        public var notify = Notify()
     }
 
     public enum LogLevel: String, Equatable, Sendable, CaseIterable {

@@ -281,12 +281,13 @@ private struct Reader {
     }
 
     mutating func readTransport(_ root: TOMLTable, into c: inout TouchpointConfig.Transport) {
-        let tr = section(root, "transport", ["kind", "outbox_dir", "command", "timeout", "backoff_initial", "backoff_max", "max_age"])
+        let tr = section(root, "transport", ["kind", "outbox_dir", "command", "timeout", "backoff_initial", "backoff_max", "max_age", "notify"])
         if let s = string(tr, "transport", "kind") {
             if let k = TouchpointConfig.TransportKind(rawValue: s) { c.kind = k } else {
-                issue("transport.kind", "expected \"outbox\" or \"command\", got \"\(s)\"")
+                issue("transport.kind", "expected \"outbox\", \"command\" or \"notify\", got \"\(s)\"")
             }
         }
+        if let tr { readNotify(tr, kind: c.kind, into: &c.notify) } else if c.kind == .notify { readNotify(TOMLTable(), kind: c.kind, into: &c.notify) }
         if let p = path(tr, "transport", "outbox_dir") { c.outboxDir = p }
         if let v = tr?["command"] {
             if let arr = v.array, arr.allSatisfy({ $0.string != nil }) {
@@ -306,6 +307,85 @@ private struct Reader {
         if c.backoffMax < c.backoffInitial {
             issue("transport.backoff_max", "must not be shorter than transport.backoff_initial")
         }
+    }
+
+    static let notifyKeys = ["base_url", "api_key_file", "sms_template_id", "email_template_id", "sms_sender_id", "email_reply_to_id",
+                             "rate_limit", "receipt_poll", "receipt_max_age", "timeout", "proxy", "ca_file"]
+
+    /// `[transport.notify]`: read always (a typo is an error even while
+    /// another transport is in force); the key and the required ids are
+    /// checked only when `kind` is notify.
+    mutating func readNotify(_ tr: TOMLTable, kind: TouchpointConfig.TransportKind, into n: inout TouchpointConfig.Notify) {
+        var t: TOMLTable?
+        if let v = tr["notify"] {
+            if let table = v.table {
+                checkKeys(table, Self.notifyKeys, section: "transport.notify")
+                t = table
+            } else {
+                issue("transport.notify", "expected a table ([transport.notify])")
+            }
+        }
+        let sec = "transport.notify"
+        if let u = string(t, sec, "base_url") { n.baseURL = u }
+        if let p = path(t, sec, "api_key_file") { n.apiKeyFile = p }
+        for (key, keyPath) in [("sms_template_id", \TouchpointConfig.Notify.smsTemplateID), ("email_template_id", \.emailTemplateID),
+                               ("sms_sender_id", \.smsSenderID), ("email_reply_to_id", \.emailReplyToID)] {
+            guard let id = string(t, sec, key) else { continue }
+            if !id.isEmpty && !NotifyAPIKey.isUUID(id) { issue("\(sec).\(key)", "expected the id Notify shows for it (36 characters, 8-4-4-4-12), got \"\(id)\"") }
+            n[keyPath: keyPath] = id
+        }
+        if let r = int(t, sec, "rate_limit", 1...3000) { n.rateLimit = r }
+        if let d = duration(t, sec, "receipt_poll") { n.receiptPoll = d }
+        if let d = duration(t, sec, "receipt_max_age") { n.receiptMaxAge = d }
+        if let d = duration(t, sec, "timeout") { n.timeout = d }
+        if let p = string(t, sec, "proxy") { n.proxy = p }
+        if let p = string(t, sec, "ca_file") { n.caFile = p.isEmpty ? "" : ConfigLoader.absolutePath(p, relativeTo: baseDir) }
+        if n.receiptPoll < .seconds(1) { issue("\(sec).receipt_poll", "at least 1s") }
+        guard kind == .notify else { return }
+        checkNotifyURLs(n)
+        if n.smsTemplateID.isEmpty { issue("\(sec).sms_template_id", "required when transport.kind is \"notify\": the id of a Notify text message template whose body is ((body))") }
+        if n.emailTemplateID.isEmpty { issue("\(sec).email_template_id", "required when transport.kind is \"notify\": the id of a Notify email template whose subject is ((subject)) and body ((body))") }
+        if !n.caFile.isEmpty, !FileManager.default.isReadableFile(atPath: n.caFile) { issue("\(sec).ca_file", "\(n.caFile) cannot be read") }
+        readNotifyKey(&n)
+    }
+
+    /// `base_url` must be https, except on a loopback address; `proxy` is an http URL.
+    mutating func checkNotifyURLs(_ n: TouchpointConfig.Notify) {
+        let sec = "transport.notify"
+        if let u = URL(string: n.baseURL), let scheme = u.scheme, let host = u.host, u.query == nil {
+            let loopback = ["127.0.0.1", "::1", "localhost", "[::1]"].contains(host)
+            if scheme != "https" && !(scheme == "http" && loopback) {
+                issue("\(sec).base_url", "must be https:// (http:// only on a loopback address, for a local relay or a test double), got \"\(n.baseURL)\"")
+            }
+        } else {
+            issue("\(sec).base_url", "expected a URL such as https://api.notifications.service.gov.uk, got \"\(n.baseURL)\"")
+        }
+        if !n.proxy.isEmpty {
+            if let u = URL(string: n.proxy), u.scheme == "http", u.host != nil, u.port != nil {} else {
+                issue("\(sec).proxy", "expected http://HOST:PORT, got \"\(n.proxy)\"")
+            }
+        }
+    }
+
+    /// The key from systemd's credentials when given, else `api_key_file`.
+    /// Errors name the file, never its content.
+    mutating func readNotifyKey(_ n: inout TouchpointConfig.Notify) {
+        var file = n.apiKeyFile
+        var key = "transport.notify.api_key_file"
+        if let dir = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"], FileManager.default.fileExists(atPath: dir + "/notify-api-key") {
+            file = dir + "/notify-api-key"
+            key = "transport.notify (the credential notify-api-key)"
+        }
+        n.apiKeySource = file
+        guard let data = FileManager.default.contents(atPath: file) else {
+            issue(key, "\(file) cannot be read (\(FileManager.default.fileExists(atPath: file) ? "permission denied" : "no such file"))")
+            return
+        }
+        guard let k = NotifyAPIKey(String(decoding: data, as: UTF8.self)) else {
+            issue(key, "\(file) does not hold a Notify API key (name-serviceid-secret, the last two 36 characters each)")
+            return
+        }
+        n.apiKey = k
     }
 
     /// A missing gateway program is caught when the config loads, not at the

@@ -41,6 +41,14 @@ public enum HumanOutput {
             }
         }
         out += "next due     \(s.nextDueAt.map { localTime($0, style) } ?? "nothing scheduled")\n"
+        if let t = s.transport {
+            out += "transport    \(t.kind)\n"
+            if let held = t.held { out += "             " + style.warn("held: \(held)") + "\n" }
+            if !t.deliveries.isEmpty {
+                let words = DeliveryStatus.allCases.compactMap { d in t.deliveries[d].map { "\($0) \(d.rawValue)" } }.joined(separator: ", ")
+                out += "deliveries   \(words)\n"
+            }
+        }
         return out
     }
 
@@ -66,9 +74,11 @@ public enum HumanOutput {
 
     public static func jobs(_ r: JobsReport, style: OutputStyle) -> String {
         if r.jobs.isEmpty { return "no jobs\n" }
-        var rows: [[String]] = [["JOB", "KIND", "REF", "STATE", "DUE", "EXPIRES"]]
+        let receipts = r.jobs.contains { $0.delivery != nil }
+        var rows: [[String]] = [["JOB", "KIND", "REF", "STATE", "DUE", "EXPIRES"] + (receipts ? ["DELIVERY"] : [])]
         for j in r.jobs {
-            rows.append([j.id, j.kind.rawValue, j.ref, j.state.rawValue, localTime(j.dueAt, style), localTime(j.expiresAt, style)])
+            rows.append([j.id, j.kind.rawValue, j.ref, j.state.rawValue, localTime(j.dueAt, style), localTime(j.expiresAt, style)]
+                        + (receipts ? [j.delivery?.rawValue ?? "-"] : []))
         }
         return table(rows, style: style)
     }
@@ -86,6 +96,7 @@ public enum HumanOutput {
         if let e = j.expectedAt, j.kind == .waitNotice { out += "expected  \(localTime(e, style))\(j.delayReason.map { " (\($0))" } ?? "")\n" }
         if let o = j.outcome { out += "outcome   \(o.rawValue)\(j.woundCare.map { $0 ? ", wound care discussed" : ", wound care not discussed" } ?? "")\n" }
         if let r = j.reason { out += "why       \(r)\n" }
+        if let d = j.delivery { out += "delivery  \(d.rawValue.replacingOccurrences(of: "_", with: " "))\n" }
         if let d = j.deliveries, !d.isEmpty {
             out += "deliveries\n"
             for a in d { out += "  \(localTime(a.at, style))  \(a.result.rawValue)\(a.detail.map { "  \($0)" } ?? "")\n" }

@@ -57,6 +57,9 @@ public struct JobView: Codable, Equatable, Sendable {
     /// A job given on its own: the patient's name, so that whoever recorded
     /// an outcome sees whose call it was (the wrong call is caught at once).
     public var patientName: String?
+    /// A notice whose transport gives receipts: the latest word on its
+    /// delivery (`sending`, `delivered`, `permanent_failure`, ...).
+    public var delivery: DeliveryStatus?
     /// A call given on its own: every outcome recorded on it.
     public var outcomes: [Attempt]?
     /// A call given on its own: what the nurse needs to make it.
@@ -139,7 +142,7 @@ public struct JobView: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, kind, ref, state, attempts, revision, ward, outcome, history, reason, deliveries
+        case id, kind, ref, state, attempts, revision, ward, outcome, history, reason, deliveries, delivery
         case timeZone = "time_zone"
         case patientName = "patient_name"
         case outcomes, call
@@ -171,6 +174,7 @@ public struct JobView: Codable, Equatable, Sendable {
         try c.encode(overdueSince, forKey: .overdueSince)
         try c.encode(expectedAt, forKey: .expectedAt)
         try c.encode(delayReason, forKey: .delayReason)
+        if let delivery { try c.encode(delivery, forKey: .delivery) }
         if let history { try c.encode(history, forKey: .history) }
         if let reason { try c.encode(reason, forKey: .reason) }
         if let deliveries { try c.encode(deliveries, forKey: .deliveries) }

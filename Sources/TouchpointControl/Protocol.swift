@@ -108,12 +108,15 @@ public struct ControlRequest: Codable, Equatable, Sendable {
         /// `outcome`: how many outcomes the call had when the person chose
         /// theirs; if another nurse recorded one since, nothing is recorded.
         public var seenOutcomes: Int?
+        /// `jobs`: a delivery status, or `failed` for every failure.
+        public var delivery: String?
 
         public init(limit: Int? = nil, showLine: Bool? = nil, job: String? = nil, ref: String? = nil, kind: String? = nil,
                     state: String? = nil, patient: String? = nil, dueFrom: Date? = nil, dueTo: Date? = nil,
                     date: String? = nil, ward: String? = nil, escalated: Bool? = nil, outcome: String? = nil,
                     woundCare: Bool? = nil, note: String? = nil, seenOutcomes: Int? = nil, month: String? = nil,
-                    from: String? = nil, to: String? = nil, list: String? = nil) {
+                    from: String? = nil, to: String? = nil, list: String? = nil, delivery: String? = nil) {
+            self.delivery = delivery
             self.seenOutcomes = seenOutcomes
             self.month = month
             self.from = from
@@ -137,7 +140,7 @@ public struct ControlRequest: Codable, Equatable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case limit, job, ref, kind, state, patient, date, ward, escalated, outcome, note, month, from, to, list
+            case limit, job, ref, kind, state, patient, date, ward, escalated, outcome, note, month, from, to, list, delivery
             case seenOutcomes = "seen_outcomes"
             case woundCare = "wound_care"
             case showLine = "show_line"

@@ -45,9 +45,33 @@ public struct StatusReport: Codable, Equatable, Sendable {
     public var lastDispatch: Date?
     /// The hospital's zone, in which `touchpointctl` shows the times.
     public var timeZone: String?
+    /// The transport in force: its kind, why it takes nothing now (if so),
+    /// and for one that gives receipts, notices by what their receipts say.
+    public var transport: Transport?
+
+    public struct Transport: Codable, Equatable, Sendable {
+        public var kind: String
+        public var held: String?
+        public var deliveries: [DeliveryStatus: Int]
+
+        public init(kind: String, held: String?, deliveries: [DeliveryStatus: Int]) {
+            self.kind = kind
+            self.held = held
+            self.deliveries = deliveries
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(kind, forKey: .kind)
+            try c.encode(held, forKey: .held)
+            try c.encode(deliveries, forKey: .deliveries)
+        }
+    }
 
     public init(version: String, state: String, uptimeSeconds: Int, queue: Queue, patients: Int, bookings: Int,
-                jobs: [JobKind: [JobState: Int]] = [:], nextDueAt: Date? = nil, lastDispatch: Date? = nil, timeZone: String? = nil) {
+                jobs: [JobKind: [JobState: Int]] = [:], nextDueAt: Date? = nil, lastDispatch: Date? = nil, timeZone: String? = nil,
+                transport: Transport? = nil) {
+        self.transport = transport
         self.version = version
         self.state = state
         self.uptimeSeconds = uptimeSeconds
@@ -61,7 +85,7 @@ public struct StatusReport: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, state, queue, patients, bookings, jobs
+        case version, state, queue, patients, bookings, jobs, transport
         case uptimeSeconds = "uptime_s"
         case nextDueAt = "next_due_at"
         case lastDispatch = "last_dispatch"
@@ -81,8 +105,11 @@ public struct StatusReport: Codable, Equatable, Sendable {
         try c.encode(nextDueAt, forKey: .nextDueAt)
         try c.encode(lastDispatch, forKey: .lastDispatch)
         try c.encode(timeZone, forKey: .timeZone)
+        try c.encodeIfPresent(transport, forKey: .transport)
     }
 }
+
+extension DeliveryStatus: CodingKeyRepresentable {}
 
 /// `ingest`: what one read of the queue file did.
 public struct IngestReport: Codable, Equatable, Sendable {

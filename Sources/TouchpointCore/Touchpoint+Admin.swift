@@ -9,6 +9,9 @@ import TouchpointSystemd
 public struct ServiceStatus: Sendable, Equatable {
     public var version: String
     public var paused: Bool
+    /// Why the transport takes nothing now, if it does not.
+    public var transportHold: String?
+    public var transportKind: String
     public var uptimeSeconds: Int
     public var queueFile: String
     /// Why the queue file cannot be read now, if it cannot.
@@ -26,7 +29,8 @@ extension Touchpoint {
     public func status(by person: Person) async throws(CoreFailure) -> ServiceStatus {
         try authorize(.status, person)
         let snapshot = try await stored("reading the status") { try await store.statusSnapshot() }
-        return ServiceStatus(version: TouchpointVersion.string, paused: snapshot.paused,
+        return ServiceStatus(version: TouchpointVersion.string, paused: snapshot.paused, transportHold: transportHold,
+                             transportKind: live.config.transport.kind.rawValue,
                              uptimeSeconds: Int(Date().timeIntervalSince(startedAt)), queueFile: live.config.queueFile,
                              queueProblem: queueProblem, snapshot: snapshot)
     }

@@ -31,6 +31,8 @@ public final class Touchpoint: Sendable {
     /// Whether an admin has paused dispatch: kept in the state, and here so
     /// that dispatch asks it before each notice without a trip to the store.
     let paused: Atomic<Bool>
+    /// Why the transport takes nothing now (`transportHold`), if it does not.
+    let hold = Mutex<String?>(nil)
 
     /// Opens the core over an opened store, with the config and templates
     /// already checked at start.

@@ -154,6 +154,15 @@ struct ControlRequests: Sendable {
             }
             filter.state = state
         }
+        if let d = a.delivery {
+            if d == DeliveryStatus.anyFailureWord {
+                filter.delivery = DeliveryStatus.allCases.filter(\.isFailure)
+            } else if let status = DeliveryStatus(rawValue: d) {
+                filter.delivery = [status]
+            } else {
+                throw .badRequest("unknown delivery \"\(d.prefix(40))\"; expected failed or one of \(DeliveryStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
         let jobs = try await core.jobs(filter, by: person)
         return ControlReply.success(JobsReport(jobs: jobs.map { WireViews.job($0) }, timeZone: zone))
     }

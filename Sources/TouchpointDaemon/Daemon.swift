@@ -191,7 +191,9 @@ public enum Daemon {
         let ingest = IngestService(core: core, watcher: watcher, timer: timer, logger: logger, caughtUp: { await readiness.mark(.caughtUp) })
         let doorbell = Doorbell()
         let engine = EngineService(core: core, timer: timer, export: CallListExport(core: core, logger: logger), logger: logger, doorbell: doorbell)
-        let dispatch = DispatchService(core: core, engine: timer, logger: logger, doorbell: doorbell)
+        let (notify, receiptsDoorbell) = (NotifyClients(), Doorbell())
+        let dispatch = DispatchService(core: core, engine: timer, logger: logger, doorbell: doorbell, notify: notify, receipts: receiptsDoorbell)
+        let receipts = ReceiptService(core: core, notify: notify, doorbell: receiptsDoorbell, logger: logger)
         let deadline = ShutdownDeadline()
         let signalService = SignalService(signals: signals, logger: logger, deadline: deadline,
                                           reload: { try? await reload(Person.daemon("SIGHUP")) })
@@ -199,7 +201,7 @@ public enum Daemon {
             .init(service: s, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
         }
         var groupConfig = ServiceGroupConfiguration(
-            services: [entry(signalService), entry(control), entry(ingest), entry(engine), entry(dispatch)], logger: logger)
+            services: [entry(signalService), entry(control), entry(ingest), entry(engine), entry(dispatch), entry(receipts)], logger: logger)
         // The group's own timeout waits with Task.sleep (libdispatch): the
         // deadline is `ShutdownDeadline`'s, armed by the stop signal.
         groupConfig.maximumGracefulShutdownDuration = nil

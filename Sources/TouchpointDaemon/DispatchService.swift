@@ -15,15 +15,41 @@ struct DispatchService: Service {
     let engine: WakeTimer
     let logger: Logger
     let doorbell: Doorbell
+    /// The Notify client in force, shared with the receipt poller.
+    let notify: NotifyClients
+    /// Rung when a notice is accepted by a transport that gives receipts.
+    let receipts: Doorbell
     let lane = BlockingLane(name: "dispatch")
+
+    /// While the transport refuses everything (Notify's 403): since which
+    /// config, how many tries, and when to try again. A reload tries at once.
+    struct Hold {
+        var generation: UInt64
+        var tries: Int
+        var until: ContinuousClock.Instant
+    }
 
     func run() async throws {
         let transport = core.config.transport
         _ = try? await lane.run { Transports.clearLeftovers(transport) }
+        var hold: Hold?
         await withDiscardingTaskGroup { retries in
             for await _ in doorbell.stream.cancelOnGracefulShutdown() {
+                if let h = hold, h.generation == core.configGeneration, ContinuousClock.now < h.until { continue }
                 do {
-                    try await dispatchDue()
+                    if let why = try await dispatchDue() {
+                        let tries = (hold?.tries ?? 0) + 1
+                        let t = core.config.transport
+                        let wait = Backoff(initial: t.backoffInitial.seconds, maximum: t.backoffMax.seconds).delay(afterFailures: tries)
+                        hold = Hold(generation: core.configGeneration, tries: tries, until: .now + .seconds(wait))
+                        core.setTransportHold("\(DispatchService.loggable(why)) (trying again in \(Int(wait)) s, or at a reload)")
+                        retries.addTask { [doorbell] in
+                            if (try? await Pause.sleep(for: .seconds(wait))) != nil { doorbell.ring() }
+                        }
+                    } else if hold != nil {
+                        hold = nil
+                        core.setTransportHold(nil)
+                    }
                 } catch is CancellationError {
                     break
                 } catch {
@@ -39,10 +65,13 @@ struct DispatchService: Service {
             }
             retries.cancelAll()
         }
+        await notify.shutdown()
         lane.shutdown()
     }
 
-    private func dispatchDue() async throws {
+    /// Sends what is due; returns why the transport takes nothing, if it
+    /// refused everything (the notice it refused stays due, unattempted).
+    private func dispatchDue() async throws -> String? {
         var handled = 0
         defer { if handled > 0 { engine.poke() } }  // retries went back in the queue: the engine's timer covers them
         while !core.isDispatchPaused {
@@ -50,24 +79,31 @@ struct DispatchService: Service {
             if due.isEmpty { break }
             for notice in due {
                 try Task.checkCancellation()
-                if core.isDispatchPaused { return }
+                if core.isDispatchPaused { return nil }
                 let result = try await deliver(notice)
+                if case .held(let why) = result { return why }
                 let after = try await core.recordDelivery(result, jobID: notice.job.id)
                 handled += 1
                 log(notice.job, after, result)
+                if case .accepted = result { receipts.ring() }
             }
         }
+        return nil
     }
 
-    /// Builds the message and hands it to the transport in force.
+    /// Builds the message and hands it to the transport in force; a transport
+    /// that may take it without answering gets it marked first.
     private func deliver(_ notice: DueNotice) async throws -> DeliveryResult {
         let (config, templates) = (core.config, core.templates)
         switch MessageBuilder(templates: templates, config: config).build(notice.job, patient: notice.patient, booking: notice.booking, now: Date()) {
         case .failure(let f):
             return .failed(f.reason)
         case .success(let message):
-            let transport = Transports.make(config.transport)
-            return try await lane.run { transport.deliver(message) }
+            let transport = await Transports.make(config.transport, lane: lane, notify: notify)
+            if transport.mayTakeWithoutAnswer && !notice.job.sendUncertain {
+                try await core.markSendUncertain(jobID: notice.job.id)
+            }
+            return await transport.deliver(message, uncertain: notice.job.sendUncertain)
         }
     }
 
@@ -86,6 +122,10 @@ struct DispatchService: Service {
         switch result {
         case .sent:
             logger.info("notice \(job.id) (\(job.ref)) handed to the transport", metadata: meta)
+        case .accepted(let id):
+            logger.info("notice \(job.id) (\(job.ref)) accepted by Notify as \(id)", metadata: meta)
+        case .held:
+            break
         case .retry(let why):
             logger.warning("notice \(job.id) (\(job.ref)) not delivered, \(state == .failed ? "giving up" : "will retry"): \(Self.loggable(why))", metadata: meta)
         case .failed(let why):

@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import TouchpointCore
 import TouchpointDomain
+import TouchpointLinux
 
 /// Reads the queue at start, then each time the kernel says it changed.
 struct IngestService: Service {

@@ -15,6 +15,7 @@ enum WireViews {
                         expectedAt: j.expectedAt, delayReason: j.delayReason,
                         history: history?.map { .init(at: $0.at, actor: $0.actor, from: $0.from, to: $0.to, reason: $0.reason) },
                         reason: reason ? j.rule : nil)
+        v.delivery = j.delivery
         if let deliveries, j.kind.isNotice {
             v.deliveries = deliveries.map { .init(at: $0.at, result: $0.result, detail: $0.detail) }
         }
@@ -49,7 +50,8 @@ enum WireViews {
             queue: .init(path: s.queueFile, offset: t.position.offset, line: t.position.line, ingested: t.counts.ingested,
                          duplicates: t.counts.duplicates, rejected: t.counts.rejected, error: s.queueProblem, lastReadAt: t.lastReadAt),
             patients: s.snapshot.patients, bookings: s.snapshot.bookings, jobs: s.snapshot.jobCounts,
-            nextDueAt: s.snapshot.nextDueAt, lastDispatch: s.snapshot.lastDispatch, timeZone: timeZone)
+            nextDueAt: s.snapshot.nextDueAt, lastDispatch: s.snapshot.lastDispatch, timeZone: timeZone,
+            transport: .init(kind: s.transportKind, held: s.transportHold, deliveries: s.snapshot.deliveries))
     }
 
     static func explain(_ ref: String, _ found: [BookingExplanation], timeZone: String) -> ExplainReport {

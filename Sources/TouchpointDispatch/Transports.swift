@@ -7,19 +7,55 @@ import TouchpointLinux
 import Glibc
 #endif
 
-/// Hands a message to whatever carries it to the patient. `deliver` blocks
-/// (a file written, a program run): the daemon calls it on a lane of its own.
+/// Hands a message to whatever carries it to the patient.
 public protocol NoticeTransport: Sendable {
+    /// `uncertain`: an earlier attempt may have been taken without an answer
+    /// (a crash, a timeout); a transport that can ask first does.
+    func deliver(_ message: NoticeMessage, uncertain: Bool) async -> DeliveryResult
+    /// Whether an attempt can end without knowing if the notice was taken:
+    /// such a notice is marked before it goes, so the next attempt asks first.
+    var mayTakeWithoutAnswer: Bool { get }
+}
+
+/// A transport whose `deliver` blocks (a file written, a program run): the
+/// daemon runs it on a lane of its own.
+public protocol BlockingNoticeTransport: Sendable {
     func deliver(_ message: NoticeMessage) -> DeliveryResult
+}
+
+/// A blocking transport on its lane.
+struct OnLane<T: BlockingNoticeTransport>: NoticeTransport {
+    let lane: BlockingLane
+    let transport: T
+    var mayTakeWithoutAnswer: Bool { false }
+
+    func deliver(_ message: NoticeMessage, uncertain: Bool) async -> DeliveryResult {
+        do {
+            return try await lane.run { transport.deliver(message) }
+        } catch {
+            return .retry("stopping")
+        }
+    }
+}
+
+extension NotifyClient: NoticeTransport {
+    public func deliver(_ message: NoticeMessage, uncertain: Bool) async -> DeliveryResult {
+        await send(message, uncertain: uncertain)
+    }
+
+    public var mayTakeWithoutAnswer: Bool { true }
 }
 
 /// The transport a config names. A new transport is a type here and a case
 /// of `transport.kind`; nothing outside Dispatch changes.
 public enum Transports {
-    public static func make(_ config: TouchpointConfig.Transport) -> NoticeTransport {
+    /// `lane` runs the blocking transports; `notify` is the Notify client
+    /// for the config in force (`NotifyClients`).
+    public static func make(_ config: TouchpointConfig.Transport, lane: BlockingLane, notify: NotifyClients) async -> NoticeTransport {
         switch config.kind {
-        case .outbox: return OutboxTransport(directory: config.outboxDir)
-        case .command: return CommandTransport(argv: config.command, timeout: config.timeout.seconds)
+        case .outbox: return OnLane(lane: lane, transport: OutboxTransport(directory: config.outboxDir))
+        case .command: return OnLane(lane: lane, transport: CommandTransport(argv: config.command, timeout: config.timeout.seconds))
+        case .notify: return await notify.client(for: config.notify)
         }
     }
 
@@ -36,7 +72,7 @@ public enum Transports {
 /// Writes `<message_id>.json` into a directory: temporary name, fsync, rename,
 /// fsync the directory. A redelivery overwrites the same name, so the outbox
 /// sees each message exactly once.
-public struct OutboxTransport: NoticeTransport {
+public struct OutboxTransport: BlockingNoticeTransport {
     public let directory: String
 
     public init(directory: String) { self.directory = directory }
@@ -64,7 +100,7 @@ public struct OutboxTransport: NoticeTransport {
 /// Runs the configured program (no shell) with the message JSON on standard
 /// input and TOUCHPOINT_MESSAGE_ID in its environment; kills it at the timeout.
 /// Exit 0: sent; 75 (EX_TEMPFAIL) or a timeout: retry; anything else: failed.
-public struct CommandTransport: NoticeTransport {
+public struct CommandTransport: BlockingNoticeTransport {
     public let argv: [String]
     public let timeout: TimeInterval
 
@@ -147,5 +183,28 @@ public struct CommandTransport: NoticeTransport {
         if exited && code == 0 { return .sent }
         if exited && code == 75 { return .retry("exit 75 (try again later)" + (err.isEmpty ? "" : "; stderr: \(err)")) }
         return .failed((exited ? "exit \(code)" : "killed by signal \(status & 0x7F)") + (err.isEmpty ? "" : "; stderr: \(err)"))
+    }
+}
+
+/// The Notify client for the configuration in force, shared by dispatch and
+/// the receipt poller: made when first needed, made anew (the old one closed)
+/// when a reload changes `[transport.notify]`, closed at shutdown.
+public actor NotifyClients {
+    var current: NotifyClient?
+
+    public init() {}
+
+    public func client(for config: TouchpointConfig.Notify) async -> NotifyClient {
+        if let c = current, c.config == config { return c }
+        let old = current
+        let made = NotifyClient(config)
+        current = made
+        await old?.shutdown()
+        return made
+    }
+
+    public func shutdown() async {
+        await current?.shutdown()
+        current = nil
     }
 }

@@ -4,6 +4,12 @@ import Foundation
 public enum DeliveryResult: Equatable, Sendable {
     /// The transport took it.
     case sent
+    /// The transport took it and will say later whether it reached the
+    /// patient (GOV.UK Notify): its id for the notice, to ask after.
+    case accepted(notificationID: String)
+    /// Nothing can be sent by anyone until an admin fixes the transport (its
+    /// key refused): not this notice's attempt, which waits with every other.
+    case held(String)
     /// Not now (the gateway is busy, a timeout): try again later.
     case retry(String)
     /// Never (the gateway refused it, the message cannot be made).
@@ -11,8 +17,8 @@ public enum DeliveryResult: Equatable, Sendable {
 
     public var kind: DeliveryAttempt.Result {
         switch self {
-        case .sent: return .sent
-        case .retry: return .retry
+        case .sent, .accepted: return .sent
+        case .retry, .held: return .retry
         case .failed: return .failed
         }
     }
@@ -21,7 +27,8 @@ public enum DeliveryResult: Equatable, Sendable {
     public var detail: String? {
         switch self {
         case .sent: return nil
-        case .retry(let why), .failed(let why): return why
+        case .accepted(let id): return "notification \(id)"
+        case .retry(let why), .failed(let why), .held(let why): return why
         }
     }
 }
@@ -65,5 +72,41 @@ public struct RetryPolicy: Sendable, Equatable {
     public func delay(afterAttempts n: Int, jitter: Double) -> TimeInterval {
         let base = min(initial * pow(2, Double(max(0, n - 1))), maximum)
         return base * (1 + 0.25 * min(max(jitter, 0), 1))
+    }
+}
+
+/// Whether a notice the transport accepted reached the patient, as its
+/// receipts say (`dispatch.md`, "Delivery receipts"). Only the `notify`
+/// transport gives receipts; other notices have none.
+public enum DeliveryStatus: String, Sendable, Codable, CaseIterable {
+    /// Accepted, no final word yet.
+    case sending
+    case delivered
+    /// The number or address does not work.
+    case permanentFailure = "permanent_failure"
+    /// Phone off, inbox full: the provider gave up.
+    case temporaryFailure = "temporary_failure"
+    case technicalFailure = "technical_failure"
+    /// No final word within `receipt_max_age`.
+    case unknown
+
+    /// What `jobs --delivery` takes for every failure at once.
+    public static let anyFailureWord = "failed"
+
+    public var isFinal: Bool { self != .sending }
+    public var isFailure: Bool { self == .permanentFailure || self == .temporaryFailure || self == .technicalFailure }
+
+    /// From Notify's status words (`created`, `sending`, `pending`, `sent`
+    /// are not final: `sent` is an international text with no receipt to come,
+    /// which becomes `unknown` at `receipt_max_age`).
+    public init?(notify: String) {
+        switch notify {
+        case "created", "sending", "pending", "sent", "accepted", "received": self = .sending
+        case "delivered": self = .delivered
+        case "permanent-failure": self = .permanentFailure
+        case "temporary-failure": self = .temporaryFailure
+        case "technical-failure", "validation-failed", "virus-scan-failed", "pending-virus-check": self = .technicalFailure
+        default: return nil
+        }
     }
 }

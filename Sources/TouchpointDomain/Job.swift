@@ -55,6 +55,15 @@ public struct Job: Equatable, Sendable {
     public var note: String?
     /// A call: when the last outcome was recorded.
     public var lastAttemptAt: Date?
+    /// A notice whose transport gives receipts: its id there, and the latest
+    /// word on its delivery and when it came.
+    public var notificationID: String?
+    public var delivery: DeliveryStatus?
+    public var deliveryAt: Date?
+    /// A notice handed to a transport that may have taken it without saying
+    /// so (a crash, a timeout, a dropped connection): before sending it again
+    /// the transport is asked whether it has it (`reference`).
+    public var sendUncertain = false
 
     public init(id: String, kind: JobKind, bookingKind: BookingKind, ref: String, patientID: String,
                 state: JobState = .scheduled, dueAt: Date, expiresAt: Date, createdAt: Date, revision: Int = 1,

@@ -207,15 +207,26 @@ public struct JobStateMachine: Sendable {
         -> (update: JobUpdate, attempt: DeliveryAttempt)?
     {
         guard job.state == .due, job.kind.isNotice else { return nil }
+        if case .held = result { return nil }
         var j = job
         j.attempts += 1
         j.lastAttemptAt = now
         let attempt = DeliveryAttempt(at: now, result: result.kind, detail: result.detail.map { String($0.prefix(2300)) })
         switch result {
         case .sent:
+            j.sendUncertain = false
             return (engine(j, to: .done, "handed to the transport (attempt \(j.attempts))"), attempt)
+        case .accepted(let id):
+            j.sendUncertain = false
+            j.notificationID = id
+            j.delivery = .sending
+            j.deliveryAt = now
+            return (engine(j, to: .done, "accepted by the transport (attempt \(j.attempts)); its delivery is followed"), attempt)
         case .failed(let why):
+            j.sendUncertain = false
             return (engine(j, to: .failed, "the transport failed it: \(why.prefix(300))"), attempt)
+        case .held:
+            return nil
         case .retry(let why):
             let next = now.addingTimeInterval(policy.delay(afterAttempts: j.attempts, jitter: jitter))
             if next >= job.expiresAt || next.timeIntervalSince(firstAttemptAt ?? now) > policy.maxAge {
@@ -225,6 +236,19 @@ public struct JobStateMachine: Sendable {
             j.dueAt = next
             return (engine(j, to: .scheduled, "attempt \(j.attempts) not delivered (\(why.prefix(200))); next at \(Timestamp.rfc3339(next))"), attempt)
         }
+    }
+
+    /// A receipt for a notice the transport accepted: the latest word on its
+    /// delivery, in its history. Nil when it adds nothing (the same word, or
+    /// a final word already in).
+    public func receipt(_ status: DeliveryStatus, on job: Job, detail: String? = nil) -> JobUpdate? {
+        guard job.notificationID != nil, let current = job.delivery, !current.isFinal, status != current else { return nil }
+        var j = job
+        j.delivery = status
+        j.deliveryAt = now
+        let words = status == .unknown ? "no final delivery receipt within transport.notify.receipt_max_age"
+            : "delivery receipt: \(status.rawValue.replacingOccurrences(of: "_", with: " "))"
+        return JobUpdate.transition(j, to: j.state, words + (detail.map { " (\($0.prefix(200)))" } ?? ""), actor: "touchpointd", at: now)
     }
 
     // MARK: Admins

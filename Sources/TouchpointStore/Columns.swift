@@ -17,6 +17,7 @@ extension JobState: SQLEnum {}
 extension CallOutcome: SQLEnum {}
 extension BookingKind: SQLEnum {}
 extension DeliveryAttempt.Result: SQLEnum {}
+extension DeliveryStatus: SQLEnum {}
 
 /// Small settings the daemon keeps in the `meta` table, named once.
 enum Setting: String {
@@ -31,6 +32,7 @@ enum Setting: String {
 enum JobColumn: Int32, CaseIterable {
     case id, kind, bookingKind, ref, patientID, state, dueAt, expiresAt, createdAt, revision, attempts, ward
     case expectedAt, delayReason, callDay, overdueSince, outcome, woundCare, rule, note, lastAttemptAt
+    case notificationID, delivery, deliveryAt, sendUncertain
 
     var name: String {
         switch self {
@@ -55,6 +57,10 @@ enum JobColumn: Int32, CaseIterable {
         case .rule: return "rule"
         case .note: return "note"
         case .lastAttemptAt: return "last_attempt_at"
+        case .notificationID: return "notification_id"
+        case .delivery: return "delivery"
+        case .deliveryAt: return "delivery_at"
+        case .sendUncertain: return "send_uncertain"
         }
     }
 
@@ -127,7 +133,7 @@ extension PreparedSQL {
     /// A job from the columns of `JobColumn.list`, starting at `base`.
     func job(from base: Int32 = 0) throws -> Job {
         func col(_ c: JobColumn) -> Int32 { base + c.rawValue }
-        return Job(
+        var j = Job(
             id: try required(col(.id)), kind: try value(col(.kind), as: JobKind.self),
             bookingKind: try value(col(.bookingKind), as: BookingKind.self), ref: try required(col(.ref)),
             patientID: try required(col(.patientID)), state: try value(col(.state), as: JobState.self),
@@ -138,6 +144,11 @@ extension PreparedSQL {
             overdueSince: string(col(.overdueSince)).flatMap { LocalDate(iso: $0) },
             outcome: try optionalValue(col(.outcome), as: CallOutcome.self), woundCare: int(col(.woundCare)).map { $0 != 0 },
             rule: try required(col(.rule)), note: string(col(.note)), lastAttemptAt: date(col(.lastAttemptAt)))
+        j.notificationID = string(col(.notificationID))
+        j.delivery = try optionalValue(col(.delivery), as: DeliveryStatus.self)
+        j.deliveryAt = date(col(.deliveryAt))
+        j.sendUncertain = bool(col(.sendUncertain))
+        return j
     }
 
     func booking() throws -> Booking {

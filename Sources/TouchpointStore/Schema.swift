@@ -175,6 +175,20 @@ enum Schema {
                 CREATE INDEX bookings_day ON bookings (coalesce(performed_at, at));
                 """)
         }
+        m.registerMigration("v8: delivery receipts") { db in
+            // A notice's id at a transport that gives receipts (GOV.UK Notify),
+            // the latest word on its delivery, and whether it may have been
+            // taken without an answer. The receipt poller, `status`'s counts
+            // and `jobs --delivery` read only the notices that have receipts,
+            // through their own small index.
+            try db.execute(sql: """
+                ALTER TABLE jobs ADD COLUMN notification_id TEXT;
+                ALTER TABLE jobs ADD COLUMN delivery TEXT;
+                ALTER TABLE jobs ADD COLUMN delivery_at INTEGER;
+                ALTER TABLE jobs ADD COLUMN send_uncertain INTEGER NOT NULL DEFAULT 0;
+                CREATE INDEX jobs_delivery ON jobs (delivery, delivery_at) WHERE delivery IS NOT NULL;
+                """)
+        }
         return m
     }
 }

@@ -56,10 +56,13 @@ public struct JobFilter: Sendable, Equatable {
     public var patientID: String?
     public var dueFrom: Date?
     public var dueTo: Date?
+    /// Notices whose receipts say this (any of them).
+    public var delivery: [DeliveryStatus]?
     public var limit: Int
 
     public init(kind: JobKind? = nil, state: JobState? = nil, ref: String? = nil, patientID: String? = nil,
-                dueFrom: Date? = nil, dueTo: Date? = nil, limit: Int = 100) {
+                dueFrom: Date? = nil, dueTo: Date? = nil, delivery: [DeliveryStatus]? = nil, limit: Int = 100) {
+        self.delivery = delivery
         self.kind = kind
         self.state = state
         self.ref = ref
@@ -108,6 +111,7 @@ public struct StatusSnapshot: Equatable, Sendable {
     public var nextDueAt: Date?
     public var lastDispatch: Date?
     public var paused: Bool
+    public var deliveries: [DeliveryStatus: Int] = [:]
 }
 
 extension StoreReading {
@@ -181,6 +185,9 @@ extension StoreReading {
         if let p = f.patientID { sql += " AND patient_id = ?"; binds.append { $0.bind($1, p) } }
         if let d = f.dueFrom { sql += " AND due_at >= ?"; binds.append { $0.bind($1, d) } }
         if let d = f.dueTo { sql += " AND due_at < ?"; binds.append { $0.bind($1, d) } }
+        if let d = f.delivery {
+            sql += " AND delivery IS NOT NULL AND delivery IN (\(d.map(\.sqlLiteral).joined(separator: ", ")))"
+        }
         sql += " ORDER BY due_at, id LIMIT \(max(1, f.limit))"
         let s = PreparedSQL(try db.cachedStatement(sql: sql))
         for (i, bind) in binds.enumerated() { bind(s, Int32(i + 1)) }
@@ -202,6 +209,25 @@ extension StoreReading {
 
     public func scheduledJobs() throws -> [Job] {
         try statement(.scheduledJobs).all(db) { try $0.job() }
+    }
+
+    /// Notices the transport accepted whose final receipt has not come,
+    /// the longest waiting first.
+    public func awaitingReceipts(limit: Int) throws -> [Job] {
+        let sql = "SELECT \(JobColumn.list()) FROM jobs WHERE delivery = \(DeliveryStatus.sending.sqlLiteral) ORDER BY delivery_at LIMIT ?"
+        let s = PreparedSQL(try db.cachedStatement(sql: sql))
+        s.bind(1, limit)
+        return try s.all(db) { try $0.job() }
+    }
+
+    /// Notices by what their receipts say (only those that have receipts).
+    public func deliveryCounts() throws -> [DeliveryStatus: Int] {
+        let sql = "SELECT delivery, count(*) FROM jobs WHERE delivery IS NOT NULL GROUP BY delivery"
+        var out: [DeliveryStatus: Int] = [:]
+        for (k, n) in try PreparedSQL(try db.cachedStatement(sql: sql)).all(db, { r in (try r.value(0, as: DeliveryStatus.self), Int(r.int(1) ?? 0)) }) {
+            out[k] = n
+        }
+        return out
     }
 
     /// Notices due for dispatch, oldest first.
@@ -326,7 +352,7 @@ extension StoreReading {
         return StatusSnapshot(
             totals: try queueTotals(), patients: try count(.patientCount), bookings: try count(.openBookingCount),
             jobCounts: counts, nextDueAt: try instant(.nextScheduledCheck), lastDispatch: try instant(.lastDelivery),
-            paused: try isDispatchPaused())
+            paused: try isDispatchPaused(), deliveries: try deliveryCounts())
     }
 
     private func count(_ q: Query) throws -> Int {

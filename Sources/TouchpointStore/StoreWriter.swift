@@ -30,6 +30,8 @@ public struct StoreWriter: StoreReading {
         s.bind(.expectedAt, j.expectedAt); s.bind(.delayReason, j.delayReason); s.bind(.callDay, j.callDay?.description)
         s.bind(.overdueSince, j.overdueSince?.description); s.bind(.outcome, j.outcome?.rawValue)
         s.bind(.woundCare, j.woundCare); s.bind(.rule, j.rule); s.bind(.note, j.note); s.bind(.lastAttemptAt, j.lastAttemptAt)
+        s.bind(.notificationID, j.notificationID); s.bind(.delivery, j.delivery?.rawValue); s.bind(.deliveryAt, j.deliveryAt)
+        s.bind(.sendUncertain, j.sendUncertain)
         s.bind(JobColumn.end + 1, now)
         s.bind(JobColumn.end + 2, j.nextCheck(rules: rules))
         try s.run(db)
@@ -139,6 +141,12 @@ public struct StoreWriter: StoreReading {
         let s = try statement(.setSetting)
         s.bind(1, key.rawValue); s.bind(2, value)
         try s.run(db)
+    }
+
+    /// A notice about to go to a transport that may take it without
+    /// answering: on a crash or a lost answer, the transport is asked first.
+    public func markSendUncertain(jobID: String) throws {
+        try db.execute(sql: "UPDATE jobs SET send_uncertain = 1 WHERE id = ?", arguments: [jobID])
     }
 
     public func setDispatchPaused(_ paused: Bool) throws { try setSetting(.dispatchPaused, paused ? "1" : "0") }

@@ -116,6 +116,8 @@ struct Jobs: ParsableCommand {
     @Option(help: "A patient id.") var patient: String?
     @Option(help: "Due at or after (YYYY-MM-DD, or a date and time).") var dueFrom: TimeArgument?
     @Option(help: "Due before (YYYY-MM-DD, or a date and time).") var dueTo: TimeArgument?
+    @Option(help: "Notices whose delivery receipts say: failed (any failure), sending, delivered, permanent_failure, temporary_failure, technical_failure or unknown.")
+    var delivery: String?
     @Option(help: "At most this many.") var limit = 100
 
     func validate() throws {
@@ -124,7 +126,7 @@ struct Jobs: ParsableCommand {
 
     func run() throws {
         let data = try global.request("jobs", .init(limit: limit, ref: ref, kind: kind, state: state, patient: patient,
-                                                     dueFrom: dueFrom?.date, dueTo: dueTo?.date))
+                                                     dueFrom: dueFrom?.date, dueTo: dueTo?.date, delivery: delivery))
         try global.output(data, as: JobsReport.self) { HumanOutput.jobs($0, style: .detect(zone: $0.timeZone)) }
     }
 }

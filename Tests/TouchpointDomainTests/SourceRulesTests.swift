@@ -41,6 +41,8 @@ import Testing
         // them, which is also how the job kinds and outcomes are named.
         ("Sources/TouchpointDomain/Pledge.swift", "case"),
         ("Sources/TouchpointDomain/PledgeMeasure.swift", "case"),
+        // `jobs --delivery failed`: every delivery failure, not a job state.
+        ("Sources/TouchpointDomain/Delivery.swift", "anyFailureWord"),
         // `[wait_notice]` is also the name of a config section.
         ("Sources/TouchpointConfig/ConfigLoader.swift", "wait_notice"),
         // Column names: the CSV's `due` and `done` columns, the bookings table's `cancelled` column.

@@ -1,0 +1,286 @@
+import Crypto
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// A stand-in for GOV.UK Notify's API (version 2), built from its public
+/// documentation, not Notify itself: it cannot run here (no network, and a
+/// test must not send real messages). It listens on loopback and answers as
+/// the documentation says Notify does:
+///
+/// - `POST /v2/notifications/sms` and `/email`: the JWT checked (HS256 with
+///   the key's secret, `iss` the service id, `iat` within 30 s of its clock),
+///   the body checked (recipient, a known `template_id`, `personalisation`),
+///   201 with `{"id","reference","content","uri","template"}`;
+/// - errors as `{"status_code":N,"errors":[{"error":"...","message":"..."}]}`
+///   (400 `BadRequestError`/`ValidationError`, 403 `AuthError`, 429
+///   `RateLimitError`, 500 `Exception`);
+/// - `GET /v2/notifications/ID`, and `GET /v2/notifications?reference=` (the list);
+/// - each notification moves `created` -> `sending` -> its final status
+///   (`delivered` unless the test set another for its recipient) at the
+///   look the test chose (the first by default).
+///
+/// Faults on demand: a slow answer, a connection dropped after the request
+/// body arrived (the notification kept, as when Notify took it and the answer
+/// was lost), and any status with Notify's error body.
+public final class NotifyDouble: Sendable {
+    public struct Notification: Sendable {
+        public var id: String
+        public var reference: String?
+        public var type: String
+        public var recipient: String
+        public var templateID: String
+        public var personalisation: [String: String]
+        public var status: String
+        public var looks: Int
+    }
+
+    public enum Fault: Sendable {
+        /// Answer this status with Notify's error body.
+        case status(Int, error: String, message: String)
+        /// Take the notification, answer after this many seconds.
+        case slow(Double)
+        /// Take the notification, then close the connection without answering.
+        case dropAfterBody
+    }
+
+    struct State {
+        var notifications: [Notification] = []
+        var posts: [String: Int] = [:]
+        var faults: [Fault] = []
+        var randomFaults: (slow: Double, drop: Double, seconds: Double)?
+        var keys: Set<String> = []
+        var finalStatus: [String: String] = [:]
+        var requests: [(method: String, path: String)] = []
+        var looksToFinal = 1
+    }
+
+    public let serviceID = UUID().uuidString.lowercased()
+    public let secret = UUID().uuidString.lowercased()
+    public let smsTemplateID = UUID().uuidString.lowercased()
+    public let emailTemplateID = UUID().uuidString.lowercased()
+    /// The API key a test writes for the daemon (a made-up one, unlike any real key).
+    public var apiKey: String { "touchpoint_test_double-\(serviceID)-\(secret)" }
+    let state = Mutex(State())
+    let channel: Channel
+    public var port: Int { channel.localAddress?.port ?? 0 }
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    public init() throws {
+        let box = Box()
+        channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { ch in
+                ch.pipeline.configureHTTPServerPipeline().flatMap { ch.pipeline.addHandler(Handler(double: box)) }
+            }
+            .bind(host: "127.0.0.1", port: 0).wait()
+        state.withLock { $0.keys = [secret] }
+        box.double.withLock { $0 = self }
+    }
+
+    deinit { try? channel.close().wait() }
+
+    // MARK: What a test sets
+
+    /// The next requests meet these faults, one each, in order.
+    public func inject(_ faults: Fault...) { state.withLock { $0.faults += faults } }
+    /// Every POST meets a slow answer or a dropped connection with these chances.
+    public func faultAtRandom(slow: Double, drop: Double, seconds: Double) {
+        state.withLock { $0.randomFaults = (slow, drop, seconds) }
+    }
+    public func stopFaults() { state.withLock { $0.randomFaults = nil; $0.faults = [] } }
+    /// Refuses the key (as Notify does when a key is revoked), or takes it again.
+    public func revokeKey(_ revoked: Bool) { state.withLock { $0.keys = revoked ? [] : [secret] } }
+    /// How many looks (GETs) a notification takes to reach its final status;
+    /// before, it is `sending`.
+    public func looksToFinal(_ n: Int) { state.withLock { $0.looksToFinal = n } }
+    /// The status a notification to this recipient ends in (`permanent-failure`, ...).
+    public func finalStatus(_ status: String, for recipient: String) { state.withLock { $0.finalStatus[recipient] = status } }
+
+    // MARK: What a test reads
+
+    public var notifications: [Notification] { state.withLock { $0.notifications } }
+    /// How many times each reference was POSTed (taken or not).
+    public var postsByReference: [String: Int] { state.withLock { $0.posts } }
+    /// How many notifications were kept for each reference.
+    public var keptByReference: [String: Int] {
+        state.withLock { s in s.notifications.reduce(into: [:]) { $0[$1.reference ?? "", default: 0] += 1 } }
+    }
+    public var requests: [(method: String, path: String)] { state.withLock { $0.requests } }
+
+    // MARK: Answering
+
+    enum Action {
+        case answer(Int, String, delay: Double)
+        case drop
+    }
+
+    func handle(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: [UInt8]) -> Action {
+        let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
+        state.withLock { $0.requests.append((method.rawValue, uri)) }
+        if let refused = checkToken(headers["Authorization"].first) { return .answer(403, Self.error(403, "AuthError", refused), delay: 0) }
+        switch (method, path) {
+        case (.POST, "/v2/notifications/sms"), (.POST, "/v2/notifications/email"):
+            return post(sms: path.hasSuffix("sms"), body: body)
+        case (.GET, "/v2/notifications"):
+            let ref = URLComponents(string: uri)?.queryItems?.first { $0.name == "reference" }?.value
+            let found = state.withLock { s in s.notifications.filter { ref == nil || $0.reference == ref } }
+            return .answer(200, Self.json(["notifications": found.map(Self.view), "links": ["current": "\(baseURL)/v2/notifications"]]), delay: 0)
+        case (.GET, _) where path.hasPrefix("/v2/notifications/"):
+            let id = String(path.dropFirst("/v2/notifications/".count))
+            let found: Notification? = state.withLock { s in
+                guard let i = s.notifications.firstIndex(where: { $0.id == id }) else { return nil }
+                s.notifications[i].looks += 1
+                let looks = s.notifications[i].looks
+                s.notifications[i].status = looks < s.looksToFinal ? "sending" : (s.finalStatus[s.notifications[i].recipient] ?? "delivered")
+                return s.notifications[i]
+            }
+            guard let found else { return .answer(404, Self.error(404, "NoResultFound", "No result found"), delay: 0) }
+            return .answer(200, Self.json(Self.view(found)), delay: 0)
+        default:
+            return .answer(404, Self.error(404, "NoResultFound", "No result found"), delay: 0)
+        }
+    }
+
+    func post(sms: Bool, body: [UInt8]) -> Action {
+        guard let o = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
+            return .answer(400, Self.error(400, "BadRequestError", "Invalid JSON supplied in POST data"), delay: 0)
+        }
+        let reference = o["reference"] as? String
+        let fault: Fault? = state.withLock { s in
+            if let r = reference { s.posts[r, default: 0] += 1 }
+            if !s.faults.isEmpty { return s.faults.removeFirst() }
+            if let r = s.randomFaults {
+                let x = Double.random(in: 0..<1)
+                if x < r.drop { return .dropAfterBody }
+                if x < r.drop + r.slow { return .slow(r.seconds) }
+            }
+            return nil
+        }
+        if case .status(let code, let error, let message)? = fault { return .answer(code, Self.error(code, error, message), delay: 0) }
+        let recipientKey = sms ? "phone_number" : "email_address"
+        guard let recipient = o[recipientKey] as? String, !recipient.isEmpty else {
+            return .answer(400, Self.error(400, "ValidationError", "\(recipientKey) is a required property"), delay: 0)
+        }
+        guard let template = o["template_id"] as? String, template == (sms ? smsTemplateID : emailTemplateID) else {
+            return .answer(400, Self.error(400, "BadRequestError", "Template not found"), delay: 0)
+        }
+        guard let p = o["personalisation"] as? [String: String], p["body"] != nil, sms || p["subject"] != nil else {
+            return .answer(400, Self.error(400, "BadRequestError", "Missing personalisation: body"), delay: 0)
+        }
+        let n = Notification(id: UUID().uuidString.lowercased(), reference: reference, type: sms ? "sms" : "email", recipient: recipient,
+                             templateID: template, personalisation: p, status: "created", looks: 0)
+        state.withLock { $0.notifications.append(n) }
+        var created: [String: Any] = [
+            "id": n.id, "reference": reference as Any, "uri": "\(baseURL)/v2/notifications/\(n.id)",
+            "template": ["id": template, "version": 1, "uri": "\(baseURL)/services/\(serviceID)/templates/\(template)"],
+        ]
+        created["content"] = sms ? ["body": p["body"]!, "from_number": "touchpoint"] as [String: Any]
+            : ["body": p["body"]!, "subject": p["subject"]!, "from_email": "test@notifications.service.gov.uk"]
+        switch fault {
+        case .dropAfterBody?: return .drop
+        case .slow(let s)?: return .answer(201, Self.json(created), delay: s)
+        default: return .answer(201, Self.json(created), delay: 0)
+        }
+    }
+
+    /// Notify's check: a Bearer JWT signed HS256 with a known secret, `iss`
+    /// the service id, `iat` within 30 s of now. The reason if refused.
+    func checkToken(_ header: String?) -> String? {
+        guard let header, header.hasPrefix("Bearer ") else { return "Unauthorized: authentication token must be provided" }
+        let parts = header.dropFirst(7).split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 3, let claimsData = Self.base64URLDecode(parts[1]),
+              let claims = (try? JSONSerialization.jsonObject(with: claimsData)) as? [String: Any] else {
+            return "Invalid token: signature, api token is not valid"
+        }
+        guard (claims["iss"] as? String) == serviceID else { return "Invalid token: service not found" }
+        guard let iat = claims["iat"] as? Int else { return "Invalid token: missing iat" }
+        guard abs(Double(iat) - Date().timeIntervalSince1970) <= 30 else {
+            return "Error: Your system clock must be accurate to within 30 seconds"
+        }
+        let keys = state.withLock { $0.keys }
+        let signed = Data((parts[0] + "." + parts[1]).utf8)
+        let valid = keys.contains { secret in
+            let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: Data(secret.utf8)))
+            return Self.base64URL(Data(mac)) == parts[2]
+        }
+        return valid ? nil : "Invalid token: API key not found"
+    }
+
+    static func view(_ n: Notification) -> [String: Any] {
+        [
+            "id": n.id, "reference": n.reference as Any, "type": n.type, "status": n.status,
+            n.type == "sms" ? "phone_number" : "email_address": n.recipient,
+            "body": n.personalisation["body"] ?? "", "subject": n.personalisation["subject"] as Any,
+            "template": ["id": n.templateID, "version": 1], "created_at": Date().description,
+        ]
+    }
+
+    static func error(_ code: Int, _ error: String, _ message: String) -> String {
+        json(["status_code": code, "errors": [["error": error, "message": message]]])
+    }
+
+    static func json(_ o: Any) -> String {
+        (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    static func base64URL(_ d: Data) -> String {
+        d.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func base64URLDecode(_ s: String) -> Data? {
+        var b = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while b.count % 4 != 0 { b += "=" }
+        return Data(base64Encoded: b)
+    }
+
+    /// The double, set once it is made (the handlers are made before).
+    final class Box: Sendable {
+        let double = Mutex<NotifyDouble?>(nil)
+    }
+
+    final class Handler: ChannelInboundHandler, @unchecked Sendable {
+        // @unchecked: a handler lives on its channel's event loop only.
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        let box: Box
+        var head: HTTPRequestHead?
+        var body: [UInt8] = []
+
+        init(double: Box) { box = double }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let h):
+                head = h
+                body = []
+            case .body(var b):
+                body += b.readBytes(length: b.readableBytes) ?? []
+            case .end:
+                guard let head, let double = box.double.withLock({ $0 }) else { return }
+                let action = double.handle(method: head.method, uri: head.uri, headers: head.headers, body: body)
+                switch action {
+                case .drop:
+                    context.close(promise: nil)
+                case .answer(let status, let text, let delay):
+                    let respond = { [context] in
+                        var h = HTTPHeaders()
+                        h.add(name: "Content-Type", value: "application/json")
+                        h.add(name: "Content-Length", value: String(text.utf8.count))
+                        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: status), headers: h))), promise: nil)
+                        context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
+                        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+                    }
+                    if delay > 0 {
+                        context.eventLoop.scheduleTask(in: .milliseconds(Int64(delay * 1000))) { respond() }
+                    } else {
+                        respond()
+                    }
+                }
+            }
+        }
+    }
+}

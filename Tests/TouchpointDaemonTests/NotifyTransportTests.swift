@@ -1,0 +1,170 @@
+import Foundation
+import Testing
+import TouchpointControl
+import TouchpointDomain
+import TouchpointTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `notify` transport through the real daemon against `NotifyDouble`, a
+/// stand-in for GOV.UK Notify built from its public documentation (Notify
+/// itself cannot be reached from here, and a test must send no real message).
+@Suite struct NotifyTransportTests {
+    func rfc(_ d: Date) -> String { Timestamp.rfc3339(d) }
+
+    /// An Open Access booking 3 days ahead: its information is due at once.
+    func openAccess(_ ref: String, _ patient: String, sms: Bool = false, phone: String = "07700 900123") -> String {
+        let contact = sms ? #""phone":"\#(phone)","channel":"sms""# : #""email":"\#(patient.lowercased())@example.org","channel":"email""#
+        return #"{"v":1,"id":"\#(ref)","type":"open_access.booked","ref":"\#(ref)","patient":{"id":"\#(patient)","name":"Bea Example",\#(contact)},"at":"\#(rfc(Date().addingTimeInterval(3 * 86_400)))","clinic":"Breast clinic","mode":"phone"}"#
+    }
+
+    func job(_ h: DaemonHarness, _ id: String) throws -> JobView { try h.ctlJSON(JobView.self, ["job", id]) }
+
+    @Test func eachKindAndChannelGoesWithTheRightJSONAndItsReceiptsAreFollowed() throws {
+        let notify = try NotifyDouble()
+        notify.looksToFinal(2)
+        notify.finalStatus("permanent-failure", for: "+447700900555")
+        let h = try DaemonHarness()
+        try h.useNotify(notify)
+        let surgery = Date().addingTimeInterval(3600)
+        try h.appendLines([
+            openAccess("OA1", "P1"),
+            openAccess("OA2", "P2", sms: true, phone: "07700 900555"),
+            #"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P3","name":"Ann Example","phone":"07700 900123","channel":"sms"},"at":"\#(rfc(surgery))","admit_at":"\#(rfc(Date().addingTimeInterval(-60)))","ward":"Ward 7"}"#,
+        ])
+        try h.start()
+        for id in ["oa-OA1-1", "oa-OA2-1", "wait-S1-1"] {
+            try h.waitUntil(timeout: 20, "\(id) accepted") { try job(h, id).state == .done }
+        }
+        let sent = notify.notifications
+        #expect(sent.count == 3)
+        let email = try #require(sent.first { $0.type == "email" })
+        #expect(email.recipient == "p1@example.org" && email.templateID == notify.emailTemplateID)
+        #expect(email.personalisation["subject"]?.contains("Open Access appointment") == true && email.personalisation["body"]?.hasPrefix("Hello Bea,") == true)
+        let texts = sent.filter { $0.type == "sms" }
+        #expect(texts.count == 2 && texts.allSatisfy { $0.templateID == notify.smsTemplateID && $0.personalisation.keys.sorted() == ["body"] })
+        #expect(Set(texts.map(\.recipient)) == ["+447700900555", "+447700900123"])
+        // References: one per notice, opaque (no patient data).
+        let refs = sent.compactMap(\.reference)
+        #expect(Set(refs).count == 3 && refs.allSatisfy { !$0.contains("P1") && !$0.contains("Bea") && !$0.contains("900") })
+        // Receipts: sending, then final; the failure is listed and counted.
+        try h.waitUntil(timeout: 20, "the receipts come") {
+            try ["oa-OA1-1", "oa-OA2-1", "wait-S1-1"].allSatisfy { try job(h, $0).delivery?.isFinal == true }
+        }
+        #expect(try job(h, "oa-OA1-1").delivery == .delivered && job(h, "wait-S1-1").delivery == .delivered)
+        #expect(try job(h, "oa-OA2-1").delivery == .permanentFailure)
+        let failed = try h.ctlJSON(JobsReport.self, ["jobs", "--delivery", "failed"]).jobs.map(\.id)
+        #expect(failed == ["oa-OA2-1"])
+        let status = try h.status()
+        #expect(status.transport?.kind == "notify" && status.transport?.held == nil)
+        #expect(status.transport?.deliveries == [.delivered: 2, .permanentFailure: 1])
+        let history = try job(h, "oa-OA2-1").history?.map(\.reason) ?? []
+        #expect(history.contains { $0.contains("delivery receipt: permanent failure") }, "\(history)")
+        // Nothing more is asked once every receipt is final.
+        let asked = notify.requests.count
+        Thread.sleep(forTimeInterval: 2.5)
+        #expect(notify.requests.count == asked)
+        try h.stop()
+        let log = try String(contentsOfFile: h.dir + "/daemon.stderr", encoding: .utf8)
+        #expect(!log.contains(notify.secret) && !log.contains("900555") && !log.contains("p1@example.org"))
+    }
+
+    @Test func a400FailsTheNoticeWithNotifysMessage() throws {
+        let notify = try NotifyDouble()
+        notify.inject(.status(400, error: "ValidationError", message: "phone_number Not a UK mobile number"))
+        let h = try DaemonHarness()
+        try h.useNotify(notify)
+        try h.appendLines([openAccess("OA1", "P1", sms: true)])
+        try h.start()
+        try h.waitUntil(timeout: 20, "the notice fails") { try job(h, "oa-OA1-1").state == .failed }
+        let j = try job(h, "oa-OA1-1")
+        #expect(j.deliveries?.count == 1 && j.deliveries?.first?.detail?.contains("400 ValidationError: phone_number Not a UK mobile number") == true)
+        #expect(notify.notifications.isEmpty)
+        try h.stop()
+    }
+
+    @Test func a403HoldsEveryNoticeUntilTheKeyIsFixedAndReloaded() throws {
+        let notify = try NotifyDouble()
+        let h = try DaemonHarness()
+        let wrong = "touchpoint_test_double-\(notify.serviceID)-\(UUID().uuidString.lowercased())"
+        try h.useNotify(notify, key: wrong)
+        try h.appendLines([openAccess("OA1", "P1"), openAccess("OA2", "P2")])
+        try h.start()
+        try h.waitUntil(timeout: 20, "status says dispatch is held") { try h.status().transport?.held != nil }
+        let held = try #require(try h.status().transport?.held)
+        #expect(held.contains("403") && held.contains("API key"), "\(held)")
+        #expect(!held.contains(wrong.suffix(36)))
+        #expect(try job(h, "oa-OA1-1").state == .due && job(h, "oa-OA2-1").state == .due)
+        #expect(try job(h, "oa-OA1-1").deliveries?.isEmpty != false, "a hold is not an attempt of the notice")
+        #expect(notify.notifications.isEmpty)
+        // The admin fixes the key and reloads: both go, once each.
+        try notify.apiKey.write(toFile: h.notifyKeyPath, atomically: true, encoding: .utf8)
+        #expect(try h.ctl(["reload"]).status == 0)
+        try h.waitUntil(timeout: 20, "both notices go") { try job(h, "oa-OA1-1").state == .done && job(h, "oa-OA2-1").state == .done }
+        #expect(notify.keptByReference.values.sorted() == [1, 1])
+        try h.waitUntil(timeout: 10, "the hold is lifted") { try h.status().transport?.held == nil }
+        try h.stop()
+    }
+
+    @Test func ratesAndServerErrorsAreRetriedWithBackoff() throws {
+        let notify = try NotifyDouble()
+        notify.inject(.status(429, error: "RateLimitError", message: "Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds"),
+                      .status(500, error: "Exception", message: "Internal server error"))
+        let h = try DaemonHarness()
+        try h.useNotify(notify)
+        try h.appendLines([openAccess("OA1", "P1")])
+        try h.start()
+        try h.waitUntil(timeout: 30, "the notice goes on the third try") { try job(h, "oa-OA1-1").state == .done }
+        let d = try #require(try job(h, "oa-OA1-1").deliveries)
+        #expect(d.map(\.result) == [.retry, .retry, .sent])
+        #expect(d[0].detail?.contains("429 RateLimitError") == true && d[1].detail?.contains("500") == true)
+        #expect(d[1].at.timeIntervalSince(d[0].at) >= 0.9)
+        #expect(notify.keptByReference.values.sorted() == [1])
+        try h.stop()
+    }
+
+    @Test func anAnswerLostAfterNotifyTookTheNoticeIsAdoptedNotSentAgain() throws {
+        let notify = try NotifyDouble()
+        notify.inject(.dropAfterBody)
+        let h = try DaemonHarness()
+        try h.useNotify(notify)
+        try h.appendLines([openAccess("OA1", "P1")])
+        try h.start()
+        try h.waitUntil(timeout: 30, "the notice is done") { try job(h, "oa-OA1-1").state == .done }
+        #expect(notify.notifications.count == 1 && notify.postsByReference.values.sorted() == [1])
+        #expect(notify.requests.contains { $0.method == "GET" && $0.path.contains("reference=") }, "asked Notify by reference first")
+        let j = try job(h, "oa-OA1-1")
+        #expect(j.delivery != nil && j.deliveries?.map(\.result) == [.retry, .sent])
+        try h.stop()
+    }
+
+    /// 20 rounds of kill -9 while 500 notices go out through a double that
+    /// answers slowly and sometimes drops the connection after the body:
+    /// every notice reaches it exactly once.
+    @Test func killedTwentyTimesWhileSendingEveryNoticeReachesNotifyExactlyOnce() throws {
+        let notify = try NotifyDouble()
+        notify.faultAtRandom(slow: 0.05, drop: 0.05, seconds: 0.3)
+        let h = try DaemonHarness()
+        try h.useNotify(notify)
+        try h.appendLines((1...500).map { openAccess("OA\($0)", "P\($0)") })
+        for round in 1...20 {
+            try h.start(timeout: 60)
+            Thread.sleep(forTimeInterval: Double.random(in: 0.2...0.8))
+            try h.crash()
+            _ = round
+        }
+        notify.stopFaults()
+        try h.start(timeout: 60)
+        try h.waitUntil(timeout: 120, "every notice is done") {
+            (try h.status().jobs[.openAccessInfo]?[.done] ?? 0) == 500
+        }
+        let kept = notify.keptByReference
+        #expect(kept.count == 500, "\(kept.count) references reached Notify")
+        #expect(kept.values.allSatisfy { $0 == 1 }, "sent twice: \(kept.filter { $0.value > 1 }.keys.sorted().prefix(5))")
+        let posted = notify.postsByReference.values.reduce(0, +)
+        #expect(posted >= 500)
+        try h.stop()
+    }
+}
