@@ -19,7 +19,9 @@ public struct BenchmarkOptions: Sendable {
     public var statusSeconds = 5
     /// Events for the report scenario: a year of a large trust, about 100,000 bookings.
     public var reportEvents = 170_000
-    /// Scenario names to run (`ingest`, `idle`, `lateness`, `calls`, `web`, `report`); all when empty.
+    /// Notices for the Notify throughput scenario.
+    public var notifyNotices = 10_000
+    /// Scenario names to run (`ingest`, `idle`, `lateness`, `calls`, `web`, `report`, `notify`); all when empty.
     public var only: Set<String> = []
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("bench: " + $0 + "\n").utf8)) }
 
@@ -55,6 +57,7 @@ public enum Benchmarks {
         if o.runs("calls") { rows += try callList(o) }
         if o.runs("web") { rows += try web(o) }
         if o.runs("report") { rows += try report(o) }
+        if o.runs("notify") { rows += try notify(o) }
         return rows
     }
 

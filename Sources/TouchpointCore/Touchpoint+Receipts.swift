@@ -22,15 +22,19 @@ extension Touchpoint {
     /// Keeps the latest word on a notice's delivery (nil: nothing changed).
     public func recordReceipt(_ status: DeliveryStatus, jobID: String, detail: String? = nil) async throws -> Job? {
         let rules = live.config.schedulingRules
+        let defaultChannel = live.config.notices.defaultChannel
         let u: JobUpdate? = try await store.write { w in
             let now = Date()
-            guard let job = try w.job(id: jobID), let u = JobStateMachine(rules: rules, now: now).receipt(status, on: job, detail: detail) else {
+            guard let job = try w.job(id: jobID) else { return nil }
+            let fallback = status.isFailure ? JobStateMachine.fallback(for: job, patient: try w.patient(id: job.patientID), defaultChannel: defaultChannel) : nil
+            guard let u = JobStateMachine(rules: rules, now: now).receipt(status, on: job, detail: detail, fallback: fallback) else {
                 return nil
             }
             try w.save(u, rules: rules, now: now)
             return u
         }
         guard let u else { return nil }
+        if u.job.state == .due { wakeEngine() }
         let meta: Logger.Metadata = ["MESSAGE_ID": "\(status.isFailure ? MessageID.forState(.failed) : MessageID.forState(.done))",
                                      "job": "\(u.job.id)", "ref": "\(u.job.ref)", "kind": "\(u.job.kind.rawValue)",
                                      "delivery": "\(status.rawValue)"]

@@ -61,7 +61,7 @@ public struct MessageBuilder: Sendable {
     }
 
     public func build(_ job: Job, patient: Patient, booking: Booking, now: Date) -> Result<NoticeMessage, RenderFailure> {
-        let channel = patient.channel ?? config.notices.defaultChannel
+        let channel = job.fallbackChannel ?? patient.channel ?? config.notices.defaultChannel
         guard channel != .none, let to = channel == .sms ? patient.phone : patient.email else {
             return .failure(RenderFailure(reason: "no address for channel \(channel.rawValue)"))
         }
@@ -93,7 +93,7 @@ public struct MessageBuilder: Sendable {
         if channel == .sms && body.count > config.notices.smsMaxChars {
             return .failure(RenderFailure(reason: "the SMS is \(body.count) characters, over notices.sms_max_chars (\(config.notices.smsMaxChars)); not sent cut short"))
         }
-        return .success(NoticeMessage(messageID: NoticeMessage.id(forJob: job.id), jobID: job.id, kind: job.kind.rawValue,
+        return .success(NoticeMessage(messageID: NoticeMessage.id(forJob: job.id) + (job.fallbackChannel.map { "-\($0.rawValue)" } ?? ""), jobID: job.id, kind: job.kind.rawValue,
                                       channel: channel.rawValue, to: to, subject: subject, body: body, ref: job.ref,
                                       patientID: job.patientID, revision: job.revision, dueAt: job.dueAt, createdAt: now))
     }

@@ -228,24 +228,28 @@ public enum NotifyToken {
 
 /// At most `perMinute` requests in any 60 seconds (Notify's limit is per
 /// minute, per key): a request that would pass it waits for the oldest to
-/// leave the window.
+/// leave the window. The window is kept a second longer here: Notify counts
+/// requests when they arrive, and a request that left here at the window's
+/// edge can arrive inside it.
 actor RateLimiter {
     let perMinute: Int
     var sent: [ContinuousClock.Instant] = []
     var head = 0
+
+    static let window: Duration = .seconds(61)
 
     init(perMinute: Int) { self.perMinute = max(1, perMinute) }
 
     func wait() async throws {
         while true {
             let now = ContinuousClock.now
-            while head < sent.count && now - sent[head] >= .seconds(60) { head += 1 }
+            while head < sent.count && now - sent[head] >= Self.window { head += 1 }
             if head > 4096 { sent.removeFirst(head); head = 0 }
             if sent.count - head < perMinute {
                 sent.append(now)
                 return
             }
-            try await Pause.sleep(for: sent[head] + .seconds(60) - now)
+            try await Pause.sleep(for: sent[head] + Self.window - now)
         }
     }
 }

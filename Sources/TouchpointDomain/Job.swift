@@ -64,6 +64,9 @@ public struct Job: Equatable, Sendable {
     /// so (a crash, a timeout, a dropped connection): before sending it again
     /// the transport is asked whether it has it (`reference`).
     public var sendUncertain = false
+    /// A notice whose delivery failed, sent once more by the patient's other
+    /// channel: that channel (never a second time).
+    public var fallbackChannel: Channel?
 
     public init(id: String, kind: JobKind, bookingKind: BookingKind, ref: String, patientID: String,
                 state: JobState = .scheduled, dueAt: Date, expiresAt: Date, createdAt: Date, revision: Int = 1,

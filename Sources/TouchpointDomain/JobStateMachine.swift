@@ -239,16 +239,41 @@ public struct JobStateMachine: Sendable {
     }
 
     /// A receipt for a notice the transport accepted: the latest word on its
-    /// delivery, in its history. Nil when it adds nothing (the same word, or
-    /// a final word already in).
-    public func receipt(_ status: DeliveryStatus, on job: Job, detail: String? = nil) -> JobUpdate? {
+    /// delivery, in its history. A failure goes once more by `fallback`, the
+    /// patient's other channel when they have an address there and the
+    /// notice is still of use. Nil when it adds nothing (the same word, or a
+    /// final word already in).
+    public func receipt(_ status: DeliveryStatus, on job: Job, detail: String? = nil, fallback: Channel? = nil) -> JobUpdate? {
         guard job.notificationID != nil, let current = job.delivery, !current.isFinal, status != current else { return nil }
         var j = job
         j.delivery = status
         j.deliveryAt = now
         let words = status == .unknown ? "no final delivery receipt within transport.notify.receipt_max_age"
             : "delivery receipt: \(status.rawValue.replacingOccurrences(of: "_", with: " "))"
-        return JobUpdate.transition(j, to: j.state, words + (detail.map { " (\($0.prefix(200)))" } ?? ""), actor: "touchpointd", at: now)
+        let why = words + (detail.map { " (\($0.prefix(200)))" } ?? "")
+        if status.isFailure, job.fallbackChannel == nil, let other = fallback, other != .none, now < job.expiresAt {
+            j.fallbackChannel = other
+            j.notificationID = nil
+            j.delivery = nil
+            j.deliveryAt = nil
+            j.sendUncertain = false
+            j.dueAt = now
+            return JobUpdate.transition(j, to: .due, why + "; sending it once by \(other.rawValue) instead", actor: "touchpointd", at: now)
+        }
+        return JobUpdate.transition(j, to: j.state, why, actor: "touchpointd", at: now)
+    }
+
+    /// The patient's other channel for a notice whose delivery failed: email
+    /// after a text, a text after an email, when they have that address and
+    /// may be sent notices at all.
+    public static func fallback(for job: Job, patient: Patient?, defaultChannel: Channel) -> Channel? {
+        guard let p = patient, job.fallbackChannel == nil, suppression(p, .sms) == nil || suppression(p, .email) == nil else { return nil }
+        let used = p.channel ?? defaultChannel
+        switch used {
+        case .sms: return (p.email?.isEmpty == false && suppression(p, .email) == nil) ? .email : nil
+        case .email: return (p.phone?.isEmpty == false && suppression(p, .sms) == nil) ? .sms : nil
+        case .none: return nil
+        }
     }
 
     // MARK: Admins

@@ -31,8 +31,8 @@ public enum Pledge: String, CaseIterable, Sendable, Codable {
     public var extras: [PledgeMeasure] {
         switch self {
         case .checkinCall: return [.reached, .woundCareDiscussed, .declined, .escalated]
-        case .waitNotice: return [.delays, .delaysNotified]
-        case .openAccessInfo: return []
+        case .waitNotice: return [.delays, .delaysNotified, .delivered]
+        case .openAccessInfo: return [.delivered]
         }
     }
 
@@ -68,10 +68,14 @@ public struct ContactFacts: Equatable, Sendable {
     public var cancelledAt: Date?
     /// A call: escalated at some point.
     public var escalated: Bool
+    /// A notice whose transport gives receipts: the latest word on its delivery.
+    public var delivery: DeliveryStatus?
 
     public init(id: String, kind: JobKind, state: JobState, dueAt: Date, createdAt: Date, callDay: LocalDate? = nil,
                 outcome: CallOutcome? = nil, expectedAt: Date? = nil, attempts: [CallAttempt] = [], lastAttemptAt: Date? = nil,
-                attemptCount: Int = 0, sentAt: Date? = nil, failedAt: Date? = nil, cancelledAt: Date? = nil, escalated: Bool = false) {
+                attemptCount: Int = 0, sentAt: Date? = nil, failedAt: Date? = nil, cancelledAt: Date? = nil, escalated: Bool = false,
+                delivery: DeliveryStatus? = nil) {
+        self.delivery = delivery
         self.id = id
         self.kind = kind
         self.state = state

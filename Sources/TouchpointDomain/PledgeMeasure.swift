@@ -24,6 +24,8 @@ public enum PledgeMeasure: String, CaseIterable, Sendable, Codable, Comparable {
     case suppressed = "suppressed"
     case failed = "failed"
     case notSent = "not_sent"
+    /// Beside the categories: notices whose receipt says delivered (`notify`).
+    case delivered = "delivered"
     // Every promise.
     case counted = "counted"
     case excluded = "excluded"

@@ -15,6 +15,9 @@ import Foundation
 ///   time as last known (a delay's new time, else the booked time); a notice
 ///   that later failed does not inform.
 /// - Open Access information sent after the appointment is `not_sent`.
+/// - A notice whose delivery receipt came back as a failure has failed (at
+///   the receipt's time), unless it went by the other channel and that was
+///   delivered; `delivered` counts the notices whose receipt says so.
 /// - A booking counts once its first contact has come due; one cancelled
 ///   (or whose patient died) before then is `excluded`.
 public struct PledgeRules: Sendable {
@@ -97,6 +100,7 @@ public struct PledgeRules: Sendable {
         guard first.dueAt <= now || first.sentAt != nil else { return nil }
         var e = entry
         e.category = noticeCategory(notices, before: b.expectedAt ?? b.at)
+        if notices.contains(where: { $0.delivery == .delivered }) { e.extras[.delivered] = 1 }
         // Delays on the day of surgery, once the first notice was due or sent.
         let firstDueOrSent = min(first.dueAt, first.sentAt ?? first.dueAt)
         let counted = b.delays.filter { clock.localDate(of: $0.at) == day && $0.at >= firstDueOrSent }
@@ -135,6 +139,7 @@ public struct PledgeRules: Sendable {
         guard infos.contains(where: { $0.dueAt <= now || $0.sentAt != nil }) else { return nil }
         var e = entry
         e.category = openAccessCategory(infos, b, day)
+        if infos.contains(where: { $0.delivery == .delivered }) { e.extras[.delivered] = 1 }
         return e
     }
 

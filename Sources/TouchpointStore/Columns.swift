@@ -32,7 +32,7 @@ enum Setting: String {
 enum JobColumn: Int32, CaseIterable {
     case id, kind, bookingKind, ref, patientID, state, dueAt, expiresAt, createdAt, revision, attempts, ward
     case expectedAt, delayReason, callDay, overdueSince, outcome, woundCare, rule, note, lastAttemptAt
-    case notificationID, delivery, deliveryAt, sendUncertain
+    case notificationID, delivery, deliveryAt, sendUncertain, fallbackChannel
 
     var name: String {
         switch self {
@@ -61,6 +61,7 @@ enum JobColumn: Int32, CaseIterable {
         case .delivery: return "delivery"
         case .deliveryAt: return "delivery_at"
         case .sendUncertain: return "send_uncertain"
+        case .fallbackChannel: return "fallback_channel"
         }
     }
 
@@ -148,6 +149,7 @@ extension PreparedSQL {
         j.delivery = try optionalValue(col(.delivery), as: DeliveryStatus.self)
         j.deliveryAt = date(col(.deliveryAt))
         j.sendUncertain = bool(col(.sendUncertain))
+        j.fallbackChannel = try optionalValue(col(.fallbackChannel), as: Channel.self)
         return j
     }
 

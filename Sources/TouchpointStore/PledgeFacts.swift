@@ -70,14 +70,17 @@ extension StoreReading {
     /// Adds their jobs to `bookings` (what happened to each is added after, `adding(_:)`).
     public func addPledgeJobs(to bookings: inout PledgeBookings) throws {
         try each("""
-            SELECT booking_kind, ref, id, kind, state, due_at, created_at, call_day, outcome, expected_at, last_attempt_at, attempts FROM jobs
+            SELECT booking_kind, ref, id, kind, state, due_at, created_at, call_day, outcome, expected_at, last_attempt_at, attempts,
+                   delivery, delivery_at FROM jobs
             """) { r in
             guard let i = bookings.index(try r.required(0), try r.required(1)) else { return }
+            let delivery = try r.optionalValue(12, as: DeliveryStatus.self)
             bookings.list[i].contacts.append(ContactFacts(
                 id: try r.required(2), kind: try r.value(3, as: JobKind.self), state: try r.value(4, as: JobState.self),
                 dueAt: try r.requiredDate(5), createdAt: try r.requiredDate(6),
                 callDay: r.string(7).flatMap(LocalDate.init(iso:)), outcome: try r.optionalValue(8, as: CallOutcome.self),
-                expectedAt: r.date(9), lastAttemptAt: r.date(10), attemptCount: Int(r.int(11) ?? 0)))
+                expectedAt: r.date(9), lastAttemptAt: r.date(10), attemptCount: Int(r.int(11) ?? 0),
+                failedAt: delivery?.isFailure == true ? r.date(13) : nil, delivery: delivery))
         }
     }
 
@@ -123,7 +126,8 @@ extension PledgeBookings {
                 guard let h = e.jobs[list[b].contacts[i].id] else { continue }
                 list[b].contacts[i].attempts = h.attempts
                 list[b].contacts[i].sentAt = h.sent
-                list[b].contacts[i].failedAt = h.failed
+                list[b].contacts[i].failedAt = max(h.failed ?? .distantPast, list[b].contacts[i].failedAt ?? .distantPast)
+                if list[b].contacts[i].failedAt == .distantPast { list[b].contacts[i].failedAt = nil }
                 list[b].contacts[i].cancelledAt = h.cancelled
                 list[b].contacts[i].escalated = h.escalated
             }

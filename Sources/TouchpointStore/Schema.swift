@@ -177,8 +177,9 @@ enum Schema {
         }
         m.registerMigration("v8: delivery receipts") { db in
             // A notice's id at a transport that gives receipts (GOV.UK Notify),
-            // the latest word on its delivery, and whether it may have been
-            // taken without an answer. The receipt poller, `status`'s counts
+            // the latest word on its delivery, whether it may have been taken
+            // without an answer, and the other channel it went by once after
+            // its delivery failed. The receipt poller, `status`'s counts
             // and `jobs --delivery` read only the notices that have receipts,
             // through their own small index.
             try db.execute(sql: """
@@ -186,6 +187,7 @@ enum Schema {
                 ALTER TABLE jobs ADD COLUMN delivery TEXT;
                 ALTER TABLE jobs ADD COLUMN delivery_at INTEGER;
                 ALTER TABLE jobs ADD COLUMN send_uncertain INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE jobs ADD COLUMN fallback_channel TEXT;
                 CREATE INDEX jobs_delivery ON jobs (delivery, delivery_at) WHERE delivery IS NOT NULL;
                 """)
         }

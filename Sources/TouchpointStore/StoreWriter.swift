@@ -31,7 +31,7 @@ public struct StoreWriter: StoreReading {
         s.bind(.overdueSince, j.overdueSince?.description); s.bind(.outcome, j.outcome?.rawValue)
         s.bind(.woundCare, j.woundCare); s.bind(.rule, j.rule); s.bind(.note, j.note); s.bind(.lastAttemptAt, j.lastAttemptAt)
         s.bind(.notificationID, j.notificationID); s.bind(.delivery, j.delivery?.rawValue); s.bind(.deliveryAt, j.deliveryAt)
-        s.bind(.sendUncertain, j.sendUncertain)
+        s.bind(.sendUncertain, j.sendUncertain); s.bind(.fallbackChannel, j.fallbackChannel?.rawValue)
         s.bind(JobColumn.end + 1, now)
         s.bind(JobColumn.end + 2, j.nextCheck(rules: rules))
         try s.run(db)

@@ -26,8 +26,8 @@ extension DaemonHarness {
             api_key_file = "\(notifyKeyPath)"
             sms_template_id = "\(double.smsTemplateID)"
             email_template_id = "\(double.emailTemplateID)"
-            receipt_poll = "1s"
-            timeout = "5s"
+            \(notify.contains("receipt_poll") ? "" : "receipt_poll = \"1s\"")
+            \(notify.contains("timeout") ? "" : "timeout = \"5s\"")
             \(notify)
 
             """)

@@ -35,6 +35,8 @@ public final class NotifyDouble: Sendable {
         public var personalisation: [String: String]
         public var status: String
         public var looks: Int
+        /// When it was taken (the 201 goes at once unless a fault delays it).
+        public var createdAt: Date
     }
 
     public enum Fault: Sendable {
@@ -55,6 +57,10 @@ public final class NotifyDouble: Sendable {
         var finalStatus: [String: String] = [:]
         var requests: [(method: String, path: String)] = []
         var looksToFinal = 1
+        /// Notify's limit: requests in the last 60 s (0: none), and when each came.
+        var perMinute = 0
+        var recent: [Date] = []
+        var refusedForRate = 0
     }
 
     public let serviceID = UUID().uuidString.lowercased()
@@ -93,6 +99,11 @@ public final class NotifyDouble: Sendable {
     public func stopFaults() { state.withLock { $0.randomFaults = nil; $0.faults = [] } }
     /// Refuses the key (as Notify does when a key is revoked), or takes it again.
     public func revokeKey(_ revoked: Bool) { state.withLock { $0.keys = revoked ? [] : [secret] } }
+    /// Answers 429 `RateLimitError` past this many requests in any 60 s, as
+    /// Notify does (3,000 a minute for a live key).
+    public func limitRate(perMinute: Int) { state.withLock { $0.perMinute = perMinute } }
+    /// How many requests the rate limit refused.
+    public var refusedForRate: Int { state.withLock { $0.refusedForRate } }
     /// How many looks (GETs) a notification takes to reach its final status;
     /// before, it is `sending`.
     public func looksToFinal(_ n: Int) { state.withLock { $0.looksToFinal = n } }
@@ -121,6 +132,17 @@ public final class NotifyDouble: Sendable {
         let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
         state.withLock { $0.requests.append((method.rawValue, uri)) }
         if let refused = checkToken(headers["Authorization"].first) { return .answer(403, Self.error(403, "AuthError", refused), delay: 0) }
+        let overLimit: Int? = state.withLock { s in
+            guard s.perMinute > 0 else { return nil }
+            let now = Date()
+            s.recent.removeAll { now.timeIntervalSince($0) >= 60 }
+            guard s.recent.count < s.perMinute else { s.refusedForRate += 1; return s.perMinute }
+            s.recent.append(now)
+            return nil
+        }
+        if let limit = overLimit {
+            return .answer(429, Self.error(429, "RateLimitError", "Exceeded rate limit for key type LIVE of \(limit) requests per 60 seconds"), delay: 0)
+        }
         switch (method, path) {
         case (.POST, "/v2/notifications/sms"), (.POST, "/v2/notifications/email"):
             return post(sms: path.hasSuffix("sms"), body: body)
@@ -171,7 +193,7 @@ public final class NotifyDouble: Sendable {
             return .answer(400, Self.error(400, "BadRequestError", "Missing personalisation: body"), delay: 0)
         }
         let n = Notification(id: UUID().uuidString.lowercased(), reference: reference, type: sms ? "sms" : "email", recipient: recipient,
-                             templateID: template, personalisation: p, status: "created", looks: 0)
+                             templateID: template, personalisation: p, status: "created", looks: 0, createdAt: Date())
         state.withLock { $0.notifications.append(n) }
         var created: [String: Any] = [
             "id": n.id, "reference": reference as Any, "uri": "\(baseURL)/v2/notifications/\(n.id)",

@@ -71,6 +71,31 @@ import Glibc
         #expect(!log.contains(notify.secret) && !log.contains("900555") && !log.contains("p1@example.org"))
     }
 
+    @Test func aTextThatCannotBeDeliveredGoesOnceByEmailWhenThePatientHasOne() throws {
+        let notify = try NotifyDouble()
+        notify.finalStatus("permanent-failure", for: "+447700900555")
+        notify.finalStatus("temporary-failure", for: "p1@example.org")
+        let h = try DaemonHarness()
+        try h.useNotify(notify)
+        try h.appendLines([#"{"v":1,"id":"OA1","type":"open_access.booked","ref":"OA1","patient":{"id":"P1","name":"Bea Example","phone":"07700 900555","email":"p1@example.org","channel":"sms"},"at":"\#(rfc(Date().addingTimeInterval(3 * 86_400)))","clinic":"Breast clinic"}"#])
+        try h.start()
+        try h.waitUntil(timeout: 30, "the text fails, the email goes and fails too") {
+            try notify.notifications.count == 2 && job(h, "oa-OA1-1").delivery?.isFinal == true
+        }
+        let sent = notify.notifications
+        #expect(sent.map(\.type) == ["sms", "email"] && sent[1].recipient == "p1@example.org")
+        #expect(sent[0].reference != sent[1].reference)
+        let j = try job(h, "oa-OA1-1")
+        #expect(j.state == .done && j.delivery == .temporaryFailure)
+        let reasons = j.history?.map(\.reason) ?? []
+        #expect(reasons.contains { $0.contains("permanent failure") && $0.contains("sending it once by email instead") }, "\(reasons)")
+        // Once: the email's failure is final, listed, not sent a third time.
+        Thread.sleep(forTimeInterval: 2)
+        #expect(notify.notifications.count == 2)
+        #expect(try h.ctlJSON(JobsReport.self, ["jobs", "--delivery", "failed"]).jobs.map(\.id) == ["oa-OA1-1"])
+        try h.stop()
+    }
+
     @Test func a400FailsTheNoticeWithNotifysMessage() throws {
         let notify = try NotifyDouble()
         notify.inject(.status(400, error: "ValidationError", message: "phone_number Not a UK mobile number"))

@@ -36,6 +36,39 @@ import TouchpointDomain
         #expect(c.transport.kind == .outbox && c.transport.timeout == .seconds(30) && c.transport.maxAge == .seconds(86_400))
     }
 
+    @Test func theNotifyTransportNeedsAKeyTemplatesAndHTTPSAndNeverShowsTheKey() throws {
+        let dir = NSTemporaryDirectory() + "notify-config-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (service, secret) = (UUID().uuidString.lowercased(), UUID().uuidString.lowercased())
+        try "made_up_key-\(service)-\(secret)\n".write(toFile: dir + "/good", atomically: true, encoding: .utf8)
+        try "not a key \(secret)".write(toFile: dir + "/bad", atomically: true, encoding: .utf8)
+        let (sms, email) = (UUID().uuidString.lowercased(), UUID().uuidString.lowercased())
+        func notify(_ section: String) -> String {
+            minimal + "\n[transport]\nkind = \"notify\"\n\n[transport.notify]\n" + section
+        }
+        let good = "api_key_file = \"\(dir)/good\"\nsms_template_id = \"\(sms)\"\nemail_template_id = \"\(email)\"\n"
+        let c = try ConfigLoader.parse(notify(good), file: "/etc/touchpoint/touchpoint.toml")
+        #expect(c.transport.kind == .notify && c.transport.notify.apiKey?.serviceID == service && c.transport.notify.apiKey?.secret == secret)
+        #expect(c.transport.notify.baseURL == "https://api.notifications.service.gov.uk" && c.transport.notify.rateLimit == 3000)
+        #expect(c.transport.notify.receiptPoll == .seconds(60) && c.transport.notify.receiptMaxAge == .seconds(72 * 3600))
+        #expect(!"\(c.transport.notify.apiKey!)".contains(secret) && !String(reflecting: c.transport.notify).contains(secret))
+        // Each problem names its key; none quotes the key.
+        let found = issues(notify("api_key_file = \"\(dir)/bad\"\nbase_url = \"http://notify.example.org\"\nsms_template_id = \"12\"\nproxy = \"proxy:8080\"\nrate_limit = 5000\n"))
+        let byKey = Dictionary(found.map { ($0.key ?? "", $0.message) }, uniquingKeysWith: { a, _ in a })
+        #expect(byKey["transport.notify.base_url"]?.contains("must be https://") == true)
+        #expect(byKey["transport.notify.sms_template_id"]?.contains("36 characters") == true)
+        #expect(byKey["transport.notify.email_template_id"]?.contains("required") == true)
+        #expect(byKey["transport.notify.api_key_file"]?.contains("does not hold a Notify API key") == true)
+        #expect(byKey["transport.notify.proxy"] != nil && byKey["transport.notify.rate_limit"] != nil)
+        #expect(!found.map(\.message).joined().contains(secret))
+        let missing = issues(notify("api_key_file = \"\(dir)/none\"\nsms_template_id = \"\(sms)\"\nemail_template_id = \"\(email)\"\n"))
+        #expect(missing.map(\.message) == ["\(dir)/none cannot be read (no such file)"])
+        // http:// only on loopback (a relay, a test double); a typo is an error whatever the kind.
+        #expect(issues(notify(good + "base_url = \"http://127.0.0.1:8080\"\n")).isEmpty)
+        #expect(issues(minimal + "\n[transport.notify]\nrecipt_poll = \"1m\"\n").first?.key == "transport.notify.recipt_poll")
+    }
+
     @Test func relativePathsAreRelativeToTheFile() throws {
         let c = try ConfigLoader.parse(minimal + "\n[control]\nsocket = \"run/c.sock\"\n", file: "/srv/tp/conf/touchpoint.toml")
         #expect(c.control.socket == "/srv/tp/conf/run/c.sock")

@@ -99,6 +99,14 @@ import Testing
         #expect(category(surgeryFacts([notice(state: .suppressed)]), .waitNotice) == .suppressed)
         #expect(category(surgeryFacts([notice(state: .failed, failed: "2026-12-01T06:05")]), .waitNotice) == .failed)
         #expect(category(surgeryFacts([notice(state: .expired)]), .waitNotice) == .notSent)
+        // Receipts (notify): delivered is counted beside; a failure that came back fails it.
+        var delivered = notice(sent: "2026-12-01T06:00")
+        delivered.delivery = .delivered
+        let entry = counter().entries(surgeryFacts([delivered])).first { $0.pledge == .waitNotice }
+        #expect(entry?.category == .informed && entry?.extras[.delivered] == 1)
+        var bounced = notice(sent: "2026-12-01T06:00", failed: "2026-12-01T06:10")
+        bounced.delivery = .permanentFailure
+        #expect(category(surgeryFacts([bounced]), .waitNotice) == .failed)
         // Delayed to 14:00: a notice at 11:00 still informs.
         #expect(category(surgeryFacts([notice(sent: "2026-12-01T11:00", expected: "2026-12-01T14:00")], expected: "2026-12-01T14:00"), .waitNotice) == .informed)
     }
