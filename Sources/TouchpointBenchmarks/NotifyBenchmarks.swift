@@ -14,6 +14,7 @@ extension Benchmarks {
     /// apart; then the idle daemon with no receipt awaited.
     static func notifyLateness(_ o: BenchmarkOptions) throws -> [BenchmarkRow] {
         let double = try NotifyDouble()
+        double.looksToFinal(3)
         let h = try DaemonHarness()
         try h.useNotify(double, notify: #"receipt_poll = "10s""#)
         try h.start()
@@ -34,7 +35,21 @@ extension Benchmarks {
         o.log(String(format: "notify lateness: p50 %.1f p90 %.1f p99 %.1f max %.1f ms", p(0.5), p(0.9), p(0.99), late.last!))
         // Receipts: each notice asked after once a round, rounds 10 s apart.
         try h.waitUntil(timeout: 120, "every receipt is in") { (try h.status().transport?.deliveries[.delivered] ?? 0) == o.notices }
-        let looks = double.requests.filter { $0.method == "GET" && !$0.path.contains("reference=") }.count
+        let gets = double.requests.filter { $0.method == "GET" && !$0.path.contains("reference=") }
+        let looks = gets.count
+        // Rounds: bursts of look-ups; the shortest gap between two bursts.
+        var rounds = gets.isEmpty ? 0 : 1
+        var shortest = Double.infinity
+        var last = gets.first?.at
+        var burstStart = gets.first?.at
+        for g in gets.dropFirst() {
+            if g.at.timeIntervalSince(last!) > 2 {
+                shortest = min(shortest, g.at.timeIntervalSince(burstStart!))
+                rounds += 1
+                burstStart = g.at
+            }
+            last = g.at
+        }
         // Then idle: no receipt awaited, nothing due. Two windows: in the
         // first the HTTP client's pool closes its idle connection (once, 60 s
         // after the last request); the second is the daemon at rest.
@@ -52,8 +67,10 @@ extension Benchmarks {
             BenchmarkRow(scenario: "notify: \(o.notices) wait notices due 10 ms apart, due time to the double's 201 (loopback)",
                          ours: String(format: "p99 %.1f ms (p50 %.1f, max %.1f)", p(0.99), p(0.5), late.last!),
                          baseline: "-", ratio: "-", target: "p99 < 20 ms (as for the outbox)", met: p(0.99) < 20),
-            BenchmarkRow(scenario: "notify: receipt look-ups for \(o.notices) notices (each final at its first look, `receipt_poll` 10 s)",
-                         ours: "\(looks) GETs", baseline: "-", ratio: "-", target: "one per notice a round", met: looks == o.notices),
+            BenchmarkRow(scenario: "notify: receipt look-ups for \(o.notices) notices, each final at its third look, `receipt_poll` 10 s",
+                         ours: String(format: "%d look-ups in %d rounds, rounds at least %.1f s apart", looks, rounds, shortest),
+                         baseline: "-", ratio: "-", target: "one per notice a round, rounds ≥ 10 s apart",
+                         met: looks == 3 * o.notices && rounds == 3 && shortest >= 10),
             BenchmarkRow(scenario: "notify: idle, no receipt awaited: voluntary context switches over \(o.idleSeconds) s, then the next \(o.idleSeconds) s",
                          ours: "\(first), then \(rest)", baseline: "-", ratio: "-", target: "0", met: rest == 0 && first <= 2),
         ]

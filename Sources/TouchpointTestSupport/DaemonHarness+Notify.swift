@@ -22,7 +22,7 @@ extension DaemonHarness {
             \(transport)
 
             [transport.notify]
-            base_url = "\(double.baseURL)"
+            \(notify.contains("base_url") ? "" : "base_url = \"\(double.baseURL)\"")
             api_key_file = "\(notifyKeyPath)"
             sms_template_id = "\(double.smsTemplateID)"
             email_template_id = "\(double.emailTemplateID)"

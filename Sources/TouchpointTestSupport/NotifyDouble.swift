@@ -55,7 +55,7 @@ public final class NotifyDouble: Sendable {
         var randomFaults: (slow: Double, drop: Double, seconds: Double)?
         var keys: Set<String> = []
         var finalStatus: [String: String] = [:]
-        var requests: [(method: String, path: String)] = []
+        var requests: [(method: String, path: String, at: Date)] = []
         var looksToFinal = 1
         /// Notify's limit: requests in the last 60 s (0: none), and when each came.
         var perMinute = 0
@@ -119,7 +119,7 @@ public final class NotifyDouble: Sendable {
     public var keptByReference: [String: Int] {
         state.withLock { s in s.notifications.reduce(into: [:]) { $0[$1.reference ?? "", default: 0] += 1 } }
     }
-    public var requests: [(method: String, path: String)] { state.withLock { $0.requests } }
+    public var requests: [(method: String, path: String, at: Date)] { state.withLock { $0.requests } }
 
     // MARK: Answering
 
@@ -130,7 +130,7 @@ public final class NotifyDouble: Sendable {
 
     func handle(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: [UInt8]) -> Action {
         let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
-        state.withLock { $0.requests.append((method.rawValue, uri)) }
+        state.withLock { $0.requests.append((method.rawValue, uri, Date())) }
         if let refused = checkToken(headers["Authorization"].first) { return .answer(403, Self.error(403, "AuthError", refused), delay: 0) }
         let overLimit: Int? = state.withLock { s in
             guard s.perMinute > 0 else { return nil }

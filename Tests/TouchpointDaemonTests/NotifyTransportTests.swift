@@ -33,25 +33,28 @@ import Glibc
             openAccess("OA1", "P1"),
             openAccess("OA2", "P2", sms: true, phone: "07700 900555"),
             #"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P3","name":"Ann Example","phone":"07700 900123","channel":"sms"},"at":"\#(rfc(surgery))","admit_at":"\#(rfc(Date().addingTimeInterval(-60)))","ward":"Ward 7"}"#,
+            #"{"v":1,"id":"e2","type":"surgery.booked","ref":"S2","patient":{"id":"P4","name":"Cat Example","email":"p4@example.org","channel":"email"},"at":"\#(rfc(surgery))","admit_at":"\#(rfc(Date().addingTimeInterval(-60)))","ward":"Ward 7"}"#,
         ])
         try h.start()
-        for id in ["oa-OA1-1", "oa-OA2-1", "wait-S1-1"] {
+        for id in ["oa-OA1-1", "oa-OA2-1", "wait-S1-1", "wait-S2-1"] {
             try h.waitUntil(timeout: 20, "\(id) accepted") { try job(h, id).state == .done }
         }
         let sent = notify.notifications
-        #expect(sent.count == 3)
-        let email = try #require(sent.first { $0.type == "email" })
-        #expect(email.recipient == "p1@example.org" && email.templateID == notify.emailTemplateID)
+        #expect(sent.count == 4)
+        let email = try #require(sent.first { $0.type == "email" && $0.recipient == "p1@example.org" })
+        #expect(email.templateID == notify.emailTemplateID)
         #expect(email.personalisation["subject"]?.contains("Open Access appointment") == true && email.personalisation["body"]?.hasPrefix("Hello Bea,") == true)
+        let waitEmail = try #require(sent.first { $0.type == "email" && $0.recipient == "p4@example.org" })
+        #expect(waitEmail.personalisation["subject"]?.isEmpty == false && waitEmail.personalisation["body"]?.hasPrefix("Hello Cat,") == true)
         let texts = sent.filter { $0.type == "sms" }
         #expect(texts.count == 2 && texts.allSatisfy { $0.templateID == notify.smsTemplateID && $0.personalisation.keys.sorted() == ["body"] })
         #expect(Set(texts.map(\.recipient)) == ["+447700900555", "+447700900123"])
         // References: one per notice, opaque (no patient data).
         let refs = sent.compactMap(\.reference)
-        #expect(Set(refs).count == 3 && refs.allSatisfy { !$0.contains("P1") && !$0.contains("Bea") && !$0.contains("900") })
+        #expect(Set(refs).count == 4 && refs.allSatisfy { !$0.contains("P1") && !$0.contains("Bea") && !$0.contains("900") })
         // Receipts: sending, then final; the failure is listed and counted.
         try h.waitUntil(timeout: 20, "the receipts come") {
-            try ["oa-OA1-1", "oa-OA2-1", "wait-S1-1"].allSatisfy { try job(h, $0).delivery?.isFinal == true }
+            try ["oa-OA1-1", "oa-OA2-1", "wait-S1-1", "wait-S2-1"].allSatisfy { try job(h, $0).delivery?.isFinal == true }
         }
         #expect(try job(h, "oa-OA1-1").delivery == .delivered && job(h, "wait-S1-1").delivery == .delivered)
         #expect(try job(h, "oa-OA2-1").delivery == .permanentFailure)
@@ -59,7 +62,7 @@ import Glibc
         #expect(failed == ["oa-OA2-1"])
         let status = try h.status()
         #expect(status.transport?.kind == "notify" && status.transport?.held == nil)
-        #expect(status.transport?.deliveries == [.delivered: 2, .permanentFailure: 1])
+        #expect(status.transport?.deliveries == [.delivered: 3, .permanentFailure: 1])
         let history = try job(h, "oa-OA2-1").history?.map(\.reason) ?? []
         #expect(history.contains { $0.contains("delivery receipt: permanent failure") }, "\(history)")
         // Nothing more is asked once every receipt is final.
@@ -94,6 +97,25 @@ import Glibc
         #expect(notify.notifications.count == 2)
         #expect(try h.ctlJSON(JobsReport.self, ["jobs", "--delivery", "failed"]).jobs.map(\.id) == ["oa-OA1-1"])
         try h.stop()
+    }
+
+    @Test func theKeyComesFromSystemdsCredentialsAndRequestsGoThroughTheProxy() throws {
+        let notify = try NotifyDouble()
+        let proxy = try ConnectProxy()
+        let h = try DaemonHarness()
+        try h.useNotify(notify, key: "not used", notify: "proxy = \"\(proxy.url)\"\n")
+        try FileManager.default.removeItem(atPath: h.notifyKeyPath)
+        let credentials = h.dir + "/credentials"
+        try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
+        try notify.apiKey.write(toFile: credentials + "/notify-api-key", atomically: true, encoding: .utf8)
+        try h.appendLines([openAccess("OA1", "P1")])
+        try h.start(environment: ["CREDENTIALS_DIRECTORY": credentials])
+        try h.waitUntil(timeout: 20, "the notice is accepted") { try job(h, "oa-OA1-1").state == .done }
+        #expect(notify.notifications.count == 1 && proxy.targets.contains("127.0.0.1:\(notify.port)"))
+        try h.stop()
+        // Without the credential and with no key file, the config is refused, naming the file.
+        let r = try h.runDaemonToExit(["--check-config", "--config", h.configPath])
+        #expect(r.status != 0 && r.stderr.contains(h.notifyKeyPath) && r.stderr.contains("no such file"), "\(r.stderr)")
     }
 
     @Test func a400FailsTheNoticeWithNotifysMessage() throws {
