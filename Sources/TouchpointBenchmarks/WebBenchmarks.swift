@@ -71,6 +71,7 @@ extension Benchmarks {
         let switches = after.reduce(0) { $0 + $1.value - (before[$1.key] ?? 0) }
         let (rss, anon, pss) = (residentKiB(pid), anonymousKiB(pid), proportionalKiB(pid))
         o.log("web: idle \(switches) voluntary context switches over \(o.idleSeconds / 2) s, RSS \(rss) KiB (anonymous \(anon) KiB, PSS \(pss) KiB)")
+        o.log("web: resident by mapping: " + residentByMapping(pid).prefix(8).map { "\($0.name) \($0.kib) KiB" }.joined(separator: ", "))
         try web.stop()
         try h.stop()
         return [
@@ -162,5 +163,26 @@ final class CommandLoop: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return Double(runs)
+    }
+}
+
+extension Benchmarks {
+    /// Resident KiB of each mapped file (and `[anon]`, `[heap]`, `[stack]`),
+    /// largest first, from `/proc/PID/smaps`.
+    static func residentByMapping(_ pid: Int32) -> [(name: String, kib: Int)] {
+        // Read to the end: a proc file says its size is 0.
+        guard let data = FileHandle(forReadingAtPath: "/proc/\(pid)/smaps")?.readDataToEndOfFile() else { return [] }
+        let text = String(decoding: data, as: UTF8.self)
+        var sums: [String: Int] = [:]
+        var current = "[anon]"
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if let first = fields.first, first.contains("-"), first.allSatisfy({ $0.isHexDigit || $0 == "-" }) {
+                current = fields.count >= 6 ? String(fields[5...].joined(separator: " ").split(separator: "/").last ?? "") : "[anon]"
+            } else if line.hasPrefix("Rss:"), fields.count >= 2, let k = Int(fields[1]) {
+                sums[current, default: 0] += k
+            }
+        }
+        return sums.map { ($0.key, $0.value) }.sorted { $0.1 > $1.1 }
     }
 }

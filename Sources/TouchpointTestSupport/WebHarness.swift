@@ -83,6 +83,26 @@ public final class WebHarness: @unchecked Sendable {
     /// `launcher` runs it through another program (systemd-socket-activate).
     /// Without `waitReady` it returns at once (systemd-socket-activate starts
     /// the program at the first connection).
+    /// Waits until something accepts connections on `port` (a launcher such
+    /// as systemd-socket-activate, before it starts the web view).
+    public func waitListening(timeout: TimeInterval = 10) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_port = UInt16(port).bigEndian
+            let rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            close(fd)
+            if rc == 0 { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw HarnessError("nothing listens on 127.0.0.1:\(port) after \(timeout) s")
+    }
+
     public func start(journal: Bool = false, launcher: [String] = [], waitReady: Bool = true, timeout: TimeInterval = 60) throws {
         let notifyPath = dir + "/web-notify.sock"
         notify = nil

@@ -343,7 +343,9 @@ struct WebViewTests {
         try s.daemon.start()
         try s.web.addAccount("bob", password: WebScenario.bobPassword)
         try s.web.start(launcher: ["/usr/bin/systemd-socket-activate", "-l", "127.0.0.1:\(s.web.port)", "-E", "NOTIFY_SOCKET"], waitReady: false)
-        // The first connection starts it, on the socket systemd made.
+        // Once the launcher listens, the first connection starts the web view
+        // on the socket it made. (The probe's own connection starts it too.)
+        try s.web.waitListening()
         #expect(try s.web.client().get("/healthz").status == 200)
         try s.web.waitReady()
         #expect(try s.signedIn("bob", WebScenario.bobPassword).get("/calls").body.contains("Dee Person"))
