@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// A stand-in for GOV.UK Notify's API (version 2), built from its public
@@ -72,14 +73,26 @@ public final class NotifyDouble: Sendable {
     let state = Mutex(State())
     let channel: Channel
     public var port: Int { channel.localAddress?.port ?? 0 }
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    let tls: Bool
+    public var baseURL: String { "\(tls ? "https" : "http")://127.0.0.1:\(port)" }
 
-    public init() throws {
+    /// `tls`: a certificate and its key (PEM files) to serve HTTPS with.
+    public init(tls certificate: (certificate: String, key: String)? = nil) throws {
         let box = Box()
+        let context = try certificate.map { c in
+            try NIOSSLContext(configuration: .makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(c.certificate).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: c.key, format: .pem))))
+        }
+        tls = context != nil
         channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { ch in
-                ch.pipeline.configureHTTPServerPipeline().flatMap { ch.pipeline.addHandler(Handler(double: box)) }
+                ch.eventLoop.makeCompletedFuture {
+                    if let context { try ch.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
+                }.flatMap {
+                    ch.pipeline.configureHTTPServerPipeline().flatMap { ch.pipeline.addHandler(Handler(double: box)) }
+                }
             }
             .bind(host: "127.0.0.1", port: 0).wait()
         state.withLock { $0.keys = [secret] }

@@ -118,6 +118,31 @@ import Glibc
         #expect(r.status != 0 && r.stderr.contains(h.notifyKeyPath) && r.stderr.contains("no such file"), "\(r.stderr)")
     }
 
+    @Test func overHTTPSTheTrustsOwnRootCertificateIsTrustedFromCAFile() throws {
+        let dir = NSTemporaryDirectory() + "notify-tls-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let made = try DaemonHarness.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                                                              "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem",
+                                                              "-subj", "/CN=touchpoint test root", "-addext", "subjectAltName=IP:127.0.0.1"])
+        try #require(made.status == 0, "\(made.stderr)")
+        let notify = try NotifyDouble(tls: (dir + "/cert.pem", dir + "/key.pem"))
+        let h = try DaemonHarness()
+        // Without the certificate the server is not trusted: retried, not sent.
+        try h.useNotify(notify)
+        try h.appendLines([openAccess("OA1", "P1")])
+        try h.start()
+        try h.waitUntil(timeout: 20, "a first attempt fails on the certificate") { try job(h, "oa-OA1-1").deliveries?.isEmpty == false }
+        #expect(try job(h, "oa-OA1-1").state != .done && notify.notifications.isEmpty)
+        try h.stop()
+        // With it in ca_file, the notice goes.
+        try h.useNotify(notify, notify: "ca_file = \"\(dir)/cert.pem\"\n")
+        try h.start()
+        try h.waitUntil(timeout: 20, "the notice is accepted over HTTPS") { try job(h, "oa-OA1-1").state == .done }
+        #expect(notify.notifications.count == 1 && notify.baseURL.hasPrefix("https://"))
+        try h.stop()
+    }
+
     @Test func a400FailsTheNoticeWithNotifysMessage() throws {
         let notify = try NotifyDouble()
         notify.inject(.status(400, error: "ValidationError", message: "phone_number Not a UK mobile number"))
