@@ -119,13 +119,15 @@ public struct TouchpointConfig: Equatable, Sendable {
     public var transport = Transport()
     public var logLevel: LogLevel = .info
     public var logTarget: LogTarget = .auto
+    /// The contacts the hospital configured (`[[contact]]`).
+    public var contacts: [ContactRule] = []
 
     public static func == (a: TouchpointConfig, b: TouchpointConfig) -> Bool {
         a.file == b.file && a.timeZone == b.timeZone && a.stateDir == b.stateDir && a.queueFile == b.queueFile
             && a.templatesDir == b.templatesDir && a.hospital == b.hospital && a.control == b.control
             && a.calendar == b.calendar && a.calls == b.calls && a.waitNotice == b.waitNotice
             && a.openAccess == b.openAccess && a.notices == b.notices && a.transport == b.transport
-            && a.logLevel == b.logLevel && a.logTarget == b.logTarget
+            && a.logLevel == b.logLevel && a.logTarget == b.logTarget && a.contacts == b.contacts
     }
 
     /// The scheduling rules these settings make.
@@ -136,7 +138,7 @@ public struct TouchpointConfig: Equatable, Sendable {
             retryAfter: calls.retryAfter.seconds, maxAttempts: calls.maxAttempts, escalateAfterDays: calls.escalateAfterDays,
             waitLead: waitNotice.lead.seconds, waitCoalesce: waitNotice.coalesce.seconds,
             openAccessDaysBefore: openAccess.daysBefore, openAccessSendAt: openAccess.sendAt,
-            quietHours: notices.quietHours)
+            quietHours: notices.quietHours, contacts: contacts)
     }
 
     /// The path of the database inside `state_dir`.

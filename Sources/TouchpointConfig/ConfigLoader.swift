@@ -145,7 +145,7 @@ private struct Reader {
 
     mutating func read(_ root: TOMLTable) -> TouchpointConfig? {
         checkKeys(root, ["time_zone", "state_dir", "queue_file", "templates_dir", "hospital", "control",
-                         "calendar", "calls", "wait_notice", "open_access", "notices", "transport", "log"],
+                         "calendar", "calls", "wait_notice", "open_access", "notices", "transport", "log", "contact"],
                   section: nil)
         var tzName = "Europe/London"
         if let s = string(root, nil, "time_zone") { tzName = s }
@@ -171,7 +171,91 @@ private struct Reader {
         readNotices(root, into: &c.notices)
         readTransport(root, into: &c.transport)
         readLog(root, into: &c)
+        c.contacts = readContacts(root)
         return issues.isEmpty ? c : nil
+    }
+
+    static let contactKeys = ["name", "on", "pathway", "service", "mode", "send", "expires", "to", "list"]
+
+    /// `[[contact]]` (`contacts.md`): each rule checked, every problem named
+    /// by its place (`contact[2].send`).
+    mutating func readContacts(_ root: TOMLTable) -> [ContactRule] {
+        guard let v = root["contact"] else { return [] }
+        guard let arr = v.array else {
+            issue("contact", "expected [[contact]] tables")
+            return []
+        }
+        var rules: [ContactRule] = []
+        for (i, item) in arr.enumerated() {
+            let sec = "contact[\(i + 1)]"
+            guard let t = item.table else {
+                issue(sec, "expected a table ([[contact]])")
+                continue
+            }
+            checkKeys(t, Self.contactKeys, section: sec)
+            if let rule = readContact(t, sec, taken: rules.map(\.name)) { rules.append(rule) }
+        }
+        return rules
+    }
+
+    mutating func readContact(_ t: TOMLTable, _ sec: String, taken: [String]) -> ContactRule? {
+        let before = issues.count
+        let name = string(t, sec, "name") ?? ""
+        if name.isEmpty {
+            issue("\(sec).name", "required: the contact's name (lower case letters, digits and _), which is its job kind")
+        } else if name.count > 48 || !name.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F })
+                    || !(name.first?.isLetter ?? false) {
+            issue("\(sec).name", "expected lower case letters, digits and _ (starting with a letter, at most 48), got \"\(name)\"")
+        } else if JobKind(rawValue: name).isBuiltIn {
+            issue("\(sec).name", "\"\(name)\" is a built-in kind; choose another name")
+        } else if taken.contains(name) {
+            issue("\(sec).name", "\"\(name)\" is configured twice")
+        }
+        let on = string(t, sec, "on") ?? ""
+        if !QueueEvent.contactTriggers.contains(on) {
+            issue("\(sec).on", on.isEmpty ? "required: the event type that plans it (\(QueueEvent.contactTriggers.joined(separator: " or ")))"
+                : "expected \(QueueEvent.contactTriggers.joined(separator: " or ")), got \"\(on)\"")
+        }
+        var pathway: Pathway?
+        if let p = string(t, sec, "pathway") {
+            pathway = Pathway(rawValue: p)
+            if pathway == nil { issue("\(sec).pathway", "expected \"primary\" or \"secondary\", got \"\(p)\"") }
+            if on == "appointment.booked" { issue("\(sec).pathway", "only for contacts on treatment.completed") }
+        }
+        let service = string(t, sec, "service")
+        if service != nil && on == "treatment.completed" { issue("\(sec).service", "only for contacts on appointment.booked") }
+        var mode: AppointmentMode?
+        if let m = string(t, sec, "mode") {
+            mode = AppointmentMode(rawValue: m)
+            if mode == nil { issue("\(sec).mode", "expected \"in_person\", \"phone\" or \"video\", got \"\(m)\"") }
+        }
+        let sendText = string(t, sec, "send") ?? ""
+        let send = RelativeTime(sendText)
+        if send == nil {
+            issue("\(sec).send", sendText.isEmpty ? "required: when it is due, relative to the event (\"+1d 10:00\", \"-2d 10:00\", \"+0d\")"
+                : "expected days and an optional local time such as \"+1d 10:00\", \"-2d 10:00\" or \"+0d\", got \"\(sendText)\"")
+        }
+        var expires: RelativeTime?
+        if let e = string(t, sec, "expires") {
+            expires = RelativeTime(e)
+            if expires == nil { issue("\(sec).expires", "expected days and an optional local time such as \"+14d\" or \"+0d\", got \"\(e)\"") }
+        }
+        let to = string(t, sec, "to") ?? "patient"
+        let list = string(t, sec, "list") ?? ""
+        var audience = ContactRule.Audience.patient
+        switch to {
+        case "patient":
+            if !list.isEmpty { issue("\(sec).list", "only with to = \"list\"") }
+        case "list":
+            if list.trimmingCharacters(in: .whitespaces).isEmpty {
+                issue("\(sec).list", "required with to = \"list\": the worklist's name staff see (\"pre-surgery options\")")
+            }
+            audience = .list(list)
+        default:
+            issue("\(sec).to", "expected \"patient\" (a notice) or \"list\" (a call on a worklist), got \"\(to)\"")
+        }
+        guard issues.count == before, let send else { return nil }
+        return ContactRule(name: name, on: on, pathway: pathway, service: service, mode: mode, send: send, expires: expires, to: audience)
     }
 
     mutating func readHospital(_ root: TOMLTable) -> TouchpointConfig.Hospital {

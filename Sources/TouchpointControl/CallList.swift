@@ -79,10 +79,16 @@ public struct CallsReport: Codable, Equatable, Sendable {
     /// `calls.max_attempts`: how many tries before a call goes to the breast
     /// care nurse (the web view shows "tries 2 of 3").
     public var maxAttempts: Int?
+    /// A configured worklist (`contacts.md`); nil for the check-in calls.
+    public var list: String?
+    /// The configured worklists there are, to offer beside this one.
+    public var lists: [String]?
     public var calls: [CallEntry]
 
     public init(date: String?, ward: String?, escalated: Bool, hospital: String, timeZone: String?, maxAttempts: Int? = nil,
-                calls: [CallEntry]) {
+                list: String? = nil, lists: [String]? = nil, calls: [CallEntry]) {
+        self.list = list
+        self.lists = lists
         self.maxAttempts = maxAttempts
         self.date = date
         self.ward = ward
@@ -93,7 +99,7 @@ public struct CallsReport: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case date, ward, escalated, hospital, calls
+        case date, ward, escalated, hospital, calls, list, lists
         case timeZone = "time_zone"
         case maxAttempts = "max_attempts"
     }
@@ -104,6 +110,8 @@ public struct CallsReport: Codable, Equatable, Sendable {
         try c.encode(ward, forKey: .ward)
         try c.encode(escalated, forKey: .escalated)
         try c.encode(hospital, forKey: .hospital)
+        try c.encodeIfPresent(list, forKey: .list)
+        try c.encodeIfPresent(lists, forKey: .lists)
         try c.encodeIfPresent(maxAttempts, forKey: .maxAttempts)
         try c.encode(timeZone, forKey: .timeZone)
         try c.encode(calls, forKey: .calls)
@@ -170,7 +178,8 @@ public enum CallListFormat {
     static func day(_ d: Date, _ tz: TimeZone) -> String { Formatters.for(tz).day.string(from: d) }
 
     static func title(_ r: CallsReport) -> String {
-        var t = r.escalated ? "Escalated check-in calls (breast care nurse)" : "Check-in calls"
+        let calls = r.list.map { "calls on the \($0) list" } ?? "check-in calls"
+        var t = r.escalated ? "Escalated \(r.list == nil ? "calls" : calls) (breast care nurse)" : calls.prefix(1).uppercased() + calls.dropFirst()
         if let d = r.date, let ld = LocalDate(iso: d) {
             let f = DateFormatter()
             f.locale = Locale(identifier: "en_GB")

@@ -14,6 +14,8 @@ extension CallsReport {
         w.raw(",\"date\":"); w.string(date)
         w.raw(",\"escalated\":"); w.bool(escalated)
         w.raw(",\"hospital\":"); w.string(hospital)
+        if let list { w.raw(",\"list\":"); w.string(list) }
+        if let lists { w.raw(",\"lists\":"); w.array(lists) { w, l in w.string(l) } }
         if let maxAttempts { w.raw(",\"max_attempts\":"); w.int(maxAttempts) }
         w.raw(",\"time_zone\":"); w.string(timeZone)
         w.raw(",\"ward\":"); w.string(ward)
@@ -37,6 +39,7 @@ extension CallEntry {
                 w.raw("}")
             }
         }
+        if let delivery = j.delivery { w.raw(",\"delivery\":"); w.string(delivery.rawValue) }
         w.raw(",\"due_at\":"); w.date(j.dueAt)
         w.raw(",\"expected_at\":"); w.date(j.expectedAt)
         w.raw(",\"expires_at\":"); w.date(j.expiresAt)
@@ -69,6 +72,7 @@ extension CallEntry {
         if let tz = j.timeZone { w.raw(",\"time_zone\":"); w.string(tz) }
         w.raw(",\"voicemail_ok\":"); w.bool(voicemailOK)
         w.raw(",\"ward\":"); w.string(j.ward)
+        if let worklist = j.worklist { w.raw(",\"worklist\":"); w.string(worklist) }
         w.raw(",\"wound_care\":"); w.bool(j.woundCare)
         w.raw("}")
     }

@@ -60,6 +60,8 @@ public struct JobView: Codable, Equatable, Sendable {
     /// A notice whose transport gives receipts: the latest word on its
     /// delivery (`sending`, `delivered`, `permanent_failure`, ...).
     public var delivery: DeliveryStatus?
+    /// A configured worklist call (`contacts.md`): its list.
+    public var worklist: String?
     /// A call given on its own: every outcome recorded on it.
     public var outcomes: [Attempt]?
     /// A call given on its own: what the nurse needs to make it.
@@ -142,7 +144,7 @@ public struct JobView: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, kind, ref, state, attempts, revision, ward, outcome, history, reason, deliveries, delivery
+        case id, kind, ref, state, attempts, revision, ward, outcome, history, reason, deliveries, delivery, worklist
         case timeZone = "time_zone"
         case patientName = "patient_name"
         case outcomes, call
@@ -175,6 +177,7 @@ public struct JobView: Codable, Equatable, Sendable {
         try c.encode(expectedAt, forKey: .expectedAt)
         try c.encode(delayReason, forKey: .delayReason)
         if let delivery { try c.encode(delivery, forKey: .delivery) }
+        if let worklist { try c.encode(worklist, forKey: .worklist) }
         if let history { try c.encode(history, forKey: .history) }
         if let reason { try c.encode(reason, forKey: .reason) }
         if let deliveries { try c.encode(deliveries, forKey: .deliveries) }

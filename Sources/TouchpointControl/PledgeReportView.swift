@@ -51,6 +51,17 @@ public struct PledgeReportView: Codable, Equatable, Sendable {
         }
     }
 
+    /// A contact the hospital configured (`contacts.md`).
+    public struct ContactView: Codable, Equatable, Sendable {
+        public var name: String
+        /// A worklist contact's list.
+        public var list: String?
+        public var counted: Int
+        public var excluded: Int
+        public var headline: HeadlineView
+        public var counts: [String: Int]
+    }
+
     public struct MonthView: Codable, Equatable, Sendable {
         public var month: String
         public var headlines: [String: HeadlineView]
@@ -69,9 +80,11 @@ public struct PledgeReportView: Codable, Equatable, Sendable {
     public var promises: [PromiseView]
     public var months: [MonthView]?
     public var list: ListView?
+    /// The contacts the hospital configured, when there are any.
+    public var contacts: [ContactView]?
 
     enum CodingKeys: String, CodingKey {
-        case from, to, ward, promises, months, list
+        case from, to, ward, promises, months, list, contacts
         case generatedAt = "generated_at"
         case timeZone = "time_zone"
     }
@@ -86,6 +99,7 @@ public struct PledgeReportView: Codable, Equatable, Sendable {
         try c.encode(promises, forKey: .promises)
         try c.encodeIfPresent(months, forKey: .months)
         try c.encodeIfPresent(list, forKey: .list)
+        try c.encodeIfPresent(contacts, forKey: .contacts)
     }
 
     /// The wire view of a report; `list` (`PROMISE.MEASURE`) adds the jobs
@@ -100,6 +114,10 @@ public struct PledgeReportView: Codable, Equatable, Sendable {
             PromiseView(key: p.pledge, promise: p.pledge.promise, counted: p.counted, excluded: p.excluded,
                         headline: HeadlineView(p.headline), delaysHeadline: p.delaysHeadline.map(HeadlineView.init),
                         counts: Self.named(p.counts), byWard: p.byPlace.mapValues(Self.named))
+        }
+        contacts = r.contacts.isEmpty ? nil : r.contacts.map { c in
+            ContactView(name: c.name, list: c.worklist, counted: c.counted, excluded: c.excluded, headline: HeadlineView(c.headline),
+                        counts: Self.named(c.counts))
         }
         months = r.months.isEmpty ? nil : r.months.map { m in
             MonthView(month: m.month, headlines: Dictionary(uniqueKeysWithValues: m.headlines.map { ($0.key.rawValue, HeadlineView($0.value)) }))

@@ -30,6 +30,12 @@ public enum ReportFormat {
                 out += "    \(place): \(h.words)\n"
             }
         }
+        for c in r.contacts ?? [] {
+            out += "\n" + style.bold("Contact \(c.name)\(c.list.map { " (the \($0) list)" } ?? "")") + "\n"
+            out += "  \(c.list == nil ? "sent on time" : "called on the planned day"): \(c.headline.words)\n"
+            out += "  counted \(c.counted), excluded \(c.excluded)\n"
+            out += "  " + ContactResult.categories(c.list != nil).map { "\($0.words) \(c.counts[$0.rawValue] ?? 0)" }.joined(separator: ", ") + "\n"
+        }
         if let l = r.list {
             out += "\n" + style.bold("\(l.measure): \(l.jobs.count) job(s)") + "\n"
             for j in l.jobs { out += "  \(j.job)  \(j.ref)  \(j.place ?? "-")  \(j.date)  \(j.state.rawValue)\n" }
@@ -72,6 +78,14 @@ public enum ReportFormat {
                 for m in measures { rows.append("\(p.key.rawValue),\(cell(place)),\(m),\(p.byWard[place]?[m] ?? 0)") }
             }
         }
+        for c in r.contacts ?? [] {
+            var whole = c.counts
+            whole[PledgeMeasure.counted.rawValue] = c.counted
+            whole[PledgeMeasure.excluded.rawValue] = c.excluded
+            for m in ([.counted, .excluded] + ContactResult.categories(c.list != nil)).map(\.rawValue) {
+                rows.append("contact:\(c.name),,\(m),\(whole[m] ?? 0)")
+            }
+        }
         return rows.joined(separator: "\r\n") + "\r\n"
     }
 
@@ -109,8 +123,13 @@ public enum ReportFormat {
             if let months = r.months { v["chart"] = chart(months, p.key) }
             return v
         }
+        let contacts: [[String: Any]] = (r.contacts ?? []).map { c in
+            ["name": c.name.replacingOccurrences(of: "_", with: " "), "list": c.list as Any, "headline": c.headline.words,
+             "counted": c.counted, "excluded": c.excluded,
+             "counts": ContactResult.categories(c.list != nil).map { "\($0.words) \(c.counts[$0.rawValue] ?? 0)" }.joined(separator: ", ")]
+        }
         return ["title": "Pledge report, \(period(r))\(r.ward.map { ", \($0)" } ?? "")", "promises": promises,
-                "generated": Timestamp.rfc3339(r.generatedAt)]
+                "generated": Timestamp.rfc3339(r.generatedAt), "contacts": contacts, "hasContacts": !contacts.isEmpty]
     }
 
     /// Each month's headline percentage as a bar, with its value written on
@@ -183,6 +202,18 @@ enum ReportPage {
         </div>
         </section>
         {{/promises}}
+        {{#hasContacts}}
+        <section class="promise" aria-labelledby="p-contacts">
+        <h2 id="p-contacts">Contacts the breast care team added</h2>
+        <table class="report-places">
+        <caption>Each against its own time: sent on time, or called on the planned day</caption>
+        <thead><tr><th scope="col">Contact</th><th scope="col">Headline</th><th scope="col">Counted</th><th scope="col">Counts</th></tr></thead>
+        <tbody>
+        {{#contacts}}<tr><td>{{name}}{{#list}}<br><span class="small">the {{list}} list</span>{{/list}}</td><td>{{headline}}</td><td>{{counted}}</td><td>{{counts}}</td></tr>{{/contacts}}
+        </tbody>
+        </table>
+        </section>
+        {{/hasContacts}}
         """#)
 
     static let page = template(#"""

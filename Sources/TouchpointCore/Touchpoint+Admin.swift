@@ -104,7 +104,7 @@ extension Touchpoint {
             loaded = try await lane.run {
                 do throws(ConfigError) {
                     let config = try ConfigLoader.load(path: file)
-                    return .success((config, try NoticeTemplates.load(directory: config.templatesDir, configFile: config.file)))
+                    return .success((config, try NoticeTemplates.load(directory: config.templatesDir, configFile: config.file, contacts: config.contacts)))
                 } catch {
                     return .failure(error)
                 }
@@ -148,7 +148,8 @@ extension Touchpoint {
         logger.notice("configuration reloaded from \(new.file)", metadata: ["MESSAGE_ID": "\(MessageID.configReloaded)"])
     }
 
-    /// Re-plans every job not yet due under `rules`; returns how many changed.
+    /// Re-plans every job not yet due under `rules`, and cancels the pending
+    /// jobs of a contact no longer configured; returns how many changed.
     static func replan(_ w: StoreWriter, rules: SchedulingRules, now: Date) throws -> Int {
         let planner = Planner(rules: rules, now: now)
         var changed = 0

@@ -44,9 +44,15 @@ public struct CallList: Sendable, Equatable {
     public var timeZone: TimeZone
     /// Tries before a call goes to the breast care nurse.
     public var maxAttempts: Int
+    /// A configured worklist; nil for the check-in calls.
+    public var list: String?
+    /// The configured worklists there are.
+    public var lists: [String] = []
     public var rows: [CallRow]
 
-    public init(day: LocalDate?, ward: String?, escalated: Bool, hospital: String, timeZone: TimeZone, maxAttempts: Int, rows: [CallRow]) {
+    public init(day: LocalDate?, ward: String?, escalated: Bool, hospital: String, timeZone: TimeZone, maxAttempts: Int,
+                list: String? = nil, rows: [CallRow]) {
+        self.list = list
         self.maxAttempts = maxAttempts
         self.day = day
         self.ward = ward
@@ -60,16 +66,24 @@ public struct CallList: Sendable, Equatable {
 extension Touchpoint {
     /// The call list for a day (overdue first, then by due time), or with
     /// `escalated` the breast care nurse's list.
-    public func calls(on day: CallDay, ward: String?, escalated: Bool, by person: Person) async throws(CoreFailure) -> CallList {
+    public func calls(on day: CallDay, ward: String?, escalated: Bool, list: String? = nil, by person: Person) async throws(CoreFailure) -> CallList {
         try authorize(.calls, person)
         let config = live.config
         let clock = config.clock
+        if let list {
+            let lists = Set(config.contacts.compactMap(\.worklist))
+            guard lists.contains(list) else {
+                throw .badRequest("no worklist \"\(list.prefix(60))\"; the configured ones: \(lists.isEmpty ? "none" : lists.sorted().joined(separator: ", "))")
+            }
+        }
         let date = day.resolve(today: clock.localDate(of: Date()))
         let rows = try await stored("reading the call list") {
-            try await store.read { try $0.calls(day: date, ward: ward, escalated: escalated, clock: clock) }
+            try await store.read { try $0.calls(day: date, ward: ward, escalated: escalated, list: list, clock: clock) }
         }
-        return CallList(day: escalated ? nil : date, ward: ward, escalated: escalated, hospital: config.hospital.name,
-                        timeZone: clock.timeZone, maxAttempts: config.schedulingRules.maxAttempts, rows: rows)
+        var out = CallList(day: escalated ? nil : date, ward: ward, escalated: escalated, hospital: config.hospital.name,
+                           timeZone: clock.timeZone, maxAttempts: config.schedulingRules.maxAttempts, list: list, rows: rows)
+        out.lists = Array(Set(config.contacts.compactMap(\.worklist))).sorted()
+        return out
     }
 
     /// Records what happened on a call: the job's history and the audit name
@@ -88,7 +102,7 @@ extension Touchpoint {
                 guard let job = try w.job(id: jobID) else {
                     return .failure(.notFound("no job \"\(jobID)\" (the call list gives each call's job id)"))
                 }
-                let outcomes = job.kind == .checkinCall ? try w.attempts(jobID: jobID) : []
+                let outcomes = job.isCall ? try w.attempts(jobID: jobID) : []
                 switch JobStateMachine(rules: rules, now: now).record(outcome, on: job, woundCare: woundCare, note: note, actor: actor,
                                                                        seenOutcomes: seenOutcomes, outcomes: outcomes) {
                 case .failure(let refusal):
@@ -111,7 +125,7 @@ extension Touchpoint {
 
     /// Logs a change to a job with the fields a journal search needs (never patient data).
     func log(_ job: Job, _ text: String, level: Logger.Level = .info) {
-        logger.log(level: level, "\(job.kind.isNotice ? "notice" : "call") \(job.id) (\(job.ref)): \(text)",
+        logger.log(level: level, "\(job.isNotice ? "notice" : "call") \(job.id) (\(job.ref)): \(text)",
                    metadata: ["MESSAGE_ID": "\(MessageID.forState(job.state))", "job": "\(job.id)", "ref": "\(job.ref)",
                               "kind": "\(job.kind.rawValue)", "state": "\(job.state.rawValue)"])
     }

@@ -45,7 +45,7 @@ extension Touchpoint {
         var out: [JobUpdate] = []
         for job in jobs {
             var current = job
-            let patient = job.kind.isNotice ? try w.patient(id: job.patientID) : nil
+            let patient = job.isNotice ? try w.patient(id: job.patientID) : nil
             let channel = patient?.channel ?? defaultChannel
             // Several steps may be owed after downtime (due, overdue, escalated).
             for _ in 0..<400 {

@@ -125,7 +125,7 @@ struct ControlRequests: Sendable {
         guard let day = CallDay(a.date ?? "today") else {
             throw .badRequest("--date \"\((a.date ?? "").prefix(40))\": expected YYYY-MM-DD, today, tomorrow or yesterday")
         }
-        let list = try await core.calls(on: day, ward: a.ward, escalated: a.escalated == true, by: person)
+        let list = try await core.calls(on: day, ward: a.ward, escalated: a.escalated == true, list: a.list, by: person)
         return ControlReply.success(json: WireViews.calls(list).json())
     }
 
@@ -143,10 +143,11 @@ struct ControlRequests: Sendable {
         try core.check(.jobs, for: person)
         var filter = JobFilter(ref: a.ref, patientID: a.patient, dueFrom: a.dueFrom, dueTo: a.dueTo, limit: max(1, min(a.limit ?? 100, 100_000)))
         if let k = a.kind {
-            guard let kind = JobKind(rawValue: k) else {
-                throw .badRequest("unknown kind \"\(k.prefix(40))\"; expected one of \(JobKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            let known = JobKind.builtIns + core.config.schedulingRules.contacts.map(\.kind)
+            guard known.contains(JobKind(rawValue: k)) else {
+                throw .badRequest("unknown kind \"\(k.prefix(40))\"; expected one of \(known.map(\.rawValue).joined(separator: ", "))")
             }
-            filter.kind = kind
+            filter.kind = JobKind(rawValue: k)
         }
         if let s = a.state {
             guard let state = JobState(rawValue: s) else {

@@ -16,7 +16,8 @@ enum WireViews {
                         history: history?.map { .init(at: $0.at, actor: $0.actor, from: $0.from, to: $0.to, reason: $0.reason) },
                         reason: reason ? j.rule : nil)
         v.delivery = j.delivery
-        if let deliveries, j.kind.isNotice {
+        v.worklist = j.worklist
+        if let deliveries, j.isNotice {
             v.deliveries = deliveries.map { .init(at: $0.at, result: $0.result, detail: $0.detail) }
         }
         v.timeZone = timeZone
@@ -27,7 +28,7 @@ enum WireViews {
     static func record(_ r: JobRecord, timeZone: String) -> JobView {
         var v = job(r.job, history: r.history, deliveries: r.deliveries, timeZone: timeZone)
         v.patientName = r.patientName
-        if !r.job.kind.isNotice {
+        if !r.job.isNotice {
             v.outcomes = r.attempts.map { .init(at: $0.at, by: $0.by, outcome: $0.outcome, woundCare: $0.woundCare, note: $0.note) }
             v.call = r.call.map { .init(phone: $0.phone, voicemailOK: $0.voicemailOK, procedure: $0.procedure, surgeryAt: $0.surgeryAt) }
         }
@@ -36,7 +37,8 @@ enum WireViews {
 
     static func calls(_ list: CallList, ward: String? = nil) -> CallsReport {
         CallsReport(date: list.day?.description, ward: ward ?? list.ward, escalated: list.escalated, hospital: list.hospital,
-                    timeZone: list.timeZone.identifier, maxAttempts: list.maxAttempts,
+                    timeZone: list.timeZone.identifier, maxAttempts: list.maxAttempts, list: list.list,
+                    lists: list.lists.isEmpty ? nil : list.lists,
                     calls: list.rows.map {
                         CallEntry(job: job($0.job), patientName: $0.patientName, phone: $0.phone, voicemailOK: $0.voicemailOK,
                                   procedure: $0.procedure, surgeryAt: $0.surgeryAt, lastAttemptAt: $0.job.lastAttemptAt, note: $0.job.note)

@@ -86,6 +86,7 @@ public struct MessageBuilder: Sendable {
             case .video?: values["mode"] = "by video call"
             default: values["mode"] = "in person"
             }
+            if let service = booking.service { values["service"] = service.replacingOccurrences(of: "_", with: " ") }
         }
         guard let (subject, body) = templates.render(kind: job.kind, channel: channel, values: values) else {
             return .failure(RenderFailure(reason: "no template for \(job.kind.rawValue) by \(channel.rawValue)"))

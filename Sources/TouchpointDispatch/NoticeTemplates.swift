@@ -25,11 +25,18 @@ public struct NoticeTemplates: Sendable {
 
     public static let channels: [Channel] = [.sms, .email]
 
-    /// Loads and checks every template a notice may need (both kinds, both channels).
-    public static func load(directory: String, configFile: String) throws(ConfigError) -> NoticeTemplates {
+    /// The values a configured notice has (`contacts.md`): its event's.
+    public static let contactValues: Set<String> = ["patient.name", "patient.first_name", "hospital.name", "hospital.phone",
+                                                    "date", "time", "revision", "clinic", "mode", "service"]
+
+    /// Loads and checks every template a notice may need (every notice kind,
+    /// built in or configured in `contacts`, both channels).
+    public static func load(directory: String, configFile: String, contacts: [ContactRule] = []) throws(ConfigError) -> NoticeTemplates {
         var issues: [ConfigIssue] = []
         var out: [String: Compiled] = [:]
-        for kind in [JobKind.waitNotice, .openAccessInfo] {
+        var values = Self.values
+        for c in contacts where c.worklist == nil { values[c.kind] = contactValues }
+        for kind in [JobKind.waitNotice, .openAccessInfo] + contacts.filter({ $0.worklist == nil }).map(\.kind) {
             for channel in channels {
                 let name = "\(kind.rawValue).\(channel.rawValue).mustache"
                 let path = (directory as NSString).appendingPathComponent(name)

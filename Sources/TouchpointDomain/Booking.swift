@@ -72,13 +72,19 @@ public struct Booking: Equatable, Sendable {
     /// last reschedule (the report's "booked less than a week ahead"). nil
     /// for bookings from before it was recorded.
     public var bookedAt: Date?
+    /// An appointment: the hospital's code for its kind (`phone_consultation`).
+    public var service: String?
+    /// A treatment: where it ended (`primary`, `secondary`).
+    public var pathway: Pathway?
 
     public init(kind: BookingKind, ref: String, patientID: String, at: Date, ward: String? = nil,
                 procedure: String? = nil, admitAt: Date? = nil, clinic: String? = nil,
                 mode: AppointmentMode? = nil, expectedAt: Date? = nil, delayReason: String? = nil,
                 performedAt: Date? = nil, cancelled: Bool = false, cancelReason: String? = nil,
-                revision: Int = 1, bookedAt: Date? = nil) {
+                revision: Int = 1, bookedAt: Date? = nil, service: String? = nil, pathway: Pathway? = nil) {
         self.bookedAt = bookedAt
+        self.service = service
+        self.pathway = pathway
         self.kind = kind
         self.ref = ref
         self.patientID = patientID
@@ -106,7 +112,7 @@ public enum BookingLedger {
         guard let (kind, ref) = event.booking else {
             return .failure(QueueReject(.invalidField, "event is not about a booking", eventID: eventID))
         }
-        let space = kind == .surgery ? "surgery" : "open_access"
+        let space = kind.space
         switch event {
         case .surgeryBooked(_, let patient, let at, let ward, let procedure, let admitAt):
             if existing != nil { return .failure(alreadyBooked(space, ref, existing!, eventID)) }
@@ -116,6 +122,15 @@ public enum BookingLedger {
             if existing != nil { return .failure(alreadyBooked(space, ref, existing!, eventID)) }
             return .success(Booking(kind: .openAccess, ref: ref, patientID: patient.id, at: at,
                                     clinic: clinic, mode: mode, bookedAt: now))
+        case .appointmentBooked(_, let patient, let at, let service, let clinic, let mode):
+            if existing != nil { return .failure(alreadyBooked(space, ref, existing!, eventID)) }
+            return .success(Booking(kind: .appointment, ref: ref, patientID: patient.id, at: at, clinic: clinic, mode: mode,
+                                    bookedAt: now, service: service))
+        case .treatmentCompleted(_, let patient, let at, let pathway):
+            if existing != nil {
+                return .failure(QueueReject(.conflict, "treatment \"\(ref)\" was already completed", eventID: eventID))
+            }
+            return .success(Booking(kind: .treatment, ref: ref, patientID: patient.id, at: at, bookedAt: now, pathway: pathway))
         default:
             break
         }
@@ -141,10 +156,10 @@ public enum BookingLedger {
             b.delayReason = reason
         case .surgeryPerformed(_, let at):
             b.performedAt = at
-        case .surgeryCancelled(_, let reason), .openAccessCancelled(_, let reason):
+        case .surgeryCancelled(_, let reason), .openAccessCancelled(_, let reason), .appointmentCancelled(_, let reason):
             b.cancelled = true
             b.cancelReason = reason
-        case .openAccessRescheduled(_, let at, let clinic, let mode):
+        case .openAccessRescheduled(_, let at, let clinic, let mode), .appointmentRescheduled(_, let at, let clinic, let mode):
             b.at = at
             if let clinic { b.clinic = clinic }
             if let mode { b.mode = mode }

@@ -18,6 +18,8 @@ public struct SchedulingRules: Sendable, Equatable {
     public var openAccessDaysBefore: Int
     public var openAccessSendAt: TimeOfDay
     public var quietHours: DailyWindow?
+    /// The contacts the hospital configured (`[[contact]]`, `contacts.md`).
+    public var contacts: [ContactRule] = []
 
     public init(clock: HospitalClock, callDays: Set<Int> = Set(1...7), closedDates: Set<LocalDate> = [],
                 daysAfterSurgery: Int = 1,
@@ -26,7 +28,9 @@ public struct SchedulingRules: Sendable, Equatable {
                 waitLead: TimeInterval = 7200, waitCoalesce: TimeInterval = 600,
                 waitEarliest: TimeOfDay = TimeOfDay(hour: 6, minute: 0), openAccessDaysBefore: Int = 7,
                 openAccessSendAt: TimeOfDay = TimeOfDay(hour: 10, minute: 0),
-                quietHours: DailyWindow? = DailyWindow(start: TimeOfDay(hour: 20, minute: 0), end: TimeOfDay(hour: 8, minute: 0))) {
+                quietHours: DailyWindow? = DailyWindow(start: TimeOfDay(hour: 20, minute: 0), end: TimeOfDay(hour: 8, minute: 0)),
+                contacts: [ContactRule] = []) {
+        self.contacts = contacts
         self.clock = clock
         self.callDays = callDays
         self.closedDates = closedDates

@@ -1,15 +1,35 @@
 import Foundation
 
-/// The three contacts of the pledge.
-public enum JobKind: String, Sendable, Codable, CaseIterable {
-    /// "We'll call patients the day after their surgery": made by ward staff from the call list.
-    case checkinCall = "checkin_call"
-    /// "...know how long they'll have to wait and why": sent on the day of surgery and on each delay.
-    case waitNotice = "wait_notice"
-    /// "...information about Open Access ... before their appointment".
-    case openAccessInfo = "open_access_info"
+/// What a job is: one of the three contacts built in, or a contact a breast
+/// care team configured (`contacts.md`), named by its rule. A name, not a
+/// closed set, so that a team adds a contact without a release.
+public struct JobKind: RawRepresentable, Hashable, Sendable, Codable, Comparable, CustomStringConvertible {
+    public let rawValue: String
 
-    public var isNotice: Bool { self != .checkinCall }
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// "We'll call patients the day after their surgery": made by ward staff from the call list.
+    public static let checkinCall = JobKind(rawValue: "checkin_call")
+    /// "...know how long they'll have to wait and why": sent on the day of surgery and on each delay.
+    public static let waitNotice = JobKind(rawValue: "wait_notice")
+    /// "...information about Open Access ... before their appointment".
+    public static let openAccessInfo = JobKind(rawValue: "open_access_info")
+
+    /// The contacts built in, in the pledge's order.
+    public static let builtIns: [JobKind] = [.checkinCall, .waitNotice, .openAccessInfo]
+    public var isBuiltIn: Bool { Self.builtIns.contains(self) }
+    public var description: String { rawValue }
+
+    public init(from decoder: Decoder) throws {
+        rawValue = try decoder.singleValueContainer().decode(String.self)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+
+    public static func < (a: JobKind, b: JobKind) -> Bool { a.rawValue < b.rawValue }
 }
 
 /// Where a job stands (`scheduling.md`).
@@ -55,6 +75,8 @@ public struct Job: Equatable, Sendable {
     public var note: String?
     /// A call: when the last outcome was recorded.
     public var lastAttemptAt: Date?
+    /// A configured contact made by staff (`to = "list"`): the worklist it is on.
+    public var worklist: String?
     /// A notice whose transport gives receipts: its id there, and the latest
     /// word on its delivery and when it came.
     public var notificationID: String?
@@ -96,13 +118,18 @@ public struct Job: Equatable, Sendable {
         self.rule = rule
     }
 
+    /// Made by staff from a list (the check-in call, a configured worklist
+    /// contact) rather than sent.
+    public var isCall: Bool { kind == .checkinCall || worklist != nil }
+    public var isNotice: Bool { !isCall }
+
     /// When the engine must next look at this job (nil: nothing more will happen by itself).
     public func nextCheck(rules: SchedulingRules) -> Date? {
         switch state {
         case .scheduled:
             return dueAt
         case .due:
-            if kind.isNotice { return expiresAt }
+            if isNotice { return expiresAt }
             // A due call: at the end of today's window it carries over as overdue,
             // and at `expiresAt` it is escalated.
             let clock = rules.clock

@@ -36,12 +36,12 @@ public struct JobStateMachine: Sendable {
     /// do yet.
     public func advance(_ job: Job, patient: Patient?, channel: Channel) -> JobUpdate? {
         guard let check = job.nextCheck(rules: rules), check <= now else { return nil }
-        switch (job.state, job.kind) {
+        switch (job.state, job.isCall) {
         case (.scheduled, _):
             return comeDue(job, patient: patient, channel: channel)
-        case (.due, .checkinCall):
+        case (.due, true):
             return carryOver(job)
-        case (.due, _):
+        case (.due, false):
             return engine(job, to: .expired, "not sent by \(local(job.expiresAt)), when it stopped being of use")
         default:
             return nil
@@ -58,12 +58,12 @@ public struct JobStateMachine: Sendable {
             let how = plannedLate
                 ? " (\(words(late)) late: it was planned after its due time \(local(job.dueAt)))"
                 : " (\(words(late)) late: touchpointd was not running at \(local(job.dueAt)), when it came due)"
-            if job.kind == .checkinCall {
+            if job.isCall {
                 return engine(job, to: .escalated, "not finished by \(local(job.expiresAt))\(how)")
             }
             return engine(job, to: .expired, "not sent by \(local(job.expiresAt)), when it stopped being of use\(how)")
         }
-        if job.kind.isNotice, let why = Self.suppression(patient, channel) {
+        if job.isNotice, let why = Self.suppression(patient, channel) {
             return engine(job, to: .suppressed, why)
         }
         var lateness = ""
@@ -72,8 +72,9 @@ public struct JobStateMachine: Sendable {
                 ? " (\(words(late)) after its due time: it was planned after \(local(job.dueAt)))"
                 : " (\(words(late)) late: touchpointd was not running at \(local(job.dueAt)))"
         }
-        if job.kind == .checkinCall {
-            return engine(job, to: .due, "on the call list for \(clock.localDate(of: job.dueAt))\(lateness)")
+        if job.isCall {
+            let list = job.worklist.map { "the \($0) list" } ?? "the call list"
+            return engine(job, to: .due, "on \(list) for \(clock.localDate(of: job.dueAt))\(lateness)")
         }
         return engine(job, to: .due, "due for dispatch\(lateness)")
     }
@@ -118,7 +119,7 @@ public struct JobStateMachine: Sendable {
     {
         let changed = seenOutcomes.map { $0 != outcomes.count } ?? false
         let closed = !(job.state == .due || job.state == .escalated || job.state == .scheduled)
-        if changed || closed, job.kind == .checkinCall, let last = outcomes.last {
+        if changed || closed, job.isCall, let last = outcomes.last {
             let now = closed ? "already closed" : "now \(job.state == .scheduled ? "waiting for its next try" : job.state.rawValue)"
             return .failure(Refusal("already recorded by \(last.by) at \(local(last.at)) (\(last.outcome.words)); the call is \(now), and nothing was changed"))
         }
@@ -152,8 +153,8 @@ public struct JobStateMachine: Sendable {
 
     /// Why an outcome may not be recorded on this job now, or nil if it may.
     private func refuseOutcome(_ outcome: CallOutcome, on job: Job, woundCare: Bool?, note: String?) -> Refusal? {
-        guard job.kind == .checkinCall else {
-            return Refusal("\(job.id) is a \(job.kind.rawValue), not a call: outcomes are for check-in calls")
+        guard job.isCall else {
+            return Refusal("\(job.id) is a \(job.kind.rawValue), not a call: outcomes are for calls made from a list")
         }
         switch job.state {
         case .due, .escalated:
@@ -206,7 +207,7 @@ public struct JobStateMachine: Sendable {
     public func deliver(_ result: DeliveryResult, on job: Job, firstAttemptAt: Date?, policy: RetryPolicy, jitter: Double)
         -> (update: JobUpdate, attempt: DeliveryAttempt)?
     {
-        guard job.state == .due, job.kind.isNotice else { return nil }
+        guard job.state == .due, job.isNotice else { return nil }
         if case .held = result { return nil }
         var j = job
         j.attempts += 1

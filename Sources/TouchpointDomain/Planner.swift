@@ -112,14 +112,106 @@ public struct Planner: Sendable {
                 out.append(update(j, to: .cancelled, "surgery has taken place (\(local(at)))"))
             }
             return out
-        case .surgeryCancelled(_, let reason), .openAccessCancelled(_, let reason):
+        case .surgeryCancelled(_, let reason), .openAccessCancelled(_, let reason), .appointmentCancelled(_, let reason):
             let why = "booking cancelled" + (reason.map { ": \($0)" } ?? "")
             return jobs.filter { $0.state.isPending }.map { update($0, to: .cancelled, why) }
         case .openAccessRescheduled:
             return openAccessRescheduled(b, patient, jobs)
         case .patientUpdated:
             return []
+        case .appointmentBooked, .treatmentCompleted:
+            return rules.contacts.filter { $0.on == event.typeName && $0.applies(to: b) }.compactMap {
+                createContact($0, b, patient, revision: 1, "planned by \(event.typeName)")
+            }
+        case .appointmentRescheduled:
+            return contactsRescheduled(b, patient, jobs)
         }
+    }
+
+    // MARK: Configured contacts
+
+    /// A configured contact's due time and expiry for `b` (`contacts.md`): a
+    /// notice at once if its time has passed and held out of quiet hours when
+    /// there is time; a call moved to the next open day. Without `expires` a
+    /// notice due before the event expires at it, and one due after it a week
+    /// after its due time; a call is escalated as the check-in call is.
+    public func contactPlan(_ rule: ContactRule, _ b: Booking) -> (dueAt: Date, expiresAt: Date, callDay: LocalDate?, rule: String)? {
+        let target = rule.send.instant(after: b.at, clock: clock)
+        var words = "\(rule.words): \(rule.send) from \(local(b.at)) = \(local(target))"
+        if rule.worklist != nil {
+            let targetDay = clock.localDate(of: target)
+            guard let day = rules.openDay(onOrAfter: targetDay) else { return nil }
+            let due = day == targetDay ? target : clock.instant(on: day, at: clock.localDateTime(of: target).time)
+            if day != targetDay { words += ", not an open call day, so \(day)" }
+            var expires: Date
+            if let e = rule.expires {
+                expires = e.instant(after: b.at, clock: clock)
+                words += "; escalated if not finished by \(local(expires)) (expires \(e))"
+            } else {
+                var escalationDay = day
+                for _ in 0..<rules.escalateAfterDays {
+                    guard let next = rules.nextOpenDay(after: escalationDay) else { break }
+                    escalationDay = next
+                }
+                expires = clock.instant(on: escalationDay, at: rules.callWindow.end)
+                words += "; escalated if not finished by \(rules.callWindow.end) on \(escalationDay)"
+            }
+            expires = max(expires, due)
+            return (due, expires, day, words)
+        }
+        let expires = rule.expires.map { $0.instant(after: b.at, clock: clock) }
+            ?? (target < b.at ? b.at : target.addingTimeInterval(7 * 86_400))
+        var due = target
+        if due < now {
+            due = now
+            words += "; that had passed when the event arrived, so due at once"
+        }
+        if rules.inQuietHours(due) {
+            let end = rules.endOfQuietHours(containing: due)
+            if end < expires {
+                due = end
+                words += "; inside quiet hours, so held until they end (\(local(end)))"
+            }
+        }
+        if due > expires { due = expires }
+        words += "; expires \(local(expires))"
+        return (due, expires, nil, words)
+    }
+
+    private func createContact(_ rule: ContactRule, _ b: Booking, _ patient: Patient, revision: Int, _ reason: String) -> JobUpdate? {
+        guard let p = contactPlan(rule, b) else { return nil }
+        var job = Job(id: "\(rule.name)-\(b.ref)-\(revision)", kind: rule.kind, bookingKind: b.kind, ref: b.ref, patientID: b.patientID,
+                      dueAt: p.dueAt, expiresAt: p.expiresAt, createdAt: now, revision: revision, ward: b.clinic,
+                      callDay: p.callDay, rule: p.rule)
+        job.worklist = rule.worklist
+        return create(job, patient, reason)
+    }
+
+    /// An appointment moved: each contact not yet due follows it; a notice
+    /// already sent goes again, revised; a contact whose filters no longer
+    /// hold (say, the mode changed) is cancelled, one that now holds is planned.
+    private func contactsRescheduled(_ b: Booking, _ patient: Patient, _ jobs: [Job]) -> [JobUpdate] {
+        var out: [JobUpdate] = []
+        let because = "appointment moved to \(local(b.at))"
+        for rule in rules.contacts where rule.on == "appointment.booked" {
+            let mine = jobs.filter { $0.kind == rule.kind }
+            guard rule.applies(to: b) else {
+                out += mine.filter { $0.state.isPending }.map { update($0, to: .cancelled, "no longer applies: \(because)") }
+                continue
+            }
+            if let pending = mine.last(where: { $0.state.isPending }) {
+                guard pending.attempts == 0, let p = contactPlan(rule, b) else { continue }
+                var j = pending
+                (j.dueAt, j.expiresAt, j.callDay, j.rule, j.ward) = (p.dueAt, p.expiresAt, p.callDay, p.rule, b.clinic)
+                j.overdueSince = nil
+                out.append(update(j, to: .scheduled, "re-planned: \(because)"))
+            } else if !patient.deceased, mine.isEmpty || (rule.worklist == nil && mine.contains { $0.state == .done }) {
+                let revision = (mine.map(\.revision).max() ?? 0) + 1
+                let why = mine.isEmpty ? "planned by appointment.rescheduled" : "planned by appointment.rescheduled: the notice already went, so an update (revision \(revision))"
+                if let u = createContact(rule, b, patient, revision: revision, why) { out.append(u) }
+            }
+        }
+        return out
     }
 
     /// A check-in call the day after surgery and a wait notice on the day.
@@ -247,8 +339,22 @@ public struct Planner: Sendable {
         return [update(call, to: .scheduled, "re-planned: \(because)")]
     }
 
-    /// Re-plans a job not yet due under changed rules (a reload); nil if nothing changes.
+    /// Re-plans a job not yet due under changed rules (a reload); nil if
+    /// nothing changes. A pending job of a contact no longer configured is
+    /// cancelled.
     public func replan(_ job: Job, booking b: Booking) -> JobUpdate? {
+        if !job.kind.isBuiltIn {
+            guard job.state.isPending else { return nil }
+            guard let rule = rules.contacts.first(where: { $0.kind == job.kind }) else {
+                return update(job, to: .cancelled, "contact \(job.kind) removed from the configuration")
+            }
+            guard job.state == .scheduled, job.attempts == 0, rule.applies(to: b), let p = contactPlan(rule, b) else { return nil }
+            var j = job
+            (j.dueAt, j.expiresAt, j.callDay, j.rule) = (p.dueAt, p.expiresAt, p.callDay, p.rule)
+            j.worklist = rule.worklist
+            guard j != job else { return nil }
+            return update(j, to: .scheduled, "re-planned: the configuration changed (due \(local(job.dueAt)) -> \(local(j.dueAt)))")
+        }
         guard job.state == .scheduled else { return nil }
         var j = job
         switch job.kind {
@@ -263,6 +369,8 @@ public struct Planner: Sendable {
         case .openAccessInfo:
             let p = openAccessPlan(b)
             (j.dueAt, j.expiresAt, j.rule) = (p.dueAt, p.expiresAt, p.rule)
+        default:
+            return nil
         }
         guard j != job else { return nil }
         return update(j, to: .scheduled, "re-planned: the configuration changed (due \(local(job.dueAt)) -> \(local(j.dueAt)))")

@@ -20,6 +20,8 @@ public enum PledgeMeasure: String, CaseIterable, Sendable, Codable, Comparable {
     case inTime = "in_time"
     case inTimeLateBooking = "in_time_late_booking"
     case late = "late"
+    // A configured notice.
+    case onTime = "on_time"
     // Notices of either kind.
     case suppressed = "suppressed"
     case failed = "failed"

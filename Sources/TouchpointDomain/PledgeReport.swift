@@ -85,11 +85,14 @@ public struct PledgeReport: Equatable, Sendable {
     public var place: String?
     public var generatedAt: Date
     public var results: [PledgeResult]
+    /// The contacts the hospital configured, by name.
+    public var contacts: [ContactResult] = []
     /// Month (`YYYY-MM`) -> promise -> headline, when the period spans more than one month.
     public var months: [(month: String, headlines: [Pledge: Headline])]
 
     public static func == (a: PledgeReport, b: PledgeReport) -> Bool {
         a.from == b.from && a.to == b.to && a.place == b.place && a.generatedAt == b.generatedAt && a.results == b.results
+            && a.contacts == b.contacts
             && a.months.map(\.month) == b.months.map(\.month) && a.months.map(\.headlines) == b.months.map(\.headlines)
     }
 
@@ -101,6 +104,21 @@ public struct PledgeReport: Equatable, Sendable {
         var results = Dictionary(uniqueKeysWithValues: Pledge.allCases.map { ($0, PledgeResult($0)) })
         // By month, keyed year * 12 + month (no text per entry: a year holds 200,000).
         var monthly: [Int: [Pledge: (counted: Int, counts: [PledgeMeasure: Int])]] = [:]
+        var contacts: [String: ContactResult] = [:]
+        for b in bookings where (b.kind == .appointment || b.kind == .treatment) && (place == nil || b.place == place) {
+            let day = rules.clock.localDate(of: b.at)
+            guard day >= from && day <= to else { continue }
+            for (name, worklist, category) in rules.contactEntries(b) {
+                var r = contacts[name] ?? ContactResult(name: name, worklist: worklist)
+                if let category {
+                    r.counted += 1
+                    r.counts[category, default: 0] += 1
+                } else {
+                    r.excluded += 1
+                }
+                contacts[name] = r
+            }
+        }
         for b in bookings where place == nil || b.place == place {
             for e in rules.entries(b) where e.anchor >= from && e.anchor <= to {
                 results[e.pledge]!.add(e, listing: listing?.0 == e.pledge ? listing?.1 : nil)
@@ -123,7 +141,9 @@ public struct PledgeReport: Equatable, Sendable {
                 day = day.month == 12 ? LocalDate(year: day.year + 1, month: 1, day: 1) : LocalDate(year: day.year, month: day.month + 1, day: 1)
             }
         }
-        return PledgeReport(from: from, to: to, place: place, generatedAt: rules.now,
-                            results: Pledge.allCases.map { results[$0]! }, months: months)
+        var report = PledgeReport(from: from, to: to, place: place, generatedAt: rules.now,
+                                  results: Pledge.allCases.map { results[$0]! }, months: months)
+        report.contacts = contacts.values.sorted { $0.name < $1.name }
+        return report
     }
 }

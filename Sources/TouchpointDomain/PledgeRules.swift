@@ -39,6 +39,8 @@ public struct PledgeRules: Sendable {
             return [checkinCall(b), waitNotice(b)].compactMap { $0 }
         case .openAccess:
             return [openAccessInfo(b)].compactMap { $0 }
+        case .appointment, .treatment:
+            return []
         }
     }
 

@@ -68,10 +68,23 @@ public struct PatientDetails: Equatable, Sendable {
     }
 }
 
-/// Which name space a booking `ref` belongs to: `surgery.*` and `open_access.*` refs are separate.
+/// Which name space a booking `ref` belongs to: `surgery.*`, `open_access.*`,
+/// `appointment.*` and `treatment.*` refs are separate.
 public enum BookingKind: String, Sendable, Codable, CaseIterable {
     case surgery
     case openAccess = "open_access"
+    /// An appointment of a kind the hospital names (`service`), for configured contacts (`contacts.md`).
+    case appointment
+    /// The end of a treatment (`treatment.completed`), for configured contacts.
+    case treatment
+
+    /// The event types' prefix for this name space.
+    public var space: String { rawValue }
+}
+
+/// Where a patient's treatment stands when it ends (`treatment.completed`).
+public enum Pathway: String, Sendable, Codable, CaseIterable {
+    case primary, secondary
 }
 
 /// One event from the queue file, validated.
@@ -85,12 +98,20 @@ public enum QueueEvent: Equatable, Sendable {
     case openAccessRescheduled(ref: String, at: Date, clinic: String?, mode: AppointmentMode?)
     case openAccessCancelled(ref: String, reason: String?)
     case patientUpdated(PatientDetails)
+    case appointmentBooked(ref: String, patient: PatientDetails, at: Date, service: String, clinic: String?, mode: AppointmentMode?)
+    case appointmentRescheduled(ref: String, at: Date, clinic: String?, mode: AppointmentMode?)
+    case appointmentCancelled(ref: String, reason: String?)
+    case treatmentCompleted(ref: String, patient: PatientDetails, at: Date, pathway: Pathway?)
 
-    /// The event types of queue format version 1.
+    /// The event types of queue format version 1 (`contacts.md` adds the last four).
     public static let typeNames = [
         "surgery.booked", "surgery.rescheduled", "surgery.delayed", "surgery.performed", "surgery.cancelled",
         "open_access.booked", "open_access.rescheduled", "open_access.cancelled", "patient.updated",
+        "appointment.booked", "appointment.rescheduled", "appointment.cancelled", "treatment.completed",
     ]
+
+    /// The event types a configured contact can be planned `on`.
+    public static let contactTriggers = ["appointment.booked", "treatment.completed"]
 
     public var typeName: String {
         switch self {
@@ -103,6 +124,10 @@ public enum QueueEvent: Equatable, Sendable {
         case .openAccessRescheduled: return "open_access.rescheduled"
         case .openAccessCancelled: return "open_access.cancelled"
         case .patientUpdated: return "patient.updated"
+        case .appointmentBooked: return "appointment.booked"
+        case .appointmentRescheduled: return "appointment.rescheduled"
+        case .appointmentCancelled: return "appointment.cancelled"
+        case .treatmentCompleted: return "treatment.completed"
         }
     }
 
@@ -110,7 +135,7 @@ public enum QueueEvent: Equatable, Sendable {
     /// cannot have jobs yet.
     public var isBooking: Bool {
         switch self {
-        case .surgeryBooked, .openAccessBooked: return true
+        case .surgeryBooked, .openAccessBooked, .appointmentBooked, .treatmentCompleted: return true
         default: return false
         }
     }
@@ -124,6 +149,10 @@ public enum QueueEvent: Equatable, Sendable {
         case .openAccessBooked(let ref, _, _, _, _), .openAccessRescheduled(let ref, _, _, _),
              .openAccessCancelled(let ref, _):
             return (.openAccess, ref)
+        case .appointmentBooked(let ref, _, _, _, _, _), .appointmentRescheduled(let ref, _, _, _), .appointmentCancelled(let ref, _):
+            return (.appointment, ref)
+        case .treatmentCompleted(let ref, _, _, _):
+            return (.treatment, ref)
         case .patientUpdated:
             return nil
         }
@@ -132,7 +161,8 @@ public enum QueueEvent: Equatable, Sendable {
     /// The patient details this event carries, if any.
     public var patient: PatientDetails? {
         switch self {
-        case .surgeryBooked(_, let p, _, _, _, _), .openAccessBooked(_, let p, _, _, _), .patientUpdated(let p):
+        case .surgeryBooked(_, let p, _, _, _, _), .openAccessBooked(_, let p, _, _, _), .patientUpdated(let p),
+             .appointmentBooked(_, let p, _, _, _, _), .treatmentCompleted(_, let p, _, _):
             return p
         default:
             return nil

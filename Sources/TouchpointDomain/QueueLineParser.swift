@@ -138,6 +138,21 @@ public struct QueueLineParser: Sendable {
             return .openAccessCancelled(ref: try r.ref(), reason: try r.optionalString("reason"))
         case "patient.updated":
             return .patientUpdated(try r.patient(required: true)!)
+        case "appointment.booked":
+            return .appointmentBooked(
+                ref: try r.ref(), patient: try r.patient(required: true)!, at: try r.requiredTime("at"),
+                service: try r.code("service"), clinic: try r.optionalString("clinic"),
+                mode: try r.optionalEnum("mode", AppointmentMode.self))
+        case "appointment.rescheduled":
+            return .appointmentRescheduled(
+                ref: try r.ref(), at: try r.requiredTime("at"), clinic: try r.optionalString("clinic"),
+                mode: try r.optionalEnum("mode", AppointmentMode.self))
+        case "appointment.cancelled":
+            return .appointmentCancelled(ref: try r.ref(), reason: try r.optionalString("reason"))
+        case "treatment.completed":
+            return .treatmentCompleted(
+                ref: try r.ref(), patient: try r.patient(required: true)!, at: try r.requiredTime("at"),
+                pathway: try r.optionalEnum("pathway", Pathway.self))
         default:
             throw r.reject(.unknownType, "unknown event type \"\(type.prefix(64))\"; expected one of \(QueueEvent.typeNames.joined(separator: ", "))")
         }
@@ -176,6 +191,16 @@ struct FieldReader {
         let s = try requiredString("ref")
         guard s.unicodeScalars.count <= 128 else {
             throw reject(.invalidField, "field \(name("ref")): expected 1 to 128 characters")
+        }
+        return s
+    }
+
+    /// The hospital's own code for something (`service`): lower case letters,
+    /// digits and `_`, 1 to 64 of them.
+    func code(_ key: String) throws(QueueReject) -> String {
+        let s = try requiredString(key)
+        guard s.utf8.count <= 64, s.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }) else {
+            throw reject(.invalidField, "field \(name(key)): expected the hospital's code for it (lower case letters, digits and _, at most 64)")
         }
         return s
     }

@@ -32,7 +32,7 @@ enum Setting: String {
 enum JobColumn: Int32, CaseIterable {
     case id, kind, bookingKind, ref, patientID, state, dueAt, expiresAt, createdAt, revision, attempts, ward
     case expectedAt, delayReason, callDay, overdueSince, outcome, woundCare, rule, note, lastAttemptAt
-    case notificationID, delivery, deliveryAt, sendUncertain, fallbackChannel
+    case notificationID, delivery, deliveryAt, sendUncertain, fallbackChannel, worklist
 
     var name: String {
         switch self {
@@ -62,6 +62,7 @@ enum JobColumn: Int32, CaseIterable {
         case .deliveryAt: return "delivery_at"
         case .sendUncertain: return "send_uncertain"
         case .fallbackChannel: return "fallback_channel"
+        case .worklist: return "worklist"
         }
     }
 
@@ -77,11 +78,13 @@ enum JobColumn: Int32, CaseIterable {
 /// The columns of `bookings`, in the order booking queries select them.
 enum BookingColumn: Int32, CaseIterable {
     case kind, ref, patientID, at, ward, procedure, admitAt, clinic, mode, expectedAt, delayReason, performedAt
-    case cancelled, cancelReason, revision, bookedAt
+    case cancelled, cancelReason, revision, bookedAt, service, pathway
 
     var name: String {
         switch self {
         case .bookedAt: return "booked_at"
+        case .service: return "service"
+        case .pathway: return "pathway"
         case .kind: return "kind"
         case .ref: return "ref"
         case .patientID: return "patient_id"
@@ -150,6 +153,7 @@ extension PreparedSQL {
         j.deliveryAt = date(col(.deliveryAt))
         j.sendUncertain = bool(col(.sendUncertain))
         j.fallbackChannel = try optionalValue(col(.fallbackChannel), as: Channel.self)
+        j.worklist = string(col(.worklist))
         return j
     }
 
@@ -161,7 +165,8 @@ extension PreparedSQL {
             procedure: string(col(.procedure)), admitAt: date(col(.admitAt)), clinic: string(col(.clinic)),
             mode: try optionalValue(col(.mode), as: AppointmentMode.self), expectedAt: date(col(.expectedAt)),
             delayReason: string(col(.delayReason)), performedAt: date(col(.performedAt)), cancelled: bool(col(.cancelled)),
-            cancelReason: string(col(.cancelReason)), revision: Int(int(col(.revision)) ?? 1), bookedAt: date(col(.bookedAt)))
+            cancelReason: string(col(.cancelReason)), revision: Int(int(col(.revision)) ?? 1), bookedAt: date(col(.bookedAt)),
+            service: string(col(.service)), pathway: try optionalValue(col(.pathway), as: Pathway.self))
     }
 
     func patient() throws -> Patient {

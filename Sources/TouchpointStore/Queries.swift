@@ -32,9 +32,9 @@ enum Query: Hashable, CaseIterable {
         case .nextCheckAt: return "SELECT min(next_check_at) FROM jobs WHERE next_check_at IS NOT NULL"
         case .nextScheduledCheck:
             return "SELECT next_check_at FROM jobs WHERE next_check_at IS NOT NULL AND state = \(JobState.scheduled.sqlLiteral) ORDER BY next_check_at LIMIT 1"
-        case .scheduledJobs: return "SELECT \(jobs) FROM jobs WHERE state = \(JobState.scheduled.sqlLiteral)"
+        case .scheduledJobs: return "SELECT \(jobs) FROM jobs WHERE state IN (\(JobState.scheduled.sqlLiteral), \(JobState.due.sqlLiteral))"
         case .dueNotices:
-            return "SELECT \(jobs) FROM jobs WHERE state = \(JobState.due.sqlLiteral) AND kind != \(JobKind.checkinCall.sqlLiteral) ORDER BY due_at LIMIT ?"
+            return "SELECT \(jobs) FROM jobs WHERE state = \(JobState.due.sqlLiteral) AND kind != \(JobKind.checkinCall.sqlLiteral) AND worklist IS NULL ORDER BY due_at LIMIT ?"
         case .bookingByKey: return "SELECT \(BookingColumn.list) FROM bookings WHERE kind = ? AND ref = ?"
         case .saveBooking:
             return "INSERT OR REPLACE INTO bookings (\(BookingColumn.list), updated_at) VALUES (\(BookingColumn.allCases.map { _ in "?" }.joined(separator: ", ")), ?)"

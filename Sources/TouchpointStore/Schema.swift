@@ -191,6 +191,15 @@ enum Schema {
                 CREATE INDEX jobs_delivery ON jobs (delivery, delivery_at) WHERE delivery IS NOT NULL;
                 """)
         }
+        m.registerMigration("v9: contacts a hospital configures") { db in
+            // contacts.md: an appointment's service and a treatment's pathway
+            // (their contacts' filters), and the worklist of a configured call.
+            try db.execute(sql: """
+                ALTER TABLE bookings ADD COLUMN service TEXT;
+                ALTER TABLE bookings ADD COLUMN pathway TEXT;
+                ALTER TABLE jobs ADD COLUMN worklist TEXT;
+                """)
+        }
         return m
     }
 }

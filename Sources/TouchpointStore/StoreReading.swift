@@ -132,14 +132,14 @@ extension StoreReading {
         guard let job = try job(id: jobID) else { return nil }
         let patient = try patient(id: job.patientID)
         var call: CallRow?
-        if !job.kind.isNotice {
+        if !job.isNotice {
             let booking = try booking(job.bookingKind, job.ref)
             call = CallRow(job: job, patientName: patient?.name, phone: patient?.phone, voicemailOK: patient?.voicemailOK ?? false,
                            procedure: booking?.procedure, surgeryAt: booking?.at)
         }
         return JobRecord(job: job, history: try history(jobID: jobID),
-                         deliveries: job.kind.isNotice ? try deliveries(jobID: jobID) : [],
-                         attempts: job.kind.isNotice ? [] : try attempts(jobID: jobID),
+                         deliveries: job.isNotice ? try deliveries(jobID: jobID) : [],
+                         attempts: job.isNotice ? [] : try attempts(jobID: jobID),
                          patientName: patient?.name, call: call)
     }
 
@@ -207,6 +207,7 @@ extension StoreReading {
         try statement(.nextCheckAt).first(db) { $0.date(0) } ?? nil
     }
 
+    /// Jobs not yet finished (scheduled or due), for a reload to re-plan.
     public func scheduledJobs() throws -> [Job] {
         try statement(.scheduledJobs).all(db) { try $0.job() }
     }
@@ -238,9 +239,12 @@ extension StoreReading {
     }
 
     /// The call list for a day (calls due that day, overdue first, then by
-    /// due time) or, with `escalated`, the breast care nurse's list.
-    public func calls(day: LocalDate, ward: String?, escalated: Bool, clock: HospitalClock) throws -> [CallRow] {
-        let calls = "j.kind = \(JobKind.checkinCall.sqlLiteral)"
+    /// due time) or, with `escalated`, the breast care nurse's list. `list`:
+    /// a configured worklist instead of the check-in calls; the escalated list
+    /// without one has every list's.
+    public func calls(day: LocalDate, ward: String?, escalated: Bool, list: String? = nil, clock: HospitalClock) throws -> [CallRow] {
+        let checkin = "j.kind = \(JobKind.checkinCall.sqlLiteral)"
+        let calls = list != nil ? "j.worklist = ?" : escalated ? "(\(checkin) OR j.worklist IS NOT NULL)" : checkin
         var sql = """
             SELECT \(JobColumn.list(alias: "j")), p.name, p.phone, p.voicemail_ok, b.procedure, b.at
             FROM jobs j
@@ -255,10 +259,14 @@ extension StoreReading {
         sql += " ORDER BY (j.overdue_since IS NULL), j.overdue_since, j.due_at, j.id"
         let s = PreparedSQL(try db.cachedStatement(sql: sql))
         var i: Int32 = 1
+        if let list {
+            s.bind(i, list)
+            i += 1
+        }
         if !escalated {
-            s.bind(1, clock.instant(on: day, at: TimeOfDay(hour: 0, minute: 0)))
-            s.bind(2, clock.instant(on: day.adding(days: 1), at: TimeOfDay(hour: 0, minute: 0)))
-            i = 3
+            s.bind(i, clock.instant(on: day, at: TimeOfDay(hour: 0, minute: 0)))
+            s.bind(i + 1, clock.instant(on: day.adding(days: 1), at: TimeOfDay(hour: 0, minute: 0)))
+            i += 2
         }
         if let ward { s.bind(i, ward) }
         let e = JobColumn.end

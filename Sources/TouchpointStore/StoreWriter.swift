@@ -32,6 +32,7 @@ public struct StoreWriter: StoreReading {
         s.bind(.woundCare, j.woundCare); s.bind(.rule, j.rule); s.bind(.note, j.note); s.bind(.lastAttemptAt, j.lastAttemptAt)
         s.bind(.notificationID, j.notificationID); s.bind(.delivery, j.delivery?.rawValue); s.bind(.deliveryAt, j.deliveryAt)
         s.bind(.sendUncertain, j.sendUncertain); s.bind(.fallbackChannel, j.fallbackChannel?.rawValue)
+        s.bind(.worklist, j.worklist)
         s.bind(JobColumn.end + 1, now)
         s.bind(JobColumn.end + 2, j.nextCheck(rules: rules))
         try s.run(db)
@@ -97,6 +98,7 @@ public struct StoreWriter: StoreReading {
         s.bind(col(.expectedAt), b.expectedAt); s.bind(col(.delayReason), b.delayReason)
         s.bind(col(.performedAt), b.performedAt); s.bind(col(.cancelled), b.cancelled)
         s.bind(col(.cancelReason), b.cancelReason); s.bind(col(.revision), b.revision); s.bind(col(.bookedAt), b.bookedAt)
+        s.bind(col(.service), b.service); s.bind(col(.pathway), b.pathway?.rawValue)
         s.bind(Int32(BookingColumn.allCases.count) + 1, now)
         try s.run(db)
     }

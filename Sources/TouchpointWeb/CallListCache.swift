@@ -37,6 +37,8 @@ final class CallListCache: Sendable {
         var day: String?
         var ward: String?
         var escalated: Bool
+        /// A configured worklist; nil for the check-in calls.
+        var list: String? = nil
     }
 
     private enum Slot {

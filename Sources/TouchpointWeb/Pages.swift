@@ -20,11 +20,11 @@ extension WebApp {
 
     /// The lists a viewer may see: the ward asked for, else each of their
     /// wards, else all wards in one; each from the cache when it is fresh.
-    func callLists(day: String?, ward: String?, escalated: Bool, _ viewer: Viewer) async throws(ClientError) -> [RenderedList] {
+    func callLists(day: String?, ward: String?, escalated: Bool, list: String? = nil, _ viewer: Viewer) async throws(ClientError) -> [RenderedList] {
         let wards: [String?] = ward.map { [$0] } ?? (viewer.wards.isEmpty ? [nil] : viewer.wards.map { $0 })
         var found: [RenderedList] = []
         for w in wards {
-            let key = CallListCache.Key(day: escalated ? nil : day, ward: w, escalated: escalated)
+            let key = CallListCache.Key(day: escalated ? nil : day, ward: w, escalated: escalated, list: escalated ? nil : list)
             found.append(try await cachedList(key, for: viewer))
         }
         return found
@@ -32,7 +32,8 @@ extension WebApp {
 
     private func cachedList(_ key: CallListCache.Key, for viewer: Viewer) async throws(ClientError) -> RenderedList {
         try await self.lists.list(key) { () async throws(ClientError) -> Data in
-            try await daemon.send(ControlRequest(command: "calls", args: .init(date: key.day, ward: key.ward, escalated: key.escalated ? true : nil)),
+            try await daemon.send(ControlRequest(command: "calls", args: .init(date: key.day, ward: key.ward, escalated: key.escalated ? true : nil,
+                                                                               list: key.list)),
                                   actingFor: viewer.name)
         }
     }
@@ -61,6 +62,7 @@ extension WebApp {
         let q = request.uri.queryParameters
         let dateText = q.get("date").flatMap { $0.isEmpty ? nil : $0 }
         let ward = q.get("ward").flatMap { $0.isEmpty ? nil : $0 }
+        let worklist = escalated ? nil : q.get("list").flatMap { $0.isEmpty ? nil : $0 }
         var errors: [FieldError] = []
         var day: String?
         if let d = dateText, !escalated {
@@ -69,15 +71,15 @@ extension WebApp {
         if let ward, !viewer.sees(ward: ward) { return notYourWard(viewer) }
         let lists: [RenderedList]
         do {
-            lists = try await callLists(day: day, ward: ward, escalated: escalated, viewer)
+            lists = try await callLists(day: day, ward: ward, escalated: escalated, list: worklist, viewer)
         } catch {
             return failure(error, viewer, doing: escalated ? "escalated list" : "call list")
         }
         var v = listValues(lists, viewer: viewer, ward: ward, escalated: escalated, errors: errors)
         v["dateError"] = errors.first?.message
         if errors.isEmpty, let d = dateText { v["date"] = d }
-        v["refresh"] = (escalated ? "/calls/escalated" : "/calls") + Self.query([("date", day), ("ward", ward)])
-        if !escalated { v["printLink"] = "/print" + Self.query([("date", day), ("ward", ward)]) }
+        v["refresh"] = (escalated ? "/calls/escalated" : "/calls") + Self.query([("date", day), ("ward", ward), ("list", worklist)])
+        if !escalated { v["printLink"] = "/print" + Self.query([("date", day), ("ward", ward), ("list", worklist)]) }
         if let flash = takeFlash(viewer) { v["flash"] = flash }
         // The page around the rows is rendered per request; the rows are the
         // cached buffer (one list) or joined here (an account's several wards).
@@ -101,16 +103,26 @@ extension WebApp {
         let today = clock.today()
         let day = first?.date.flatMap(LocalDate.init(iso:)) ?? today
         let rows = Views.merged(lists)
-        let title = escalated ? "Escalated calls" : day == today ? "Today’s check-in calls" : "Check-in calls for \(clock.long(day))"
+        let worklist = first?.list
+        let calls = worklist.map { "Calls on the \($0) list" } ?? "Check-in calls"
+        let title = escalated ? "Escalated calls" : day == today ? (worklist == nil ? "Today’s check-in calls" : "Today’s \(calls.lowercased())")
+            : "\(calls) for \(clock.long(day))"
         var v = chrome(viewer, title: title, errors: errors)
-        var heading = escalated ? "Escalated check-in calls" : "Check-in calls: \(clock.long(day))"
+        var heading = escalated ? "Escalated calls" : "\(calls): \(clock.long(day))"
         if let ward { heading += ", \(ward)" }
         v["heading"] = heading
         v[escalated ? "navEscalated" : "navCalls"] = true
         v["asOf"] = clock.hhmm(lists.map(\.fetchedAt).min() ?? Date())
         v["rowsHTML"] = Self.rowsMarker
         v["empty"] = rows.isEmpty
-        v["emptyText"] = escalated ? "No calls are with the breast care nurse." : "No check-in calls on this list."
+        v["emptyText"] = escalated ? "No calls are with the breast care nurse." : "No calls on this list."
+        if let worklist { v["list"] = worklist }
+        let others = (first?.lists ?? []).filter { $0 != worklist }
+        if !escalated && (!others.isEmpty || worklist != nil) {
+            v["otherLists"] = (worklist == nil ? [] : [["name": "check-in calls", "href": "/calls" + Self.query([("date", day.description)])]])
+                + others.map { ["name": $0, "href": "/calls" + Self.query([("date", day.description), ("list", $0)])] }
+            v["hasOtherLists"] = true
+        }
         let overdue = rows.filter(\.overdue).count
         v["caption"] = "\(rows.count) call\(rows.count == 1 ? "" : "s") to make"
             + (overdue > 0 ? ", \(overdue) overdue (shown first), then by the time each is due" : ", by the time each is due")
@@ -145,7 +157,7 @@ extension WebApp {
         } catch {
             return failure(error, viewer, doing: "one call")
         }
-        guard job.kind == .checkinCall, viewer.sees(ward: job.ward) else { return notFound(viewer) }
+        guard job.kind == .checkinCall || job.worklist != nil, viewer.sees(ward: job.ward) else { return notFound(viewer) }
         var v = callValues(job, viewer: viewer, errors: errors)
         v["conflict"] = conflict
         if let form {
@@ -270,9 +282,10 @@ extension WebApp {
         let day = q.get("date").flatMap { LocalDate(iso: $0) == nil ? nil : $0 }
         let ward = q.get("ward").flatMap { $0.isEmpty ? nil : $0 }
         if let ward, !viewer.sees(ward: ward) { return notYourWard(viewer) }
+        let worklist = q.get("list").flatMap { $0.isEmpty ? nil : $0 }
         let lists: [RenderedList]
         do {
-            lists = try await callLists(day: day, ward: ward, escalated: false, viewer)
+            lists = try await callLists(day: day, ward: ward, escalated: false, list: worklist, viewer)
         } catch {
             return failure(error, viewer, doing: "print page")
         }

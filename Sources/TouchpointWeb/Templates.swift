@@ -143,9 +143,14 @@ enum Templates {
         </select>
         </div>
         {{/hasWardChoice}}
+        {{#list}}<input type="hidden" name="list" value="{{list}}">{{/list}}
         <button class="button button-secondary" type="submit">Show calls</button>
         </form>
         {{/showFilters}}
+        {{#hasOtherLists}}
+        <nav class="other-lists" aria-label="Other call lists"><p>Other lists:
+        {{#otherLists}}<a href="{{href}}">{{name}}</a> {{/otherLists}}</p></nav>
+        {{/hasOtherLists}}
         {{#empty}}
         <div class="inset"><p>{{emptyText}}</p></div>
         {{/empty}}

@@ -162,10 +162,11 @@ struct Calls: ParsableCommand {
     @Option(help: "YYYY-MM-DD, today, tomorrow or yesterday.") var date = "today"
     @Option(help: "Only this ward.") var ward: String?
     @Flag(help: "The escalated calls, for the breast care nurse.") var escalated = false
+    @Option(help: "A configured worklist (contacts.md) instead of the check-in calls.") var list: String?
     @Option(help: "table, json, csv or html.") var format: Format = .table
 
     func run() throws {
-        let data = try global.request("calls", .init(date: date, ward: ward, escalated: escalated))
+        let data = try global.request("calls", .init(date: date, ward: ward, escalated: escalated, list: list))
         if global.json || format == .json {
             writeLine(data)
             return

@@ -184,8 +184,12 @@ import Glibc
     }
 
     @Test func killNineWhileDispatching500NoticesLosesNothingAndDoublesNothing() throws {
-        let h = try DaemonHarness()
-        try h.appendLines((1...500).map { openAccess("OA\($0)", "P\($0)") })
+        // 450 Open Access notices and 50 of a configured contact (contacts.md).
+        let h = try DaemonHarness(extraConfig: ContactsEndToEndTests.seedContacts)
+        let soon = Timestamp.rfc3339(Date().addingTimeInterval(86_400))
+        try h.appendLines((1...450).map { openAccess("OA\($0)", "P\($0)") } + (1...50).map { i in
+            #"{"v":1,"id":"A\#(i)","type":"appointment.booked","ref":"A\#(i)","patient":{"id":"PA\#(i)","name":"Hana Sample","email":"pa\#(i)@example.org","channel":"email"},"at":"\#(soon)","service":"phone_consultation","mode":"phone"}"#
+        })
         var rng = SplitMix64(seed: UInt64(Date().timeIntervalSince1970))
         for _ in 0..<20 {
             try h.start(waitReady: false)
@@ -194,7 +198,8 @@ import Glibc
         }
         try h.start()
         try h.waitUntil(timeout: 120, "every notice is done") {
-            try h.ctlJSON(StatusReport.self, ["status"]).jobs[.openAccessInfo]?[.done] == 500
+            let jobs = try h.ctlJSON(StatusReport.self, ["status"]).jobs
+            return jobs[.openAccessInfo]?[.done] == 450 && jobs[JobKind(rawValue: "phone_appointment_prep")]?[.done] == 50
         }
         let files = outboxFiles(h)
         #expect(files.count == 500, "\(files.count) messages in the outbox")

@@ -219,8 +219,12 @@ import Glibc
         let notify = try NotifyDouble()
         notify.faultAtRandom(slow: 0.05, drop: 0.05, seconds: 0.3)
         let h = try DaemonHarness()
-        try h.useNotify(notify)
-        try h.appendLines((1...500).map { openAccess("OA\($0)", "P\($0)") })
+        // 450 Open Access notices and 50 of a configured contact (contacts.md).
+        try h.useNotify(notify, extra: ContactsEndToEndTests.seedContacts)
+        let soon = rfc(Date().addingTimeInterval(86_400))
+        try h.appendLines((1...450).map { openAccess("OA\($0)", "P\($0)") } + (1...50).map { i in
+            #"{"v":1,"id":"A\#(i)","type":"appointment.booked","ref":"A\#(i)","patient":{"id":"PA\#(i)","name":"Hana Sample","email":"pa\#(i)@example.org","channel":"email"},"at":"\#(soon)","service":"phone_consultation","mode":"phone"}"#
+        })
         for round in 1...20 {
             try h.start(timeout: 60)
             Thread.sleep(forTimeInterval: Double.random(in: 0.2...0.8))
@@ -230,7 +234,8 @@ import Glibc
         notify.stopFaults()
         try h.start(timeout: 60)
         try h.waitUntil(timeout: 120, "every notice is done") {
-            (try h.status().jobs[.openAccessInfo]?[.done] ?? 0) == 500
+            let jobs = try h.status().jobs
+            return jobs[.openAccessInfo]?[.done] == 450 && jobs[JobKind(rawValue: "phone_appointment_prep")]?[.done] == 50
         }
         let kept = notify.keptByReference
         #expect(kept.count == 500, "\(kept.count) references reached Notify")

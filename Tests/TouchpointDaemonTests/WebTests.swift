@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TouchpointControl
+import TouchpointDomain
 import TouchpointTestSupport
 
 #if canImport(Glibc)
@@ -18,8 +19,8 @@ struct WebScenario {
 
     /// Three calls due today (surgery yesterday): two on Ward 7, one on Ward 9.
     /// alice sees Ward 7 only; bob sees every ward.
-    init(webConfig: String = "", listen: String? = nil, start: Bool = true, journal: Bool = false) throws {
-        daemon = try DaemonHarness()
+    init(webConfig: String = "", listen: String? = nil, start: Bool = true, journal: Bool = false, daemonConfig: String = "") throws {
+        daemon = try DaemonHarness(extraConfig: daemonConfig)
         let accounts = try TestAccounts()
         web = try WebHarness(daemon: daemon, accounts: accounts, config: webConfig, listen: listen)
         let y = daemon.time.day(-1)
@@ -336,6 +337,25 @@ struct WebViewTests {
         try s.daemon.start()
         #expect(try bob.get("/healthz").status == 200)
         #expect(try bob.get("/calls").body.contains("Ann Example"))
+    }
+
+    @Test func aConfiguredWorklistHasItsOwnPageAndItsCallsTakeOutcomes() throws {
+        let s = try WebScenario(start: false, daemonConfig: ContactsEndToEndTests.seedContacts)
+        let week = s.daemon.time.at(s.daemon.time.day(7), 14, 0)
+        try s.daemon.appendLines([
+            #"{"v":1,"id":"a1","type":"appointment.booked","ref":"A1","patient":{"id":"P9","name":"Iris Tester","phone":"07700 900203","voicemail_ok":true},"at":"\#(Timestamp.rfc3339(week))","service":"reconstruction_consultation","clinic":"Ward 9","mode":"in_person"}"#,
+        ])
+        try s.daemon.start()
+        try s.web.addAccount("bob", password: WebScenario.bobPassword)
+        try s.web.start()
+        let bob = try s.signedIn("bob", WebScenario.bobPassword)
+        let checkin = try bob.get("/calls")
+        #expect(checkin.body.contains("Other lists") && checkin.body.contains("pre-surgery options") && !checkin.body.contains("Iris Tester"))
+        let page = try bob.get("/calls?list=pre-surgery%20options")
+        #expect(page.status == 200 && page.body.contains("Calls on the pre-surgery options list") && page.body.contains("Iris Tester"))
+        #expect(!page.body.contains("Ann Example"))
+        let call = try bob.get("/calls/reconstruction_options_call-A1-1")
+        #expect(call.status == 200 && call.body.contains("Iris Tester"))
     }
 
     @Test func theWebViewTakesItsSocketFromSystemd() throws {
