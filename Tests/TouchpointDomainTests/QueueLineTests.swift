@@ -75,6 +75,40 @@ import Testing
         #expect(!r.message.isEmpty)
     }
 
+    /// contacts.md's event types: each parses, each field is checked with the
+    /// same reject codes, and the booking rules (unknown_ref, conflict) hold.
+    @Test func theConfiguredContactsEventsParseAndAreCheckedAsTheOthersAre() throws {
+        let p = #""patient":{"id":"P1","name":"Hana Sample","phone":"07700 900202"}"#
+        let booked = #"{"v":1,"id":"a1","type":"appointment.booked","ref":"A1",\#(p),"at":"2026-12-10T11:00","service":"phone_consultation","mode":"phone"}"#
+        guard case .appointmentBooked(_, _, _, let service, nil, .phone?)? = event(booked) else {
+            Issue.record("appointment.booked did not parse")
+            return
+        }
+        #expect(service == "phone_consultation")
+        #expect(event(#"{"v":1,"id":"t1","type":"treatment.completed","ref":"T1",\#(p),"at":"2026-12-01T15:00","pathway":"primary"}"#) != nil)
+        #expect(event(#"{"v":1,"id":"a2","type":"appointment.rescheduled","ref":"A1","at":"2026-12-12T11:00"}"#) != nil)
+        #expect(event(#"{"v":1,"id":"a3","type":"appointment.cancelled","ref":"A1"}"#) != nil)
+        let missing = reject(#"{"v":1,"id":"a1","type":"appointment.booked","ref":"A1",\#(p),"at":"2026-12-10T11:00"}"#)
+        #expect(missing?.code == .missingField && missing?.message.contains("\"service\"") == true)
+        let badService = reject(#"{"v":1,"id":"a1","type":"appointment.booked","ref":"A1",\#(p),"at":"2026-12-10T11:00","service":"Phone Consult!"}"#)
+        #expect(badService?.code == .invalidField && badService?.message.contains("\"service\"") == true)
+        let badPathway = reject(#"{"v":1,"id":"t1","type":"treatment.completed","ref":"T1",\#(p),"at":"2026-12-01T15:00","pathway":"tertiary"}"#)
+        #expect(badPathway?.code == .invalidField && badPathway?.message.contains("\"pathway\"") == true)
+        #expect(reject(#"{"v":1,"id":"t1","type":"treatment.completed","ref":"T1","at":"2026-12-01T15:00"}"#)?.code == .missingField)
+        // The booking rules: rescheduled before booked, completed twice, after a cancel.
+        let moved = try #require(event(#"{"v":1,"id":"a2","type":"appointment.rescheduled","ref":"A1","at":"2026-12-12T11:00"}"#))
+        guard case .failure(let unknown) = BookingLedger.apply(moved, to: nil, eventID: "a2") else { Issue.record("accepted"); return }
+        #expect(unknown.code == .unknownRef && unknown.message.contains("appointment booking"))
+        let done = try #require(event(#"{"v":1,"id":"t1","type":"treatment.completed","ref":"T1",\#(p),"at":"2026-12-01T15:00"}"#))
+        let first = try BookingLedger.apply(done, to: nil, eventID: "t1").get()
+        guard case .failure(let twice) = BookingLedger.apply(done, to: first, eventID: "t2") else { Issue.record("accepted"); return }
+        #expect(twice.code == .conflict)
+        var cancelled = try BookingLedger.apply(try #require(event(booked)), to: nil, eventID: "a1").get()
+        cancelled.cancelled = true
+        guard case .failure(let after) = BookingLedger.apply(moved, to: cancelled, eventID: "a2") else { Issue.record("accepted"); return }
+        #expect(after.code == .conflict)
+    }
+
     @Test func messagesNameTheFieldButNeverPatientData() throws {
         let r = try #require(reject(#"{"v":1,"id":"x","type":"patient.updated","patient":{"id":"P","phone":"0770 SECRET 123","nhs_number":"9434765919"}}"#))
         #expect(r.message.contains("patient.phone"))
