@@ -202,11 +202,14 @@ extension WebApp {
             return ["when": clock.stamp(a.at), "by": a.by, "outcome": outcome, "note": a.note ?? ""]
         }
         let escalated = job.state == .escalated
-        v["back"] = escalated ? "/calls/escalated" : "/calls"
-        v["backLabel"] = escalated ? "the escalated calls" : "today’s calls"
+        v["back"] = escalated ? "/calls/escalated" : "/calls" + Self.query([("list", job.worklist)])
+        v["backLabel"] = escalated ? "the escalated calls" : job.worklist.map { "the \($0) list" } ?? "today’s calls"
         v[escalated ? "navEscalated" : "navCalls"] = true
         v["canRecord"] = job.state == .due || escalated
-        v["list"] = escalated ? "nurse" : "ward"
+        v["list"] = escalated ? "nurse" : job.worklist.map { "list:" + $0 } ?? "ward"
+        // A worklist call (contacts.md) is about an appointment, and wound care is the check-in call's.
+        v["worklist"] = job.worklist
+        v["whenLabel"] = job.worklist == nil ? "Surgery" : "Appointment"
         v["closedText"] = Self.closedText(job, last: attempts.last, clock: clock)
         v["outcomes"] = Self.outcomeChoices(checked: nil)
         v["note"] = ""
@@ -242,7 +245,9 @@ extension WebApp {
         let note = (form.note ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         var errors: [FieldError] = []
         if outcome == nil { errors.append(FieldError(field: "outcome", message: "Select what happened on the call")) }
-        if outcome == .reached && form.wound_care != "yes" && form.wound_care != "no" {
+        // A worklist call (contacts.md) has no wound care question: that is the check-in call's.
+        let worklistCall = form.list?.hasPrefix("list:") == true
+        if outcome == .reached && !worklistCall && form.wound_care != "yes" && form.wound_care != "no" {
             errors.append(FieldError(field: "wound-yes", message: "Select whether wound care was discussed"))
         }
         if outcome == .notRequired && note.isEmpty {
@@ -253,7 +258,7 @@ extension WebApp {
             return await showCall(id, viewer, form: form, errors: errors, conflict: nil, status: .badRequest)
         }
         // Wound care goes with reached only; a radio cannot be cleared without script, so it is dropped otherwise.
-        let woundCare = outcome == .reached ? form.wound_care == "yes" : nil
+        let woundCare = outcome == .reached && !worklistCall ? form.wound_care == "yes" : nil
         let args = ControlRequest.Arguments(job: id, outcome: outcome.rawValue, woundCare: woundCare, note: note.isEmpty ? nil : note,
                                             seenOutcomes: form.seen_outcomes)
         let job: JobView
@@ -270,6 +275,9 @@ extension WebApp {
         if let w = woundCare { text += w ? ", wound care discussed" : ", wound care not discussed" }
         if job.state == .escalated && outcome != .reached { text += ". The call is now with the breast care nurse" }
         flashes.withLock { $0[viewer.flashKey] = text + "." }
+        if let list = form.list, list.hasPrefix("list:") {
+            return Self.redirect("/calls" + Self.query([("list", String(list.dropFirst(5)))]))
+        }
         return Self.redirect(form.list == "nurse" ? "/calls/escalated" : "/calls")
     }
 

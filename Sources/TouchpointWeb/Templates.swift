@@ -191,7 +191,7 @@ enum Templates {
         <div><dt>Phone</dt><dd><a href="tel:{{tel}}">{{phone}}</a></dd></div>
         <div><dt>Voicemail</dt><dd>{{#voicemailOK}}{{voicemail}}{{/voicemailOK}}{{^voicemailOK}}<span class="warning-text">{{voicemail}}</span>{{/voicemailOK}}</dd></div>
         <div><dt>Ward</dt><dd>{{ward}}</dd></div>
-        <div><dt>Surgery</dt><dd>{{surgery}}{{#procedure}}<br>{{procedure}}{{/procedure}}</dd></div>
+        <div><dt>{{whenLabel}}</dt><dd>{{surgery}}{{#procedure}}<br>{{procedure}}{{/procedure}}</dd></div>
         <div><dt>Status</dt><dd><strong class="tag {{tagClass}}">{{tag}}</strong>{{#tries}} <span class="small">{{tries}}</span>{{/tries}}</dd></div>
         </dl>
         <h2>Attempts so far</h2>
@@ -229,6 +229,7 @@ enum Templates {
         </div>
         </fieldset>
         </div>
+        {{^worklist}}
         <div class="form-group{{#woundError}} form-group-error{{/woundError}}">
         <fieldset aria-describedby="wound-hint{{#woundError}} wound-error{{/woundError}}">
         <legend>If you reached the patient: was wound care discussed?</legend>
@@ -240,6 +241,7 @@ enum Templates {
         </div>
         </fieldset>
         </div>
+        {{/worklist}}
         <div class="form-group{{#noteError}} form-group-error{{/noteError}}">
         <label for="note">Note</label>
         <p class="hint" id="note-hint">Needed for “Not required” (say why, for example readmitted). Do not write the patient’s phone number or NHS number here.</p>

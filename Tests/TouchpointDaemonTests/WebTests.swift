@@ -19,7 +19,8 @@ struct WebScenario {
 
     /// Three calls due today (surgery yesterday): two on Ward 7, one on Ward 9.
     /// alice sees Ward 7 only; bob sees every ward.
-    init(webConfig: String = "", listen: String? = nil, start: Bool = true, journal: Bool = false, daemonConfig: String = "") throws {
+    init(webConfig: String = "", listen: String? = nil, start: Bool = true, journal: Bool = false, daemonConfig: String = "",
+         worklistCall: Bool = false) throws {
         daemon = try DaemonHarness(extraConfig: daemonConfig)
         let accounts = try TestAccounts()
         web = try WebHarness(daemon: daemon, accounts: accounts, config: webConfig, listen: listen)
@@ -29,6 +30,12 @@ struct WebScenario {
             #"{"v":1,"id":"e2","type":"surgery.booked","ref":"S2","patient":{"id":"P2","name":"Cara Sample","phone":"07700 900456"},"at":"\#(y)T11:00","ward":"Ward 7"}"#,
             #"{"v":1,"id":"e3","type":"surgery.booked","ref":"S3","patient":{"id":"P3","name":"Dee Person","phone":"07700 900789"},"at":"\#(y)T12:00","ward":"Ward 9"}"#,
         ])
+        if worklistCall {
+            // On the "pre-surgery options" worklist today (the seed contacts in daemonConfig), at Ward 7's clinic.
+            try daemon.appendLines([
+                #"{"v":1,"id":"a1","type":"appointment.booked","ref":"A1","patient":{"id":"P9","name":"Iris Tester","phone":"07700 900203","voicemail_ok":true},"at":"\#(daemon.time.day(7))T14:00","service":"reconstruction_consultation","clinic":"Ward 7","mode":"in_person"}"#,
+            ])
+        }
         guard start else { return }
         try daemon.start(journal: journal)
         try web.addAccount("alice", password: Self.alicePassword, wards: ["Ward 7"])
@@ -413,7 +420,7 @@ struct BrowserTests {
     @Test(.enabled(if: available || required, "no browser here: bash scripts/setup --browser"))
     func aNurseRecordsAnOutcomeInABrowserWithAMouseAndWithTheKeyboardAlone() throws {
         #expect(Self.available, "the browser tests are required here, and Chromium or the Python environment is missing")
-        let s = try WebScenario(journal: true)
+        let s = try WebScenario(journal: true, daemonConfig: ContactsEndToEndTests.seedContacts, worklistCall: true)
         let shots = DaemonHarness.repoRoot + "/.build/screenshots"
         try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)
         // The printable report over three months (a chart per promise), as touchpointctl writes it.
