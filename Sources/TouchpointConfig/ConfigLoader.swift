@@ -25,18 +25,23 @@ public enum ConfigLoader {
 
     /// Parses config text; `file` names it in errors and anchors relative paths.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> TouchpointConfig {
-        let table: TOMLTable
+        let table = try toml(text, file: file)
+        var r = Reader(file: file, baseDir: (file as NSString).deletingLastPathComponent)
+        let config = r.read(table)
+        if !r.issues.isEmpty { throw ConfigError(issues: r.issues) }
+        return config!
+    }
+
+    /// TOML text as a table; a syntax error names the file, line and column
+    /// (every config file touchpoint reads: touchpoint.toml, web.toml).
+    public static func toml(_ text: String, file: String) throws(ConfigError) -> TOMLTable {
         do {
-            table = try TOMLTable(string: text)
+            return try TOMLTable(string: text)
         } catch let e as TOMLParseError {
             throw ConfigError(issues: [ConfigIssue(file: file, key: nil, message: "line \(e.source.begin.line), column \(e.source.begin.column): \(e.description)")])
         } catch {
             throw ConfigError(issues: [ConfigIssue(file: file, key: nil, message: "not valid TOML: \(error)")])
         }
-        var r = Reader(file: file, baseDir: (file as NSString).deletingLastPathComponent)
-        let config = r.read(table)
-        if !r.issues.isEmpty { throw ConfigError(issues: r.issues) }
-        return config!
     }
 
     static func absolutePath(_ path: String, relativeTo base: String) -> String {
@@ -203,7 +208,7 @@ private struct Reader {
         let name = string(t, sec, "name") ?? ""
         if name.isEmpty {
             issue("\(sec).name", "required: the contact's name (lower case letters, digits and _), which is its job kind")
-        } else if name.count > 48 || !name.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F })
+        } else if name.count > 48 || !ContactRule.isCode(name)
                     || !(name.first?.isLetter ?? false) {
             issue("\(sec).name", "expected lower case letters, digits and _ (starting with a letter, at most 48), got \"\(name)\"")
         } else if JobKind(rawValue: name).isBuiltIn {

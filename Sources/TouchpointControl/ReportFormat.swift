@@ -68,22 +68,22 @@ public enum ReportFormat {
             if let f = v.first, "=+-@\t\r".contains(f) { v = "'" + v }
             return v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : v
         }
+        // One promise's or contact's whole: its counts, with counted and excluded.
+        func whole(_ counts: [String: Int], counted: Int, excluded: Int) -> [String: Int] {
+            counts.merging([PledgeMeasure.counted.rawValue: counted, PledgeMeasure.excluded.rawValue: excluded]) { _, n in n }
+        }
         for p in r.promises {
             let measures = ([.counted, .excluded] + p.key.categories + p.key.extras).map(\.rawValue)
-            var whole = p.counts
-            whole[PledgeMeasure.counted.rawValue] = p.counted
-            whole[PledgeMeasure.excluded.rawValue] = p.excluded
-            for m in measures { rows.append("\(p.key.rawValue),,\(m),\(whole[m] ?? 0)") }
+            let all = whole(p.counts, counted: p.counted, excluded: p.excluded)
+            for m in measures { rows.append("\(p.key.rawValue),,\(m),\(all[m] ?? 0)") }
             for place in p.byWard.keys.sorted() {
                 for m in measures { rows.append("\(p.key.rawValue),\(cell(place)),\(m),\(p.byWard[place]?[m] ?? 0)") }
             }
         }
         for c in r.contacts ?? [] {
-            var whole = c.counts
-            whole[PledgeMeasure.counted.rawValue] = c.counted
-            whole[PledgeMeasure.excluded.rawValue] = c.excluded
+            let all = whole(c.counts, counted: c.counted, excluded: c.excluded)
             for m in ([.counted, .excluded] + ContactResult.categories(c.list != nil)).map(\.rawValue) {
-                rows.append("contact:\(c.name),,\(m),\(whole[m] ?? 0)")
+                rows.append("contact:\(c.name),,\(m),\(all[m] ?? 0)")
             }
         }
         return rows.joined(separator: "\r\n") + "\r\n"

@@ -70,11 +70,9 @@ extension Touchpoint {
         try authorize(.calls, person)
         let config = live.config
         let clock = config.clock
-        if let list {
-            let lists = Set(config.contacts.compactMap(\.worklist))
-            guard lists.contains(list) else {
-                throw .badRequest("no worklist \"\(list.prefix(60))\"; the configured ones: \(lists.isEmpty ? "none" : lists.sorted().joined(separator: ", "))")
-            }
+        let lists = Array(Set(config.contacts.compactMap(\.worklist))).sorted()
+        if let list, !lists.contains(list) {
+            throw .badRequest("no worklist \"\(list.prefix(60))\"; the configured ones: \(lists.isEmpty ? "none" : lists.joined(separator: ", "))")
         }
         let date = day.resolve(today: clock.localDate(of: Date()))
         let rows = try await stored("reading the call list") {
@@ -82,7 +80,7 @@ extension Touchpoint {
         }
         var out = CallList(day: escalated ? nil : date, ward: ward, escalated: escalated, hospital: config.hospital.name,
                            timeZone: clock.timeZone, maxAttempts: config.schedulingRules.maxAttempts, list: list, rows: rows)
-        out.lists = Array(Set(config.contacts.compactMap(\.worklist))).sorted()
+        out.lists = lists
         return out
     }
 

@@ -65,6 +65,18 @@ public struct SchedulingRules: Sendable, Equatable {
     /// The open day after `day`.
     public func nextOpenDay(after day: LocalDate) -> LocalDate? { openDay(onOrAfter: day.adding(days: 1)) }
 
+    /// The day a call listed on `callDay` goes to the breast care nurse if
+    /// not finished: `escalate_after_days` open days later (or the last open
+    /// day there is).
+    public func escalationDay(for callDay: LocalDate) -> LocalDate {
+        var day = callDay
+        for _ in 0..<escalateAfterDays {
+            guard let next = nextOpenDay(after: day) else { break }
+            day = next
+        }
+        return day
+    }
+
     /// Whether an instant falls inside quiet hours.
     public func inQuietHours(_ instant: Date) -> Bool {
         guard let q = quietHours else { return false }

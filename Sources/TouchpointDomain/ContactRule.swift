@@ -76,6 +76,13 @@ public struct ContactRule: Equatable, Sendable {
     }
 
     public var kind: JobKind { JobKind(rawValue: name) }
+
+    /// Lower case letters, digits and `_` only: how a contact's name and an
+    /// appointment's `service` code are written (they go into job ids,
+    /// file names and SQL text as they are).
+    public static func isCode(_ s: String) -> Bool {
+        s.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
+    }
     public var worklist: String? {
         if case .list(let name) = to { return name }
         return nil

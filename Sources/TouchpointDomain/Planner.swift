@@ -26,11 +26,7 @@ public struct Planner: Sendable {
         let baseDay = clock.localDate(of: base)
         let target = baseDay.adding(days: rules.daysAfterSurgery)
         guard let day = rules.openDay(onOrAfter: target) else { return nil }
-        var escalationDay = day
-        for _ in 0..<rules.escalateAfterDays {
-            guard let next = rules.nextOpenDay(after: escalationDay) else { break }
-            escalationDay = next
-        }
+        let escalationDay = rules.escalationDay(for: day)
         let due = clock.instant(on: day, at: rules.callWindow.start)
         let expires = clock.instant(on: escalationDay, at: rules.callWindow.end)
         var rule = "surgery \(b.performedAt != nil ? "performed" : "booked") on \(baseDay) + \(rules.daysAfterSurgery) day(s) = \(target)"
@@ -148,11 +144,7 @@ public struct Planner: Sendable {
                 expires = e.instant(after: b.at, clock: clock)
                 words += "; escalated if not finished by \(local(expires)) (expires \(e))"
             } else {
-                var escalationDay = day
-                for _ in 0..<rules.escalateAfterDays {
-                    guard let next = rules.nextOpenDay(after: escalationDay) else { break }
-                    escalationDay = next
-                }
+                let escalationDay = rules.escalationDay(for: day)
                 expires = clock.instant(on: escalationDay, at: rules.callWindow.end)
                 words += "; escalated if not finished by \(rules.callWindow.end) on \(escalationDay)"
             }

@@ -199,7 +199,7 @@ struct FieldReader {
     /// digits and `_`, 1 to 64 of them.
     func code(_ key: String) throws(QueueReject) -> String {
         let s = try requiredString(key)
-        guard s.utf8.count <= 64, s.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }) else {
+        guard s.utf8.count <= 64, ContactRule.isCode(s) else {
             throw reject(.invalidField, "field \(name(key)): expected the hospital's code for it (lower case letters, digits and _, at most 64)")
         }
         return s

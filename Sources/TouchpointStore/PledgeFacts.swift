@@ -126,8 +126,8 @@ extension PledgeBookings {
                 guard let h = e.jobs[list[b].contacts[i].id] else { continue }
                 list[b].contacts[i].attempts = h.attempts
                 list[b].contacts[i].sentAt = h.sent
-                list[b].contacts[i].failedAt = max(h.failed ?? .distantPast, list[b].contacts[i].failedAt ?? .distantPast)
-                if list[b].contacts[i].failedAt == .distantPast { list[b].contacts[i].failedAt = nil }
+                // The later of a failed state and a delivery failure (read with the job).
+                if let failed = h.failed { list[b].contacts[i].failedAt = max(failed, list[b].contacts[i].failedAt ?? failed) }
                 list[b].contacts[i].cancelledAt = h.cancelled
                 list[b].contacts[i].escalated = h.escalated
             }

@@ -19,10 +19,7 @@ public final class ConnectProxy: Sendable {
 
     public init() throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
+        var addr = IPv4.address("127.0.0.1", port: 0)
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
         guard bound == 0, listen(fd, 16) == 0 else { throw HarnessError("proxy: cannot listen") }
@@ -59,14 +56,8 @@ public final class ConnectProxy: Sendable {
         }
         tunnels.withLock { $0.append(String(parts[1])) }
         let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr(String(parts[1][..<colon]) == "localhost" ? "127.0.0.1" : String(parts[1][..<colon]))
-        addr.sin_port = port.bigEndian
-        let connected = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
+        let host = String(parts[1][..<colon])
+        guard IPv4.connect(upstream, host == "localhost" ? "127.0.0.1" : host, port: port) else {
             _ = "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n".withCString { write(client, $0, strlen($0)) }
             close(client)
             close(upstream)

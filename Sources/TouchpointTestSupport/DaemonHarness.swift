@@ -159,17 +159,7 @@ public final class DaemonHarness: @unchecked Sendable {
         try p.run()
         process = p
         if waitReady {
-            // In slices, so that a daemon that exits (a config error) is
-            // reported at once rather than at the timeout.
-            let deadline = Date().addingTimeInterval(timeout)
-            while listener.wait(for: "READY=1", timeout: 0.2) == nil {
-                if !p.isRunning && listener.wait(for: "READY=1", timeout: 0.05) == nil {
-                    throw HarnessError("touchpointd exited (status \(p.terminationStatus)) before it was ready; stderr:\n\(daemonStderr)")
-                }
-                if Date() > deadline {
-                    throw HarnessError("touchpointd did not become ready in \(timeout)s; stderr:\n\(daemonStderr)")
-                }
-            }
+            try listener.waitReady(of: p, program: "touchpointd", timeout: timeout) { daemonStderr }
         }
     }
 

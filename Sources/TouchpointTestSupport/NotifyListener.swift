@@ -93,6 +93,21 @@ public final class NotifyListener: @unchecked Sendable {
         }
     }
 
+    /// Waits for READY=1 from `process` (or what it launches), in slices, so
+    /// that a program that exits first (a config error) is reported at once
+    /// rather than at the timeout. Throws naming `program` and its `stderr`.
+    public func waitReady(of process: Process, program: String, timeout: TimeInterval, stderr: () -> String) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while wait(for: "READY=1", timeout: 0.2) == nil {
+            if !process.isRunning && wait(for: "READY=1", timeout: 0.05) == nil {
+                throw HarnessError("\(program) exited (status \(process.terminationStatus)) before it was ready; stderr:\n\(stderr())")
+            }
+            if Date() > deadline {
+                throw HarnessError("\(program) did not become ready in \(timeout)s; stderr:\n\(stderr())")
+            }
+        }
+    }
+
     /// Messages arrive on the receiving thread; this only waits a little.
     private func drain(timeout: TimeInterval) {
         if timeout > 0 { usleep(useconds_t(timeout * 1_000_000)) }

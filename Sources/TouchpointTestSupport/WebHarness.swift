@@ -91,15 +91,9 @@ public final class WebHarness: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            addr.sin_port = UInt16(port).bigEndian
-            let rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
+            let connected = IPv4.connect(fd, "127.0.0.1", port: UInt16(port))
             close(fd)
-            if rc == 0 { return }
+            if connected { return }
             Thread.sleep(forTimeInterval: 0.05)
         }
         throw HarnessError("nothing listens on 127.0.0.1:\(port) after \(timeout) s")
@@ -131,9 +125,8 @@ public final class WebHarness: @unchecked Sendable {
 
     /// Waits for READY=1 from the web view.
     public func waitReady(timeout: TimeInterval = 60) throws {
-        guard notify?.wait(for: "READY=1", timeout: timeout) != nil else {
-            throw HarnessError("touchpoint-web did not become ready in \(timeout)s; stderr:\n\(stderr)")
-        }
+        guard let notify, let process else { throw HarnessError("touchpoint-web was not started") }
+        try notify.waitReady(of: process, program: "touchpoint-web", timeout: timeout) { stderr }
     }
 
     public var pid: Int32? { process?.processIdentifier }

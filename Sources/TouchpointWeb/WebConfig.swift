@@ -61,14 +61,7 @@ public struct WebConfig: Equatable, Sendable {
     }
 
     public static func parse(_ text: String, file: String) throws(ConfigError) -> WebConfig {
-        let table: TOMLTable
-        do {
-            table = try TOMLTable(string: text)
-        } catch let e as TOMLParseError {
-            throw ConfigError(issues: [ConfigIssue(file: file, key: nil, message: "line \(e.source.begin.line), column \(e.source.begin.column): \(e.description)")])
-        } catch {
-            throw ConfigError(issues: [ConfigIssue(file: file, key: nil, message: "not valid TOML: \(error)")])
-        }
+        let table = try ConfigLoader.toml(text, file: file)
         var reader = WebConfigReader(file: file, base: (file as NSString).deletingLastPathComponent)
         let config = reader.read(table)
         if !reader.issues.isEmpty { throw ConfigError(issues: reader.issues) }
