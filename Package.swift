@@ -213,7 +213,7 @@ let package = Package(
         .testTarget(
             name: "TouchpointDaemonTests",
             dependencies: [
-                "TouchpointTestSupport", "TouchpointControl", "TouchpointDomain", "TouchpointSystemd",
+                "TouchpointTestSupport", "TouchpointControl", "TouchpointDomain", "TouchpointSystemd", "TouchpointStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -2,16 +2,26 @@ import Foundation
 import TouchpointDomain
 import TouchpointStore
 
-/// Applies validated queue lines inside one write transaction: idempotency
-/// (duplicate or conflict), the booking rules, patient details, the jobs the
-/// planner makes of each event, rejects, and the read position, all
-/// committed together.
+/// Applies a batch of validated queue lines inside one write transaction:
+/// idempotency (duplicate or conflict), the booking rules, patient details,
+/// the jobs the planner makes of each event, rejects, and the read position,
+/// all committed together.
+///
+/// The batch is applied in three steps (README, "The ingest write path"):
+/// the rows its events touch are read first, in key order; the events are
+/// then applied one by one to that working set in memory, by the same domain
+/// rules as ever; and what changed is written once, in key order. A booking
+/// rescheduled twice in a batch, a patient whose details come with every
+/// booking, a job planned and re-planned: each row is written once, and the
+/// B-trees are walked in order rather than at random. (Events themselves
+/// are recorded as they are applied: their keys come in queue order.)
 struct IngestApplier {
     let store: StoreWriter
     let now: Date
     let rules: SchedulingRules
     let planner: Planner
     private(set) var counts = IngestCounts()
+    private var set = WorkingSet()
 
     init(_ store: StoreWriter, now: Date, rules: SchedulingRules) {
         self.store = store
@@ -24,17 +34,72 @@ struct IngestApplier {
     static func apply(_ lines: [IngestLine], position: QueuePosition, in store: StoreWriter,
                       now: Date, rules: SchedulingRules) throws -> IngestCounts {
         var applier = IngestApplier(store, now: now, rules: rules)
+        try applier.load(for: lines)
         for line in lines { try applier.apply(line) }
+        try applier.write()
         try store.advanceQueue(to: position, counts: applier.counts, now: now)
         return applier.counts
     }
+
+    // MARK: Reading what the batch touches
+
+    /// Reads, in key order, every row the batch's events name: their event
+    /// ids, bookings, the jobs of bookings that already exist, and patients.
+    mutating func load(for lines: [IngestLine]) throws {
+        var ids: [String] = []
+        var keys = Set<BookingKey>()
+        var patients = Set<String>()
+        ids.reserveCapacity(lines.count)
+        for line in lines {
+            guard case .success(let env) = line.parsed else { continue }
+            ids.append(env.id)
+            if let (kind, ref) = env.event.booking { keys.insert(BookingKey(kind: kind, ref: ref)) }
+            if let p = env.event.patient { patients.insert(p.id) }
+        }
+        for id in ids.sorted() where set.eventHashes[id] == nil {
+            if let hash = try store.appliedEventHash(id: id) { set.eventHashes[id] = hash }
+        }
+        for key in keys.sorted() {
+            let booking = try store.booking(key.kind, key.ref)
+            set.bookings[key] = .some(booking)
+            if let booking {
+                patients.insert(booking.patientID)
+                set.jobs[key] = try store.jobs(of: key.kind, key.ref)
+            }
+        }
+        for id in patients.sorted() {
+            set.patients[id] = .some(try store.patient(id: id))
+        }
+    }
+
+    private func booking(_ key: BookingKey) throws -> Booking? {
+        if let known = set.bookings[key] { return known }
+        return try store.booking(key.kind, key.ref)
+    }
+
+    private mutating func patient(_ id: String) throws -> Patient? {
+        if let known = set.patients[id] { return known }
+        let p = try store.patient(id: id)
+        set.patients[id] = .some(p)
+        return p
+    }
+
+    /// A booking's jobs as they stand in this batch.
+    private mutating func jobs(of key: BookingKey) throws -> [Job] {
+        if let known = set.jobs[key] { return known }
+        let j = try store.jobs(of: key.kind, key.ref)
+        set.jobs[key] = j
+        return j
+    }
+
+    // MARK: Applying, in memory
 
     mutating func apply(_ line: IngestLine) throws {
         switch line.parsed {
         case .failure(let reject):
             try record(reject, line)
         case .success(let env):
-            if let known = try store.appliedEventHash(id: env.id) {
+            if let known = set.eventHashes[env.id] {
                 if known == env.contentHash {
                     counts.duplicates += 1
                 } else {
@@ -44,18 +109,27 @@ struct IngestApplier {
             }
             var booking: Booking? = nil
             if let (kind, ref) = env.event.booking {
-                switch BookingLedger.apply(env.event, to: try store.booking(kind, ref), eventID: env.id, now: now) {
+                let key = BookingKey(kind: kind, ref: ref)
+                switch BookingLedger.apply(env.event, to: try self.booking(key), eventID: env.id, now: now) {
                 case .failure(let reject):
                     return try record(reject, line)
                 case .success(let b):
-                    try store.save(b, now: now)
+                    set.bookings[key] = .some(b)
+                    set.changedBookings.insert(key)
+                    if env.event.isBooking { set.jobs[key] = [] }
                     if case .surgeryDelayed(_, let expectedAt, _) = env.event { try store.addDelay(ref: ref, at: now, expectedAt: expectedAt) }
                     booking = b
                 }
             }
-            if let details = env.event.patient { try store.merge(details, now: now) }
+            if let details = env.event.patient {
+                var p = try patient(details.id) ?? Patient(id: details.id)
+                p.update(with: details)
+                set.patients[details.id] = .some(p)
+                set.changedPatients.insert(details.id)
+            }
             // The jobs change in the same transaction as the event that caused them.
             try plan(env.event, booking: booking)
+            set.eventHashes[env.id] = env.contentHash
             try store.recordApplied(env, line: line.line, offset: line.offset)
             counts.ingested += 1
         }
@@ -64,16 +138,34 @@ struct IngestApplier {
     private mutating func plan(_ event: QueueEvent, booking: Booking?) throws {
         var updates: [JobUpdate] = []
         if let b = booking {
-            let patient = try store.patient(id: b.patientID) ?? Patient(id: b.patientID)
-            let existing = event.isBooking ? [] : try store.jobs(of: b.kind, b.ref)
-            updates = planner.plan(event, booking: b, patient: patient, jobs: existing)
-        } else if let details = event.patient, details.deceased == true, let patient = try store.patient(id: details.id) {
-            updates = planner.patientChanged(patient, jobs: try store.pendingJobs(ofPatient: details.id))
+            let patient = try self.patient(b.patientID) ?? Patient(id: b.patientID)
+            updates = planner.plan(event, booking: b, patient: patient, jobs: try jobs(of: BookingKey(kind: b.kind, ref: b.ref)))
+        } else if let details = event.patient, details.deceased == true, let patient = try self.patient(details.id) {
+            updates = planner.patientChanged(patient, jobs: try pendingJobs(ofPatient: details.id))
         }
         for u in updates {
-            try store.save(u, rules: rules, now: now)
+            let key = BookingKey(kind: u.job.bookingKind, ref: u.job.ref)
+            var list = try jobs(of: key)
+            if let i = list.firstIndex(where: { $0.id == u.job.id }) {
+                list[i] = u.job
+            } else {
+                list.append(u.job)
+            }
+            set.jobs[key] = list
+            set.changedJobs[u.job.id] = key
+            set.changes.append((u.change, u.job.kind))
             counts.changedJobs = true
         }
+    }
+
+    /// A patient's pending jobs: the database's, with this batch's versions
+    /// of the bookings it has touched in their place.
+    private mutating func pendingJobs(ofPatient id: String) throws -> [Job] {
+        var out = try store.pendingJobs(ofPatient: id).filter { set.jobs[BookingKey(kind: $0.bookingKind, ref: $0.ref)] == nil }
+        for key in set.jobs.keys.sorted() {
+            out += set.jobs[key]!.filter { $0.patientID == id && $0.state.isPending }
+        }
+        return out
     }
 
     private mutating func record(_ reject: QueueReject, _ line: IngestLine) throws {
@@ -82,4 +174,45 @@ struct IngestApplier {
         counts.rejects.append(RejectedLine(line: line.line, offset: line.offset, reject: reject))
         try store.recordReject(reject, line: line.line, offset: line.offset, raw: line.raw, now: now)
     }
+
+    // MARK: Writing, once per row, in key order
+
+    func write() throws {
+        for key in set.changedBookings.sorted() {
+            if let b = set.bookings[key] ?? nil { try store.save(b, now: now) }
+        }
+        for id in set.changedPatients.sorted() {
+            if let p = set.patients[id] ?? nil { try store.save(p, now: now) }
+        }
+        for (id, key) in set.changedJobs.sorted(by: { $0.key < $1.key }) {
+            guard let job = set.jobs[key]?.first(where: { $0.id == id }) else { continue }
+            try store.save(job, rules: rules, now: now)
+        }
+        for (change, kind) in set.changes { try store.record(change, kind: kind) }
+    }
+}
+
+/// A booking's key, as the store keys it.
+struct BookingKey: Hashable, Comparable {
+    var kind: BookingKind
+    var ref: String
+
+    static func < (a: BookingKey, b: BookingKey) -> Bool {
+        a.kind.rawValue != b.kind.rawValue ? a.kind.rawValue < b.kind.rawValue : a.ref < b.ref
+    }
+}
+
+/// The rows one batch reads and changes. A value of `.some(nil)` is a row
+/// known not to exist (a booking about to be made).
+struct WorkingSet {
+    var eventHashes: [String: UInt64] = [:]
+    var bookings: [BookingKey: Booking?] = [:]
+    var patients: [String: Patient?] = [:]
+    /// Every job of each booking the batch touched, as it now stands.
+    var jobs: [BookingKey: [Job]] = [:]
+    var changedBookings = Set<BookingKey>()
+    var changedPatients = Set<String>()
+    var changedJobs: [String: BookingKey] = [:]
+    /// Each job change in order, for the history and the counts.
+    var changes: [(JobChange, JobKind)] = []
 }

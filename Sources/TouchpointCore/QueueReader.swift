@@ -88,9 +88,9 @@ final class QueueReader: @unchecked Sendable {
 
     private func readAll() -> Result<(IngestCounts, QueuePosition), StoreError> {
         var total = IngestCounts()
-        // A backlog gets the large writer cache until this read ends, however it ends.
+        // A backlog is checkpointed less often until this read ends, however it ends.
         var catchingUp = false
-        defer { if catchingUp { store.setWriterCache(.steady) } }
+        defer { if catchingUp { store.setCatchingUp(false) } }
         Blocking.check()
         var ahead: Batch? = nil
         while !stopping.load(ordering: .relaxed) {
@@ -113,7 +113,7 @@ final class QueueReader: @unchecked Sendable {
             if batch.lines.count >= Self.batchLines {
                 if !catchingUp {
                     catchingUp = true
-                    store.setWriterCache(.catchUp)
+                    store.setCatchingUp(true)
                 }
                 readAhead.start(on: readAheadLane) { self.readBatch(from: batch.position) }
             }
@@ -123,6 +123,10 @@ final class QueueReader: @unchecked Sendable {
                     try IngestApplier.apply(batch.lines, position: batch.position, in: w, now: now, rules: rules)
                 }
                 position = batch.position
+                // Each batch's working set is gone once it is committed: hand
+                // its pages back, so a catch-up's peak is one batch, not the
+                // heap's high-water mark.
+                if catchingUp { Heap.handBackFreePages() }
                 total += counts
                 total.rejects = []
                 logRejects(counts.rejects)
@@ -283,6 +287,9 @@ final class QueueReader: @unchecked Sendable {
         }
         var offset = position.offset
         var line = position.line
+        // Room for the lines this chunk probably holds (queue lines are about
+        // 200 bytes), so a backlog's batch is not grown by doubling.
+        batch.lines.reserveCapacity(min(Self.batchLines, n / 128 + 1))
         chunk.withUnsafeBufferPointer { buf in
             var start = 0
             while start < n && batch.lines.count < Self.batchLines {
@@ -308,7 +315,7 @@ final class QueueReader: @unchecked Sendable {
                 let bytes = UnsafeBufferPointer(rebasing: buf[start..<end])
                 if !Self.isBlank(bytes) {
                     // The raw line is kept for any reject (parse or store rules), for admins.
-                    batch.lines.append(IngestLine(line: line, offset: offset, parsed: parser.parse(bytes), raw: Array(bytes)))
+                    batch.lines.append(IngestLine(line: line, offset: offset, parsed: parser.parse(bytes), raw: chunk[start..<end]))
                 }
                 offset += nl + 1 - start
                 start = nl + 1

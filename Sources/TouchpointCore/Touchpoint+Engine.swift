@@ -144,11 +144,15 @@ extension Touchpoint {
     }
 
     /// The one-line summary systemd's `STATUS=` shows.
+    /// Sent after every engine run, so it reads only what is kept counted
+    /// (the queue's totals, the job counts): `status`'s patients and open
+    /// bookings are a count over every row, 20 ms each with a million
+    /// events' state.
     public func statusLine() async -> String {
-        guard let s = try? await store.statusSnapshot() else { return "running" }
-        let scheduled = s.jobCounts.values.reduce(0) { $0 + ($1[.scheduled] ?? 0) }
-        let callsDue = s.jobCounts[.checkinCall]?[.due] ?? 0
-        let escalated = s.jobCounts[.checkinCall]?[.escalated] ?? 0
-        return "\(s.totals.counts.ingested) events applied, \(s.totals.counts.rejected) rejected; \(scheduled) contacts scheduled, \(callsDue) calls due, \(escalated) escalated"
+        guard let (t, counts) = try? await store.read({ (try $0.queueTotals(), try $0.jobCounts()) }) else { return "running" }
+        let scheduled = counts.values.reduce(0) { $0 + ($1[.scheduled] ?? 0) }
+        let callsDue = counts[.checkinCall]?[.due] ?? 0
+        let escalated = counts[.checkinCall]?[.escalated] ?? 0
+        return "\(t.counts.ingested) events applied, \(t.counts.rejected) rejected; \(scheduled) contacts scheduled, \(callsDue) calls due, \(escalated) escalated"
     }
 }

@@ -128,7 +128,10 @@ public enum Daemon {
     static func serve(_ config: TouchpointConfig, _ templates: NoticeTemplates, logger: Logger, startup: BlockingLane) async throws -> Int32 {
         let lock = try await startup.run { try StateLock(stateDir: config.stateDir) }
         defer { withExtendedLifetime(lock) {} }
-        let store = try await Store.open(path: config.databasePath)
+        let store = try await Store.open(path: config.databasePath) { pending in
+            logger.notice("upgrading the database \(config.databasePath): \(pending.joined(separator: "; ")); on a large state this takes a while, and an interrupted upgrade is run again at the next start",
+                          metadata: ["MESSAGE_ID": "\(MessageID.schemaUpgrade)"])
+        }
         let c = config.control
         let missing = try await startup.run { [c.adminGroup, c.staffGroup].filter { UnixAccounts.gid(of: $0) == nil } }
         for group in missing {

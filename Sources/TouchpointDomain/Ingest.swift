@@ -25,10 +25,12 @@ public struct IngestLine: Sendable {
     public var line: Int
     public var offset: Int
     public var parsed: Result<QueueEnvelope, QueueReject>
-    /// The raw bytes, kept only for rejects (admins may see them with `rejects --show-line`).
-    public var raw: [UInt8]?
+    /// The raw bytes, kept only for rejects (admins may see them with
+    /// `rejects --show-line`): a slice of the chunk the line was read from,
+    /// so a batch of 20,000 lines holds one buffer, not 20,000 copies.
+    public var raw: ArraySlice<UInt8>?
 
-    public init(line: Int, offset: Int, parsed: Result<QueueEnvelope, QueueReject>, raw: [UInt8]?) {
+    public init(line: Int, offset: Int, parsed: Result<QueueEnvelope, QueueReject>, raw: ArraySlice<UInt8>?) {
         self.line = line
         self.offset = offset
         self.parsed = parsed

@@ -8,11 +8,16 @@ import TouchpointDomain
 enum Query: Hashable, CaseIterable {
     case jobByID, jobsOfBooking, pendingJobsOfPatient, historyOfJob, saveJob, insertHistory, addToJobCount
     case jobCounts, jobsToCheck, nextCheckAt, nextScheduledCheck, scheduledJobs, dueNotices
-    case bookingByKey, saveBooking, openBookingCount, patientByID, mergePatient, patientCount
+    case bookingByKey, saveBooking, openBookingCount, patientByID, savePatient, patientCount
     case eventHash, insertEvent, insertReject, rejects
     case deliveriesOfJob, firstDeliveryAt, insertDelivery, lastDelivery
     case attemptsOfCall, insertAttempt, insertDelay
     case insertAudit, setting, setSetting, queueTotals, advanceQueue
+
+    /// The notices the dispatcher sends: written once, for the query and
+    /// for the partial index that answers it (SQLite uses a partial index
+    /// only for a query whose WHERE names the index's terms).
+    static let dueNoticeFilter = "state = \(JobState.due.sqlLiteral) AND kind != \(JobKind.checkinCall.sqlLiteral) AND worklist IS NULL"
 
     var sql: String {
         let jobs = JobColumn.list()
@@ -34,22 +39,16 @@ enum Query: Hashable, CaseIterable {
             return "SELECT next_check_at FROM jobs WHERE next_check_at IS NOT NULL AND state = \(JobState.scheduled.sqlLiteral) ORDER BY next_check_at LIMIT 1"
         case .scheduledJobs: return "SELECT \(jobs) FROM jobs WHERE state IN (\(JobState.scheduled.sqlLiteral), \(JobState.due.sqlLiteral))"
         case .dueNotices:
-            return "SELECT \(jobs) FROM jobs WHERE state = \(JobState.due.sqlLiteral) AND kind != \(JobKind.checkinCall.sqlLiteral) AND worklist IS NULL ORDER BY due_at LIMIT ?"
+            return "SELECT \(jobs) FROM jobs WHERE \(Self.dueNoticeFilter) ORDER BY due_at LIMIT ?"
         case .bookingByKey: return "SELECT \(BookingColumn.list) FROM bookings WHERE kind = ? AND ref = ?"
         case .saveBooking:
             return "INSERT OR REPLACE INTO bookings (\(BookingColumn.list), updated_at) VALUES (\(BookingColumn.allCases.map { _ in "?" }.joined(separator: ", ")), ?)"
         case .openBookingCount: return "SELECT count(*) FROM bookings WHERE cancelled = 0"
         case .patientByID: return "SELECT \(PatientColumn.list) FROM patients WHERE id = ?"
-        case .mergePatient:
-            // The details an event gives are merged into what is known: absent
-            // fields keep their value; deceased never goes back to false.
+        case .savePatient:
             return """
-                INSERT INTO patients (id, nhs_number, name, phone, email, channel, opted_out, voicemail_ok, deceased, updated_at)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, coalesce(?7, 0), coalesce(?8, 0), coalesce(?9, 0), ?10)
-                ON CONFLICT (id) DO UPDATE SET
-                    nhs_number = coalesce(?2, nhs_number), name = coalesce(?3, name), phone = coalesce(?4, phone),
-                    email = coalesce(?5, email), channel = coalesce(?6, channel), opted_out = coalesce(?7, opted_out),
-                    voicemail_ok = coalesce(?8, voicemail_ok), deceased = max(deceased, coalesce(?9, 0)), updated_at = ?10
+                INSERT OR REPLACE INTO patients (id, nhs_number, name, phone, email, channel, opted_out, voicemail_ok, deceased, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         case .patientCount: return "SELECT count(*) FROM patients"
         case .eventHash: return "SELECT hash FROM events WHERE id = ?"

@@ -349,7 +349,8 @@ extension StoreReading {
 
     public func lastExportDay() throws -> LocalDate? { try setting(.lastExport).flatMap { LocalDate(iso: $0) } }
 
-    public func statusSnapshot() throws -> StatusSnapshot {
+    /// Jobs by kind and state, as kept counted (one small table).
+    public func jobCounts() throws -> [JobKind: [JobState: Int]] {
         var counts: [JobKind: [JobState: Int]] = [:]
         let rows: [(JobKind, JobState, Int)] = try statement(.jobCounts).all(db) { r in
             (try r.value(0, as: JobKind.self), try r.value(1, as: JobState.self), Int(r.int(2) ?? 0))
@@ -357,9 +358,13 @@ extension StoreReading {
         for (kind, state, n) in rows {
             counts[kind, default: [:]][state] = n
         }
-        return StatusSnapshot(
+        return counts
+    }
+
+    public func statusSnapshot() throws -> StatusSnapshot {
+        StatusSnapshot(
             totals: try queueTotals(), patients: try count(.patientCount), bookings: try count(.openBookingCount),
-            jobCounts: counts, nextDueAt: try instant(.nextScheduledCheck), lastDispatch: try instant(.lastDelivery),
+            jobCounts: try jobCounts(), nextDueAt: try instant(.nextScheduledCheck), lastDispatch: try instant(.lastDelivery),
             paused: try isDispatchPaused(), deliveries: try deliveryCounts())
     }
 

@@ -21,7 +21,13 @@ public struct StoreWriter: StoreReading {
     /// Saves a job as a rule left it, with its history line; `rules` set when
     /// the engine next looks at it.
     public func save(_ u: JobUpdate, rules: SchedulingRules, now: Date) throws {
-        let j = u.job
+        try save(u.job, rules: rules, now: now)
+        try record(u.change, kind: u.job.kind)
+    }
+
+    /// Saves a job's row as it now stands (ingest writes each changed job
+    /// once per batch, and its changes with `record`).
+    public func save(_ j: Job, rules: SchedulingRules, now: Date) throws {
         let s = try statement(.saveJob)
         s.bind(.id, j.id); s.bind(.kind, j.kind.rawValue); s.bind(.bookingKind, j.bookingKind.rawValue)
         s.bind(.ref, j.ref); s.bind(.patientID, j.patientID); s.bind(.state, j.state.rawValue)
@@ -36,10 +42,14 @@ public struct StoreWriter: StoreReading {
         s.bind(JobColumn.end + 1, now)
         s.bind(JobColumn.end + 2, j.nextCheck(rules: rules))
         try s.run(db)
-        try addHistory(u.change)
-        if u.change.from != u.change.to {
-            if let from = u.change.from { count(j.kind, from, -1) }
-            count(j.kind, u.change.to, 1)
+    }
+
+    /// Records a change of a job: its history line and the counts `status` shows.
+    public func record(_ c: JobChange, kind: JobKind) throws {
+        try addHistory(c)
+        if c.from != c.to {
+            if let from = c.from { count(kind, from, -1) }
+            count(kind, c.to, 1)
         }
     }
 
@@ -103,12 +113,12 @@ public struct StoreWriter: StoreReading {
         try s.run(db)
     }
 
-    /// Merges the details an event gives into the patient's record.
-    public func merge(_ p: PatientDetails, now: Date) throws {
-        let s = try statement(.mergePatient)
+    /// Saves a patient's record as it now stands (ingest merges an event's
+    /// details in memory: `Patient.update(with:)`).
+    public func save(_ p: Patient, now: Date) throws {
+        let s = try statement(.savePatient)
         s.bind(1, p.id); s.bind(2, p.nhsNumber); s.bind(3, p.name); s.bind(4, p.phone); s.bind(5, p.email)
-        s.bind(6, p.channel?.rawValue); s.bind(7, p.optedOut); s.bind(8, p.voicemailOK)
-        s.bind(9, p.deceased == true ? true : nil); s.bind(10, now)
+        s.bind(6, p.channel?.rawValue); s.bind(7, p.optedOut); s.bind(8, p.voicemailOK); s.bind(9, p.deceased); s.bind(10, now)
         try s.run(db)
     }
 
@@ -121,7 +131,7 @@ public struct StoreWriter: StoreReading {
     }
 
     /// Records a rejected line; the raw line is kept for admins only.
-    public func recordReject(_ reject: QueueReject, line: Int, offset: Int, raw: [UInt8]?, now: Date) throws {
+    public func recordReject(_ reject: QueueReject, line: Int, offset: Int, raw: ArraySlice<UInt8>?, now: Date) throws {
         let s = try statement(.insertReject)
         s.bind(1, line); s.bind(2, offset); s.bind(3, reject.eventID); s.bind(4, reject.code.rawValue)
         s.bind(5, reject.message); s.bind(6, raw.map { String(decoding: $0, as: UTF8.self) }); s.bind(7, now)

@@ -29,11 +29,12 @@ public enum MessageID {
     public static let jobDone = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b11"
     public static let callListsWritten = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b12"
     public static let logsDropped = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b13"
+    public static let schemaUpgrade = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b14"
 
     /// Every id, for the catalog check.
     public static let all = [started, stopped, ingested, rejected, queueRotated, queueUnreadable, configReloaded,
                              configRefused, controlDenied, stateError, jobDue, jobExpired, jobEscalated, jobSuppressed,
-                             jobPlanned, jobCancelled, jobDone, callListsWritten, logsDropped]
+                             jobPlanned, jobCancelled, jobDone, callListsWritten, logsDropped, schemaUpgrade]
 }
 
 /// Where log lines go: the journal's native protocol, or standard error.

@@ -38,7 +38,7 @@ public struct WebServer: Service {
         // seconds only) and the heap's free pages go back.
         connections = Connections { [lists = app.lists] in
             lists.drop()
-            malloc_trim(0)
+            Heap.handBackFreePages()
         }
     }
 

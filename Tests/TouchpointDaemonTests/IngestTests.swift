@@ -162,6 +162,14 @@ let start = LocalDate(year: 2026, month: 12, day: 1)
         #expect(try query(h, "SELECT count(DISTINCT line) FROM events") == total)
         #expect(try query(h, "SELECT min(line) FROM events") == 1)
         #expect(try query(h, "SELECT max(line) FROM events") == total)
+        // Planning happened exactly once too: each job was created once, and
+        // the counts status keeps agree with the jobs themselves.
+        #expect(try query(h, "SELECT count(*) FROM (SELECT job_id FROM job_history WHERE from_state IS NULL GROUP BY job_id HAVING count(*) > 1)") == 0)
+        #expect(try query(h, "SELECT count(*) FROM jobs WHERE id NOT IN (SELECT job_id FROM job_history)") == 0)
+        #expect(try query(h, """
+            SELECT count(*) FROM (SELECT kind, state, count(*) FROM jobs GROUP BY kind, state
+                                  EXCEPT SELECT kind, state, n FROM job_counts WHERE n != 0)
+            """) == 0)
         try h.stop()
     }
 
