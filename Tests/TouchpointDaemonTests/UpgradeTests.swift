@@ -23,15 +23,18 @@ func rows(_ h: DaemonHarness, _ sql: String) throws -> [String] {
     /// `queue.jsonl.gz`: 4,000 generated lines (`gen-queue.py --events 4000
     /// --start 2099-01-05 --seed 7 --bad-every 97`), fictional patients.
     /// `release.sqlite.gz`: the state `touchpointd` bde8e65 left after reading
-    /// the first 3,000 of them (2,970 applied, 30 rejected), vacuumed.
+    /// the first 3,000 of them (2,970 applied, 30 rejected) with `time_zone =
+    /// "Etc/UTC"`, vacuumed.
     static let fixtures = DaemonHarness.repoRoot + "/Tests/Fixtures/release-bde8e65"
 
-    /// The harness's config in the zone the fixture was made in.
-    static func london(_ h: DaemonHarness) throws -> String {
+    /// The harness's config in the zone the fixture was made in (UTC: a
+    /// fixed zone, and every booking in it is in 2099, so nothing here
+    /// depends on the hour the test runs).
+    static func utc(_ h: DaemonHarness) throws -> String {
         let config = h.config()
         let zone = "time_zone = \"\(h.time.zoneIdentifier)\""
         try #require(config.contains(zone))
-        return config.replacingOccurrences(of: zone, with: "time_zone = \"Europe/London\"")
+        return config.replacingOccurrences(of: zone, with: "time_zone = \"Etc/UTC\"")
     }
 
     /// Unpacks `path` into `file`, byte for byte.
@@ -67,8 +70,8 @@ func rows(_ h: DaemonHarness, _ sql: String) throws -> [String] {
 
     @Test func aDatabaseMadeByThePreviousReleaseIsCarriedOnAsIfThisReleaseHadMadeItAll() throws {
         let fresh = try DaemonHarness()
-        // The release read the queue's local times in Europe/London.
-        try fresh.writeConfig(Self.london(fresh))
+        // The release read the queue's local times in UTC.
+        try fresh.writeConfig(Self.utc(fresh))
         let unpacked = fresh.dir + "/all.jsonl"
         try Self.gunzip(Self.fixtures + "/queue.jsonl.gz", to: unpacked)
         let lines = try String(contentsOfFile: unpacked, encoding: .utf8).split(separator: "\n").map(String.init)
@@ -76,7 +79,7 @@ func rows(_ h: DaemonHarness, _ sql: String) throws -> [String] {
 
         // The upgraded daemon: the release's state and the queue file it read.
         let upgraded = try DaemonHarness()
-        try upgraded.writeConfig(Self.london(upgraded))
+        try upgraded.writeConfig(Self.utc(upgraded))
         try upgraded.appendLines(Array(lines[..<3000]))
         try FileManager.default.createDirectory(atPath: upgraded.stateDir, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
