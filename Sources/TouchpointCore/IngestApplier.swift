@@ -110,10 +110,12 @@ struct IngestApplier {
             var booking: Booking? = nil
             if let (kind, ref) = env.event.booking {
                 let key = BookingKey(kind: kind, ref: ref)
-                switch BookingLedger.apply(env.event, to: try self.booking(key), eventID: env.id, now: now) {
+                let before = try self.booking(key)
+                switch BookingLedger.apply(env.event, to: before, eventID: env.id, now: now) {
                 case .failure(let reject):
                     return try record(reject, line)
                 case .success(let b):
+                    set.openBookings += (b.cancelled ? 0 : 1) - (before.map { $0.cancelled ? 0 : 1 } ?? 0)
                     set.bookings[key] = .some(b)
                     set.changedBookings.insert(key)
                     if env.event.isBooking { set.jobs[key] = [] }
@@ -122,7 +124,9 @@ struct IngestApplier {
                 }
             }
             if let details = env.event.patient {
-                var p = try patient(details.id) ?? Patient(id: details.id)
+                let known = try patient(details.id)
+                if known == nil { set.newPatients += 1 }
+                var p = known ?? Patient(id: details.id)
                 p.update(with: details)
                 set.patients[details.id] = .some(p)
                 set.changedPatients.insert(details.id)
@@ -189,6 +193,7 @@ struct IngestApplier {
             try store.save(job, rules: rules, now: now)
         }
         for (change, kind) in set.changes { try store.record(change, kind: kind) }
+        try store.addToCounts(patients: set.newPatients, openBookings: set.openBookings)
     }
 }
 
@@ -213,6 +218,9 @@ struct WorkingSet {
     var changedBookings = Set<BookingKey>()
     var changedPatients = Set<String>()
     var changedJobs: [String: BookingKey] = [:]
+    /// Patients first seen, and the change in bookings not cancelled.
+    var newPatients = 0
+    var openBookings = 0
     /// Each job change in order, for the history and the counts.
     var changes: [(JobChange, JobKind)] = []
 }

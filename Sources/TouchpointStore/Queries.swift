@@ -8,7 +8,7 @@ import TouchpointDomain
 enum Query: Hashable, CaseIterable {
     case jobByID, jobsOfBooking, pendingJobsOfPatient, historyOfJob, saveJob, insertHistory, addToJobCount
     case jobCounts, jobsToCheck, nextCheckAt, nextScheduledCheck, scheduledJobs, dueNotices
-    case bookingByKey, saveBooking, openBookingCount, patientByID, savePatient, patientCount
+    case bookingByKey, saveBooking, openBookingCount, patientByID, savePatient, patientCount, addToRecordCounts
     case eventHash, insertEvent, insertReject, rejects
     case deliveriesOfJob, firstDeliveryAt, insertDelivery, lastDelivery
     case attemptsOfCall, insertAttempt, insertDelay
@@ -43,14 +43,15 @@ enum Query: Hashable, CaseIterable {
         case .bookingByKey: return "SELECT \(BookingColumn.list) FROM bookings WHERE kind = ? AND ref = ?"
         case .saveBooking:
             return "INSERT OR REPLACE INTO bookings (\(BookingColumn.list), updated_at) VALUES (\(BookingColumn.allCases.map { _ in "?" }.joined(separator: ", ")), ?)"
-        case .openBookingCount: return "SELECT count(*) FROM bookings WHERE cancelled = 0"
+        case .openBookingCount: return "SELECT open_bookings FROM queue_state WHERE id = 1"
         case .patientByID: return "SELECT \(PatientColumn.list) FROM patients WHERE id = ?"
         case .savePatient:
             return """
                 INSERT OR REPLACE INTO patients (id, nhs_number, name, phone, email, channel, opted_out, voicemail_ok, deceased, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
-        case .patientCount: return "SELECT count(*) FROM patients"
+        case .patientCount: return "SELECT patients FROM queue_state WHERE id = 1"
+        case .addToRecordCounts: return "UPDATE queue_state SET patients = patients + ?, open_bookings = open_bookings + ? WHERE id = 1"
         case .eventHash: return "SELECT hash FROM events WHERE id = ?"
         case .insertEvent: return "INSERT INTO events (id, hash, type, ref, line, offset) VALUES (?, ?, ?, ?, ?, ?)"
         case .insertReject: return "INSERT INTO rejects (line, offset, event_id, code, message, raw, at) VALUES (?, ?, ?, ?, ?, ?, ?)"

@@ -162,6 +162,9 @@ let start = LocalDate(year: 2026, month: 12, day: 1)
         #expect(try query(h, "SELECT count(DISTINCT line) FROM events") == total)
         #expect(try query(h, "SELECT min(line) FROM events") == 1)
         #expect(try query(h, "SELECT max(line) FROM events") == total)
+        // The kept counts status shows agree with the tables.
+        #expect(s.patients == (try query(h, "SELECT count(*) FROM patients")))
+        #expect(s.bookings == (try query(h, "SELECT count(*) FROM bookings WHERE cancelled = 0")))
         // Planning happened exactly once too: each job was created once, and
         // the counts status keeps agree with the jobs themselves.
         #expect(try query(h, "SELECT count(*) FROM (SELECT job_id FROM job_history WHERE from_state IS NULL GROUP BY job_id HAVING count(*) > 1)") == 0)

@@ -11,8 +11,6 @@ import TouchpointTestSupport
 @Suite struct QueryPlanTests {
     /// Statements that read a whole table on purpose, each with why it may.
     static let scans: [Query: String] = [
-        .patientCount: "status only, cached until the next write",
-        .openBookingCount: "status only, cached until the next write",
         .scheduledJobs: "a reload re-plans every pending job",
         .jobCounts: "job_counts is one row per kind and state",
         .rejects: "newest first by rowid, LIMIT",

@@ -114,6 +114,13 @@ func rows(_ h: DaemonHarness, _ sql: String) throws -> [String] {
         let f = try fresh.status()
         try fresh.stop()
 
+        // The counts v11 keeps: set from the release's tables by the
+        // upgrade, carried on by ingest, equal to the tables in both.
+        for (status, h) in [(s, upgraded), (f, fresh)] {
+            #expect(["int64(\(status.patients))"] == (try rows(h, "SELECT count(*) FROM patients")))
+            #expect(["int64(\(status.bookings))"] == (try rows(h, "SELECT count(*) FROM bookings WHERE cancelled = 0")))
+        }
+        #expect(s.patients == f.patients && s.bookings == f.bookings)
         #expect(s.queue.ingested == f.queue.ingested)
         #expect(s.queue.rejected == f.queue.rejected)
         #expect(s.queue.duplicates == 0 && f.queue.duplicates == 0)
@@ -138,10 +145,16 @@ func rows(_ h: DaemonHarness, _ sql: String) throws -> [String] {
         let before = try h.status()
         try h.stop()
         let v10 = "SELECT count(*) FROM grdb_migrations WHERE identifier LIKE 'v10:%'"
-        /// The database as the release left it: v10 only adds an index.
+        /// The database as the release left it: v10 adds an index, v11 two
+        /// counts to the queue's row (which the release's code never reads).
         func downgrade() throws {
             let db = try DatabaseQueue(path: h.databasePath)
-            try db.write { try $0.execute(sql: "DROP INDEX IF EXISTS jobs_due_notices; DELETE FROM grdb_migrations WHERE identifier LIKE 'v10:%'") }
+            try db.write {
+                try $0.execute(sql: "DROP INDEX IF EXISTS jobs_due_notices; DELETE FROM grdb_migrations WHERE identifier LIKE 'v10:%' OR identifier LIKE 'v11:%'")
+                if try $0.columns(in: "queue_state").contains(where: { $0.name == "patients" }) {
+                    try $0.execute(sql: "ALTER TABLE queue_state DROP COLUMN patients; ALTER TABLE queue_state DROP COLUMN open_bookings")
+                }
+            }
             try db.close()
         }
         var interrupted = 0
@@ -169,6 +182,7 @@ func rows(_ h: DaemonHarness, _ sql: String) throws -> [String] {
         #expect(after.queue.ingested == before.queue.ingested && after.queue.ingested == 200_000)
         #expect(after.queue.duplicates == 0 && after.queue.rejected == 0)
         #expect(after.jobs == before.jobs)
+        #expect(after.patients == before.patients && after.bookings == before.bookings)
         #expect(try rows(h, Self.countsDisagree) == ["int64(0)"])
     }
 }
