@@ -12,9 +12,11 @@ import TouchpointStore
 /// then applied one by one to that working set in memory, by the same domain
 /// rules as ever; and what changed is written once, in key order. A booking
 /// rescheduled twice in a batch, a patient whose details come with every
-/// booking, a job planned and re-planned: each row is written once, and the
-/// B-trees are walked in order rather than at random. (Events themselves
-/// are recorded as they are applied: their keys come in queue order.)
+/// booking, a job planned and re-planned: each row is written once, and a
+/// batch goes through each B-tree in key order. (Events themselves are
+/// recorded as they are applied: their keys come in queue order.) It gained
+/// 4 % on a million events against a statement per event: most of a
+/// catch-up is the pages the workload changes at random (README).
 struct IngestApplier {
     let store: StoreWriter
     let now: Date
