@@ -17,12 +17,10 @@ func query(_ h: DaemonHarness, _ sql: String) throws -> Int? {
     return try db.read { db in try Int.fetchOne(db, sql: sql) }
 }
 
-let start = LocalDate(year: 2026, month: 12, day: 1)
-
 @Suite(.serialized) struct IngestTests {
     @Test func tenThousandGeneratedEventsWithNoRejects() throws {
         let h = try DaemonHarness()
-        try QueueGenerator.write(.init(events: 10_000, start: start, seed: 7), to: h.queuePath)
+        try QueueGenerator.write(.init(events: 10_000, start: h.time.day(10), seed: 7), to: h.queuePath)
         try h.start()
         let s = try h.status()
         #expect(s.queue.ingested == 10_000)
@@ -44,7 +42,7 @@ let start = LocalDate(year: 2026, month: 12, day: 1)
 
     @Test func everyFiftiethLineBrokenIsRejectedWithItsCode() throws {
         let h = try DaemonHarness()
-        let broken = try QueueGenerator.write(.init(events: 10_000, start: start, seed: 11, badEvery: 50), to: h.queuePath)
+        let broken = try QueueGenerator.write(.init(events: 10_000, start: h.time.day(10), seed: 11, badEvery: 50), to: h.queuePath)
         #expect(broken.count == 200)
         try h.start()
         let s = try h.status()
@@ -134,7 +132,7 @@ let start = LocalDate(year: 2026, month: 12, day: 1)
     @Test func killNineInTheMiddleOfALargeIngestLosesNothingAndDoublesNothing() throws {
         let h = try DaemonHarness()
         let total = 200_000
-        try QueueGenerator.write(.init(events: total, start: start, seed: 3), to: h.queuePath)
+        try QueueGenerator.write(.init(events: total, start: h.time.day(10), seed: 3), to: h.queuePath)
         let size = try FileManager.default.attributesOfItem(atPath: h.queuePath)[.size] as! Int
         var kills = 0
         // Crash it at three different points of the ingest, then let it finish.

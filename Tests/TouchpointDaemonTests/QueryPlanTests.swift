@@ -14,7 +14,6 @@ import TouchpointTestSupport
         .scheduledJobs: "a reload re-plans every pending job",
         .jobCounts: "job_counts is one row per kind and state",
         .rejects: "newest first by rowid, LIMIT",
-        .lastDelivery: "status only (not STATUS=, which the engine sends after each run), cached until the next write",
     ]
 
     @Test func everyStatementOnAHotPathUsesAnIndex() async throws {
@@ -45,5 +44,6 @@ import TouchpointTestSupport
             }
         }
         #expect(plans.first { $0.0 == .dueNotices }?.1.contains { $0.contains("jobs_due_notices") } == true)
+        #expect(plans.first { $0.0 == .lastDelivery }?.1.contains { $0.contains("deliveries_sent") } == true)
     }
 }

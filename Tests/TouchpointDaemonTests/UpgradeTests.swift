@@ -145,12 +145,16 @@ func rows(_ h: DaemonHarness, _ sql: String) throws -> [String] {
         let before = try h.status()
         try h.stop()
         let v10 = "SELECT count(*) FROM grdb_migrations WHERE identifier LIKE 'v10:%'"
-        /// The database as the release left it: v10 adds an index, v11 two
-        /// counts to the queue's row (which the release's code never reads).
+        /// The database as the release left it: v10 and v12 add an index
+        /// each, v11 two counts to the queue's row (which the release's code
+        /// never reads).
         func downgrade() throws {
             let db = try DatabaseQueue(path: h.databasePath)
             try db.write {
-                try $0.execute(sql: "DROP INDEX IF EXISTS jobs_due_notices; DELETE FROM grdb_migrations WHERE identifier LIKE 'v10:%' OR identifier LIKE 'v11:%'")
+                try $0.execute(sql: """
+                    DROP INDEX IF EXISTS jobs_due_notices; DROP INDEX IF EXISTS deliveries_sent;
+                    DELETE FROM grdb_migrations WHERE identifier LIKE 'v10:%' OR identifier LIKE 'v11:%' OR identifier LIKE 'v12:%'
+                    """)
                 if try $0.columns(in: "queue_state").contains(where: { $0.name == "patients" }) {
                     try $0.execute(sql: "ALTER TABLE queue_state DROP COLUMN patients; ALTER TABLE queue_state DROP COLUMN open_bookings")
                 }
