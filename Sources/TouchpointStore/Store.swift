@@ -122,6 +122,12 @@ public final class Store: Sendable {
         config.qos = .default
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA foreign_keys = ON")
+            // A sort larger than the page cache (an index built by a
+            // migration, a large ORDER BY) would otherwise go to unlinked
+            // files in /var/tmp: building an index on patient ids over a
+            // million events' state opened two there (measured with strace).
+            // Patient data stays in the state database: sort in memory.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)

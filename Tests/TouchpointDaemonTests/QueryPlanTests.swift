@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import GRDB
 import GRDBSQLite
 import Testing
@@ -45,5 +48,43 @@ import TouchpointTestSupport
         }
         #expect(plans.first { $0.0 == .dueNotices }?.1.contains { $0.contains("jobs_due_notices") } == true)
         #expect(plans.first { $0.0 == .lastDelivery }?.1.contains { $0.contains("deliveries_sent") } == true)
+    }
+}
+
+/// Patient data stays in the state database: a sort larger than SQLite's page
+/// cache is done in memory, never in a temporary file.
+@Suite(.serialized) struct TemporaryFileTests {
+    @Test func aSortLargerThanTheCacheOpensNoTemporaryFile() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sorts-\(UUID().uuidString)").path
+        let temp = dir + "/temp"
+        try FileManager.default.createDirectory(atPath: temp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // SQLite unlinks a temporary file as soon as it has opened it; the
+        // kernel still reports its creation.
+        let watch = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        #expect(watch >= 0)
+        defer { close(watch) }
+        #expect(inotify_add_watch(watch, temp, UInt32(IN_CREATE)) >= 0)
+        let store = try await Store.open(path: dir + "/touchpoint.sqlite")
+        let (sorted, mode) = try await store.read { r in
+            let db = r.transaction.db
+            // (Process-wide: this suite runs alone, and the default comes back.)
+            try db.execute(sql: "PRAGMA temp_store_directory = '\(temp)'")
+            defer { try? db.execute(sql: "PRAGMA temp_store_directory = ''") }
+            // 30 MB of random keys against a 2 MiB reader cache.
+            let rows = try Row.fetchCursor(db, sql: """
+                WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 150000)
+                SELECT randomblob(200) AS b FROM n ORDER BY b
+                """)
+            var count = 0
+            while try rows.next() != nil { count += 1 }
+            return (count, try Int.fetchOne(db, sql: "PRAGMA temp_store"))
+        }
+        await store.close()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let created = read(watch, &buffer, buffer.count)
+        #expect(sorted == 150_000)
+        #expect(created < 0 && errno == EAGAIN, "SQLite created a temporary file in \(temp)")
+        #expect(mode == 2)
     }
 }
