@@ -104,7 +104,7 @@ extension Touchpoint {
             loaded = try await lane.run {
                 do throws(ConfigError) {
                     let config = try ConfigLoader.load(path: file)
-                    return .success((config, try NoticeTemplates.load(directory: config.templatesDir, configFile: config.file, contacts: config.contacts)))
+                    return .success((config, try NoticeTemplates.load(for: config)))
                 } catch {
                     return .failure(error)
                 }

@@ -47,12 +47,13 @@ public struct CallList: Sendable, Equatable {
     /// A configured worklist; nil for the check-in calls.
     public var list: String?
     /// The configured worklists there are.
-    public var lists: [String] = []
+    public var lists: [String]
     public var rows: [CallRow]
 
     public init(day: LocalDate?, ward: String?, escalated: Bool, hospital: String, timeZone: TimeZone, maxAttempts: Int,
-                list: String? = nil, rows: [CallRow]) {
+                list: String? = nil, lists: [String] = [], rows: [CallRow]) {
         self.list = list
+        self.lists = lists
         self.maxAttempts = maxAttempts
         self.day = day
         self.ward = ward
@@ -78,10 +79,8 @@ extension Touchpoint {
         let rows = try await stored("reading the call list") {
             try await store.read { try $0.calls(day: date, ward: ward, escalated: escalated, list: list, clock: clock) }
         }
-        var out = CallList(day: escalated ? nil : date, ward: ward, escalated: escalated, hospital: config.hospital.name,
-                           timeZone: clock.timeZone, maxAttempts: config.schedulingRules.maxAttempts, list: list, rows: rows)
-        out.lists = lists
-        return out
+        return CallList(day: escalated ? nil : date, ward: ward, escalated: escalated, hospital: config.hospital.name,
+                        timeZone: clock.timeZone, maxAttempts: config.schedulingRules.maxAttempts, list: list, lists: lists, rows: rows)
     }
 
     /// Records what happened on a call: the job's history and the audit name

@@ -144,9 +144,8 @@ extension Touchpoint {
     }
 
     /// The one-line summary systemd's `STATUS=` shows.
-    /// Sent after every engine run, so it reads only what is kept counted
-    /// (the queue's totals, the job counts), not `status`'s whole snapshot:
-    /// its last dispatch is a look over every delivery.
+    /// Sent after every engine run, so it reads only the two rows it needs
+    /// (the queue's totals, the kept job counts), not `status`'s whole snapshot.
     public func statusLine() async -> String {
         guard let (t, counts) = try? await store.read({ (try $0.queueTotals(), try $0.jobCounts()) }) else { return "running" }
         let scheduled = counts.values.reduce(0) { $0 + ($1[.scheduled] ?? 0) }

@@ -44,7 +44,7 @@ public enum Daemon {
     public static func checkConfig(path: String) -> Int32 {
         do {
             let config = try ConfigLoader.load(path: path)
-            _ = try NoticeTemplates.load(directory: config.templatesDir, configFile: config.file, contacts: config.contacts)
+            _ = try NoticeTemplates.load(for: config)
             print("\(config.file): configuration and templates are valid")
             return 0
         } catch {
@@ -79,7 +79,7 @@ public enum Daemon {
         let loaded = try? await startup.run { () -> Result<(TouchpointConfig, NoticeTemplates), ConfigError> in
             do throws(ConfigError) {
                 let config = try ConfigLoader.load(path: options.configPath)
-                return .success((config, try NoticeTemplates.load(directory: config.templatesDir, configFile: config.file, contacts: config.contacts)))
+                return .success((config, try NoticeTemplates.load(for: config)))
             } catch {
                 return .failure(error)
             }

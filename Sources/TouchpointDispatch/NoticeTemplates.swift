@@ -29,14 +29,17 @@ public struct NoticeTemplates: Sendable {
     public static let contactValues: Set<String> = ["patient.name", "patient.first_name", "hospital.name", "hospital.phone",
                                                     "date", "time", "revision", "clinic", "mode", "service"]
 
-    /// Loads and checks every template a notice may need (every notice kind,
-    /// built in or configured in `contacts`, both channels).
-    public static func load(directory: String, configFile: String, contacts: [ContactRule] = []) throws(ConfigError) -> NoticeTemplates {
+    /// Loads and checks every template a notice of `config` may need (every
+    /// notice kind, built in or configured in its contacts, both channels),
+    /// from its `templates_dir`.
+    public static func load(for config: TouchpointConfig) throws(ConfigError) -> NoticeTemplates {
+        let (directory, configFile) = (config.templatesDir, config.file)
         var issues: [ConfigIssue] = []
         var out: [String: Compiled] = [:]
         var values = Self.values
-        for c in contacts where c.worklist == nil { values[c.kind] = contactValues }
-        for kind in [JobKind.waitNotice, .openAccessInfo] + contacts.filter({ $0.worklist == nil }).map(\.kind) {
+        let configured = config.contacts.filter { $0.worklist == nil }.map(\.kind)
+        for kind in configured { values[kind] = contactValues }
+        for kind in [JobKind.waitNotice, .openAccessInfo] + configured {
             for channel in channels {
                 let name = "\(kind.rawValue).\(channel.rawValue).mustache"
                 let path = (directory as NSString).appendingPathComponent(name)

@@ -23,8 +23,6 @@ public struct ContactResult: Equatable, Sendable {
         call ? [.calledOnDay, .calledLater, .notCalled, .notRequired] : [.onTime, .late, .suppressed, .failed, .notSent]
     }
 
-    public var categories: [PledgeMeasure] { Self.categories(worklist != nil) }
-
     /// On time (or called on the planned day) out of those counted, less the
     /// suppressed (or not required).
     public var headline: Headline {

@@ -83,6 +83,8 @@ public struct ContactRule: Equatable, Sendable {
     public static func isCode(_ s: String) -> Bool {
         s.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
     }
+
+    /// The worklist of a contact made by staff; nil for a notice.
     public var worklist: String? {
         if case .list(let name) = to { return name }
         return nil

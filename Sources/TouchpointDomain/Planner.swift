@@ -335,17 +335,9 @@ public struct Planner: Sendable {
     /// nothing changes. A pending job of a contact no longer configured is
     /// cancelled.
     public func replan(_ job: Job, booking b: Booking) -> JobUpdate? {
-        if !job.kind.isBuiltIn {
-            guard job.state.isPending else { return nil }
-            guard let rule = rules.contacts.first(where: { $0.kind == job.kind }) else {
-                return update(job, to: .cancelled, "contact \(job.kind) removed from the configuration")
-            }
-            guard job.state == .scheduled, job.attempts == 0, rule.applies(to: b), let p = contactPlan(rule, b) else { return nil }
-            var j = job
-            (j.dueAt, j.expiresAt, j.callDay, j.rule) = (p.dueAt, p.expiresAt, p.callDay, p.rule)
-            j.worklist = rule.worklist
-            guard j != job else { return nil }
-            return update(j, to: .scheduled, "re-planned: the configuration changed (due \(local(job.dueAt)) -> \(local(j.dueAt)))")
+        let contact = job.kind.isBuiltIn ? nil : rules.contacts.first { $0.kind == job.kind }
+        if !job.kind.isBuiltIn, contact == nil, job.state.isPending {
+            return update(job, to: .cancelled, "contact \(job.kind) removed from the configuration")
         }
         guard job.state == .scheduled else { return nil }
         var j = job
@@ -362,7 +354,9 @@ public struct Planner: Sendable {
             let p = openAccessPlan(b)
             (j.dueAt, j.expiresAt, j.rule) = (p.dueAt, p.expiresAt, p.rule)
         default:
-            return nil
+            guard let rule = contact, job.attempts == 0, rule.applies(to: b), let p = contactPlan(rule, b) else { return nil }
+            (j.dueAt, j.expiresAt, j.callDay, j.rule) = (p.dueAt, p.expiresAt, p.callDay, p.rule)
+            j.worklist = rule.worklist
         }
         guard j != job else { return nil }
         return update(j, to: .scheduled, "re-planned: the configuration changed (due \(local(job.dueAt)) -> \(local(j.dueAt)))")

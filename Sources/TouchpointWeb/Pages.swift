@@ -245,9 +245,11 @@ extension WebApp {
         let note = (form.note ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         var errors: [FieldError] = []
         if outcome == nil { errors.append(FieldError(field: "outcome", message: "Select what happened on the call")) }
-        // A worklist call (contacts.md) has no wound care question: that is the check-in call's.
-        let worklistCall = form.list?.hasPrefix("list:") == true
-        if outcome == .reached && !worklistCall && form.wound_care != "yes" && form.wound_care != "no" {
+        // The list the form came from: "ward", "nurse" or "list:NAME", a
+        // configured worklist (contacts.md), whose calls have no wound care
+        // question: that is the check-in call's.
+        let worklist = form.list.flatMap { $0.hasPrefix("list:") ? String($0.dropFirst(5)) : nil }
+        if outcome == .reached && worklist == nil && form.wound_care != "yes" && form.wound_care != "no" {
             errors.append(FieldError(field: "wound-yes", message: "Select whether wound care was discussed"))
         }
         if outcome == .notRequired && note.isEmpty {
@@ -258,7 +260,7 @@ extension WebApp {
             return await showCall(id, viewer, form: form, errors: errors, conflict: nil, status: .badRequest)
         }
         // Wound care goes with reached only; a radio cannot be cleared without script, so it is dropped otherwise.
-        let woundCare = outcome == .reached && !worklistCall ? form.wound_care == "yes" : nil
+        let woundCare = outcome == .reached && worklist == nil ? form.wound_care == "yes" : nil
         let args = ControlRequest.Arguments(job: id, outcome: outcome.rawValue, woundCare: woundCare, note: note.isEmpty ? nil : note,
                                             seenOutcomes: form.seen_outcomes)
         let job: JobView
@@ -275,9 +277,7 @@ extension WebApp {
         if let w = woundCare { text += w ? ", wound care discussed" : ", wound care not discussed" }
         if job.state == .escalated && outcome != .reached { text += ". The call is now with the breast care nurse" }
         flashes.withLock { $0[viewer.flashKey] = text + "." }
-        if let list = form.list, list.hasPrefix("list:") {
-            return Self.redirect("/calls" + Self.query([("list", String(list.dropFirst(5)))]))
-        }
+        if let worklist { return Self.redirect("/calls" + Self.query([("list", worklist)])) }
         return Self.redirect(form.list == "nurse" ? "/calls/escalated" : "/calls")
     }
 
