@@ -53,9 +53,7 @@ let isRoot = getuid() == 0
         #expect(try h.ctl(["retry", "call-S2"], user: accounts.admin).status == 1, "not failed: refused, not denied")
         // The audit trail and the jobs' histories name each user.
         try h.stop()
-        var c = Configuration()
-        c.readonly = true
-        let db = try DatabaseQueue(path: h.databasePath, configuration: c)
+        let db = try stateDatabase(h)
         let audit = try db.read { try Row.fetchAll($0, sql: "SELECT actor, action FROM audit").map { "\($0["actor"] as String) \($0["action"] as String)" } }
         for line in ["\(accounts.staff) outcome", "\(accounts.admin) pause", "\(accounts.admin) resume", "\(accounts.admin) reload",
                      "\(accounts.admin) cancel", "\(accounts.admin) rejects --show-line", "\(accounts.admin) ingest"] {
@@ -97,9 +95,7 @@ let isRoot = getuid() == 0
         // The delegate on its own account is staff: its own name, never alone in the record.
         #expect(try h.ctl(["status"], user: accounts.web).status == 0)
         try h.stop()
-        var c = Configuration()
-        c.readonly = true
-        let db = try DatabaseQueue(path: h.databasePath, configuration: c)
+        let db = try stateDatabase(h)
         let audit = try db.read { try Row.fetchAll($0, sql: "SELECT actor, action FROM audit").map { "\($0["actor"] as String) \($0["action"] as String)" } }
         #expect(audit.contains("alice via web outcome"), "\(audit)")
         #expect(!audit.contains { $0.hasPrefix(accounts.web) })

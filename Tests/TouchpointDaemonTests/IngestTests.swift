@@ -9,12 +9,16 @@ import TouchpointTestSupport
 import Glibc
 #endif
 
-/// Asks the daemon's database directly, to check it agrees with the file.
-func query(_ h: DaemonHarness, _ sql: String) throws -> Int? {
+/// The daemon's database, opened read-only, to check what it holds.
+func stateDatabase(_ h: DaemonHarness) throws -> DatabaseQueue {
     var c = Configuration()
     c.readonly = true
-    let db = try DatabaseQueue(path: h.databasePath, configuration: c)
-    return try db.read { db in try Int.fetchOne(db, sql: sql) }
+    return try DatabaseQueue(path: h.databasePath, configuration: c)
+}
+
+/// Asks the daemon's database directly, to check it agrees with the file.
+func query(_ h: DaemonHarness, _ sql: String) throws -> Int? {
+    try stateDatabase(h).read { db in try Int.fetchOne(db, sql: sql) }
 }
 
 @Suite(.serialized) struct IngestTests {

@@ -82,9 +82,7 @@ import TouchpointTestSupport
     /// The report's measures counted from the database with SQL of their own,
     /// by promise and by `promise@ward`.
     func independentCount(_ h: DaemonHarness, from: LocalDate, to: LocalDate) throws -> [String: [String: Int]] {
-        var c = Configuration()
-        c.readonly = true
-        let db = try DatabaseQueue(path: h.databasePath, configuration: c)
+        let db = try stateDatabase(h)
         let clock = h.time.clock
         let start = clock.instant(on: from, at: TimeOfDay(hour: 0, minute: 0)).timeIntervalSince1970 * 1000
         let end = clock.instant(on: to.adding(days: 1), at: TimeOfDay(hour: 0, minute: 0)).timeIntervalSince1970 * 1000

@@ -5,10 +5,7 @@ import TouchpointTestSupport
 
 /// Each row of `sql` in the daemon's database, its columns joined.
 func rows(_ h: DaemonHarness, _ sql: String) throws -> [String] {
-    var c = Configuration()
-    c.readonly = true
-    let db = try DatabaseQueue(path: h.databasePath, configuration: c)
-    return try db.read { db in
+    try stateDatabase(h).read { db in
         try Row.fetchAll(db, sql: sql).map { row in
             row.databaseValues.map { $0.isNull ? "∅" : "\($0.storage)" }.joined(separator: "|")
         }
@@ -90,11 +87,9 @@ func rows(_ h: DaemonHarness, _ sql: String) throws -> [String] {
         // position the release recorded is moved onto it.
         var st = stat()
         stat(upgraded.queuePath, &st)
-        var c = Configuration()
-        let db = try DatabaseQueue(path: upgraded.databasePath, configuration: c)
+        let db = try DatabaseQueue(path: upgraded.databasePath)
         try db.write { try $0.execute(sql: "UPDATE queue_state SET device = ?, inode = ?", arguments: [Int64(bitPattern: UInt64(st.st_dev)), Int64(bitPattern: UInt64(st.st_ino))]) }
         try db.close()
-        c.readonly = true
 
         try upgraded.start()
         var s = try upgraded.status()
