@@ -154,11 +154,17 @@ private struct Reader {
                   section: nil)
         var tzName = "Europe/London"
         if let s = string(root, nil, "time_zone") { tzName = s }
-        let clock = HospitalClock(identifier: tzName)
-        if clock == nil {
-            issue("time_zone", "unknown time zone \"\(tzName)\" (expected an IANA name such as Europe/London; is tzdata installed?)")
+        var clock: HospitalClock?
+        do {
+            clock = try ZoneRules.load(identifier: tzName).map(HospitalClock.init(rules:))
+            if clock == nil {
+                issue("time_zone", "unknown time zone \"\(tzName)\" (expected an IANA name such as Europe/London, "
+                    + "found in \(ZoneRules.systemDirectory); is tzdata installed?)")
+            }
+        } catch {
+            issue("time_zone", "\(error)")
         }
-        var c = TouchpointConfig(file: file, clock: clock ?? HospitalClock(timeZone: TimeZone(secondsFromGMT: 0)!),
+        var c = TouchpointConfig(file: file, clock: clock ?? .utc,
                                  hospital: readHospital(root))
         c.timeZone = tzName
         if let p = path(root, nil, "state_dir") { c.stateDir = p }

@@ -118,7 +118,7 @@ public struct CallsReport: Codable, Equatable, Sendable {
     }
 
     /// The zone to show this list's times in: the hospital's, else this machine's.
-    public var zone: TimeZone { timeZone.flatMap(TimeZone.init(identifier:)) ?? .current }
+    public var clock: HospitalClock { HospitalClock.named(timeZone) }
 }
 
 /// The call list as a nurse reads it: on screen, in a spreadsheet, on paper.
@@ -133,65 +133,19 @@ public enum CallListFormat {
         return p
     }
 
-    /// Formatters are costly to make: one set per zone, reused for every row.
-    final class Formatters: @unchecked Sendable {
-        // @unchecked: read-only after init; DateFormatter.string(from:) is used
-        // from one thread at a time (one render).
-        let time: DateFormatter
-        let day: DateFormatter
-        let stamp: DateFormatter
-        let dayTime: DateFormatter
-        let dayTimeYear: DateFormatter
-        let calendar: Calendar
+    static func time(_ d: Date, _ clock: HospitalClock) -> String { clock.hhmm(d) }
 
-        init(_ tz: TimeZone) {
-            func make(_ format: String) -> DateFormatter {
-                let f = DateFormatter()
-                f.timeZone = tz
-                f.locale = Locale(identifier: "en_GB")
-                f.dateFormat = format
-                return f
-            }
-            time = make("HH:mm")
-            day = make("EEE d MMM")
-            stamp = make("yyyy-MM-dd HH:mm")
-            dayTime = make("EEE d MMM HH:mm")
-            dayTimeYear = make("EEE d MMM yyyy HH:mm")
-            var cal = Calendar(identifier: .gregorian)
-            cal.timeZone = tz
-            calendar = cal
-        }
-
-        private static let cache = Mutex<[String: Formatters]>([:])
-        static func `for`(_ tz: TimeZone) -> Formatters {
-            cache.withLock { c in
-                if let f = c[tz.identifier] { return f }
-                let f = Formatters(tz)
-                c[tz.identifier] = f
-                return f
-            }
-        }
-    }
-
-    static func time(_ d: Date, _ tz: TimeZone) -> String { Formatters.for(tz).time.string(from: d) }
-
-    static func day(_ d: Date, _ tz: TimeZone) -> String { Formatters.for(tz).day.string(from: d) }
+    static func day(_ d: Date, _ clock: HospitalClock) -> String { clock.shortDay(d) }
 
     static func title(_ r: CallsReport) -> String {
         let calls = r.list.map { "calls on the \($0) list" } ?? "check-in calls"
         var t = r.escalated ? "Escalated \(r.list == nil ? "calls" : calls) (breast care nurse)" : calls.prefix(1).uppercased() + calls.dropFirst()
-        if let d = r.date, let ld = LocalDate(iso: d) {
-            let f = DateFormatter()
-            f.locale = Locale(identifier: "en_GB")
-            f.timeZone = TimeZone(secondsFromGMT: 0)
-            f.dateFormat = "EEEE d MMMM yyyy"
-            t += " for " + f.string(from: Date(timeIntervalSince1970: TimeInterval(ld.daysSinceEpoch * 86_400)))
-        }
+        if let d = r.date, let ld = LocalDate(iso: d) { t += " for " + ld.longText }
         if let w = r.ward { t += ", \(w)" }
         return t
     }
 
-    static func status(_ c: CallEntry, _ tz: TimeZone) -> String {
+    static func status(_ c: CallEntry, _ tz: HospitalClock) -> String {
         if c.job.state == .escalated { return "ESCALATED" }
         if let o = c.job.overdueSince { return "OVERDUE since \(o)" }
         if c.job.state == .scheduled && c.job.attempts > 0 { return "retry \(time(c.job.dueAt, tz))" }
@@ -214,7 +168,7 @@ public enum CallListFormat {
         for c in r.calls {
             out += pad(c.job.id, 18) + "  " + pad(c.patientName ?? c.job.patientID, 20) + "  " + pad(dialable(c.phone), 13) + "  "
                 + pad(c.voicemailOK ? "ok" : "not ok", 9) + "  " + String(c.job.attempts) + "\n"
-            var detail = status(c, style.timeZone)
+            var detail = status(c, style.clock)
             if let p = c.procedure { detail += " · \(p)" }
             if let w = c.job.ward, r.ward == nil { detail += " · \(w)" }
             let line = "  " + fit(detail, 78)
@@ -229,7 +183,7 @@ public enum CallListFormat {
     /// RFC 4180 CSV with a UTF-8 byte order mark, so a spreadsheet opens it
     /// with names intact; cells that a spreadsheet would run as a formula are
     /// prefixed with an apostrophe.
-    public static func csv(_ r: CallsReport, timeZone tz: TimeZone) -> String {
+    public static func csv(_ r: CallsReport, clock: HospitalClock) -> String {
         func cell(_ s: String) -> String {
             var v = s
             if let f = v.first, "=+-@\t\r".contains(f) { v = "'" + v }
@@ -239,11 +193,10 @@ public enum CallListFormat {
             return v
         }
         var lines = [["job", "ward", "patient", "phone", "voicemail_ok", "procedure", "surgery", "due", "state", "overdue_since", "attempts", "last_attempt", "done", "outcome", "notes"].joined(separator: ",")]
-        let df = Formatters.for(tz).stamp
         for c in r.calls {
             let fields = [c.job.id, c.job.ward ?? "", c.patientName ?? "", dialable(c.phone), c.voicemailOK ? "yes" : "no",
-                          c.procedure ?? "", c.surgeryAt.map(df.string(from:)) ?? "", df.string(from: c.job.dueAt), c.job.state.rawValue,
-                          c.job.overdueSince ?? "", String(c.job.attempts), c.lastAttemptAt.map(df.string(from:)) ?? "",
+                          c.procedure ?? "", c.surgeryAt.map(clock.stamp) ?? "", clock.stamp(c.job.dueAt), c.job.state.rawValue,
+                          c.job.overdueSince ?? "", String(c.job.attempts), c.lastAttemptAt.map(clock.stamp) ?? "",
                           "", "", ""]
             lines.append(fields.map(cell).joined(separator: ","))
         }
@@ -253,11 +206,7 @@ public enum CallListFormat {
     /// One self-contained page (no scripts, no external files) that prints on A4:
     /// the ward, the date, a row per patient, boxes to tick and space to write.
     /// Rendered from `PrintPage.template`; Mustache escapes every value.
-    public static func html(_ r: CallsReport, timeZone tz: TimeZone, generatedAt: Date = Date()) -> String {
-        let f = DateFormatter()
-        f.timeZone = tz
-        f.locale = Locale(identifier: "en_GB")
-        f.dateFormat = "d MMM yyyy HH:mm"
+    public static func html(_ r: CallsReport, clock tz: HospitalClock, generatedAt: Date = Date()) -> String {
         let rows: [[String: Any]] = r.calls.enumerated().map { i, c in
             [
                 "n": i + 1, "name": c.patientName ?? c.job.patientID,
@@ -266,7 +215,7 @@ public enum CallListFormat {
                 "surgery": c.surgeryAt.map { day($0, tz) } ?? "", "class": c.job.state == .escalated ? "esc" : c.isOverdue ? "overdue" : "",
             ]
         }
-        let values: [String: Any] = ["title": title(r), "hospital": r.hospital, "count": r.calls.count, "printed": f.string(from: generatedAt),
+        let values: [String: Any] = ["title": title(r), "hospital": r.hospital, "count": r.calls.count, "printed": tz.dateAndTime(generatedAt),
                                      "rows": rows, "empty": r.calls.isEmpty]
         return PrintPage.template.render(values)
     }

@@ -8,13 +8,13 @@ import Glibc
 /// How to style human output: colour only on a terminal (and never with NO_COLOR).
 public struct OutputStyle: Sendable {
     public var colour: Bool
-    public var timeZone: TimeZone
+    public var clock: HospitalClock
 
     /// For a terminal; times in `zone` (the hospital's, as the daemon's
     /// reply names it), else this machine's.
     public static func detect(zone: String? = nil) -> OutputStyle {
         OutputStyle(colour: isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil,
-                    timeZone: zone.flatMap(TimeZone.init(identifier:)) ?? .current)
+                    clock: HospitalClock.named(zone))
     }
 
     func bold(_ s: String) -> String { colour ? "\u{1B}[1m\(s)\u{1B}[0m" : s }
@@ -160,10 +160,10 @@ public enum HumanOutput {
 
     /// A local time as a person reads it: `today 09:00`, `Fri 27 Nov 09:00`, the year only when it is not this one.
     public static func localTime(_ date: Date, _ style: OutputStyle) -> String {
-        let f = CallListFormat.Formatters.for(style.timeZone)
-        if f.calendar.isDate(date, inSameDayAs: Date()) { return "today " + f.time.string(from: date) }
-        let thisYear = f.calendar.component(.year, from: date) == f.calendar.component(.year, from: Date())
-        return (thisYear ? f.dayTime : f.dayTimeYear).string(from: date)
+        let clock = style.clock
+        let day = clock.localDate(of: date), today = clock.localDate(of: Date())
+        if day == today { return "today " + clock.hhmm(date) }
+        return clock.dayAndTime(date, withYear: day.year != today.year)
     }
 }
 

@@ -264,7 +264,7 @@ public enum ControlJSON {
         let d = JSONDecoder()
         d.dateDecodingStrategy = .custom { dec in
             let s = try dec.singleValueContainer().decode(String.self)
-            guard case .success(let date) = Timestamp.parse(s, clock: HospitalClock(timeZone: TimeZone(secondsFromGMT: 0)!)) else {
+            guard case .success(let date) = Timestamp.parse(s, clock: .utc) else {
                 throw DecodingError.dataCorrupted(.init(codingPath: dec.codingPath, debugDescription: "not an RFC 3339 time"))
             }
             return date

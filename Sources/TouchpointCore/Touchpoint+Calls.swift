@@ -40,8 +40,8 @@ public struct CallList: Sendable, Equatable {
     public var ward: String?
     public var escalated: Bool
     public var hospital: String
-    /// The hospital's zone, in which the list's times are read.
-    public var timeZone: TimeZone
+    /// The hospital's clock, in whose zone the list's times are read.
+    public var clock: HospitalClock
     /// Tries before a call goes to the breast care nurse.
     public var maxAttempts: Int
     /// A configured worklist; nil for the check-in calls.
@@ -50,7 +50,7 @@ public struct CallList: Sendable, Equatable {
     public var lists: [String]
     public var rows: [CallRow]
 
-    public init(day: LocalDate?, ward: String?, escalated: Bool, hospital: String, timeZone: TimeZone, maxAttempts: Int,
+    public init(day: LocalDate?, ward: String?, escalated: Bool, hospital: String, clock: HospitalClock, maxAttempts: Int,
                 list: String? = nil, lists: [String] = [], rows: [CallRow]) {
         self.list = list
         self.lists = lists
@@ -59,7 +59,7 @@ public struct CallList: Sendable, Equatable {
         self.ward = ward
         self.escalated = escalated
         self.hospital = hospital
-        self.timeZone = timeZone
+        self.clock = clock
         self.rows = rows
     }
 }
@@ -80,7 +80,7 @@ extension Touchpoint {
             try await store.read { try $0.calls(day: date, ward: ward, escalated: escalated, list: list, clock: clock) }
         }
         return CallList(day: escalated ? nil : date, ward: ward, escalated: escalated, hospital: config.hospital.name,
-                        timeZone: clock.timeZone, maxAttempts: config.schedulingRules.maxAttempts, list: list, lists: lists, rows: rows)
+                        clock: clock, maxAttempts: config.schedulingRules.maxAttempts, list: list, lists: lists, rows: rows)
     }
 
     /// Records what happened on a call: the job's history and the audit name

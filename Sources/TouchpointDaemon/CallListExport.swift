@@ -22,12 +22,12 @@ struct CallListExport: Sendable {
         var byWard: [String: CallList] = [:]
         for row in list.rows {
             let ward = row.job.ward ?? "no ward"
-            byWard[ward, default: CallList(day: day, ward: ward, escalated: false, hospital: list.hospital, timeZone: list.timeZone, maxAttempts: list.maxAttempts, rows: [])].rows.append(row)
+            byWard[ward, default: CallList(day: day, ward: ward, escalated: false, hospital: list.hospital, clock: list.clock, maxAttempts: list.maxAttempts, rows: [])].rows.append(row)
         }
         let files = byWard.sorted { $0.key < $1.key }.map { ward, wardList -> (String, String, String) in
             let report = WireViews.calls(wardList, ward: ward)
-            return ("\(dir)/calls-\(day)-\(Self.slug(ward))", CallListFormat.html(report, timeZone: list.timeZone, generatedAt: now),
-                    CallListFormat.csv(report, timeZone: list.timeZone))
+            return ("\(dir)/calls-\(day)-\(Self.slug(ward))", CallListFormat.html(report, clock: list.clock, generatedAt: now),
+                    CallListFormat.csv(report, clock: list.clock))
         }
         try await lane.run {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])

@@ -61,7 +61,7 @@ struct ControlRequests: Sendable {
         return statusReplies.reply(for: core.statusVersion)
     }
 
-    private var zone: String { core.config.clock.timeZone.identifier }
+    private var zone: String { core.config.clock.identifier }
 
     nonisolated(nonsending) private func run(_ command: Command, _ a: ControlRequest.Arguments, _ person: Person) async throws(CoreFailure) -> Data {
         switch command {

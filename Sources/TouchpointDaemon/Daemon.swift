@@ -71,9 +71,8 @@ public enum Daemon {
 
     /// Runs until SIGTERM or SIGINT; returns the exit status.
     public static func run(_ options: DaemonOptions) async -> Int32 {
-        // Two malloc arenas, not glibc's eight per core: the daemon's threads
-        // mostly wait, and every arena keeps its own free pages resident.
-        mallopt(M_ARENA_MAX, 2)
+        // The daemon's threads mostly wait.
+        Heap.limitArenas()
         let startup = BlockingLane(name: "startup")
         defer { startup.shutdown() }
         let loaded = try? await startup.run { () -> Result<(TouchpointConfig, NoticeTemplates), ConfigError> in

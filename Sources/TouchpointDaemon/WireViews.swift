@@ -37,7 +37,7 @@ enum WireViews {
 
     static func calls(_ list: CallList, ward: String? = nil) -> CallsReport {
         CallsReport(date: list.day?.description, ward: ward ?? list.ward, escalated: list.escalated, hospital: list.hospital,
-                    timeZone: list.timeZone.identifier, maxAttempts: list.maxAttempts, list: list.list,
+                    timeZone: list.clock.identifier, maxAttempts: list.maxAttempts, list: list.list,
                     lists: list.lists.isEmpty ? nil : list.lists,
                     calls: list.rows.map {
                         CallEntry(job: job($0.job), patientName: $0.patientName, phone: $0.phone, voicemailOK: $0.voicemailOK,

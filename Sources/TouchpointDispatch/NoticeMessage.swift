@@ -65,19 +65,17 @@ public struct MessageBuilder: Sendable {
         guard channel != .none, let to = channel == .sms ? patient.phone : patient.email else {
             return .failure(RenderFailure(reason: "no address for channel \(channel.rawValue)"))
         }
-        let tz = config.clock.timeZone
-        let day = formatter("EEEE d MMMM", tz)
-        let time = formatter("HH:mm", tz)
+        let clock = config.clock
         let when = job.kind == .waitNotice ? (job.expectedAt ?? booking.at) : booking.at
         var values: [String: Any] = [
             "patient": ["name": patient.name ?? "", "first_name": patient.name?.split(separator: " ").first.map(String.init) ?? ""],
             "hospital": ["name": config.hospital.name, "phone": config.hospital.phone],
-            "date": day.string(from: when), "time": time.string(from: booking.at), "revision": job.revision,
+            "date": clock.localDate(of: when).longTextWithoutYear, "time": clock.hhmm(booking.at), "revision": job.revision,
         ]
         if job.kind == .waitNotice {
             values["ward"] = booking.ward ?? ""
             values["procedure"] = booking.procedure ?? ""
-            values["expected_time"] = time.string(from: job.expectedAt ?? booking.at)
+            values["expected_time"] = clock.hhmm(job.expectedAt ?? booking.at)
             if let r = job.delayReason { values["reason"] = r }
         } else {
             values["clinic"] = booking.clinic ?? "the breast clinic"
@@ -97,13 +95,5 @@ public struct MessageBuilder: Sendable {
         return .success(NoticeMessage(messageID: NoticeMessage.id(forJob: job.id) + (job.fallbackChannel.map { "-\($0.rawValue)" } ?? ""), jobID: job.id, kind: job.kind.rawValue,
                                       channel: channel.rawValue, to: to, subject: subject, body: body, ref: job.ref,
                                       patientID: job.patientID, revision: job.revision, dueAt: job.dueAt, createdAt: now))
-    }
-
-    func formatter(_ format: String, _ tz: TimeZone) -> DateFormatter {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_GB")
-        f.timeZone = tz
-        f.dateFormat = format
-        return f
     }
 }

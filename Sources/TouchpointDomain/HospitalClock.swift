@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The hospital's time zone rules: turns wall-clock times into instants and back.
 ///
@@ -8,20 +9,59 @@ import Foundation
 /// everywhere: a time inside the spring-forward gap moves forward by the gap,
 /// a time that occurs twice in autumn means its first occurrence.
 public struct HospitalClock: Sendable, Equatable {
-    public let timeZone: TimeZone
+    /// The zone's offsets, from the system's tzdata (see `ZoneRules` for why not ICU's).
+    public let rules: ZoneRules
 
-    public init(timeZone: TimeZone) {
-        self.timeZone = timeZone
+    public init(rules: ZoneRules) {
+        self.rules = rules
     }
 
     /// nil when tzdata does not know the zone (fail loudly at config time).
     public init?(identifier: String) {
-        guard let tz = TimeZone(identifier: identifier) else { return nil }
-        self.init(timeZone: tz)
+        guard let rules = try? ZoneRules.load(identifier: identifier) else { return nil }
+        self.init(rules: rules)
+    }
+
+    public static let utc = HospitalClock(rules: .utc)
+
+    /// The tz name ("Europe/London").
+    public var identifier: String { rules.identifier }
+
+    /// The zone a reply names, read from tzdata once per process; the
+    /// machine's own when the reply names none or tzdata lacks it.
+    public static func named(_ identifier: String?) -> HospitalClock {
+        known.withLock { known in
+            let key = identifier ?? ""
+            if let clock = known[key] { return clock }
+            let clock = identifier.flatMap(HospitalClock.init(identifier:)) ?? .system
+            known[key] = clock
+            return clock
+        }
+    }
+
+    private static let known = Mutex<[String: HospitalClock]>([:])
+
+    /// The machine's own zone, for `touchpointctl` when the daemon names
+    /// none: `TZ` if it names a zone, else the zone `/etc/localtime` links to,
+    /// else that file itself; UTC when there is none.
+    public static var system: HospitalClock {
+        if var tz = ProcessInfo.processInfo.environment["TZ"], !tz.isEmpty {
+            if tz.hasPrefix(":") { tz.removeFirst() }
+            if let clock = HospitalClock(identifier: tz) { return clock }
+        }
+        if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/etc/localtime"),
+           let range = target.range(of: "zoneinfo/"), let clock = HospitalClock(identifier: String(target[range.upperBound...])) {
+            return clock
+        }
+        if let bytes = FileManager.default.contents(atPath: "/etc/localtime"),
+           let rules = try? ZoneRules(tzif: [UInt8](bytes), identifier: "localtime") {
+            return HospitalClock(rules: rules)
+        }
+        return .utc
     }
 
     private func offset(at secondsSinceEpoch: Int) -> Int {
-        timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(secondsSinceEpoch)))
+        rules.offset(at: secondsSinceEpoch)
     }
 
     /// The instant of a wall-clock time, with the gap/overlap rules.

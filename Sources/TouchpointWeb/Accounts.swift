@@ -91,11 +91,24 @@ public final class Accounts: Sendable {
     /// A random token: 256 bits, hex.
     static func token() -> String {
         var g = SystemRandomNumberGenerator()
-        return (0..<4).map { _ in String(format: "%016llx", g.next() as UInt64) }.joined()
+        return hex((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &g) })
     }
 
     static func sha256(_ s: String) -> String {
-        SHA256.hash(data: Data(s.utf8)).map { String(format: "%02x", $0) }.joined()
+        hex(SHA256.hash(data: Data(s.utf8)))
+    }
+
+    /// Lower-case hex, written out: `String(format:)` goes through
+    /// CoreFoundation, which a page should not pull in (idle memory).
+    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.underestimatedCount * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A generated password: 16 characters from an alphabet without look-alikes.

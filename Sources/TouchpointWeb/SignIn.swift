@@ -72,7 +72,7 @@ extension WebApp {
         let account = try await accounts.account(named: name)
         if account?.disabled == true { return nil }
         let mac = HMAC<SHA256>.authenticationCode(for: Data(name.utf8), using: SymmetricKey(data: proxySecret))
-        return Viewer(name: name, wards: account?.wards ?? [], csrf: mac.map { String(format: "%02x", $0) }.joined(),
+        return Viewer(name: name, wards: account?.wards ?? [], csrf: Accounts.hex(mac),
                       flashKey: "proxy:" + name, session: nil)
     }
 

@@ -6,47 +6,35 @@ import TouchpointDomain
 /// for the templates, in the hospital's zone (never the server's or the
 /// browser's), status in words as well as colour.
 enum Views {
-    /// Times as a ward reads them, in the hospital's zone (the domain's
-    /// `HospitalClock`), in British English: "14:05", "Fri 27 Nov 2026,
-    /// 14:05", "Friday 27 November 2026". Written out rather than through
-    /// DateFormatter: a list page formats on every request, and making
-    /// formatters costs more than the rest of the page.
+    /// Times as a ward reads them, in the hospital's zone: the domain's
+    /// `HospitalClock` and its British English text ("14:05", "Fri 27 Nov
+    /// 2026, 14:05", "Friday 27 November 2026"), the same words as the
+    /// printed list and the terminal.
     struct Clock: Sendable {
         let hospital: HospitalClock
-        var zone: TimeZone { hospital.timeZone }
 
-        init(_ zone: TimeZone) { hospital = HospitalClock(timeZone: zone) }
+        init(_ hospital: HospitalClock) { self.hospital = hospital }
 
-        static let weekdays = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-        static let months = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-                             "October", "November", "December"]
+        /// The zone a reply names (the machine's own when it names none).
+        static func named(_ identifier: String?) -> Clock { Clock(HospitalClock.named(identifier)) }
 
-        func hhmm(_ d: Date) -> String {
-            let t = hospital.localDateTime(of: d).time
-            return (t.hour < 10 ? "0" : "") + String(t.hour) + ":" + (t.minute < 10 ? "0" : "") + String(t.minute)
-        }
+        func hhmm(_ d: Date) -> String { hospital.hhmm(d) }
 
         /// "Fri 27 Nov 2026, 14:05"
         func stamp(_ d: Date) -> String {
-            let day = hospital.localDate(of: d)
-            return "\(short(day)) \(day.year), \(hhmm(d))"
+            let t = hospital.localDateTime(of: d)
+            return "\(t.date.shortText) \(t.date.year), \(t.time.hhmm)"
         }
 
         /// "Fri 27 Nov"
-        func short(_ day: LocalDate) -> String {
-            "\(Self.weekdays[day.isoWeekday - 1].prefix(3)) \(day.day) \(Self.months[day.month - 1].prefix(3))"
-        }
+        func short(_ day: LocalDate) -> String { day.shortText }
 
         /// "Friday 27 November 2026"
-        func long(_ day: LocalDate) -> String {
-            "\(Self.weekdays[day.isoWeekday - 1]) \(day.day) \(Self.months[day.month - 1]) \(day.year)"
-        }
+        func long(_ day: LocalDate) -> String { day.longText }
 
         /// A past day as a nurse says it: the weekday within the last week, else "26 Nov".
         func since(_ day: LocalDate, today: LocalDate) -> String {
-            today.daysSinceEpoch - day.daysSinceEpoch < 7
-                ? String(Self.weekdays[day.isoWeekday - 1].prefix(3))
-                : "\(day.day) \(Self.months[day.month - 1].prefix(3))"
+            today.daysSinceEpoch - day.daysSinceEpoch < 7 ? String(day.weekdayName.prefix(3)) : "\(day.day) \(day.monthName.prefix(3))"
         }
 
         func today(_ now: Date = Date()) -> LocalDate { hospital.localDate(of: now) }

@@ -31,9 +31,8 @@ public enum WebMain {
 
     /// Serves until SIGTERM or SIGINT; 0 after a clean stop.
     public static func serve(configPath: String, logTarget: TouchpointConfig.LogTarget? = nil) async -> Int32 {
-        // Two malloc arenas, not glibc's eight per core: after a busy spell
-        // every arena keeps its own free pages resident (as in touchpointd).
-        mallopt(M_ARENA_MAX, 2)
+        Heap.limitArenas()
+        Heap.returnLargeBlocksPromptly()
         let config: WebConfig
         do {
             config = try WebConfig.load(path: configPath)

@@ -218,7 +218,8 @@ extension WebApp {
         let ms = Double((ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000) / 1000
             + Double((ContinuousClock.now - started).components.seconds) * 1000
         let route = Self.route(request.uri.path)
-        let duration = String(format: "%.1f", ms)
+        let tenths = Int((ms * 10).rounded())
+        let duration = "\(tenths / 10).\(tenths % 10)"
         logger.info("\(request.method.rawValue) \(route) \(status.code) \(user ?? "-") \(duration)ms",
                     metadata: ["HTTP_METHOD": "\(request.method.rawValue)", "HTTP_ROUTE": "\(route)", "HTTP_STATUS": "\(status.code)",
                                "WEB_USER": "\(user ?? "-")", "DURATION_MS": "\(duration)"])

@@ -93,7 +93,7 @@ struct TimeArgument: ExpressibleByArgument {
     var date: Date
 
     init?(argument: String) {
-        let clock = HospitalClock(timeZone: TimeZone.current)
+        let clock = HospitalClock.system
         if let d = LocalDate(iso: argument) {
             date = clock.instant(on: d, at: TimeOfDay(hour: 0, minute: 0))
         } else if case .success(let d) = Timestamp.parse(argument, clock: clock) {
@@ -180,8 +180,8 @@ struct Calls: ParsableCommand {
         }
         switch format {
         case .table: print(CallListFormat.table(report, style: .detect(zone: report.timeZone)), terminator: "")
-        case .csv: FileHandle.standardOutput.write(Data(CallListFormat.csv(report, timeZone: report.zone).utf8))
-        case .html: FileHandle.standardOutput.write(Data(CallListFormat.html(report, timeZone: report.zone).utf8))
+        case .csv: FileHandle.standardOutput.write(Data(CallListFormat.csv(report, clock: report.clock).utf8))
+        case .html: FileHandle.standardOutput.write(Data(CallListFormat.html(report, clock: report.clock).utf8))
         case .json: break
         }
     }
