@@ -1,6 +1,5 @@
 import Foundation
 import Mustache
-import Synchronization
 import TouchpointDomain
 
 /// One call on the list: the job's fields plus what a nurse needs to make it.
@@ -133,10 +132,6 @@ public enum CallListFormat {
         return p
     }
 
-    static func time(_ d: Date, _ clock: HospitalClock) -> String { clock.hhmm(d) }
-
-    static func day(_ d: Date, _ clock: HospitalClock) -> String { clock.shortDay(d) }
-
     static func title(_ r: CallsReport) -> String {
         let calls = r.list.map { "calls on the \($0) list" } ?? "check-in calls"
         var t = r.escalated ? "Escalated \(r.list == nil ? "calls" : calls) (breast care nurse)" : calls.prefix(1).uppercased() + calls.dropFirst()
@@ -145,11 +140,11 @@ public enum CallListFormat {
         return t
     }
 
-    static func status(_ c: CallEntry, _ tz: HospitalClock) -> String {
+    static func status(_ c: CallEntry, _ clock: HospitalClock) -> String {
         if c.job.state == .escalated { return "ESCALATED" }
         if let o = c.job.overdueSince { return "OVERDUE since \(o)" }
-        if c.job.state == .scheduled && c.job.attempts > 0 { return "retry \(time(c.job.dueAt, tz))" }
-        return "due \(time(c.job.dueAt, tz))"
+        if c.job.state == .scheduled && c.job.attempts > 0 { return "retry \(clock.hhmm(c.job.dueAt))" }
+        return "due \(clock.hhmm(c.job.dueAt))"
     }
 
     static func fit(_ s: String, _ width: Int) -> String {
@@ -206,16 +201,16 @@ public enum CallListFormat {
     /// One self-contained page (no scripts, no external files) that prints on A4:
     /// the ward, the date, a row per patient, boxes to tick and space to write.
     /// Rendered from `PrintPage.template`; Mustache escapes every value.
-    public static func html(_ r: CallsReport, clock tz: HospitalClock, generatedAt: Date = Date()) -> String {
+    public static func html(_ r: CallsReport, clock: HospitalClock, generatedAt: Date = Date()) -> String {
         let rows: [[String: Any]] = r.calls.enumerated().map { i, c in
             [
                 "n": i + 1, "name": c.patientName ?? c.job.patientID,
                 "detail": [r.ward == nil ? c.job.ward : nil, c.procedure].compactMap { $0 }.joined(separator: " · "),
-                "phone": dialable(c.phone), "voicemail": c.voicemailOK, "status": status(c, tz), "attempts": c.job.attempts,
-                "surgery": c.surgeryAt.map { day($0, tz) } ?? "", "class": c.job.state == .escalated ? "esc" : c.isOverdue ? "overdue" : "",
+                "phone": dialable(c.phone), "voicemail": c.voicemailOK, "status": status(c, clock), "attempts": c.job.attempts,
+                "surgery": c.surgeryAt.map(clock.shortDay) ?? "", "class": c.job.state == .escalated ? "esc" : c.isOverdue ? "overdue" : "",
             ]
         }
-        let values: [String: Any] = ["title": title(r), "hospital": r.hospital, "count": r.calls.count, "printed": tz.dateAndTime(generatedAt),
+        let values: [String: Any] = ["title": title(r), "hospital": r.hospital, "count": r.calls.count, "printed": clock.dateAndTime(generatedAt),
                                      "rows": rows, "empty": r.calls.isEmpty]
         return PrintPage.template.render(values)
     }
