@@ -204,7 +204,7 @@ public enum Benchmarks {
             usleep(5_000)
         }
         late.sort()
-        return (late[late.count / 2], late[min(late.count - 1, Int(Double(late.count) * 0.99))], late.last!)
+        return (percentile(late, 0.5), percentile(late, 0.99), late.last!)
     }
 
     /// One CSV row per queue line: the fields a flat table would keep.
@@ -407,7 +407,7 @@ public enum Benchmarks {
         try h.stop()
         guard late.count == o.notices else { throw HarnessError("\(late.count) notices in the outbox, not \(o.notices)") }
         late.sort()
-        let p = { (q: Double) in late[min(late.count - 1, Int(Double(late.count) * q))] }
+        let p = { (q: Double) in percentile(late, q) }
         o.log(String(format: "lateness: p50 %.1f p90 %.1f p99 %.1f max %.1f ms", p(0.5), p(0.9), p(0.99), late.last!))
         return [BenchmarkRow(scenario: "dispatch lateness, \(o.notices) notices due 10 ms apart (message appears in the outbox − due time)",
                              ours: String(format: "p99 %.1f ms (p50 %.1f, max %.1f)", p(0.99), p(0.5), late.last!),
@@ -473,6 +473,9 @@ public enum Benchmarks {
     }
 
     static func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+
+    /// The q-quantile of values already sorted (q = 0.99 for the p99).
+    static func percentile(_ sorted: [Double], _ q: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
 
     /// Voluntary context switches of each thread of `pid` so far, by thread id.
     static func voluntarySwitches(_ pid: Int32) -> [String: Int] {

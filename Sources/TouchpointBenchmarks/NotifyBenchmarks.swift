@@ -31,7 +31,7 @@ extension Benchmarks {
         try h.waitUntil(timeout: 300, "every wait notice is accepted") { try h.status().jobs[.waitNotice]?[.done] == o.notices }
         let late = double.notifications.compactMap { n in due[n.recipient].map { n.createdAt.timeIntervalSince($0) * 1000 } }.sorted()
         guard late.count == o.notices else { throw HarnessError("\(late.count) notices reached the double, not \(o.notices)") }
-        let p = { (q: Double) in late[min(late.count - 1, Int(Double(late.count) * q))] }
+        let p = { (q: Double) in percentile(late, q) }
         o.log(String(format: "notify lateness: p50 %.1f p90 %.1f p99 %.1f max %.1f ms", p(0.5), p(0.9), p(0.99), late.last!))
         // Receipts: each notice asked after once a round, rounds 10 s apart.
         try h.waitUntil(timeout: 120, "every receipt is in") { (try h.status().transport?.deliveries[.delivered] ?? 0) == o.notices }

@@ -104,8 +104,9 @@ public struct TouchpointConfig: Equatable, Sendable {
 
     /// The file this was read from (absolute).
     public var file: String
-    public var timeZone = "Europe/London"
     public var clock: HospitalClock
+    /// `time_zone` as configured (the clock's tz name).
+    public var timeZone: String { clock.identifier }
     public var stateDir = "/var/lib/touchpoint"
     public var queueFile = "/var/spool/touchpoint/queue.jsonl"
     public var templatesDir = "/etc/touchpoint/templates"

@@ -166,7 +166,6 @@ private struct Reader {
         }
         var c = TouchpointConfig(file: file, clock: clock ?? .utc,
                                  hospital: readHospital(root))
-        c.timeZone = tzName
         if let p = path(root, nil, "state_dir") { c.stateDir = p }
         if let p = path(root, nil, "queue_file") { c.queueFile = p }
         if let p = path(root, nil, "templates_dir") { c.templatesDir = p }

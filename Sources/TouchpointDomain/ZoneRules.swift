@@ -12,9 +12,10 @@ import Foundation
 /// (the web view's idle-memory target, issue 13), and took a lock per call.
 ///
 /// Only the offset is read: `HospitalClock` does the gap and overlap rules.
-/// Checked hour by hour against Foundation from 1970 to 2100 for zones with
-/// both daylight-saving schemes, southern ones, half-hour and 45-minute ones,
-/// and Dublin's negative daylight saving (`ZoneRulesTests`).
+/// Checked against Foundation at every transition and every six hours from
+/// 1970 to 2100 for zones with both daylight-saving schemes, southern ones,
+/// half-hour and 45-minute ones, and Dublin's negative daylight saving
+/// (`ZoneRulesTests`).
 public struct ZoneRules: Sendable, Equatable {
     /// The tz name ("Europe/London"), or "UTC".
     public var identifier: String { table.identifier }
@@ -166,12 +167,6 @@ private struct TZifReader {
         at += n
     }
 
-    mutating func byte() throws -> UInt8 {
-        guard at < bytes.count else { throw truncated() }
-        defer { at += 1 }
-        return bytes[at]
-    }
-
     /// n bytes, big-endian, as TZif stores its integers.
     mutating func bigEndian(_ n: Int) throws -> UInt64 {
         guard at + n <= bytes.count else { throw truncated() }
@@ -180,6 +175,8 @@ private struct TZifReader {
         at += n
         return v
     }
+
+    mutating func byte() throws -> UInt8 { UInt8(try bigEndian(1)) }
 
     mutating func int32() throws -> Int32 { Int32(bitPattern: UInt32(try bigEndian(4))) }
 

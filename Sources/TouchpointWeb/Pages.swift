@@ -98,16 +98,16 @@ extension WebApp {
 
     func listValues(_ lists: [RenderedList], viewer: Viewer, ward: String?, escalated: Bool, errors: [FieldError]) -> [String: Any] {
         let first = lists.first?.report
-        let clock = Views.Clock.named(first?.timeZone)
+        let clock = HospitalClock.named(first?.timeZone)
         let today = clock.today()
         let day = first?.date.flatMap(LocalDate.init(iso:)) ?? today
         let rows = Views.merged(lists)
         let worklist = first?.list
         let calls = worklist.map { "Calls on the \($0) list" } ?? "Check-in calls"
         let title = escalated ? "Escalated calls" : day == today ? (worklist == nil ? "Today’s check-in calls" : "Today’s \(calls.lowercased())")
-            : "\(calls) for \(clock.long(day))"
+            : "\(calls) for \(day.longText)"
         var v = chrome(viewer, title: title, errors: errors)
-        var heading = escalated ? "Escalated calls" : "\(calls): \(clock.long(day))"
+        var heading = escalated ? "Escalated calls" : "\(calls): \(day.longText)"
         if let ward { heading += ", \(ward)" }
         v["heading"] = heading
         v[escalated ? "navEscalated" : "navCalls"] = true
@@ -176,7 +176,7 @@ extension WebApp {
     }
 
     func callValues(_ job: JobView, viewer: Viewer, errors: [FieldError]) -> [String: Any] {
-        let clock = Views.Clock.named(job.timeZone)
+        let clock = HospitalClock.named(job.timeZone)
         let today = clock.today()
         let s = Views.status(job, maxAttempts: nil, clock: clock, today: today)
         var v = chrome(viewer, title: "Record a call’s outcome", errors: errors)
@@ -188,7 +188,7 @@ extension WebApp {
         v["voicemail"] = job.call?.voicemailOK == true ? "Yes: a message may be left" : "No: do not leave a message"
         v["voicemailOK"] = job.call?.voicemailOK == true
         v["ward"] = job.ward ?? "no ward"
-        v["surgery"] = job.call?.surgeryAt.map(clock.stamp) ?? "not known"
+        v["surgery"] = job.call?.surgeryAt.map(clock.pageTime) ?? "not known"
         v["procedure"] = job.call?.procedure
         v["tag"] = s.text
         v["tagClass"] = s.cssClass
@@ -198,7 +198,7 @@ extension WebApp {
         v["attempts"] = attempts.map { a -> [String: Any] in
             var outcome = a.outcome.words.prefix(1).uppercased() + a.outcome.words.dropFirst()
             if let w = a.woundCare { outcome += w ? ", wound care discussed" : ", wound care not discussed" }
-            return ["when": clock.stamp(a.at), "by": a.by, "outcome": outcome, "note": a.note ?? ""]
+            return ["when": clock.pageTime(a.at), "by": a.by, "outcome": outcome, "note": a.note ?? ""]
         }
         let escalated = job.state == .escalated
         v["back"] = escalated ? "/calls/escalated" : "/calls" + Self.query([("list", job.worklist)])
@@ -216,17 +216,17 @@ extension WebApp {
     }
 
     /// Why a call takes no outcome now, in words.
-    static func closedText(_ job: JobView, last: JobView.Attempt?, clock: Views.Clock) -> String? {
+    static func closedText(_ job: JobView, last: JobView.Attempt?, clock: HospitalClock) -> String? {
         switch job.state {
         case .due, .escalated:
             return nil
         case .done:
             guard let last else { return "This call is closed\(job.outcome.map { ": \($0.words)" } ?? "")." }
-            return "This call is closed: \(last.outcome.words), recorded by \(last.by) at \(clock.stamp(last.at))."
+            return "This call is closed: \(last.outcome.words), recorded by \(last.by) at \(clock.pageTime(last.at))."
         case .scheduled:
             return job.attempts > 0
-                ? "The next try is at \(clock.stamp(job.dueAt)): the call comes back on the list then."
-                : "This call is not due yet: it comes on the list at \(clock.stamp(job.dueAt))."
+                ? "The next try is at \(clock.pageTime(job.dueAt)): the call comes back on the list then."
+                : "This call is not due yet: it comes on the list at \(clock.pageTime(job.dueAt))."
         default:
             return "This call is \(job.state.rawValue): there is nothing to record."
         }

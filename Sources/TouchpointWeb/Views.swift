@@ -6,40 +6,6 @@ import TouchpointDomain
 /// for the templates, in the hospital's zone (never the server's or the
 /// browser's), status in words as well as colour.
 enum Views {
-    /// Times as a ward reads them, in the hospital's zone: the domain's
-    /// `HospitalClock` and its British English text ("14:05", "Fri 27 Nov
-    /// 2026, 14:05", "Friday 27 November 2026"), the same words as the
-    /// printed list and the terminal.
-    struct Clock: Sendable {
-        let hospital: HospitalClock
-
-        init(_ hospital: HospitalClock) { self.hospital = hospital }
-
-        /// The zone a reply names (the machine's own when it names none).
-        static func named(_ identifier: String?) -> Clock { Clock(HospitalClock.named(identifier)) }
-
-        func hhmm(_ d: Date) -> String { hospital.hhmm(d) }
-
-        /// "Fri 27 Nov 2026, 14:05"
-        func stamp(_ d: Date) -> String {
-            let t = hospital.localDateTime(of: d)
-            return "\(t.date.shortText) \(t.date.year), \(t.time.hhmm)"
-        }
-
-        /// "Fri 27 Nov"
-        func short(_ day: LocalDate) -> String { day.shortText }
-
-        /// "Friday 27 November 2026"
-        func long(_ day: LocalDate) -> String { day.longText }
-
-        /// A past day as a nurse says it: the weekday within the last week, else "26 Nov".
-        func since(_ day: LocalDate, today: LocalDate) -> String {
-            today.daysSinceEpoch - day.daysSinceEpoch < 7 ? String(day.weekdayName.prefix(3)) : "\(day.day) \(day.monthName.prefix(3))"
-        }
-
-        func today(_ now: Date = Date()) -> LocalDate { hospital.localDate(of: now) }
-    }
-
     /// A call's status tag: text and the class that colours it.
     struct Status {
         var text: String
@@ -47,7 +13,7 @@ enum Views {
         var tries: String?
     }
 
-    static func status(_ job: JobView, maxAttempts: Int?, clock: Clock, today: LocalDate) -> Status {
+    static func status(_ job: JobView, maxAttempts: Int?, clock: HospitalClock, today: LocalDate) -> Status {
         let tries = job.attempts > 0 ? "tries \(job.attempts)\(maxAttempts.map { " of \($0)" } ?? "")" : nil
         switch job.state {
         case .escalated:
@@ -58,7 +24,7 @@ enum Views {
             return Status(text: job.state.rawValue.capitalized, cssClass: "tag-closed", tries: tries)
         default:
             if let since = job.overdueSince.flatMap(LocalDate.init(iso:)) {
-                return Status(text: "Overdue since \(clock.since(since, today: today))", cssClass: "tag-overdue", tries: tries)
+                return Status(text: "Overdue since \(since.spoken(today: today))", cssClass: "tag-overdue", tries: tries)
             }
             if job.state == .scheduled && job.attempts > 0 {
                 return Status(text: "Try again \(clock.hhmm(job.dueAt))", cssClass: "tag-retry", tries: tries)
@@ -83,7 +49,7 @@ enum Views {
     }
 
     /// One row of a call list.
-    static func row(_ c: CallEntry, maxAttempts: Int?, clock: Clock, today: LocalDate) -> [String: Any] {
+    static func row(_ c: CallEntry, maxAttempts: Int?, clock: HospitalClock, today: LocalDate) -> [String: Any] {
         let s = status(c.job, maxAttempts: maxAttempts, clock: clock, today: today)
         var row: [String: Any] = [
             "name": c.patientName ?? "Name not given (\(c.job.patientID))", "job": c.job.id,
@@ -124,4 +90,25 @@ struct FieldError {
     var message: String
 
     var values: [String: Any] { ["field": field, "message": message] }
+}
+
+/// The web view's own ways of writing a time, beside the domain's
+/// (`WallClockText`): the same British English words, in the hospital's zone
+/// (the one each reply names, `HospitalClock.named`), never the server's or
+/// the browser's.
+extension HospitalClock {
+    /// "Fri 27 Nov 2026, 14:05"
+    func pageTime(_ instant: Date) -> String {
+        let t = localDateTime(of: instant)
+        return "\(t.date.shortText) \(t.date.year), \(t.time.hhmm)"
+    }
+
+    func today(_ now: Date = Date()) -> LocalDate { localDate(of: now) }
+}
+
+extension LocalDate {
+    /// A past day as a nurse says it: the weekday within the last week, else "26 Nov".
+    func spoken(today: LocalDate) -> String {
+        today.daysSinceEpoch - daysSinceEpoch < 7 ? String(weekdayName.prefix(3)) : "\(day) \(monthName.prefix(3))"
+    }
 }

@@ -215,8 +215,8 @@ extension WebApp {
     }
 
     func accessLog(_ request: Request, _ status: HTTPResponse.Status, user: String?, since started: ContinuousClock.Instant) {
-        let ms = Double((ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000) / 1000
-            + Double((ContinuousClock.now - started).components.seconds) * 1000
+        let elapsed = (ContinuousClock.now - started).components
+        let ms = Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds / 1_000_000_000_000) / 1000
         let route = Self.route(request.uri.path)
         let tenths = Int((ms * 10).rounded())
         let duration = "\(tenths / 10).\(tenths % 10)"
