@@ -20,7 +20,8 @@ public final class WebHarness: @unchecked Sendable {
     private var notify: NotifyListener?
     private var stderrFile: String { dir + "/web.stderr" }
 
-    public static var webPath: String { DaemonHarness.binDir + "/touchpoint-web" }
+    /// `TOUCHPOINT_WEB` names another build of it (the size-optimised one `scripts/build-web` makes).
+    public static var webPath: String { ProcessInfo.processInfo.environment["TOUCHPOINT_WEB"] ?? DaemonHarness.binDir + "/touchpoint-web" }
 
     /// The daemon's config is rewritten to name `accounts`' groups; `config`
     /// is added to web.toml (keys other than listen, control_socket, state_dir).
