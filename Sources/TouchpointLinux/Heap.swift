@@ -21,8 +21,8 @@ public enum Heap {
     /// twice that, and from then on an arena keeps up to a megabyte of free
     /// memory at its top, which `malloc_trim` does not hand back for any
     /// arena but the first. Measured on the web view after fifty nurses'
-    /// requests (`scripts/bench --only web`): 7.3-8.1 MiB of its own memory
-    /// idle before, 5.4 MiB after.
+    /// requests (`scripts/bench --only web`): 6.6-8.1 MiB of its own memory
+    /// idle before, 5.5-5.6 MiB after (the README's "The idle web view").
     public static func returnLargeBlocksPromptly() {
         mallopt(M_MMAP_THRESHOLD, 128 * 1024)
         mallopt(M_TRIM_THRESHOLD, 128 * 1024)

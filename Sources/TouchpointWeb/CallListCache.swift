@@ -134,7 +134,7 @@ final class CallListCache: Sendable {
     }
 
     static func render(_ report: CallsReport) -> RenderedList {
-        let clock = HospitalClock.named(report.timeZone)
+        let clock = report.clock
         let today = clock.today()
         let rows = report.calls.map { c in
             RenderedRow(overdue: c.isOverdue, dueAt: c.job.dueAt, id: c.job.id,
