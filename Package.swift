@@ -179,7 +179,7 @@ let package = Package(
         // issue 8's benchmarks, against the release daemon (scripts/bench).
         .target(
             name: "TouchpointBenchmarks",
-            dependencies: ["TouchpointTestSupport", "TouchpointControl", "TouchpointDomain"]
+            dependencies: ["TouchpointTestSupport", "TouchpointControl", "TouchpointDomain", "TouchpointLinux"]
         ),
         .executableTarget(
             name: "touchpoint-bench",

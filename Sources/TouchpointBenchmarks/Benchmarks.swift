@@ -120,7 +120,7 @@ public enum Benchmarks {
         let restart = median(restarts)
         o.log("ingest: restarts \(restarts.map { String(format: "%.3f", $0) })")
 
-        let (floor, floorCounts) = try randomPartAlone(h, o)
+        let floors = try floorRows(h, o, baseline: baseline)
 
         // One event at a time to the running daemon over that state.
         try h.start(timeout: 600)
@@ -132,9 +132,7 @@ public enum Benchmarks {
             BenchmarkRow(scenario: "ingest \(o.events) events to durable state (\(jobs) jobs planned)",
                          ours: String(format: "%.1f s (%.0f µs/event)", ingest, perEvent), baseline: String(format: "sqlite3 .import %.1f s", baseline),
                          ratio: String(format: "%.2f", ingest / baseline), target: "≤ 5", met: ingest / baseline <= 5),
-            BenchmarkRow(scenario: "the random part alone: `sqlite3` updating in place the rows those events changed after they were made (jobs, bookings: \(floorCounts)), one statement each, one transaction, on a copy of the state",
-                         ours: String(format: "%.1f s", floor), baseline: String(format: "sqlite3 .import %.1f s", baseline),
-                         ratio: String(format: "%.2f", floor / baseline), target: "-", met: nil),
+        ] + floors + [
             BenchmarkRow(scenario: "restart with \(jobs) jobs until READY (median of 5)", ours: String(format: "%.3f s", restart),
                          baseline: "-", ratio: "-", target: "< 0.1 s", met: restart < 0.1),
             BenchmarkRow(scenario: "resident memory after the \(o.events) ingest (peak)", ours: "\(rssAfter / 1024) MiB (\(peak / 1024) MiB)",
@@ -143,40 +141,6 @@ public enum Benchmarks {
                          ours: String(format: "p99 %.2f ms (p50 %.2f, max %.2f)", appends.p99, appends.p50, appends.max),
                          baseline: "-", ratio: "-", target: "p99 < 10 ms", met: appends.p99 < 10),
         ]
-    }
-
-    /// What SQLite itself needs for the random part of the ingest's work:
-    /// the rows the events changed after they were made (bookings moved, jobs
-    /// re-planned), updated in place in one transaction on a copy of the
-    /// state, as one statement each (no per-row overhead). Returns the time
-    /// and the counts of jobs and bookings updated.
-    static func randomPartAlone(_ h: DaemonHarness, _ o: BenchmarkOptions) throws -> (TimeInterval, String) {
-        let floorDB = h.dir + "/floor.sqlite"
-        try FileManager.default.copyItem(atPath: h.databasePath, toPath: floorDB)
-        let prep = try DaemonHarness.run("/usr/bin/sqlite3", [floorDB, """
-            CREATE TABLE floor_jobs AS SELECT id FROM jobs ORDER BY random()
-                LIMIT (SELECT count(*) FROM job_history WHERE from_state IS NOT NULL);
-            CREATE TABLE floor_bookings AS SELECT kind, ref FROM bookings ORDER BY random()
-                LIMIT (SELECT count(*) FROM events WHERE type NOT LIKE '%.booked' AND type != 'treatment.completed');
-            SELECT (SELECT count(*) FROM floor_jobs) || ' ' || (SELECT count(*) FROM floor_bookings);
-            """], timeout: 600)
-        guard prep.status == 0 else { throw HarnessError("sqlite3 floor preparation: \(prep.stderr)") }
-        let t = Date()
-        let floorRun = try DaemonHarness.run("/usr/bin/sqlite3", [floorDB, "PRAGMA journal_mode=WAL;", "PRAGMA synchronous=FULL;", """
-            BEGIN;
-            UPDATE jobs SET due_at = due_at + 60000, next_check_at = next_check_at + 60000, updated_at = updated_at + 1, revision = revision + 1
-                WHERE id IN (SELECT id FROM floor_jobs);
-            UPDATE bookings SET at = at + 60000, revision = revision + 1, updated_at = updated_at + 1
-                WHERE (kind, ref) IN (SELECT kind, ref FROM floor_bookings);
-            COMMIT;
-            """], timeout: 1800)
-        let floor = Date().timeIntervalSince(t)
-        guard floorRun.status == 0 else { throw HarnessError("sqlite3 floor: \(floorRun.stderr)") }
-        let floorCounts = prep.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        o.log(String(format: "ingest: sqlite3 updating the changed rows (jobs, bookings: %@) in place: %.1f s", floorCounts, floor))
-        try? FileManager.default.removeItem(atPath: floorDB)
-
-        return (floor, floorCounts)
     }
 
     /// Appends `count` surgery bookings one at a time, each once the last is
