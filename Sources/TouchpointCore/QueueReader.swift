@@ -279,7 +279,11 @@ final class QueueReader: @unchecked Sendable {
         var batch = Batch(start: position, identity: fdIdentityKey, position: position)
         batch.position.device = fdIdentity?.dev
         batch.position.inode = fdIdentity?.ino
-        var chunk = [UInt8](repeating: 0, count: Self.chunkBytes)
+        // No more than the file holds past the position (pread would stop at
+        // its end anyway): one appended line must not cost a zeroed 4 MiB buffer.
+        var st = stat()
+        let available = fstat(fd, &st) == 0 ? Int(st.st_size) - position.offset : Self.chunkBytes
+        var chunk = [UInt8](repeating: 0, count: max(1, min(Self.chunkBytes, available)))
         let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(position.offset)) }
         if n <= 0 {
             batch.drainedOldFile = isStale()

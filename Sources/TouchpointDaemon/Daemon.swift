@@ -73,6 +73,7 @@ public enum Daemon {
     public static func run(_ options: DaemonOptions) async -> Int32 {
         // The daemon's threads mostly wait.
         Heap.limitArenas()
+        Heap.returnLargeBlocksPromptly()
         let startup = BlockingLane(name: "startup")
         defer { startup.shutdown() }
         let loaded = try? await startup.run { () -> Result<(TouchpointConfig, NoticeTemplates), ConfigError> in

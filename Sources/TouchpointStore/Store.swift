@@ -175,8 +175,11 @@ public final class Store: Sendable {
     /// the daemon within its memory budget, so SQLite writes them to the WAL
     /// as it goes either way. Measured on a million events: 256 MiB, 64 MiB
     /// and 24 MiB took the same time; the peak went from 411 to 139 MiB, and
-    /// to 123-127 MiB with the heap trimmed after each batch.
-    static let writerCacheKiB = 20_480
+    /// to 123-127 MiB with the heap trimmed after each batch. 8 MiB took the
+    /// same time again and peaks 12-15 MiB lower; it left the idle daemon
+    /// larger until the heap's thresholds were fixed (`Heap`, README "The
+    /// ingest write path").
+    static let writerCacheKiB = 8_192
 
     /// While a backlog is read the WAL is folded back into the database less
     /// often (40 MiB rather than 4), so a page written by several batches is
