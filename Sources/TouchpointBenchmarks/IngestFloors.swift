@@ -84,7 +84,7 @@ extension Benchmarks {
             "SELECT sql || ';' FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"])
         let tables = try DaemonHarness.run("/usr/bin/sqlite3", ["-readonly", h.databasePath, """
             SELECT m.name || '|' || coalesce((SELECT group_concat(name, ', ') FROM
-            (SELECT name FROM pragma_table_info(m.name) WHERE pk > 0 ORDER BY pk)), 'rowid')
+                (SELECT name FROM pragma_table_info(m.name) WHERE pk > 0 ORDER BY pk)), 'rowid')
             FROM sqlite_master m WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name != 'grdb_migrations'
             """])
         guard schema.status == 0, indexes.status == 0, tables.status == 0 else {
@@ -131,8 +131,8 @@ extension Benchmarks {
             let bytes = raw.bindMemory(to: UInt8.self)
             var start = 0
             for i in 0..<bytes.count where bytes[i] == 0x0A {
-            if case .success(let e) = parser.parse(UnsafeBufferPointer(rebasing: bytes[start..<i])) { events.append(e) }
-            start = i + 1
+                if case .success(let e) = parser.parse(UnsafeBufferPointer(rebasing: bytes[start..<i])) { events.append(e) }
+                start = i + 1
             }
         }
         let parse = Date().timeIntervalSince(t)
@@ -148,24 +148,24 @@ extension Benchmarks {
         for env in events where applied[env.id] == nil {
             var booking: Booking?
             if let (kind, ref) = env.event.booking {
-            let key = Key(kind: kind, ref: ref)
-            guard case .success(let b) = BookingLedger.apply(env.event, to: bookings[key], eventID: env.id, now: now) else { continue }
-            bookings[key] = b
-            if env.event.isBooking { jobs[key] = [] }
-            booking = b
+                let key = Key(kind: kind, ref: ref)
+                guard case .success(let b) = BookingLedger.apply(env.event, to: bookings[key], eventID: env.id, now: now) else { continue }
+                bookings[key] = b
+                if env.event.isBooking { jobs[key] = [] }
+                booking = b
             }
             if let details = env.event.patient {
-            patients[details.id, default: Patient(id: details.id)].update(with: details)
+                patients[details.id, default: Patient(id: details.id)].update(with: details)
             }
             if let b = booking {
-            let key = Key(kind: b.kind, ref: b.ref)
-            for u in planner.plan(env.event, booking: b, patient: patients[b.patientID] ?? Patient(id: b.patientID), jobs: jobs[key] ?? []) {
-                if let i = jobs[key]?.firstIndex(where: { $0.id == u.job.id }) {
-                    jobs[key]![i] = u.job
-                } else {
-                    jobs[key, default: []].append(u.job)
+                let key = Key(kind: b.kind, ref: b.ref)
+                for u in planner.plan(env.event, booking: b, patient: patients[b.patientID] ?? Patient(id: b.patientID), jobs: jobs[key] ?? []) {
+                    if let i = jobs[key]?.firstIndex(where: { $0.id == u.job.id }) {
+                        jobs[key]![i] = u.job
+                    } else {
+                        jobs[key, default: []].append(u.job)
+                    }
                 }
-            }
             }
             applied[env.id] = env.contentHash
         }
@@ -177,7 +177,7 @@ extension Benchmarks {
         let stateMiB = (residentKiB(getpid()) - before) / 1024
         let planned = jobs.values.reduce(0) { $0 + $1.count }
         o.log(String(format: "ingest: the domain alone: parse %.1f s, apply %.1f s (%d bookings, %d patients, %d jobs), %d MiB held, %d MiB of it the state",
-                 parse, apply, bookings.count, patients.count, planned, heldMiB, stateMiB))
+                     parse, apply, bookings.count, patients.count, planned, heldMiB, stateMiB))
         return (parse, apply, heldMiB, stateMiB)
     }
 }
