@@ -183,7 +183,10 @@ struct FieldReader {
 
     func requiredString(_ key: String) throws(QueueReject) -> String {
         guard let s = try optionalString(key) else { throw reject(.missingField, "missing field \(name(key))") }
-        guard !s.isEmpty else { throw reject(.invalidField, "field \(name(key)): must not be empty") }
+        // A blank ward or reference would list a call under no name anyone can read.
+        guard s.contains(where: { !$0.isWhitespace }) else {
+            throw reject(.invalidField, "field \(name(key)): must not be empty or only spaces")
+        }
         return s
     }
 
@@ -225,7 +228,11 @@ struct FieldReader {
     func optionalTime(_ key: String) throws(QueueReject) -> Date? {
         guard let s = try optionalString(key) else { return nil }
         switch Timestamp.parse(s, clock: clock) {
-        case .success(let d): return d
+        case .success(let d):
+            guard Timestamp.plannable.contains(d) else {
+                throw reject(.invalidField, "field \(name(key)): expected a time in the years 2000 to 2099")
+            }
+            return d
         case .failure(let f): throw reject(.invalidField, "field \(name(key)): \(f.explanation)")
         }
     }

@@ -5,6 +5,7 @@ import Foundation
 public enum Timestamp {
     public enum Failure: Error, Equatable, Sendable {
         case dateWithoutTime
+        case noSuchDate
         case malformed
 
         /// What was expected, for a reject message (never echoes the value).
@@ -12,11 +13,20 @@ public enum Timestamp {
             switch self {
             case .dateWithoutTime:
                 return "a date without a time; expected a date and time such as 2026-12-01T08:30"
+            case .noSuchDate:
+                return "no such day in the calendar (a month has 28 to 31 days, February 29 only in a leap year)"
             case .malformed:
                 return "expected an RFC 3339 time (2026-12-01T08:30:00Z) or a local date-time (2026-12-01T08:30)"
             }
         }
     }
+
+    /// The times a queue event may carry: 2000-01-01 to the end of 2099, UTC.
+    /// A year such as 0001 or 9999 is a sender's error, not a booking: a
+    /// surgery two thousand years ago put an escalated call on the nurse's
+    /// list, and one in 9999 a due time past the year 9999, which the wire
+    /// format cannot carry (`touchpointctl jobs` then failed for everyone).
+    public static let plannable = Date(timeIntervalSince1970: 946_684_800)..<Date(timeIntervalSince1970: 4_102_444_800)
 
     /// Parses `text`; local times are read with `clock`.
     public static func parse(_ text: String, clock: HospitalClock) -> Result<Date, Failure> {
@@ -37,8 +47,11 @@ public enum Timestamp {
             return v
         }
         guard n >= 10, let y = digits(0, 4), b[4] == 0x2D, let mo = digits(5, 2), b[7] == 0x2D,
-              let d = digits(8, 2), LocalDate.isValid(year: y, month: mo, day: d)
+              let d = digits(8, 2)
         else { return .failure(.malformed) }
+        guard LocalDate.isValid(year: y, month: mo, day: d) else {
+            return .failure((1...12).contains(mo) && (1...31).contains(d) && y >= 1 ? .noSuchDate : .malformed)
+        }
         if n == 10 { return .failure(.dateWithoutTime) }
         let sep = b[10]
         guard sep == 0x54 || sep == 0x74 || sep == 0x20,  // T t space

@@ -60,6 +60,13 @@ import Testing
         (#"{"v":1,"id":"x","type":"surgery.cancelled","ref":""}"#, .invalidField),
         (#"{"v":1,"id":"x","type":"surgery.performed","ref":"S","at":"2026-12-01"}"#, .invalidField),
         (#"{"v":1,"id":"x","type":"surgery.performed","ref":"S","at":"soon"}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"surgery.performed","ref":"S","at":"9999-12-31T23:59"}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"surgery.performed","ref":"S","at":"0001-01-01T00:00"}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"surgery.delayed","ref":"S","expected_at":"2100-01-01T00:00:00Z","reason":"r"}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"surgery.rescheduled","ref":"S","at":"2026-12-01T08:30","admit_at":"1999-12-31T23:59:59Z"}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"surgery.booked","ref":"S","patient":{"id":"P"},"at":"2026-12-01T08:30","ward":"   "}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"surgery.cancelled","ref":" \t"}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"patient.updated","patient":{"id":" "}}"#, .invalidField),
         (#"{"v":1,"id":"x","type":"open_access.booked","ref":"O","patient":{"id":"P"},"at":"2026-12-01T10:00","mode":"carrier pigeon"}"#, .invalidField),
         (#"{"v":1,"id":"x","type":"patient.updated","patient":{"id":"P","nhs_number":"9434765918"}}"#, .invalidField),
         (#"{"v":1,"id":"x","type":"patient.updated","patient":{"id":"P","phone":"12345"}}"#, .invalidField),
@@ -118,6 +125,19 @@ import Testing
         #expect(n.eventID == "x")
         let missing = try #require(reject(#"{"v":1,"id":"x","type":"surgery.booked","ref":"x"}"#))
         #expect(missing.message.contains("\"patient\""))
+    }
+
+    /// A year such as 0001 or 9999 is a sender's error: refused, naming the
+    /// field, while the first and last minutes of the years kept are taken.
+    @Test func timesOutsideThePlannableYearsAreRefused() throws {
+        func performed(_ at: String) -> String { #"{"v":1,"id":"x","type":"surgery.performed","ref":"S","at":"\#(at)"}"# }
+        let r = try #require(reject(performed("9999-12-31T23:59")))
+        #expect(r.message == #"field "at": expected a time in the years 2000 to 2099"#)
+        #expect(event(performed("2000-01-01T00:00")) != nil)
+        #expect(event(performed("2099-12-31T23:59")) != nil)
+        #expect(reject(performed("2099-12-31T23:59:00-01:00"))?.code == .invalidField)
+        let leap = try #require(reject(performed("2027-02-29T09:00")))
+        #expect(leap.message.contains("no such day in the calendar"))
     }
 
     @Test func aLineCutShortStillNamesItsEvent() throws {

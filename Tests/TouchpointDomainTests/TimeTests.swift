@@ -57,7 +57,11 @@ import Testing
 
     @Test func badTimesAreRefusedWithAReason() {
         #expect(Timestamp.parse("2026-12-01", clock: london) == .failure(.dateWithoutTime))
-        for bad in ["2026-13-01T08:30", "2026-02-30T08:30", "2026-12-01T24:00", "2026-12-01T08:30+1", "tomorrow",
+        for day in ["2026-02-30T08:30", "2027-02-29T09:00", "2026-04-31T10:00"] {
+            #expect(Timestamp.parse(day, clock: london) == .failure(.noSuchDate), "\(day)")
+        }
+        #expect((try? Timestamp.parse("2028-02-29T09:00", clock: london).get()) != nil)
+        for bad in ["2026-13-01T08:30", "2026-12-01T24:00", "2026-12-01T08:30+1", "tomorrow",
                     "2026-12-01T08:30:00Zjunk", "2026-12-01T08", ""] {
             #expect(Timestamp.parse(bad, clock: london) == .failure(.malformed), "\(bad)")
         }
