@@ -41,7 +41,7 @@ struct GlobalOptions: ParsableArguments {
             return
         }
         do {
-            let value = try ControlJSON.decoder.decode(T.self, from: data)
+            let value = try ControlJSON.decoder.decode(T.self, from: TerminalText.visible(data))
             print(human(value), terminator: "")
         } catch {
             FileHandle.standardError.write(Data("touchpointctl: could not read the daemon's reply: \(error)\n".utf8))
@@ -173,7 +173,7 @@ struct Calls: ParsableCommand {
         }
         let report: CallsReport
         do {
-            report = try ControlJSON.decoder.decode(CallsReport.self, from: data)
+            report = try ControlJSON.decoder.decode(CallsReport.self, from: format == .table ? TerminalText.visible(data) : data)
         } catch {
             FileHandle.standardError.write(Data("touchpointctl: could not read the daemon's reply: \(error)\n".utf8))
             throw ExitCode(1)
@@ -210,7 +210,7 @@ struct Report: ParsableCommand {
         }
         let report: PledgeReportView
         do {
-            report = try ControlJSON.decoder.decode(PledgeReportView.self, from: data)
+            report = try ControlJSON.decoder.decode(PledgeReportView.self, from: format == .table ? TerminalText.visible(data) : data)
         } catch {
             FileHandle.standardError.write(Data("touchpointctl: could not read the daemon's reply: \(error)\n".utf8))
             throw ExitCode(1)

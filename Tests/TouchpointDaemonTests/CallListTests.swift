@@ -169,6 +169,34 @@ import TouchpointTestSupport
         try h.stop()
     }
 
+    /// What hospital systems and staff typed reaches a nurse's terminal as
+    /// text: an escape sequence in a name, a ward or a note cannot clear her
+    /// screen or retitle her window, and a newline cannot forge a line of
+    /// the list. `--json` keeps the data exactly as it came.
+    @Test func controlCharactersInTheDataReachTheTerminalAsText() throws {
+        let h = try DaemonHarness()
+        try h.appendLines([#"{"v":1,"id":"b1","type":"surgery.booked","ref":"S1","patient":{"id":"P01","name":"Ann\u001b[2J\u001b]52;c;ZXZpbA==\u0007 Example\u202e","phone":"07700 900101"},"at":"\#(h.time.day(-1))T10:30","ward":"Ward\r7","procedure":"one\ntwo\u009b"}"#])
+        try h.append(#"{"v":1,"id":"b2","type":"surgery.booked","ref":"S2","patient":{"id":"P02"},"at":"\#(h.time.day(1))T10:30","ward":"Ward 7"}"# + "\n")
+        try h.start()
+        let reason = "wrong patient\n  today 09:00  root  due -> done  reached\u{1B}[8m"
+        #expect(try h.ctl(["cancel", "call-S2", "--reason", reason]).status == 0)
+        for args in [["calls"], ["calls", "--ward", "Ward\r7"], ["job", "call-S1"], ["explain", "S1"], ["jobs"], ["job", "call-S2"]] {
+            let out = try h.ctl(args)
+            #expect(out.status == 0, "\(args): \(out.stderr)")
+            let hidden = out.stdout.unicodeScalars.filter { TerminalText.hidden($0.value) && $0 != "\n" }
+            #expect(hidden.isEmpty, "\(args) printed \(hidden.map { String($0.value, radix: 16) })")
+        }
+        let list = try h.ctl(["calls"]).stdout
+        #expect(list.contains(#"Ann\u001b[2J\u001b]"#), "\(list)")  // the column cuts the name short
+        #expect(try h.ctl(["job", "call-S1"]).stdout.contains(#"patient Ann\u001b[2J\u001b]52;c;ZXZpbA==\u0007 Example\u202e (P01)"#))
+        #expect(list.contains(#"Ward\r7"#) && list.contains(#"one\ntwo\u009b"#), "\(list)")
+        let cancelled = try h.ctl(["job", "call-S2"]).stdout
+        #expect(cancelled.contains(#"wrong patient\n  today 09:00"#) && !cancelled.contains("\n  today 09:00  root  due -> done"), "\(cancelled)")
+        let exact = try h.ctlJSON(CallsReport.self, ["calls"]).calls[0]
+        #expect(exact.patientName == "Ann\u{1B}[2J\u{1B}]52;c;ZXZpbA==\u{07} Example\u{202E}" && exact.job.ward == "Ward\r7")
+        try h.stop()
+    }
+
     /// Hazard H-18's control: a list printed on a machine whose clock zone is
     /// not the hospital's still shows the hospital's times (the reply names
     /// the zone), so a 09:00 call never reads as 08:00.

@@ -52,3 +52,25 @@ import TouchpointTestSupport
         #expect(try ControlJSON.decoder.decode(CallsReport.self, from: Data(fast.utf8)) == report)
     }
 }
+
+/// `TerminalText.visible`: what a reply's strings become on a terminal.
+@Suite struct TerminalTextTests {
+    func shown(_ value: String) throws -> String {
+        let reply = try JSONEncoder().encode(["v": value])
+        return try JSONDecoder().decode([String: String].self, from: TerminalText.visible(reply))["v"]!
+    }
+
+    @Test func controlsBecomeVisibleEscapesAndTheRestIsUntouched() throws {
+        #expect(try shown("Ann\u{1B}[2J Example") == #"Ann\u001b[2J Example"#)
+        #expect(try shown("one\ntwo\rthree\tfour\u{08}\u{0C}") == #"one\ntwo\rthree\tfour\b\f"#)
+        #expect(try shown("del\u{7F} c1\u{9B} bell\u{07} nul\u{00}") == #"del\u007f c1\u009b bell\u0007 nul\u0000"#)
+        #expect(try shown("evil\u{202E}txt.exe \u{2066}x\u{2069}") == #"evil\u202etxt.exe \u2066x\u2069"#)
+        for kept in ["Zoë Ševčíková", "日本語 🙂", #"back\slash "quoted" / slash"#, "\u{2019}s \u{2014} \u{20AC}5", "\u{A0}\u{A9}", ""] {
+            #expect(try shown(kept) == kept)
+        }
+        // Already visible escapes stay as they were; keys and numbers are untouched.
+        #expect(try shown(#"\n is a backslash and n"#) == #"\n is a backslash and n"#)
+        let reply = Data(#"{"a\u001bb":[1,2.5,true,null],"c":"\u00e9\u001b"}"#.utf8)
+        #expect(String(decoding: TerminalText.visible(reply), as: UTF8.self) == #"{"a\\u001bb":[1,2.5,true,null],"c":"\u00e9\\u001b"}"#)
+    }
+}
