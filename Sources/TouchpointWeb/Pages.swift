@@ -240,6 +240,17 @@ extension WebApp {
         let body = try await request.collectBody(upTo: context.maxUploadSize)
         guard let form = try? URLEncodedFormDecoder().decode(OutcomeForm.self, from: String(buffer: body)) else { return forbidden(viewer) }
         if isForged(request, token: form.csrf, viewer: viewer) { return forbidden(viewer) }
+        // The account's wards hold for what it records as for what it sees:
+        // the daemon knows the nurse but not her account's wards, so without
+        // this a nurse of Ward 9 could close a Ward 7 patient's call by its
+        // address. (A call moved to another ward in the moment between this
+        // look and the outcome is the one gap; the outcome names the patient.)
+        do {
+            let call = try await ask("job", .init(job: id), for: viewer, as: JobView.self)
+            guard call.kind == .checkinCall || call.worklist != nil, viewer.sees(ward: call.ward) else { return notFound(viewer) }
+        } catch {
+            return failure(error, viewer, doing: "recording an outcome")
+        }
         let outcome = form.outcome.flatMap(CallOutcome.init(rawValue:))
         let note = (form.note ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         var errors: [FieldError] = []

@@ -66,6 +66,14 @@ struct WebViewTests {
         #expect(list.body.contains("href=\"tel:+447700900123\""))
         #expect(try alice.get("/calls?ward=Ward%209").status == 403, "another ward, asked for by name")
         #expect(try alice.get("/calls/call-S3").status == 404, "another ward's call, by its address")
+        // Nor can she record an outcome on it, with her own valid form token.
+        let token = try #require(try alice.get("/calls/call-S1").field("csrf"))
+        for outcome in ["declined", "wrong_number"] {
+            let other = try alice.post("/calls/call-S3/outcome", form: [("csrf", token), ("seen_outcomes", "0"), ("list", "ward"), ("outcome", outcome)])
+            #expect(other.status == 404, "another ward's call, recorded by its address: \(other.status)")
+        }
+        #expect(try s.job("call-S3").state == .due && s.job("call-S3").history?.contains { $0.actor.hasPrefix("alice") } == false)
+        #expect(try alice.post("/calls/wait-S1-1/outcome", form: [("csrf", token), ("outcome", "declined")]).status == 404, "not a call")
 
         let page = try alice.get("/calls/call-S1")
         #expect(page.status == 200 && page.body.contains("Wide local excision"))
