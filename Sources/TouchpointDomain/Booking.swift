@@ -49,9 +49,11 @@ public struct Patient: Equatable, Sendable {
 
 /// A surgery or Open Access booking, as its events have left it.
 public struct Booking: Equatable, Sendable {
-    public var kind: BookingKind
-    public var ref: String
-    public var patientID: String
+    /// Which booking, and whose: fixed once booked (a second `*.booked` is a
+    /// conflict, and no other event names a patient for a booking).
+    public let kind: BookingKind
+    public let ref: String
+    public let patientID: String
     /// The surgery or appointment time as currently booked.
     public var at: Date
     public var ward: String?

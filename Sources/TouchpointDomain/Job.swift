@@ -44,11 +44,13 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
 public struct Job: Equatable, Sendable {
     /// Stable: derived from the booking, the kind and a sequence number, so
     /// the same queue always gives the same ids.
-    public var id: String
-    public var kind: JobKind
-    public var bookingKind: BookingKind
-    public var ref: String
-    public var patientID: String
+    public let id: String
+    /// What the job is and whose: fixed for its life (the store writes a
+    /// job's changes without touching the indexes these key).
+    public let kind: JobKind
+    public let bookingKind: BookingKind
+    public let ref: String
+    public let patientID: String
     public var state: JobState
     /// When it becomes (or became) due.
     public var dueAt: Date

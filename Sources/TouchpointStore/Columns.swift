@@ -34,6 +34,10 @@ enum JobColumn: Int32, CaseIterable {
     case expectedAt, delayReason, callDay, overdueSince, outcome, woundCare, rule, note, lastAttemptAt
     case notificationID, delivery, deliveryAt, sendUncertain, fallbackChannel, worklist
 
+    /// What a job keeps for life (`let` in `Job`): an upsert that sets none
+    /// of them leaves the indexes they key untouched.
+    static let fixed: [JobColumn] = [.id, .kind, .bookingKind, .ref, .patientID]
+
     var name: String {
         switch self {
         case .id: return "id"

@@ -53,10 +53,7 @@ extension StoreReading {
         var deceased = Set<String>()
         try each("SELECT id FROM patients WHERE deceased = 1") { deceased.insert(try $0.required(0)) }
         var out = PledgeBookings()
-        try each("""
-            SELECT b.kind, b.ref, coalesce(b.ward, b.clinic), b.at, b.performed_at, b.expected_at, b.booked_at, b.cancelled, b.patient_id
-            FROM bookings b WHERE coalesce(b.performed_at, b.at) >= ? AND coalesce(b.performed_at, b.at) < ?
-            """, binding: [from, to]) { r in
+        try each(Query.pledgeBookings, binding: [from, to]) { r in
             let (kind, ref) = (try r.value(0, as: BookingKind.self), try r.required(1) as String)
             if kind == .surgery { out.surgeries[ref] = out.list.count } else { out.openAccess[ref] = out.list.count }
             out.list.append(BookingFacts(kind: kind, ref: ref, place: r.string(2),

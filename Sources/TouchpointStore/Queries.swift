@@ -10,7 +10,7 @@ enum Query: Hashable, CaseIterable {
     case jobCounts, jobsToCheck, nextCheckAt, nextScheduledCheck, scheduledJobs, dueNotices
     case bookingByKey, saveBooking, openBookingCount, patientByID, savePatient, patientCount, addToRecordCounts
     case eventHash, insertEvent, insertReject, rejects
-    case deliveriesOfJob, firstDeliveryAt, insertDelivery, lastDelivery
+    case deliveriesOfJob, firstDeliveryAt, insertDelivery, lastDelivery, awaitingReceipts, deliveryCounts
     case attemptsOfCall, insertAttempt, insertDelay
     case insertAudit, setting, setSetting, queueTotals, advanceQueue
 
@@ -29,7 +29,9 @@ enum Query: Hashable, CaseIterable {
         case .historyOfJob: return "SELECT at, actor, from_state, to_state, reason FROM job_history WHERE job_id = ? ORDER BY id"
         case .saveJob:
             let names = JobColumn.allCases.map(\.name) + ["updated_at", "next_check_at"]
-            return "INSERT OR REPLACE INTO jobs (\(names.joined(separator: ", "))) VALUES (\(names.map { _ in "?" }.joined(separator: ", ")))"
+            let changing = names.filter { !JobColumn.fixed.map(\.name).contains($0) }
+            return "INSERT INTO jobs (\(names.joined(separator: ", "))) VALUES (\(names.map { _ in "?" }.joined(separator: ", ")))"
+                + " ON CONFLICT (id) DO UPDATE SET " + changing.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
         case .insertHistory: return "INSERT INTO job_history (job_id, at, actor, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?, ?)"
         case .addToJobCount: return "INSERT INTO job_counts (kind, state, n) VALUES (?1, ?2, ?3) ON CONFLICT (kind, state) DO UPDATE SET n = n + ?3"
         case .jobCounts: return "SELECT kind, state, n FROM job_counts WHERE n != 0"
@@ -42,7 +44,9 @@ enum Query: Hashable, CaseIterable {
             return "SELECT \(jobs) FROM jobs WHERE \(Self.dueNoticeFilter) ORDER BY due_at LIMIT ?"
         case .bookingByKey: return "SELECT \(BookingColumn.list) FROM bookings WHERE kind = ? AND ref = ?"
         case .saveBooking:
-            return "INSERT OR REPLACE INTO bookings (\(BookingColumn.list), updated_at) VALUES (\(BookingColumn.allCases.map { _ in "?" }.joined(separator: ", ")), ?)"
+            let changing = BookingColumn.allCases.filter { ![.kind, .ref, .patientID].contains($0) }.map(\.name) + ["updated_at"]
+            return "INSERT INTO bookings (\(BookingColumn.list), updated_at) VALUES (\(BookingColumn.allCases.map { _ in "?" }.joined(separator: ", ")), ?)"
+                + " ON CONFLICT (kind, ref) DO UPDATE SET " + changing.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
         case .openBookingCount: return "SELECT open_bookings FROM queue_state WHERE id = 1"
         case .patientByID: return "SELECT \(PatientColumn.list) FROM patients WHERE id = ?"
         case .savePatient:
@@ -59,6 +63,9 @@ enum Query: Hashable, CaseIterable {
         case .deliveriesOfJob: return "SELECT at, result, detail FROM deliveries WHERE job_id = ? ORDER BY id"
         case .firstDeliveryAt: return "SELECT min(at) FROM deliveries WHERE job_id = ?"
         case .insertDelivery: return "INSERT INTO deliveries (job_id, at, result, detail) VALUES (?, ?, ?, ?)"
+        case .awaitingReceipts:
+            return "SELECT \(jobs) FROM jobs WHERE delivery = \(DeliveryStatus.sending.sqlLiteral) ORDER BY delivery_at LIMIT ?"
+        case .deliveryCounts: return "SELECT delivery, count(*) FROM jobs WHERE delivery IS NOT NULL GROUP BY delivery"
         case .lastDelivery: return "SELECT max(at) FROM deliveries WHERE result = \(DeliveryAttempt.Result.sent.sqlLiteral)"
         case .attemptsOfCall: return "SELECT at, actor, outcome, wound_care, note FROM call_attempts WHERE job_id = ? ORDER BY id"
         case .insertAttempt: return "INSERT INTO call_attempts (job_id, at, actor, outcome, wound_care, note) VALUES (?, ?, ?, ?, ?, ?)"
@@ -76,6 +83,53 @@ enum Query: Hashable, CaseIterable {
                 """
         }
     }
+}
+
+/// The statements whose shape depends on the question (and the report's
+/// bookings of a period), built here beside the fixed ones so that
+/// `QueryPlanTests` plans them too.
+extension Query {
+    /// The job list's statement for a filter, its parameters in the order
+    /// of `JobFilter`'s fields. A ref is looked up with every booking kind,
+    /// so the by-booking index answers it rather than a scan of every job.
+    static func jobs(_ f: JobFilter) -> String {
+        var sql = "SELECT \(JobColumn.list()) FROM jobs WHERE 1"
+        if f.kind != nil { sql += " AND kind = ?" }
+        if f.state != nil { sql += " AND state = ?" }
+        if f.ref != nil { sql += " AND booking_kind IN (\(BookingKind.allCases.map(\.sqlLiteral).joined(separator: ", "))) AND ref = ?" }
+        if f.patientID != nil { sql += " AND patient_id = ?" }
+        if f.dueFrom != nil { sql += " AND due_at >= ?" }
+        if f.dueTo != nil { sql += " AND due_at < ?" }
+        if let d = f.delivery {
+            sql += " AND delivery IS NOT NULL AND delivery IN (\(d.map(\.sqlLiteral).joined(separator: ", ")))"
+        }
+        return sql + " ORDER BY due_at, id LIMIT \(max(1, f.limit))"
+    }
+
+    /// The call list's statement: parameters the worklist, the day's start
+    /// and end (not for the escalated list), the ward, each when asked for.
+    static func calls(ward: Bool, escalated: Bool, list: Bool) -> String {
+        let checkin = "j.kind = \(JobKind.checkinCall.sqlLiteral)"
+        let calls = list ? "j.worklist = ?" : escalated ? "(\(checkin) OR j.worklist IS NOT NULL)" : checkin
+        var sql = """
+            SELECT \(JobColumn.list(alias: "j")), p.name, p.phone, p.voicemail_ok, b.procedure, b.at
+            FROM jobs j
+            LEFT JOIN patients p ON p.id = j.patient_id
+            LEFT JOIN bookings b ON b.kind = j.booking_kind AND b.ref = j.ref
+            WHERE \(calls)
+            """
+        sql += escalated
+            ? " AND j.state = \(JobState.escalated.sqlLiteral)"
+            : " AND j.state IN (\(JobState.scheduled.sqlLiteral), \(JobState.due.sqlLiteral)) AND j.due_at >= ? AND j.due_at < ?"
+        if ward { sql += " AND j.ward = ?" }
+        return sql + " ORDER BY (j.overdue_since IS NULL), j.overdue_since, j.due_at, j.id"
+    }
+
+    /// The bookings of a period, by their day (through `bookings_day`).
+    static let pledgeBookings = """
+        SELECT b.kind, b.ref, coalesce(b.ward, b.clinic), b.at, b.performed_at, b.expected_at, b.booked_at, b.cancelled, b.patient_id
+        FROM bookings b WHERE coalesce(b.performed_at, b.at) >= ? AND coalesce(b.performed_at, b.at) < ?
+        """
 }
 
 /// The statements of one transaction, prepared on first use and reused for

@@ -177,19 +177,14 @@ extension StoreReading {
     }
 
     public func jobs(_ f: JobFilter) throws -> [Job] {
-        var sql = "SELECT \(JobColumn.list()) FROM jobs WHERE 1"
         var binds: [(PreparedSQL, Int32) -> Void] = []
-        if let k = f.kind { sql += " AND kind = ?"; binds.append { $0.bind($1, k.rawValue) } }
-        if let s = f.state { sql += " AND state = ?"; binds.append { $0.bind($1, s.rawValue) } }
-        if let r = f.ref { sql += " AND ref = ?"; binds.append { $0.bind($1, r) } }
-        if let p = f.patientID { sql += " AND patient_id = ?"; binds.append { $0.bind($1, p) } }
-        if let d = f.dueFrom { sql += " AND due_at >= ?"; binds.append { $0.bind($1, d) } }
-        if let d = f.dueTo { sql += " AND due_at < ?"; binds.append { $0.bind($1, d) } }
-        if let d = f.delivery {
-            sql += " AND delivery IS NOT NULL AND delivery IN (\(d.map(\.sqlLiteral).joined(separator: ", ")))"
-        }
-        sql += " ORDER BY due_at, id LIMIT \(max(1, f.limit))"
-        let s = PreparedSQL(try db.cachedStatement(sql: sql))
+        if let k = f.kind { binds.append { $0.bind($1, k.rawValue) } }
+        if let s = f.state { binds.append { $0.bind($1, s.rawValue) } }
+        if let r = f.ref { binds.append { $0.bind($1, r) } }
+        if let p = f.patientID { binds.append { $0.bind($1, p) } }
+        if let d = f.dueFrom { binds.append { $0.bind($1, d) } }
+        if let d = f.dueTo { binds.append { $0.bind($1, d) } }
+        let s = PreparedSQL(try db.cachedStatement(sql: Query.jobs(f)))
         for (i, bind) in binds.enumerated() { bind(s, Int32(i + 1)) }
         return try s.all(db) { try $0.job() }
     }
@@ -215,17 +210,15 @@ extension StoreReading {
     /// Notices the transport accepted whose final receipt has not come,
     /// the longest waiting first.
     public func awaitingReceipts(limit: Int) throws -> [Job] {
-        let sql = "SELECT \(JobColumn.list()) FROM jobs WHERE delivery = \(DeliveryStatus.sending.sqlLiteral) ORDER BY delivery_at LIMIT ?"
-        let s = PreparedSQL(try db.cachedStatement(sql: sql))
+        let s = try statement(.awaitingReceipts)
         s.bind(1, limit)
         return try s.all(db) { try $0.job() }
     }
 
     /// Notices by what their receipts say (only those that have receipts).
     public func deliveryCounts() throws -> [DeliveryStatus: Int] {
-        let sql = "SELECT delivery, count(*) FROM jobs WHERE delivery IS NOT NULL GROUP BY delivery"
         var out: [DeliveryStatus: Int] = [:]
-        for (k, n) in try PreparedSQL(try db.cachedStatement(sql: sql)).all(db, { r in (try r.value(0, as: DeliveryStatus.self), Int(r.int(1) ?? 0)) }) {
+        for (k, n) in try statement(.deliveryCounts).all(db, { r in (try r.value(0, as: DeliveryStatus.self), Int(r.int(1) ?? 0)) }) {
             out[k] = n
         }
         return out
@@ -243,21 +236,7 @@ extension StoreReading {
     /// a configured worklist instead of the check-in calls; the escalated list
     /// without one has every list's.
     public func calls(day: LocalDate, ward: String?, escalated: Bool, list: String? = nil, clock: HospitalClock) throws -> [CallRow] {
-        let checkin = "j.kind = \(JobKind.checkinCall.sqlLiteral)"
-        let calls = list != nil ? "j.worklist = ?" : escalated ? "(\(checkin) OR j.worklist IS NOT NULL)" : checkin
-        var sql = """
-            SELECT \(JobColumn.list(alias: "j")), p.name, p.phone, p.voicemail_ok, b.procedure, b.at
-            FROM jobs j
-            LEFT JOIN patients p ON p.id = j.patient_id
-            LEFT JOIN bookings b ON b.kind = j.booking_kind AND b.ref = j.ref
-            WHERE \(calls)
-            """
-        sql += escalated
-            ? " AND j.state = \(JobState.escalated.sqlLiteral)"
-            : " AND j.state IN (\(JobState.scheduled.sqlLiteral), \(JobState.due.sqlLiteral)) AND j.due_at >= ? AND j.due_at < ?"
-        if ward != nil { sql += " AND j.ward = ?" }
-        sql += " ORDER BY (j.overdue_since IS NULL), j.overdue_since, j.due_at, j.id"
-        let s = PreparedSQL(try db.cachedStatement(sql: sql))
+        let s = PreparedSQL(try db.cachedStatement(sql: Query.calls(ward: ward != nil, escalated: escalated, list: list != nil)))
         var i: Int32 = 1
         if let list {
             s.bind(i, list)

@@ -87,8 +87,10 @@ import Testing
         var notDue = dueCall()
         notDue.state = .scheduled
         if case .failure(let f) = record(.reached, notDue, at: "2026-12-01T10:00") { #expect(f.message.contains("not due yet")) } else { Issue.record("accepted") }
-        var notice = dueCall()
-        notice.kind = .waitNotice
+        let b = surgery("2026-12-01T08:30")
+        var notice = Planner(rules: rules, now: t("2026-11-30T12:00Z")).plan(booked(b), booking: b, patient: ann, jobs: [])
+            .first { $0.job.kind == .waitNotice }!.job
+        notice.state = .due
         if case .failure(let f) = record(.reached, notice, at: "2026-12-02T10:00") { #expect(f.message.contains("not a call")) } else { Issue.record("accepted") }
         if case .failure(let f) = record(.noAnswer, dueCall(), at: "2026-12-02T10:00", woundCare: true) { #expect(f.message.contains("reached only")) } else { Issue.record("accepted") }
     }
