@@ -152,13 +152,35 @@ public struct JournalLogHandler: LogHandler {
     private func writeStderr(_ level: Logger.Level, _ message: String, _ metadata: Logger.Metadata, prefixes: Bool) {
         var line = prefixes ? "<\(Self.priority(level))>" : ""
         if !prefixes { line += "\(identifier)[\(getpid())]: \(level.rawValue): " }
-        line += message
+        line += Self.oneLine(message)
         let extra = metadata.filter { $0.key != "MESSAGE_ID" }.sorted { $0.key < $1.key }
-        if !extra.isEmpty { line += " (" + extra.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + ")" }
+        if !extra.isEmpty { line += " (" + extra.map { "\($0.key)=\(Self.oneLine("\($0.value)"))" }.joined(separator: " ") + ")" }
         line += "\n"
         var bytes = Array(line.utf8)
         _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
     }
+
+    /// `text` on one line, its control characters written as escapes
+    /// (`\n`, `\u001b`). A ref or event id comes from a hospital system: a
+    /// newline in one would otherwise start a line of its own, which the
+    /// journal's stream (or whoever reads standard error) takes for an entry
+    /// touchpointd never wrote. (The journal's own fields keep any bytes.)
+    static func oneLine(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = ""
+        for u in text.unicodeScalars {
+            switch u {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where isControl(u): out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out
+    }
+
+    private static func isControl(_ u: Unicode.Scalar) -> Bool { u.value < 0x20 || (0x7F...0x9F).contains(u.value) }
 
     /// Sends one entry; returns 0 or a negative errno.
     static func send(_ fields: [(String, String)]) -> Int32 {
@@ -225,7 +247,7 @@ final class JournalPump: @unchecked Sendable {
             }
             for fields in batch where JournalLogHandler.send(fields) != 0 {
                 // The journal refused it: standard error keeps the line.
-                let text = (fields.first { $0.0 == "MESSAGE" }?.1 ?? "") + "\n"
+                let text = JournalLogHandler.oneLine(fields.first { $0.0 == "MESSAGE" }?.1 ?? "") + "\n"
                 FileHandle.standardError.write(Data(("touchpointd: " + text).utf8))
             }
         }

@@ -66,6 +66,26 @@ let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appen
         #expect(!all.isEmpty)
         for s in Self.secrets { #expect(!all.contains(s), "the journal holds patient data: \(s)") }
     }
+
+    /// A ref or an event id comes from a hospital system. On standard error
+    /// (the journal's stream under systemd) a newline in one would start a
+    /// line of its own, an entry touchpointd never wrote: it is written `\n`.
+    @Test func aNewlineInAnIDCannotForgeALogLine() throws {
+        let h = try DaemonHarness()
+        let forged = #"\ntouchpointd[1]: notice: all calls made\r"#
+        try h.appendLines([
+            #"{"v":1,"id":"bad\#(forged)","type":"surgery.booked","ref":"S-F1","patient":{"id":"PF1"},"at":"\#(h.time.day(1))T10:30"}"#,
+            // Admitted a minute ago: its wait notice comes due at once, and is logged with its ref.
+            #"{"v":1,"id":"f2","type":"surgery.booked","ref":"S-F2\#(forged)","patient":{"id":"PF2"},"at":"\#(Timestamp.rfc3339(Date().addingTimeInterval(3600)))","admit_at":"\#(Timestamp.rfc3339(Date().addingTimeInterval(-60)))","ward":"Ward 7"}"#,
+        ])
+        try h.start()
+        try h.stop()
+        let lines = h.daemonStderr.split(separator: "\n")
+        #expect(lines.contains { $0.contains("rejected queue line 1") && $0.contains(#"bad\ntouchpointd[1]: notice: all calls made\r"#) }, "\(lines)")
+        #expect(lines.contains { $0.contains(#"S-F2\ntouchpointd[1]"#) }, "\(lines)")
+        #expect(!lines.contains { $0.hasPrefix("touchpointd[1]") }, "\(lines)")
+        #expect(!h.daemonStderr.contains("\r"))
+    }
 }
 
 @Suite struct NotifyTests {
