@@ -97,11 +97,15 @@ public enum Daemon {
         }
         let logger = Logger(label: "touchpointd")
         prepareProcess()
+        let status: Int32
         do {
-            return try await serve(config, templates, logger: logger, startup: startup)
+            status = try await serve(config, templates, logger: logger, startup: startup)
         } catch {
-            return fail(error, logger, destination)
+            status = fail(error, logger, destination)
         }
+        // The last entries ("stopped") may still be on their way to journald.
+        await JournalLogHandler.flushed()
+        return status
     }
 
     static func logDestination(_ target: TouchpointConfig.LogTarget) -> LogDestination {

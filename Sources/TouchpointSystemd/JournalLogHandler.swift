@@ -160,6 +160,25 @@ public struct JournalLogHandler: LogHandler {
         _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
     }
 
+    /// Waits (at most `timeout`) until the entries logged so far are with
+    /// journald. Entries go to the journal from a thread of their own; a
+    /// process that exits without waiting loses its last words ("stopped"
+    /// among them) whenever that thread is behind.
+    public static func flush(timeout: TimeInterval = 2) {
+        JournalPump.shared.drain(timeout: timeout)
+    }
+
+    /// `flush` on a thread of its own, for a caller on an event loop (the
+    /// end of `Daemon.run`, of `WebMain.serve`).
+    public static func flushed(timeout: TimeInterval = 2) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread {
+                flush(timeout: timeout)
+                done.resume()
+            }.start()
+        }
+    }
+
     /// `text` on one line, its control characters written as escapes
     /// (`\n`, `\u001b`). A ref or event id comes from a hospital system: a
     /// newline in one would otherwise start a line of its own, which the
@@ -208,12 +227,14 @@ public struct JournalLogHandler: LogHandler {
 /// is slow; the work being logged must not. When the queue is full, entries
 /// are dropped and counted, and the count is logged once there is room.
 final class JournalPump: @unchecked Sendable {
-    // @unchecked: `queue` and `dropped` are only touched with `condition` locked.
+    // @unchecked: `queue`, `dropped` and `sending` are only touched with `condition` locked.
     static let shared = JournalPump()
     static let capacity = 10_000
     private let condition = NSCondition()
     private var queue: [[(String, String)]] = []
     private var dropped = 0
+    /// A batch taken off the queue and not yet all sent.
+    private var sending = false
 
     private init() {
         let t = Thread { [self] in self.run() }
@@ -227,9 +248,27 @@ final class JournalPump: @unchecked Sendable {
             dropped += 1
         } else {
             queue.append(fields)
-            condition.signal()
+            condition.broadcast()
         }
         condition.unlock()
+    }
+
+    /// Whether every entry enqueued has been handed to journald.
+    var isIdle: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return queue.isEmpty && !sending
+    }
+
+    /// Waits until every entry enqueued so far has been handed to journald,
+    /// or `timeout` has passed.
+    func drain(timeout: TimeInterval) {
+        let deadline = Date().addingTimeInterval(timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        while !queue.isEmpty || sending {
+            if !condition.wait(until: deadline) { return }
+        }
     }
 
     private func run() {
@@ -240,7 +279,14 @@ final class JournalPump: @unchecked Sendable {
             queue.removeAll(keepingCapacity: true)
             let lost = dropped
             dropped = 0
+            sending = true
             condition.unlock()
+            defer {
+                condition.lock()
+                sending = false
+                condition.broadcast()
+                condition.unlock()
+            }
             if lost > 0 {
                 _ = JournalLogHandler.send([("MESSAGE", "\(lost) log entries were dropped: journald was not taking them fast enough"),
                                             ("PRIORITY", "4"), ("SYSLOG_IDENTIFIER", "touchpointd"), ("MESSAGE_ID", MessageID.logsDropped)])

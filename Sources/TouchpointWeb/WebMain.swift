@@ -51,6 +51,13 @@ public enum WebMain {
             return h
         }
         let logger = Logger(label: "touchpoint-web")
+        let status = await serve(config, logger: logger)
+        // The last entries may still be on their way to journald.
+        await JournalLogHandler.flushed()
+        return status
+    }
+
+    private static func serve(_ config: WebConfig, logger: Logger) async -> Int32 {
         do {
             let accounts = try Accounts(path: config.databasePath)
             let app = WebApp(config: config, accounts: accounts, daemon: AsyncControlClient(socketPath: config.controlSocket), logger: logger)
