@@ -24,9 +24,10 @@ struct CallListExport: Sendable {
             let ward = row.job.ward ?? "no ward"
             byWard[ward, default: CallList(day: day, ward: ward, escalated: false, hospital: list.hospital, clock: list.clock, maxAttempts: list.maxAttempts, rows: [])].rows.append(row)
         }
+        let names = Self.fileNames(Array(byWard.keys))
         let files = byWard.sorted { $0.key < $1.key }.map { ward, wardList -> (String, String, String) in
             let report = WireViews.calls(wardList, ward: ward)
-            return ("\(dir)/calls-\(day)-\(Self.slug(ward))", CallListFormat.html(report, clock: list.clock, generatedAt: now),
+            return ("\(dir)/calls-\(day)-\(names[ward]!)", CallListFormat.html(report, clock: list.clock, generatedAt: now),
                     CallListFormat.csv(report, clock: list.clock))
         }
         try await lane.run {
@@ -39,6 +40,21 @@ struct CallListExport: Sendable {
         try await core.exported(day)
         logger.notice("wrote the call lists for \(day): \(byWard.count) ward(s), \(list.rows.count) call(s), in \(dir)",
                       metadata: ["MESSAGE_ID": "\(MessageID.callListsWritten)"])
+    }
+
+    /// Each ward's file name: its slug, and where two wards' spellings give
+    /// the same slug ("Ward 7" and "WARD 7" from two systems), a short hash
+    /// of the exact name after it. One ward's list never overwrites another's.
+    static func fileNames(_ wards: [String]) -> [String: String] {
+        let slugs = Dictionary(grouping: wards, by: slug)
+        var out: [String: String] = [:]
+        for (s, same) in slugs {
+            for ward in same {
+                let hash = String(FNV1a.hash(Array(ward.utf8)) & 0xFFFF_FFFF, radix: 16)
+                out[ward] = same.count == 1 && !s.isEmpty ? s : (s.isEmpty ? "" : s + "-") + String(repeating: "0", count: 8 - hash.count) + hash
+            }
+        }
+        return out
     }
 
     static func slug(_ s: String) -> String {

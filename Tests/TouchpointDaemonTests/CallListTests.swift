@@ -154,6 +154,29 @@ import TouchpointTestSupport
         try h.stop()
     }
 
+    /// Two systems spelling one ward two ways ("Ward 7", "WARD 7"), or names
+    /// of symbols only, give the same slug: each still gets its own file, so
+    /// no ward's printed list is overwritten by another's and a call missed.
+    @Test func wardsWhoseNamesGiveTheSameFileNameEachKeepTheirList() throws {
+        let h = try DaemonHarness(extraConfig: "[calls]\nexport_dir = \"exports\"\nexport_at = \"07:00\"\n")
+        try h.appendLines([booking(h, "S1", "P01", name: "Ann Example", daysAgo: 1), booking(h, "S2", "P02", name: "Bea Sample", daysAgo: 1, ward: "WARD 7"),
+                           booking(h, "S3", "P03", name: "Cara Tester", daysAgo: 1, ward: "Ward 9"), booking(h, "S4", "P04", name: "Dee Person", daysAgo: 1, ward: "***"),
+                           booking(h, "S5", "P05", name: "Eve Example", daysAgo: 1, ward: "+++")])
+        try h.start()
+        let dir = h.dir + "/exports"
+        var html: [String] = []
+        try h.waitUntil(timeout: 10, "the lists are written") {
+            html = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".html") }.sorted()
+            return html.count == 5
+        }
+        #expect(html.contains("calls-\(h.time.day(0))-ward-9.html"), "\(html)")
+        let lists = try html.map { try String(contentsOfFile: dir + "/" + $0, encoding: .utf8) }
+        for name in ["Ann Example", "Bea Sample", "Cara Tester", "Dee Person", "Eve Example"] {
+            #expect(lists.filter { $0.contains(name) }.count == 1, "\(name) in \(html)")
+        }
+        try h.stop()
+    }
+
     /// Hazard H-05's control: whoever records an outcome sees whose call it
     /// was, so an outcome put on the wrong call is noticed at once.
     @Test func theOutcomeConfirmationNamesThePatient() throws {
