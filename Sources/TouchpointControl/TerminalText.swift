@@ -1,4 +1,5 @@
 import Foundation
+import TouchpointLinux
 
 /// Makes a reply safe to print on a terminal before it is decoded for a person.
 ///
@@ -42,7 +43,7 @@ public enum TerminalText {
                 continue
             }
             if let (scalar, length) = decode(b, at: i), hidden(scalar) {
-                out += Array(String(format: "\\\\u%04x", scalar).utf8)
+                out += Array(("\\" + ControlCharacters.escape(scalar)).utf8)  // its backslash escaped: the string reads \u001b
                 i += length
                 continue
             }
@@ -55,7 +56,7 @@ public enum TerminalText {
     /// Characters a terminal acts on or that reorder what is shown (by
     /// their Unicode scalar value).
     public static func hidden(_ v: UInt32) -> Bool {
-        v < 0x20 || (0x7F...0x9F).contains(v) || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v)
+        ControlCharacters.contains(v) || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v)
     }
 
     private static func hex(_ digits: ArraySlice<UInt8>) -> UInt32? {

@@ -185,21 +185,19 @@ public struct JournalLogHandler: LogHandler {
     /// journal's stream (or whoever reads standard error) takes for an entry
     /// touchpointd never wrote. (The journal's own fields keep any bytes.)
     static func oneLine(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        guard text.unicodeScalars.contains(where: { ControlCharacters.contains($0.value) }) else { return text }
         var out = ""
         for u in text.unicodeScalars {
             switch u {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where isControl(u): out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16)
+            case _ where ControlCharacters.contains(u.value): out += ControlCharacters.escape(u.value)
             default: out.unicodeScalars.append(u)
             }
         }
         return out
     }
-
-    private static func isControl(_ u: Unicode.Scalar) -> Bool { u.value < 0x20 || (0x7F...0x9F).contains(u.value) }
 
     /// Sends one entry; returns 0 or a negative errno.
     static func send(_ fields: [(String, String)]) -> Int32 {
