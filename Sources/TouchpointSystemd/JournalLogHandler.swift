@@ -255,8 +255,11 @@ final class JournalPump: @unchecked Sendable {
     var isIdle: Bool {
         condition.lock()
         defer { condition.unlock() }
-        return queue.isEmpty && !sending
+        return !busy
     }
+
+    /// Entries waiting or being sent (with `condition` locked).
+    private var busy: Bool { !queue.isEmpty || sending }
 
     /// Waits until every entry enqueued so far has been handed to journald,
     /// or `timeout` has passed.
@@ -264,7 +267,7 @@ final class JournalPump: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         condition.lock()
         defer { condition.unlock() }
-        while !queue.isEmpty || sending {
+        while busy {
             if !condition.wait(until: deadline) { return }
         }
     }
