@@ -84,6 +84,9 @@ enum BookingColumn: Int32, CaseIterable {
     case kind, ref, patientID, at, ward, procedure, admitAt, clinic, mode, expectedAt, delayReason, performedAt
     case cancelled, cancelReason, revision, bookedAt, service, pathway
 
+    /// What a booking keeps for life (`let` in `Booking`), as `JobColumn.fixed`.
+    static let fixed: [BookingColumn] = [.kind, .ref, .patientID]
+
     var name: String {
         switch self {
         case .bookedAt: return "booked_at"

@@ -28,10 +28,8 @@ enum Query: Hashable, CaseIterable {
             return "SELECT \(jobs) FROM jobs WHERE patient_id = ? AND state IN (\(JobState.scheduled.sqlLiteral), \(JobState.due.sqlLiteral))"
         case .historyOfJob: return "SELECT at, actor, from_state, to_state, reason FROM job_history WHERE job_id = ? ORDER BY id"
         case .saveJob:
-            let names = JobColumn.allCases.map(\.name) + ["updated_at", "next_check_at"]
-            let changing = names.filter { !JobColumn.fixed.map(\.name).contains($0) }
-            return "INSERT INTO jobs (\(names.joined(separator: ", "))) VALUES (\(names.map { _ in "?" }.joined(separator: ", ")))"
-                + " ON CONFLICT (id) DO UPDATE SET " + changing.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+            return Self.upsert("jobs", JobColumn.allCases.map(\.name) + ["updated_at", "next_check_at"], key: "id",
+                               fixed: JobColumn.fixed.map(\.name))
         case .insertHistory: return "INSERT INTO job_history (job_id, at, actor, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?, ?)"
         case .addToJobCount: return "INSERT INTO job_counts (kind, state, n) VALUES (?1, ?2, ?3) ON CONFLICT (kind, state) DO UPDATE SET n = n + ?3"
         case .jobCounts: return "SELECT kind, state, n FROM job_counts WHERE n != 0"
@@ -44,9 +42,8 @@ enum Query: Hashable, CaseIterable {
             return "SELECT \(jobs) FROM jobs WHERE \(Self.dueNoticeFilter) ORDER BY due_at LIMIT ?"
         case .bookingByKey: return "SELECT \(BookingColumn.list) FROM bookings WHERE kind = ? AND ref = ?"
         case .saveBooking:
-            let changing = BookingColumn.allCases.filter { ![.kind, .ref, .patientID].contains($0) }.map(\.name) + ["updated_at"]
-            return "INSERT INTO bookings (\(BookingColumn.list), updated_at) VALUES (\(BookingColumn.allCases.map { _ in "?" }.joined(separator: ", ")), ?)"
-                + " ON CONFLICT (kind, ref) DO UPDATE SET " + changing.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+            return Self.upsert("bookings", BookingColumn.allCases.map(\.name) + ["updated_at"], key: "kind, ref",
+                               fixed: BookingColumn.fixed.map(\.name))
         case .openBookingCount: return "SELECT open_bookings FROM queue_state WHERE id = 1"
         case .patientByID: return "SELECT \(PatientColumn.list) FROM patients WHERE id = ?"
         case .savePatient:
@@ -82,6 +79,19 @@ enum Query: Hashable, CaseIterable {
                 WHERE id = 1
                 """
         }
+    }
+}
+
+extension Query {
+    /// Saves a row whole, one parameter per column in `columns`' order. An
+    /// upsert rather than `INSERT OR REPLACE`, which deletes the row and
+    /// inserts it again, re-writing every index entry: this sets only the
+    /// columns not `fixed` for the row's life, and SQLite leaves alone the
+    /// indexes none of whose columns it sets.
+    static func upsert(_ table: String, _ columns: [String], key: String, fixed: [String]) -> String {
+        "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
+            + " ON CONFLICT (\(key)) DO UPDATE SET "
+            + columns.filter { !fixed.contains($0) }.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
     }
 }
 
