@@ -46,12 +46,15 @@ struct CallListExport: Sendable {
     /// the same slug ("Ward 7" and "WARD 7" from two systems), a short hash
     /// of the exact name after it. One ward's list never overwrites another's.
     static func fileNames(_ wards: [String]) -> [String: String] {
-        let slugs = Dictionary(grouping: wards, by: slug)
         var out: [String: String] = [:]
-        for (s, same) in slugs {
+        for (s, same) in Dictionary(grouping: wards, by: slug) {
             for ward in same {
-                let hash = String(FNV1a.hash(Array(ward.utf8)) & 0xFFFF_FFFF, radix: 16)
-                out[ward] = same.count == 1 && !s.isEmpty ? s : (s.isEmpty ? "" : s + "-") + String(repeating: "0", count: 8 - hash.count) + hash
+                if same.count == 1 && !s.isEmpty {
+                    out[ward] = s
+                    continue
+                }
+                let hash = String(format: "%08x", UInt32(truncatingIfNeeded: FNV1a.hash(ward.utf8)))
+                out[ward] = s.isEmpty ? hash : s + "-" + hash
             }
         }
         return out
