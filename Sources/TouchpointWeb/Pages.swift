@@ -142,6 +142,12 @@ extension WebApp {
 
     // MARK: One call
 
+    /// A call the viewer may open and record on: a check-in or worklist
+    /// call of one of her account's wards (anything else is "not found").
+    static func isCall(_ job: JobView, for viewer: Viewer) -> Bool {
+        (job.kind == .checkinCall || job.worklist != nil) && viewer.sees(ward: job.ward)
+    }
+
     func callPage(_ request: Request, _ context: WebContext) async throws -> Response {
         guard let viewer = context.viewer, let id = context.parameters.get("job") else { return Self.redirect("/login") }
         return await showCall(id, viewer, form: nil, errors: [], conflict: nil, status: .ok)
@@ -156,7 +162,7 @@ extension WebApp {
         } catch {
             return failure(error, viewer, doing: "one call")
         }
-        guard job.kind == .checkinCall || job.worklist != nil, viewer.sees(ward: job.ward) else { return notFound(viewer) }
+        guard Self.isCall(job, for: viewer) else { return notFound(viewer) }
         var v = callValues(job, viewer: viewer, errors: errors)
         v["conflict"] = conflict
         if let form {
@@ -246,8 +252,7 @@ extension WebApp {
         // address. (A call moved to another ward in the moment between this
         // look and the outcome is the one gap; the outcome names the patient.)
         do {
-            let call = try await ask("job", .init(job: id), for: viewer, as: JobView.self)
-            guard call.kind == .checkinCall || call.worklist != nil, viewer.sees(ward: call.ward) else { return notFound(viewer) }
+            guard Self.isCall(try await ask("job", .init(job: id), for: viewer, as: JobView.self), for: viewer) else { return notFound(viewer) }
         } catch {
             return failure(error, viewer, doing: "recording an outcome")
         }
