@@ -40,9 +40,14 @@ struct GlobalOptions: ParsableArguments {
             writeLine(data)
             return
         }
+        print(human(try decode(data, as: T.self, forTerminal: true)), terminator: "")
+    }
+
+    /// The reply decoded; for a terminal, its control characters made
+    /// visible first (`TerminalText`). A reply that cannot be read is exit 1.
+    func decode<T: Decodable>(_ data: Data, as: T.Type, forTerminal: Bool) throws -> T {
         do {
-            let value = try ControlJSON.decoder.decode(T.self, from: TerminalText.visible(data))
-            print(human(value), terminator: "")
+            return try ControlJSON.decoder.decode(T.self, from: forTerminal ? TerminalText.visible(data) : data)
         } catch {
             FileHandle.standardError.write(Data("touchpointctl: could not read the daemon's reply: \(error)\n".utf8))
             throw ExitCode(1)
@@ -171,13 +176,7 @@ struct Calls: ParsableCommand {
             writeLine(data)
             return
         }
-        let report: CallsReport
-        do {
-            report = try ControlJSON.decoder.decode(CallsReport.self, from: format == .table ? TerminalText.visible(data) : data)
-        } catch {
-            FileHandle.standardError.write(Data("touchpointctl: could not read the daemon's reply: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
+        let report = try global.decode(data, as: CallsReport.self, forTerminal: format == .table)
         switch format {
         case .table: print(CallListFormat.table(report, style: .detect(zone: report.timeZone)), terminator: "")
         case .csv: FileHandle.standardOutput.write(Data(CallListFormat.csv(report, clock: report.clock).utf8))
@@ -208,13 +207,7 @@ struct Report: ParsableCommand {
             writeLine(data)
             return
         }
-        let report: PledgeReportView
-        do {
-            report = try ControlJSON.decoder.decode(PledgeReportView.self, from: format == .table ? TerminalText.visible(data) : data)
-        } catch {
-            FileHandle.standardError.write(Data("touchpointctl: could not read the daemon's reply: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
+        let report = try global.decode(data, as: PledgeReportView.self, forTerminal: format == .table)
         switch format {
         case .table: print(ReportFormat.table(report, style: .detect(zone: report.timeZone)), terminator: "")
         case .csv: FileHandle.standardOutput.write(Data(ReportFormat.csv(report).utf8))
