@@ -19,19 +19,28 @@ import TouchpointTestSupport
         .rejects: "newest first by rowid, LIMIT",
     ]
 
-    @Test func everyStatementOnAHotPathUsesAnIndex() async throws {
+    /// Each statement's plan on a new store, with the schema's indexes.
+    static func plans(of statements: [String]) async throws -> (plans: [[String]], indexes: [String]) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("plans-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = try await Store.open(path: dir + "/touchpoint.sqlite")
-        let plans: [(Query, [String])] = try await store.read { r in
-            try Query.allCases.map { q in
+        let result = try await store.read { r in
+            let db = r.transaction.db
+            let plans = try statements.map { sql in
                 // Planned with every parameter NULL: the plan does not depend on the values.
-                let s = try r.transaction.db.makeStatement(sql: "EXPLAIN QUERY PLAN " + q.sql)
+                let s = try db.makeStatement(sql: "EXPLAIN QUERY PLAN " + sql)
                 s.setUncheckedArguments(StatementArguments(Array(repeating: DatabaseValue.null, count: Int(sqlite3_bind_parameter_count(s.sqliteStatement)))))
-                return (q, try Row.fetchAll(s).map { $0["detail"] as String })
+                return try Row.fetchAll(s).map { $0["detail"] as String }
             }
+            let indexes = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+            return (plans, indexes)
         }
         await store.close()
+        return result
+    }
+
+    @Test func everyStatementOnAHotPathUsesAnIndex() async throws {
+        let plans = Array(zip(Query.allCases, try await Self.plans(of: Query.allCases.map(\.sql)).plans))
         for (q, plan) in plans {
             // "SCAN t" reads every row of t; "SCAN t USING ... INDEX" walks an
             // index in order (with a LIMIT or a range), which is what we want.
@@ -55,23 +64,10 @@ import TouchpointTestSupport
     /// answered none, a tenth of what a catch-up wrote). And the job list
     /// asked by ref or by patient finds them through an index.
     @Test func everyIndexAnswersAStatement() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("plans-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = try await Store.open(path: dir + "/touchpoint.sqlite")
         let calls = [false, true].flatMap { ward in [(false, false), (true, false), (false, true)].map { Query.calls(ward: ward, escalated: $0.0, list: $0.1) } }
         let filters = [JobFilter(ref: "S1"), JobFilter(patientID: "P1"), JobFilter(kind: .checkinCall, state: .due), JobFilter(delivery: [.permanentFailure])]
         let statements = Query.allCases.map(\.sql) + calls + filters.map(Query.jobs) + [Query.pledgeBookings]
-        let (plans, indexes) = try await store.read { r in
-            let db = r.transaction.db
-            let plans = try statements.map { sql in
-                let s = try db.makeStatement(sql: "EXPLAIN QUERY PLAN " + sql)
-                s.setUncheckedArguments(StatementArguments(Array(repeating: DatabaseValue.null, count: Int(sqlite3_bind_parameter_count(s.sqliteStatement)))))
-                return try Row.fetchAll(s).map { $0["detail"] as String }
-            }
-            let indexes = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
-            return (plans, indexes)
-        }
-        await store.close()
+        let (plans, indexes) = try await Self.plans(of: statements)
         #expect(indexes.count >= 10 && !indexes.contains("bookings_patient") && !indexes.contains("delays_ref"))
         for index in indexes {
             #expect(plans.contains { $0.contains { $0.contains("INDEX \(index) ") || $0.hasSuffix("INDEX \(index)") } }, "no statement reads \(index)")
