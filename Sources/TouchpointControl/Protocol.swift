@@ -209,10 +209,15 @@ public struct ControlFailure: Error, Codable, Equatable, Sendable {
 
     public var code: Code
     public var message: String
+    /// The request's field a rule refused (`wound_care`, `note`), when one
+    /// did: each front end names it in its own terms. Absent otherwise (and
+    /// from older daemons).
+    public var field: String?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, field: String? = nil) {
         self.code = code
         self.message = message
+        self.field = field
     }
 }
 

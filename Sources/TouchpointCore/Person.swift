@@ -108,10 +108,13 @@ public struct CoreFailure: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var kind: Kind
     public var message: String
+    /// The part of the request at fault, when a rule names one (`wound_care`, `note`).
+    public var field: String?
 
-    public init(_ kind: Kind, _ message: String) {
+    public init(_ kind: Kind, _ message: String, field: String? = nil) {
         self.kind = kind
         self.message = message
+        self.field = field
     }
 
     public static func permissionDenied(_ m: String) -> CoreFailure { CoreFailure(.permissionDenied, m) }

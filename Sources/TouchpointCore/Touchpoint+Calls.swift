@@ -103,7 +103,7 @@ extension Touchpoint {
                 switch JobStateMachine(rules: rules, now: now).record(outcome, on: job, woundCare: woundCare, note: note, actor: actor,
                                                                        seenOutcomes: seenOutcomes, outcomes: outcomes) {
                 case .failure(let refusal):
-                    return .failure(.refused(refusal.message))
+                    return .failure(CoreFailure(refusal.field == nil ? .refused : .badRequest, refusal.message, field: refusal.field?.rawValue))
                 case .success(let u):
                     try w.save(u, rules: rules, now: now)
                     try w.addAttempt(CallAttempt(at: now, by: actor, outcome: outcome, woundCare: outcome == .reached ? woundCare : nil,

@@ -141,10 +141,30 @@ extension Touchpoint {
     }
 }
 
+/// Proof that the core allowed an operation for a person: only `check`
+/// makes one, and a front end's shortcut (a cached reply) takes one, so no
+/// cache can answer someone the role rules refuse.
+public struct Authorization: Sendable {
+    public let operation: Operation
+    public let person: Person
+    fileprivate init(_ operation: Operation, _ person: Person) {
+        self.operation = operation
+        self.person = person
+    }
+}
+
 extension Touchpoint {
     /// Refuses `person` unless their role allows `op`: for a front end that
     /// must say "permission denied" before it looks at the request's details.
-    public func check(_ op: Operation, for person: Person) throws(CoreFailure) {
+    @discardableResult
+    public func check(_ op: Operation, for person: Person) throws(CoreFailure) -> Authorization {
         try authorize(op, person)
+        return Authorization(op, person)
+    }
+
+    /// `check` without the log line for a refusal: for a fast path that,
+    /// refused, passes the request on to the ordinary path (which logs it).
+    public func quietCheck(_ op: Operation, for person: Person) -> Authorization? {
+        (try? op.authorize(person, groups: groups)).map { Authorization(op, person) }
     }
 }

@@ -45,20 +45,25 @@ struct ControlRequests: Sendable {
     }
 
     static func wire(_ f: CoreFailure) -> ControlFailure {
+        var wire: ControlFailure
         switch f.kind {
-        case .permissionDenied: return ControlFailure(.permissionDenied, f.message)
-        case .notFound: return ControlFailure(.notFound, f.message)
-        case .badRequest: return ControlFailure(.badRequest, f.message)
-        case .refused, .failed: return ControlFailure(.failed, f.message)
+        case .permissionDenied: wire = ControlFailure(.permissionDenied, f.message)
+        case .notFound: wire = ControlFailure(.notFound, f.message)
+        case .badRequest: wire = ControlFailure(.badRequest, f.message)
+        case .refused, .failed: wire = ControlFailure(.failed, f.message)
         }
+        wire.field = f.field
+        return wire
     }
 
     /// The `status` reply if `payload` asks for it plainly, the peer may have
     /// it, and it is already made for the current state; else nil.
     func readyStatusReply(_ payload: [UInt8], peer: Peer) -> Data? {
-        guard peer.isStaff || peer.isAdmin, case .success(let request) = recentRequests.decode(payload),
-              request.command == Command.status.rawValue, request.as == nil, request.args == .init() else { return nil }
-        return statusReplies.reply(for: core.statusVersion)
+        guard case .success(let request) = recentRequests.decode(payload),
+              request.command == Command.status.rawValue, request.as == nil, request.args == .init(),
+              let person = try? core.person(for: peer, actingFor: nil),
+              let allowed = core.quietCheck(.status, for: person) else { return nil }
+        return statusReplies.reply(for: core.statusVersion, allowed)
     }
 
     private var zone: String { core.config.clock.identifier }
@@ -114,7 +119,10 @@ struct ControlRequests: Sendable {
     nonisolated(nonsending) private func status(_ person: Person) async throws(CoreFailure) -> Data {
         let version = core.statusVersion
         let plain = person.via == .socket
-        if plain, let cached = statusReplies.reply(for: version) { return cached }
+        // The cache answers only someone the core allowed (it takes the proof):
+        // it once answered an outsider whom core.status would have refused.
+        let allowed = try core.check(.status, for: person)
+        if plain, let cached = statusReplies.reply(for: version, allowed) { return cached }
         let reply = ControlReply.success(WireViews.status(try await core.status(by: person), timeZone: zone))
         if plain { statusReplies.keep(reply, for: version) }
         return reply
@@ -173,7 +181,11 @@ struct ControlRequests: Sendable {
 final class StatusReplyCache: Sendable {
     private let last = Mutex<(version: StatusVersion, reply: Data)?>(nil)
 
-    func reply(for version: StatusVersion) -> Data? { last.withLock { $0?.version == version ? $0?.reply : nil } }
+    /// The reply kept for `version`, to someone the core allowed `status`.
+    func reply(for version: StatusVersion, _ allowed: Authorization) -> Data? {
+        guard allowed.operation == .status else { return nil }
+        return last.withLock { $0?.version == version ? $0?.reply : nil }
+    }
     func keep(_ reply: Data, for version: StatusVersion) { last.withLock { $0 = (version, reply) } }
 }
 

@@ -13,21 +13,79 @@ import TouchpointSystemd
 import Glibc
 #endif
 
-/// A count shared between tasks: the open connections.
-final class SharedCount: Sendable {
-    let value = Atomic<Int>(0)
-}
-
 /// What one connection is doing: requests in progress, and when it last
-/// finished one (monotonic nanoseconds).
+/// had a request accepted (monotonic nanoseconds). A refused request is not
+/// activity: a client that sent one every 25 s kept a connection open
+/// forever, and a thousand of them locked the admins out.
 final class ConnectionActivity: Sendable {
     let busy = Atomic<Int>(0)
     let lastActive = Atomic<Int64>(NIODeadline.now().uptimeNanoseconds.clamped)
+    /// Refused requests on this connection since its last accepted one.
+    let refusals = Atomic<Int>(0)
+    /// After this many refusals in a row the connection is closed: nobody at
+    /// a terminal sends that many, a script probing the socket does.
+    static let maximumRefusals = 8
 
     func begin() { busy.add(1, ordering: .relaxed) }
-    func end() {
-        lastActive.store(NIODeadline.now().uptimeNanoseconds.clamped, ordering: .relaxed)
-        busy.subtract(1, ordering: .relaxed)
+    /// Ends a request; false once the connection has had `maximumRefusals` in a row.
+    @discardableResult
+    func end(accepted: Bool) -> Bool {
+        defer { busy.subtract(1, ordering: .relaxed) }
+        if accepted {
+            lastActive.store(NIODeadline.now().uptimeNanoseconds.clamped, ordering: .relaxed)
+            refusals.store(0, ordering: .relaxed)
+            return true
+        }
+        return refusals.add(1, ordering: .relaxed).newValue < Self.maximumRefusals
+    }
+}
+
+/// Who may hold how many control connections. Each peer (by uid) has a share
+/// (`perPeer`); everyone but the admins and the delegates (the web view) may
+/// use the connections up to `maximum - reserve`, and the reserve is theirs:
+/// with one global cap, one staff user's thousand idle connections had root's
+/// `touchpointctl status` refused and the ward's web view answered 400.
+final class ConnectionShares: Sendable {
+    let maximum: Int
+    let reserve: Int
+    let perPeer: Int
+    private let state = Mutex<(total: Int, byUID: [UInt32: Int])>((0, [:]))
+
+    init(maximum: Int, reserve: Int, perPeer: Int) {
+        self.maximum = maximum
+        self.reserve = reserve
+        self.perPeer = perPeer
+    }
+
+    /// Takes a place for `peer`, or says why not.
+    func admit(_ peer: Peer) -> ControlFailure? {
+        let privileged = peer.isAdmin || peer.isDelegate
+        return state.withLock { s -> ControlFailure? in
+            let mine = s.byUID[peer.uid, default: 0]
+            if privileged {
+                guard s.total < maximum else {
+                    return ControlFailure(.unavailable, "touchpointd has too many control connections open (\(maximum)); try again shortly")
+                }
+            } else {
+                guard mine < perPeer else {
+                    return ControlFailure(.unavailable, "\(peer.name) has \(perPeer) control connections open already, the most one user may; close some and try again")
+                }
+                guard s.total < maximum - reserve else {
+                    return ControlFailure(.unavailable, "touchpointd has too many control connections open (\(maximum - reserve)); try again shortly")
+                }
+            }
+            s.total += 1
+            s.byUID[peer.uid] = mine + 1
+            return nil
+        }
+    }
+
+    func release(_ peer: Peer) {
+        state.withLock { s in
+            s.total -= 1
+            let left = s.byUID[peer.uid, default: 1] - 1
+            s.byUID[peer.uid] = left > 0 ? left : nil
+        }
     }
 }
 
@@ -104,9 +162,12 @@ struct ControlServer: Service {
     let logger: Logger
     let ready: @Sendable () async -> Void
 
-    /// Enough that a flood of idle clients cannot lock an admin out; the file
-    /// limit is raised at start to leave room.
+    /// All connections together; the file limit is raised at start to leave room.
     static let maximumConnections = 1000
+    /// Kept for admins and the web view whatever anyone else holds.
+    static let reservedConnections = 100
+    /// One user's share: more than any front end or script of theirs needs.
+    static let connectionsPerPeer = 32
 
     func run() async throws {
         let setup = BlockingLane(name: "control-setup")
@@ -179,7 +240,7 @@ struct ControlServer: Service {
     /// hold the daemon up.
     private func serve(_ connections: NIOAsyncChannelInboundStream<ControlConnection>, _ registry: ConnectionRegistry) async throws {
         let (requests, logger, idleTimeout) = (self.requests, self.logger, self.idleTimeout)
-        let active = SharedCount()  // open connections
+        let shares = ConnectionShares(maximum: Self.maximumConnections, reserve: Self.reservedConnections, perPeer: Self.connectionsPerPeer)
         try await withThrowingDiscardingTaskGroup { tasks in
             defer { tasks.cancelAll() }
             tasks.addTask {
@@ -190,15 +251,16 @@ struct ControlServer: Service {
             }
             defer { registry.timer.stop() }
             for try await (connection, peer, activity) in connections {
-                let now = active.value.add(1, ordering: .relaxed).newValue
+                let refusal = shares.admit(peer)
                 registry.add(connection.channel, activity)
                 tasks.addTask {
                     defer {
                         registry.remove(connection.channel)
-                        active.value.subtract(1, ordering: .relaxed)
+                        if refusal == nil { shares.release(peer) }
                     }
-                    if now > Self.maximumConnections {
-                        await Self.refuse(connection, ControlFailure(.unavailable, "touchpointd has too many control connections open (\(Self.maximumConnections)); try again shortly"))
+                    if let refusal {
+                        logger.notice("control connection from \(peer.name) refused: \(refusal.message)")
+                        await Self.refuse(connection, refusal)
                         return
                     }
                     await ControlSession(connection: connection, peer: peer, activity: activity, requests: requests, logger: logger).serve()
@@ -263,9 +325,13 @@ actor ControlSession {
                     case .payload(let buffer):
                         activity.begin()
                         let (reply, keepOpen) = await requests.handle(Array(buffer.readableBytesView), peer: peer)
-                        activity.end()
+                        let goOn = activity.end(accepted: reply.starts(with: ControlReply.successPrefix))
                         try await outbound.write(connection.channel.allocator.controlFrame(reply))
                         if !keepOpen { return }
+                        if !goOn {
+                            logger.notice("control connection from \(peer.name) closed after \(ConnectionActivity.maximumRefusals) refused requests in a row")
+                            return
+                        }
                     }
                 }
             }
@@ -304,7 +370,7 @@ final class StatusFastPath: ChannelDuplexHandler {
            let reply = requests.readyStatusReply(Array(buffer.readableBytesView), peer: peer) {
             activity.begin()
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.controlFrame(reply)), promise: nil)
-            activity.end()
+            activity.end(accepted: true)
             return
         }
         outstanding += 1

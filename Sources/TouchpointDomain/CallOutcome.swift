@@ -34,7 +34,77 @@ public enum CallOutcome: String, Sendable, Codable, CaseIterable {
 /// words the person who asked can act on.
 public struct Refusal: Error, Equatable, Sendable {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// The part of the request at fault, when it is one (`wound_care`,
+    /// `note`): a front end points the person at it in its own terms (the
+    /// form's field, the command's flag).
+    public var field: OutcomeEntry.Field?
+    public init(_ message: String, field: OutcomeEntry.Field? = nil) {
+        self.message = message
+        self.field = field
+    }
+}
+
+/// What a person records for a call, with the rules every front end shares
+/// (`scheduling.md`, `web.md`): `reached` on a call that asks about wound
+/// care needs the answer, yes or no; wound care goes with `reached` only;
+/// `not required` needs a note saying why; a note is 1,000 characters at
+/// most. The state machine refuses an entry with a problem, so the web
+/// view, `touchpointctl` and anything after them get the same answer in
+/// the same words; a form may ask first to keep what was typed.
+public struct OutcomeEntry: Equatable, Sendable {
+    /// The parts of an entry a rule can be about, by their names on the wire.
+    public enum Field: String, Sendable, Codable {
+        case outcome
+        case woundCare = "wound_care"
+        case note
+    }
+
+    /// One rule an entry breaks.
+    public struct Problem: Equatable, Sendable {
+        public var field: Field
+        /// In the words of the operation, for any front end.
+        public var message: String
+        /// In the words of a form's error summary.
+        public var formMessage: String
+    }
+
+    public static let maximumNoteLength = 1000
+
+    public var outcome: CallOutcome
+    public var woundCare: Bool?
+    public var note: String?
+    /// The check-in call asks whether wound care was discussed; a configured
+    /// worklist's call (`contacts.md`) is about an appointment and does not.
+    public var asksWoundCare: Bool
+
+    public init(outcome: CallOutcome, woundCare: Bool?, note: String?, asksWoundCare: Bool) {
+        self.outcome = outcome
+        self.woundCare = woundCare
+        self.note = note
+        self.asksWoundCare = asksWoundCare
+    }
+
+    public var problems: [Problem] {
+        var out: [Problem] = []
+        if outcome == .reached && asksWoundCare && woundCare == nil {
+            out.append(Problem(field: .woundCare, message: "reached needs the wound care answer: whether wound care was discussed (yes or no)",
+                               formMessage: "Select whether wound care was discussed"))
+        }
+        if woundCare != nil && outcome != .reached {
+            out.append(Problem(field: .woundCare, message: "wound care (discussed or not) goes with reached only",
+                               formMessage: "Wound care goes with reached only"))
+        }
+        let text = (note ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        if outcome == .notRequired && text.isEmpty {
+            out.append(Problem(field: .note, message: "not required needs a note saying why (e.g. still in hospital, readmitted)",
+                               formMessage: "Say in the note why the call is not required"))
+        }
+        if text.count > Self.maximumNoteLength {
+            out.append(Problem(field: .note, message: "a note is at most 1,000 characters; this one has \(text.count)",
+                               formMessage: "The note must be 1,000 characters or fewer"))
+        }
+        return out
+    }
 }
 
 /// One outcome recorded on a call, as the call keeps them all: when, by

@@ -167,13 +167,8 @@ public struct JobStateMachine: Sendable {
         default:
             return Refusal("\(job.id) is already closed (\(job.state.rawValue)\(job.outcome.map { ", \($0.rawValue)" } ?? "")); nothing was changed")
         }
-        if woundCare != nil && outcome != .reached {
-            return Refusal("wound care (discussed or not) goes with reached only")
-        }
-        if outcome == .notRequired && (note ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
-            return Refusal("not required needs a note saying why (e.g. still in hospital, readmitted)")
-        }
-        return nil
+        let entry = OutcomeEntry(outcome: outcome, woundCare: woundCare, note: note, asksWoundCare: job.kind == .checkinCall)
+        return entry.problems.first.map { Refusal($0.message, field: $0.field) }
     }
 
     /// An attempt that did not reach the patient: back on the list after

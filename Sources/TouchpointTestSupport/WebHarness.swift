@@ -163,6 +163,12 @@ public struct WebResponse: Sendable {
     public var headers: [String: String]
     public var body: String
 
+    public init(status: Int, headers: [String: String], body: String) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
     public func header(_ name: String) -> String? { headers[name.lowercased()] }
 
     /// The value of a hidden form field (the first with that name).

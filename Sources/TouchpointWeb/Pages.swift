@@ -142,6 +142,15 @@ extension WebApp {
 
     // MARK: One call
 
+    /// The job id in a call's address, decoded once as a path segment: the
+    /// router hands the segment as sent, so a ref with a space
+    /// (`/calls/call-S%20PT%20W4`) was looked up with its `%20`, and that
+    /// patient's call could not be opened. `Views.callPath` is its inverse.
+    static func jobID(_ context: WebContext) -> String? {
+        guard let raw = context.parameters.get("job"), let id = raw.removingPercentEncoding, !id.isEmpty else { return nil }
+        return id
+    }
+
     /// A call the viewer may open and record on: a check-in or worklist
     /// call of one of her account's wards (anything else is "not found").
     static func isCall(_ job: JobView, for viewer: Viewer) -> Bool {
@@ -149,7 +158,8 @@ extension WebApp {
     }
 
     func callPage(_ request: Request, _ context: WebContext) async throws -> Response {
-        guard let viewer = context.viewer, let id = context.parameters.get("job") else { return Self.redirect("/login") }
+        guard let viewer = context.viewer else { return Self.redirect("/login") }
+        guard let id = Self.jobID(context) else { return notFound(viewer) }
         return await showCall(id, viewer, form: nil, errors: [], conflict: nil, status: .ok)
     }
 
@@ -187,7 +197,7 @@ extension WebApp {
         let s = Views.status(job, maxAttempts: nil, clock: clock, today: today)
         var v = chrome(viewer, title: "Record a call’s outcome", errors: errors)
         v["name"] = job.patientName ?? "Name not given (\(job.patientID))"
-        v["job"] = job.id
+        v["callPath"] = Views.callPath(job.id)
         v["seenOutcomes"] = (job.outcomes ?? []).count
         v["phone"] = CallListFormat.dialable(job.call?.phone)
         v["tel"] = Views.tel(job.call?.phone)
@@ -241,7 +251,8 @@ extension WebApp {
     // MARK: Recording an outcome
 
     func recordOutcome(_ request: Request, _ context: WebContext) async throws -> Response {
-        guard let viewer = context.viewer, let id = context.parameters.get("job") else { return Self.redirect("/login") }
+        guard let viewer = context.viewer else { return Self.redirect("/login") }
+        guard let id = Self.jobID(context) else { return notFound(viewer) }
         var request = request
         let body = try await request.collectBody(upTo: context.maxUploadSize)
         guard let form = try? URLEncodedFormDecoder().decode(OutcomeForm.self, from: String(buffer: body)) else { return forbidden(viewer) }
@@ -251,31 +262,35 @@ extension WebApp {
         // this a nurse of Ward 9 could close a Ward 7 patient's call by its
         // address. (A call moved to another ward in the moment between this
         // look and the outcome is the one gap; the outcome names the patient.)
+        let current: JobView
         do {
-            guard Self.isCall(try await ask("job", .init(job: id), for: viewer, as: JobView.self), for: viewer) else { return notFound(viewer) }
+            current = try await ask("job", .init(job: id), for: viewer, as: JobView.self)
         } catch {
             return failure(error, viewer, doing: "recording an outcome")
         }
+        guard Self.isCall(current, for: viewer) else { return notFound(viewer) }
         let outcome = form.outcome.flatMap(CallOutcome.init(rawValue:))
         let note = (form.note ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        // Whether the call asks about wound care is the call's (a check-in
+        // call does, a configured worklist's does not), never the form's: a
+        // form posted with `list=list:x` skipped the question. The daemon
+        // refuses `reached` without the answer all the same
+        // (`OutcomeRules`); asking here first keeps what the nurse typed.
+        let worklist = current.worklist
+        let woundAnswer: Bool? = form.wound_care == "yes" ? true : form.wound_care == "no" ? false : nil
         var errors: [FieldError] = []
-        if outcome == nil { errors.append(FieldError(field: "outcome", message: "Select what happened on the call")) }
-        // The list the form came from: "ward", "nurse" or "list:NAME", a
-        // configured worklist (contacts.md), whose calls have no wound care
-        // question: that is the check-in call's.
-        let worklist = form.list.flatMap { $0.hasPrefix("list:") ? String($0.dropFirst(5)) : nil }
-        if outcome == .reached && worklist == nil && form.wound_care != "yes" && form.wound_care != "no" {
-            errors.append(FieldError(field: "wound-yes", message: "Select whether wound care was discussed"))
+        if let outcome {
+            let entry = OutcomeEntry(outcome: outcome, woundCare: outcome == .reached && worklist == nil ? woundAnswer : nil,
+                                     note: note, asksWoundCare: worklist == nil)
+            for problem in entry.problems { errors.append(FieldError(field: Self.formField(problem.field), message: problem.formMessage)) }
+        } else {
+            errors.append(FieldError(field: "outcome", message: "Select what happened on the call"))
         }
-        if outcome == .notRequired && note.isEmpty {
-            errors.append(FieldError(field: "note", message: "Say in the note why the call is not required"))
-        }
-        if note.count > 1000 { errors.append(FieldError(field: "note", message: "The note must be 1,000 characters or fewer")) }
         guard let outcome, errors.isEmpty else {
             return await showCall(id, viewer, form: form, errors: errors, conflict: nil, status: .badRequest)
         }
         // Wound care goes with reached only; a radio cannot be cleared without script, so it is dropped otherwise.
-        let woundCare = outcome == .reached && worklist == nil ? form.wound_care == "yes" : nil
+        let woundCare = outcome == .reached && worklist == nil ? woundAnswer : nil
         let args = ControlRequest.Arguments(job: id, outcome: outcome.rawValue, woundCare: woundCare, note: note.isEmpty ? nil : note,
                                             seenOutcomes: form.seen_outcomes)
         let job: JobView
@@ -294,6 +309,15 @@ extension WebApp {
         flashes.withLock { $0[viewer.flashKey] = text + "." }
         if let worklist { return Self.redirect("/calls" + Self.query([("list", worklist)])) }
         return Self.redirect(form.list == "nurse" ? "/calls/escalated" : "/calls")
+    }
+
+    /// The form's field for a field the outcome rules name.
+    static func formField(_ f: OutcomeEntry.Field) -> String {
+        switch f {
+        case .woundCare: return "wound-yes"
+        case .note: return "note"
+        case .outcome: return "outcome"
+        }
     }
 
     // MARK: Print

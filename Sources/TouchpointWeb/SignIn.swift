@@ -17,7 +17,12 @@ struct SignedIn: RouterMiddleware {
     let app: WebApp
 
     func handle(_ request: Request, context: WebContext, next: (Request, WebContext) async throws -> Response) async throws -> Response {
-        guard let viewer = try await app.viewer(request, context) else {
+        let identity = try await app.identity(request, context)
+        if case .refused(let name, let why) = identity {
+            context.notes.user.withLock { $0 = "(refused)" }
+            return app.proxyRefusal(name: name, why)
+        }
+        guard case .viewer(let viewer) = identity else {
             if request.method == .get && request.cookies[WebApp.cookieName] != nil && app.config.auth == .accounts {
                 return WebApp.redirect("/login?ended=1")
             }
@@ -40,40 +45,104 @@ struct CSRFForm: Decodable {
     var csrf: String?
 }
 
+/// Who a request comes from, as far as signing in goes.
+enum Identity {
+    case viewer(Viewer)
+    /// Nobody signed in: go to sign in.
+    case none
+    /// `auth = "proxy"`: the trusted proxy named someone touchpoint does not
+    /// let in (no account, disabled): a page that says to ask an admin.
+    case refused(name: String, String)
+}
+
 extension WebApp {
     /// The person making a request, if signed in.
     func viewer(_ request: Request, _ context: WebContext) async throws -> Viewer? {
+        if case .viewer(let v) = try await identity(request, context) { return v }
+        return nil
+    }
+
+    func identity(_ request: Request, _ context: WebContext) async throws -> Identity {
         switch config.auth {
         case .accounts:
             guard let token = request.cookies[Self.cookieName]?.value, token.count == 64,
-                  let session = try await accounts.session(token: token, policy: policy) else { return nil }
-            return Viewer(name: session.account.name, wards: session.account.wards, csrf: session.csrf,
-                          flashKey: session.tokenHash, session: session)
+                  let session = try await accounts.session(token: token, policy: policy) else { return .none }
+            return .viewer(Viewer(name: session.account.name, wards: session.account.wards, csrf: session.csrf,
+                                  flashKey: session.tokenHash, session: session))
         case .proxy:
-            return try await proxyViewer(request, context)
+            return try await proxyIdentity(request, context)
         }
+    }
+
+    /// The Unix user at the other end of a connection on the Unix socket (`SO_PEERCRED`).
+    func unixPeer(_ context: WebContext) async -> (uid: UInt32, name: String?)? {
+        guard context.channel.remoteAddress?.protocol == .unix || context.channel.localAddress?.protocol == .unix,
+              let provider = context.channel as? SocketOptionProvider,
+              let cred: PeerCredentials = try? await provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET),
+                                                                                   name: SocketOptionName(SO_PEERCRED)).get()
+        else { return nil }
+        return (cred.uid, UnixAccounts.userName(uid: cred.uid))
     }
 
     /// `auth = "proxy"`: the header is believed only from a trusted proxy
     /// user's connection on the Unix socket (`SO_PEERCRED`); from anyone
-    /// else it is ignored.
-    func proxyViewer(_ request: Request, _ context: WebContext) async throws -> Viewer? {
-        guard let provider = context.channel as? SocketOptionProvider else { return nil }
-        let cred: PeerCredentials = try await provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET),
-                                                                             name: SocketOptionName(SO_PEERCRED)).get()
-        guard let peer = UnixAccounts.userName(uid: cred.uid), config.trustedProxyUsers.contains(peer) else {
+    /// else it is ignored. The name it gives must be an account's, enabled,
+    /// found as every name is (ignoring case, trimmed, NFC): behind a trust's
+    /// single sign-on every employee has a name, and a name with no account
+    /// saw every ward. The viewer is the account (its name and its wards),
+    /// whatever case the proxy passed.
+    func proxyIdentity(_ request: Request, _ context: WebContext) async throws -> Identity {
+        guard let peer = await unixPeer(context) else { return .none }
+        guard let user = peer.name, config.trustedProxyUsers.contains(user) else {
             if request.headers[values: HTTPField.Name(config.proxyUserHeader)!].isEmpty == false {
-                logger.notice("ignored \(config.proxyUserHeader) from uid \(cred.uid): not one of trusted_proxy_users")
+                logger.notice("ignored \(config.proxyUserHeader) from uid \(peer.uid): not one of trusted_proxy_users")
             }
-            return nil
+            return .none
         }
-        guard let name = request.headers[HTTPField.Name(config.proxyUserHeader)!]?.trimmingCharacters(in: .whitespaces),
-              (try? Accounts.checkName(name)) != nil else { return nil }
-        let account = try await accounts.account(named: name)
-        if account?.disabled == true { return nil }
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(name.utf8), using: SymmetricKey(data: proxySecret))
-        return Viewer(name: name, wards: account?.wards ?? [], csrf: Accounts.hex(mac),
-                      flashKey: "proxy:" + name, session: nil)
+        let values = request.headers[values: HTTPField.Name(config.proxyUserHeader)!]
+        guard values.count == 1, let given = values.first else {
+            if values.count > 1 { logger.warning("\(config.proxyUserHeader) sent \(values.count) times by the proxy: refused") }
+            return .none
+        }
+        let name = given.trimmingCharacters(in: .whitespaces)
+        guard (try? Accounts.checkName(name)) != nil else { return .none }
+        let account: Account?
+        do {
+            account = try await accounts.account(named: name)
+        } catch let e as AccountError {
+            logger.warning("sign-in through the proxy refused: \(e)")
+            return .refused(name: name, "More than one touchpoint account has this name. Ask your touchpoint administrator to sort it out.")
+        }
+        guard let account else {
+            logger.notice("sign-in through the proxy refused: no touchpoint account for this name")
+            return .refused(name: name, "You do not have a touchpoint account. Ask your touchpoint administrator to make one for you, naming the wards you work on.")
+        }
+        guard !account.disabled else {
+            logger.notice("sign-in through the proxy refused: \(account.name)'s account is disabled")
+            return .refused(name: name, "Your touchpoint account is disabled. Ask your touchpoint administrator if you need it.")
+        }
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(account.name.utf8), using: SymmetricKey(data: proxySecret))
+        return .viewer(Viewer(name: account.name, wards: account.wards, csrf: Accounts.hex(mac),
+                              flashKey: "proxy:" + account.name, session: nil))
+    }
+
+    /// The page for a name the proxy vouches for that touchpoint does not let in.
+    func proxyRefusal(name: String, _ why: String) -> Response {
+        message(nil, status: .forbidden, title: "You cannot use touchpoint yet", [why])
+    }
+
+    /// Where a sign-in comes from, for the hashing queue's share: the
+    /// client's address; on the Unix socket behind the trust's reverse proxy,
+    /// the address the proxy forwards (believed from `trusted_proxy_users`
+    /// only), else the peer's user.
+    func signInSource(_ request: Request, _ context: WebContext) async -> String {
+        if let ip = context.channel.remoteAddress?.ipAddress { return ip }
+        guard let peer = await unixPeer(context) else { return "-" }
+        if let user = peer.name, config.trustedProxyUsers.contains(user),
+           let forwarded = request.headers[HTTPField.Name("X-Forwarded-For")!]?.split(separator: ",").last {
+            return forwarded.trimmingCharacters(in: .whitespaces)
+        }
+        return "uid \(peer.uid)"
     }
 
     /// A POST is refused (403) unless it carries the viewer's CSRF token and
@@ -139,7 +208,7 @@ extension WebApp {
         if name.isEmpty { errors.append(FieldError(field: "username", message: "Enter your username")) }
         if password.isEmpty { errors.append(FieldError(field: "password", message: "Enter your password")) }
         if errors.isEmpty {
-            switch try await accounts.signIn(name, password: password, policy: policy) {
+            switch try await accounts.signIn(name, password: password, source: await signInSource(request, context), policy: policy) {
             case .signedIn(let token, let session):
                 context.notes.user.withLock { $0 = session.account.name }
                 logger.info("\(session.account.name) signed in")
@@ -149,6 +218,15 @@ extension WebApp {
             case .refused:
                 context.notes.user.withLock { $0 = "(refused)" }
                 errors = [FieldError(field: "username", message: "The username or password is not right. Check them and try again.")]
+            case .busy(let seconds):
+                context.notes.user.withLock { $0 = "(busy)" }
+                let e = FieldError(field: "username", message: "Too many sign-ins are being checked from this computer just now. Wait \(seconds) second\(seconds == 1 ? "" : "s") and try again.")
+                var v = chrome(nil, title: "Sign in", errors: [e])
+                v["username"] = name
+                v["usernameError"] = e.message
+                var response = Self.html(Templates.render("login", v), status: .tooManyRequests)
+                response.headers[.retryAfter] = "\(seconds)"
+                return response
             case .locked:
                 context.notes.user.withLock { $0 = "(locked)" }
                 let minutes = Int(policy.lockout.components.seconds / 60)

@@ -172,7 +172,7 @@ enum Templates {
     /// One row of a call list, rendered once per list (`CallListCache`).
     /// Compact: a thousand of them make the page.
     static let row = #"""
-        <tr><td><strong>{{name}}</strong></td><td class="phone"><a href="tel:{{tel}}">{{phone}}</a><br><span class="small{{^voicemailOK}} warning-text{{/voicemailOK}}">voicemail {{voicemail}}</span></td><td><strong class="tag {{tagClass}}">{{tag}}</strong>{{#tries}}<br><span class="small">{{tries}}</span>{{/tries}}</td><td>{{ward}}{{#procedure}}<br><span class="small">{{procedure}}</span>{{/procedure}}</td><td><a href="/calls/{{job}}">Record outcome<span class="visually-hidden"> for {{name}}</span></a></td></tr>
+        <tr><td><strong>{{name}}</strong></td><td class="phone"><a href="tel:{{tel}}">{{phone}}</a><br><span class="small{{^voicemailOK}} warning-text{{/voicemailOK}}">voicemail {{voicemail}}</span></td><td><strong class="tag {{tagClass}}">{{tag}}</strong>{{#tries}}<br><span class="small">{{tries}}</span>{{/tries}}</td><td>{{ward}}{{#procedure}}<br><span class="small">{{procedure}}</span>{{/procedure}}</td><td><a href="{{callPath}}">Record outcome<span class="visually-hidden"> for {{name}}</span></a></td></tr>
 
         """#
 
@@ -214,7 +214,7 @@ enum Templates {
         {{/closedText}}
         {{#canRecord}}
         <h2 id="record">Record what happened</h2>
-        <form method="post" action="/calls/{{job}}/outcome" novalidate>
+        <form method="post" action="{{callPath}}/outcome" novalidate>
         <input type="hidden" name="csrf" value="{{csrf}}">
         <input type="hidden" name="seen_outcomes" value="{{seenOutcomes}}">
         <input type="hidden" name="list" value="{{list}}">

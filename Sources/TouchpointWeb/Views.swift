@@ -33,6 +33,27 @@ enum Views {
         }
     }
 
+    /// The address of a call's page: its job id as one path segment, every
+    /// byte but the unreserved ones percent-encoded (a space, `%`, `/`, `?`,
+    /// `#`, any non-ASCII letter), so the route decodes exactly the id
+    /// (`WebApp.jobID`).
+    static func callPath(_ jobID: String) -> String {
+        var out = "/calls/"
+        for b in jobID.utf8 {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                let digits = Array("0123456789ABCDEF".unicodeScalars)
+                out.unicodeScalars.append("%")
+                out.unicodeScalars.append(digits[Int(b >> 4)])
+                out.unicodeScalars.append(digits[Int(b & 0xF)])
+            }
+        }
+        return out
+    }
+
     /// `tel:` wants the number as dialled: E.164 as stored.
     static func tel(_ phone: String?) -> String { phone?.filter { $0 == "+" || $0.isNumber } ?? "" }
 
@@ -52,7 +73,7 @@ enum Views {
     static func row(_ c: CallEntry, maxAttempts: Int?, clock: HospitalClock, today: LocalDate) -> [String: Any] {
         let s = status(c.job, maxAttempts: maxAttempts, clock: clock, today: today)
         var row: [String: Any] = [
-            "name": c.patientName ?? "Name not given (\(c.job.patientID))", "job": c.job.id,
+            "name": c.patientName ?? "Name not given (\(c.job.patientID))", "callPath": Views.callPath(c.job.id),
             "phone": CallListFormat.dialable(c.phone), "tel": tel(c.phone), "voicemail": c.voicemailOK ? "OK" : "not OK",
             "voicemailOK": c.voicemailOK,
             "tag": s.text, "tagClass": s.cssClass, "ward": c.job.ward ?? "no ward",

@@ -8,6 +8,10 @@ import TouchpointControl
 import TouchpointDomain
 import TouchpointLinux
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The web view: each page is a thin adapter that asks `touchpointd` (over
 /// the control socket, acting for the signed-in nurse) and renders what it
 /// says. It keeps no patient data: accounts and sessions only.
@@ -25,6 +29,8 @@ public final class WebApp: Sendable {
     /// Signs CSRF tokens for `auth = "proxy"` (no session row to keep one in).
     let proxySecret: [UInt8] = { var g = SystemRandomNumberGenerator(); return (0..<32).map { _ in UInt8.random(in: 0...255, using: &g) } }()
     static let cookieName = "touchpoint_session"
+    /// The names `Host` may give (nil: any, behind a proxy).
+    let allowedHosts: Set<String>?
 
     public init(config: WebConfig, accounts: Accounts, daemon: AsyncControlClient, logger: Logger) {
         self.config = config
@@ -32,6 +38,9 @@ public final class WebApp: Sendable {
         self.daemon = daemon
         self.logger = logger
         self.policy = SessionPolicy(config)
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, name.count - 1)
+        self.allowedHosts = config.allowedHosts(hostName: String(cString: name))
     }
 
     /// Every page and what it needs: the sign-in pages and `/healthz` are
@@ -130,6 +139,14 @@ public final class WebApp: Sendable {
             ])
         case .refused(let f) where f.code == .notFound:
             return notFound(viewer)
+        case .refused(let f) where f.code == .unavailable:
+            // The daemon is there but cannot serve now (too many connections):
+            // to the nurse that is the daemon not answering (`web.md`: 503).
+            logger.warning("touchpointd could not serve the web view (\(doing)): \(f.message)")
+            return message(viewer, status: .serviceUnavailable, title: "touchpoint is not answering", [
+                "The call list cannot be shown because the touchpoint service is busy. Nothing you did was lost.",
+                "Try again in a minute. If it goes on, tell the service desk, and phone patients from the printed list.",
+            ], link: ("/calls", "Try again"))
         case .refused(let f):
             logger.notice("touchpointd refused a request (\(doing)): \(f.code.rawValue)")
             return message(viewer, status: .badRequest, title: "That could not be done", [f.message], link: ("/calls", "Back to today’s calls"))

@@ -42,10 +42,44 @@ public struct WebConfig: Equatable, Sendable {
     public var sessionMax: Duration = .seconds(12 * 3600)
     public var loginMaxFailures = 5
     public var loginLockout: Duration = .seconds(15 * 60)
+    /// The names this server answers to in `Host` (`server_names`); empty:
+    /// this machine's own (`defaultServerNames`).
+    public var serverNames: [String] = []
     public var logLevel: TouchpointConfig.LogLevel = .info
     public var logTarget: TouchpointConfig.LogTarget = .auto
 
     public var usesTLS: Bool { tlsCert != nil && tlsKey != nil }
+
+    /// A name or address as `Host` carries it, without the port.
+    static func isHostName(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 253 && s.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-.:[]".unicodeScalars.contains($0)) }
+    }
+
+    /// The names a request's `Host` may give, lower case: `server_names`,
+    /// else this machine's (`localhost`, the loopback addresses, its host
+    /// name, the address it listens on). On a Unix socket behind a reverse
+    /// proxy without `server_names`, nil: the proxy chooses which names
+    /// reach this server.
+    public func allowedHosts(hostName: String) -> Set<String>? {
+        if !serverNames.isEmpty { return Set(serverNames.map(Self.bare)) }
+        guard case .tcp(let host, _) = listen else { return nil }
+        var names: Set<String> = ["localhost", "127.0.0.1", "::1", hostName.lowercased()]
+        if let dot = hostName.firstIndex(of: ".") { names.insert(hostName[..<dot].lowercased()) }
+        if host != "0.0.0.0" && host != "::" { names.insert(host.lowercased()) }
+        return names
+    }
+
+    /// A `Host` value without its port and brackets: `[::1]:8470` is `::1`.
+    public static func bare(_ host: String) -> String {
+        var h = host.lowercased()
+        if h.hasPrefix("[") {
+            if let close = h.firstIndex(of: "]") { h = String(h[h.index(after: h.startIndex)..<close]) }
+            return h
+        }
+        if let colon = h.lastIndex(of: ":"), h.firstIndex(of: ":") == colon { h = String(h[..<colon]) }
+        if h.hasSuffix(".") { h.removeLast() }
+        return h
+    }
     public var databasePath: String { (stateDir as NSString).appendingPathComponent("web.sqlite") }
 
     public init(file: String) { self.file = file }
@@ -76,7 +110,7 @@ struct WebConfigReader {
     var issues: [ConfigIssue] = []
 
     static let keys = ["listen", "control_socket", "state_dir", "tls_cert", "tls_key", "auth", "proxy_user_header",
-                       "trusted_proxy_users", "session_idle", "session_max", "login_max_failures", "login_lockout", "log"]
+                       "trusted_proxy_users", "session_idle", "session_max", "login_max_failures", "login_lockout", "server_names", "log"]
 
     mutating func issue(_ key: String, _ message: String) { issues.append(ConfigIssue(file: file, key: key, message: message)) }
 
@@ -121,6 +155,13 @@ struct WebConfigReader {
             if let i = v.int, (1...100).contains(i) { c.loginMaxFailures = i } else { issue("login_max_failures", "expected a whole number from 1 to 100") }
         }
         if let d = duration(t, "login_lockout") { c.loginLockout = d }
+        if let v = t["server_names"] {
+            if let arr = v.array, arr.allSatisfy({ ($0.string.map(WebConfig.isHostName) ?? false) }) {
+                c.serverNames = arr.compactMap(\.string).map { $0.lowercased() }
+            } else {
+                issue("server_names", "expected a list of host names or addresses, for example [\"touchpoint.trust.nhs.uk\"]")
+            }
+        }
         readLog(t, &c)
         check(&c)
         return c

@@ -60,6 +60,7 @@ public enum WebMain {
     private static func serve(_ config: WebConfig, logger: Logger) async -> Int32 {
         do {
             let accounts = try Accounts(path: config.databasePath)
+            try await accounts.settleInterruptedSignIns()
             let app = WebApp(config: config, accounts: accounts, daemon: AsyncControlClient(socketPath: config.controlSocket), logger: logger)
             let watcher = try SignalWatcher(signals)
             let group = ServiceGroup(configuration: .init(

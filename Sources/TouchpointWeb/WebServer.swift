@@ -50,7 +50,11 @@ public struct WebServer: Service {
             let context = WebContext(source: .init(channel: channel, logger: logger))
             var response: Response
             do {
-                response = try await responder.respond(to: request, context: context)
+                if let refusal = app.hostRefusal(request) {
+                    response = refusal
+                } else {
+                    response = try await responder.respond(to: request, context: context)
+                }
             } catch let error as HTTPResponseError {
                 response = app.errorPage(error.status)
             } catch {
@@ -189,6 +193,25 @@ extension WebApp {
         response.headers[HTTPField.Name("Permissions-Policy")!] = "camera=(), microphone=(), geolocation=(), payment=()"
         if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
         if config.usesTLS { response.headers[.strictTransportSecurity] = "max-age=31536000" }
+    }
+
+    /// A request whose `Host` is missing, sent twice, or not one of this
+    /// server's names is answered 400 before any route sees it (RFC 9112
+    /// section 3.2; a foreign name is how a DNS-rebinding page would reach a
+    /// ward PC's loopback server).
+    func hostRefusal(_ request: Request) -> Response? {
+        let again = request.headers[values: HTTPField.Name("Host")!]
+        guard let authority = request.head.authority, again.isEmpty else {
+            logger.notice("refused a request with \(again.isEmpty ? "no Host" : "more than one Host")")
+            return message(nil, status: .badRequest, title: "That request could not be read",
+                           ["The request did not name this server once (its Host header). Open touchpoint from its usual address."])
+        }
+        if let allowed = allowedHosts, !allowed.contains(WebConfig.bare(authority)) {
+            logger.notice("refused a request for a host that is not this server's (server_names)")
+            return message(nil, status: .badRequest, title: "That request could not be read",
+                           ["This server does not answer to that name. Open touchpoint from its usual address."])
+        }
+        return nil
     }
 
     /// A page for an error the router raised (no such page, bad method).

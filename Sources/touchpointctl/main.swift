@@ -29,8 +29,20 @@ struct GlobalOptions: ParsableArguments {
         do {
             return try client.send(ControlRequest(command: command, args: args))
         } catch {
-            FileHandle.standardError.write(Data("touchpointctl: \(error.message)\n".utf8))
+            var line = error.message
+            if case .refused(let f) = error, let flags = Self.flags(forField: f.field) { line += " (give \(flags))" }
+            FileHandle.standardError.write(Data("touchpointctl: \(line)\n".utf8))
             throw ExitCode(error.exitCode)
+        }
+    }
+
+    /// The daemon names the request's field a rule refused; the command line
+    /// names it by its flags.
+    static func flags(forField field: String?) -> String? {
+        switch field {
+        case "wound_care": return "--wound-care or --no-wound-care"
+        case "note": return "--note TEXT"
+        default: return nil
         }
     }
 

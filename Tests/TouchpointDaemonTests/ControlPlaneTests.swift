@@ -64,6 +64,31 @@ let isRoot = getuid() == 0
     }
 }
 
+/// Issue 35, finding 0: the `status` reply, once made, was returned from
+/// its cache before the core's role check, so a user in no touchpoint group
+/// got it (exit 0) once anyone had asked. The cache now takes the core's
+/// proof of authorization.
+@Suite struct CachedReplyTests {
+    @Test(.enabled(if: isRoot, "creating users needs root"))
+    func anOutsiderIsRefusedStatusWhateverWasAskedBefore() throws {
+        let accounts = try TestAccounts()
+        let h = try DaemonHarness()
+        try h.writeConfig(h.config().replacingOccurrences(of: "[control]\nsocket = \"control.sock\"", with: accounts.controlSection()))
+        try h.start()
+        // Cold: nothing asked yet.
+        #expect(try h.ctl(["status"], user: accounts.outsider).status == 77)
+        // Warm: root and staff ask (the reply is made and kept; a second ask
+        // on a new connection takes the fast path, the first the cached one).
+        for user in [nil, accounts.staff, nil] {
+            #expect(try h.ctl(["status"], user: user).status == 0)
+            let r = try h.ctl(["status"], user: accounts.outsider)
+            #expect(r.status == 77 && r.stderr.contains("permission denied") && r.stdout.isEmpty, "outsider after \(user ?? "root"): \(r.status)")
+            #expect(try h.ctl(["status", "--json"], user: accounts.outsider).status == 77)
+        }
+        try h.stop()
+    }
+}
+
 /// `web.md`'s trust model: a delegate (the web view) acts for a named
 /// person with `as`, for staff commands only; anyone else's `as` is refused.
 @Suite struct DelegateTests {

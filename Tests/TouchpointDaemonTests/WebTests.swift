@@ -20,7 +20,7 @@ struct WebScenario {
     /// Three calls due today (surgery yesterday): two on Ward 7, one on Ward 9.
     /// alice sees Ward 7 only; bob sees every ward.
     init(webConfig: String = "", listen: String? = nil, start: Bool = true, journal: Bool = false, daemonConfig: String = "",
-         worklistCall: Bool = false) throws {
+         worklistCall: Bool = false, spacedRef: Bool = false) throws {
         daemon = try DaemonHarness(extraConfig: daemonConfig)
         let accounts = try TestAccounts()
         web = try WebHarness(daemon: daemon, accounts: accounts, config: webConfig, listen: listen)
@@ -30,6 +30,12 @@ struct WebScenario {
             #"{"v":1,"id":"e2","type":"surgery.booked","ref":"S2","patient":{"id":"P2","name":"Cara Sample","phone":"07700 900456"},"at":"\#(y)T11:00","ward":"Ward 7"}"#,
             #"{"v":1,"id":"e3","type":"surgery.booked","ref":"S3","patient":{"id":"P3","name":"Dee Person","phone":"07700 900789"},"at":"\#(y)T12:00","ward":"Ward 9"}"#,
         ])
+        if spacedRef {
+            // A ref with a space: its call's address must be encoded and decoded once (issue 34).
+            try daemon.appendLines([
+                #"{"v":1,"id":"e4","type":"surgery.booked","ref":"S PT W4","patient":{"id":"P4","name":"Eve Spaced","phone":"07700 900321"},"at":"\#(y)T12:30","ward":"Ward 9"}"#,
+            ])
+        }
         if worklistCall {
             // On the "pre-surgery options" worklist today (the seed contacts in daemonConfig), at Ward 7's clinic.
             try daemon.appendLines([
@@ -317,6 +323,8 @@ struct WebViewTests {
         try s.web.writeConfig(listen: "unix:\(socketPath)",
                               extra: "auth = \"proxy\"\ntrusted_proxy_users = [\"\(s.web.accounts.staff)\"]\nproxy_user_header = \"X-Remote-User\"")
         try s.daemon.start()
+        // The proxy's names must be accounts' (issue 34: a name with no account saw every ward).
+        try s.web.addAccount("carol", password: "carol's long password")
         try s.web.start()
         let trusted = s.web.client()
         trusted.curlOptions = ["--unix-socket", socketPath]
@@ -428,7 +436,7 @@ struct BrowserTests {
     @Test(.enabled(if: available || required, "no browser here: bash scripts/setup --browser"))
     func aNurseRecordsAnOutcomeInABrowserWithAMouseAndWithTheKeyboardAlone() throws {
         #expect(Self.available, "the browser tests are required here, and Chromium or the Python environment is missing")
-        let s = try WebScenario(journal: true, daemonConfig: ContactsEndToEndTests.seedContacts, worklistCall: true)
+        let s = try WebScenario(journal: true, daemonConfig: ContactsEndToEndTests.seedContacts, worklistCall: true, spacedRef: true)
         let shots = DaemonHarness.repoRoot + "/.build/screenshots"
         try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)
         // The printable report over three months (a chart per promise), as touchpointctl writes it.

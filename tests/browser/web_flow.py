@@ -187,6 +187,16 @@ def nurse_flow(a, b):
     check(len(job("call-S1").get("outcomes", [])) == 1 and job("call-S1")["wound_care"] is True, "and nothing changed")
     audit(b, "call-conflict")
 
+    # A call whose ref has a space: its link is encoded once, and the page
+    # it opens takes an outcome (issue 34: the link gave 404).
+    b.get(BASE + "/calls")
+    click(b, "a[href='/calls/call-S%20PT%20W4']")
+    check("Eve Spaced" in body(b) and "/calls/call-S%20PT%20W4" in b.current_url, "a call whose ref has a space opens from its link")
+    b.find_element(By.CSS_SELECTOR, "label[for=outcome-declined]").click()
+    click(b, "form[action$='/outcome'] button[type=submit]")
+    check("Eve Spaced: declined." in body(b), "and takes an outcome, confirmed by name")
+    check(job("call-S PT W4")["state"] == "done", "the spaced ref's call is done")
+
     a.get(BASE + "/calls/escalated")
     audit(a, "escalated")
     a.get(BASE + "/report")
