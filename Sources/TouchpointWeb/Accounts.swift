@@ -306,7 +306,7 @@ extension Accounts {
     /// Before that, the attempt needs a place in the hashing queue (`gate`):
     /// a few per source (`source`: the client's address, or the proxy's
     /// forwarded one) and a bounded number in all, so a flood of bogus
-    /// sign-ins is answered "busy" at once rather than queued ahead of a real
+    /// sign-ins is answered at once (busy) rather than queued ahead of a real
     /// nurse's. A wrong name costs what a wrong password does (a decoy hash
     /// is checked), failures are counted for any name, and a locked name is
     /// answered the same whether or not it exists.
