@@ -8,15 +8,10 @@ import TouchpointDomain
 /// reached` (or a form posted with a worklist's `list`) recorded a check-in
 /// call as reached with wound care unknown.
 @Suite struct OutcomeRulesTests {
-    let rules = SchedulingRules(clock: london)
-
-    func dueCall() -> Job {
-        let b = surgery("2026-12-01T08:30")
-        var j = Planner(rules: rules, now: t("2026-11-30T12:00Z")).plan(booked(b), booking: b, patient: ann, jobs: [])
-            .first { $0.job.kind == .checkinCall }!.job
-        j.state = .due
-        return j
-    }
+    /// The due check-in call and the rules of `CallOutcomeTests`.
+    let calls = CallOutcomeTests()
+    var rules: SchedulingRules { calls.rules }
+    func dueCall() -> Job { calls.dueCall() }
 
     @Test func theRulesEveryFrontEndShares() {
         func fields(_ o: CallOutcome, wound: Bool? = nil, note: String? = nil, asks: Bool = true) -> [OutcomeEntry.Field] {
