@@ -157,7 +157,7 @@ public enum Benchmarks {
             let line = #"{"v":1,"id":"one-\#(i)","type":"surgery.booked","ref":"\#(ref)","patient":{"id":"PONE\#(i)","phone":"+447700900123"},"at":"\#(day)T10:00","ward":"Ward 1","procedure":"Wide local excision"}"# + "\n"
             try h.append(line)
             let written = DispatchTime.now().uptimeNanoseconds
-            let request = ControlRequest(command: "job", args: .init(job: "call-\(ref)"))
+            let request = ControlCommand.job(id: "call-\(ref)").request()
             var tries = 0
             while (try? client.send(request)) == nil {
                 tries += 1
@@ -265,7 +265,7 @@ public enum Benchmarks {
     /// Requests answered per second, each sent once the previous answer is in.
     static func statusRate(socket: String, seconds: Int) throws -> Double {
         let conn = try RawControlConnection(path: socket)
-        let request = controlFrame(try ControlJSON.encoder.encode(ControlRequest(command: "status")))
+        let request = controlFrame(try ControlJSON.encoder.encode(ControlCommand.status.request()))
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         let prefix = Array(ControlReply.successPrefix)
         var count = 0

@@ -67,7 +67,7 @@ final class ControlReplyHandler: ChannelDuplexHandler {
 /// once (the web view): non-blocking, on SwiftNIO, a few connections kept
 /// open and used in turn, each reconnected when it is lost (the daemon
 /// restarted). Requests, replies and errors are those of `ControlClient`.
-public final class AsyncControlClient: Sendable {
+public final class AsyncControlClient: ControlTransport {
     public let socketPath: String
     private let slots: [Slot]
     private let next = Atomic<Int>(0)
@@ -89,24 +89,20 @@ public final class AsyncControlClient: Sendable {
         slots = (0..<max(1, connections)).map { _ in Slot() }
     }
 
-    /// Sends `request` (acting for `actingFor`, if given) and returns the
-    /// reply's `result` JSON, or throws its error. A connection found lost
-    /// (the daemon restarted) is opened again and the request sent on it; a
-    /// request lost after it was written is sent again only if it changes
-    /// nothing (an outcome is never sent twice: the caller says so).
-    public func send(_ request: ControlRequest, actingFor: String? = nil) async throws(ClientError) -> Data {
-        var request = request
-        if let actingFor { request.as = actingFor }
-        guard let payload = try? ControlJSON.encoder.encode(request) else { throw .protocolError("could not encode the request") }
+    /// Sends one request payload and returns the reply's `result` JSON, or
+    /// throws its error. A connection found lost (the daemon restarted) is
+    /// opened again and the request sent on it; a request lost after it was
+    /// written is sent again only if its command changes nothing
+    /// (`mayResend`, the command's own declaration).
+    public func exchange(_ payload: Data, mayResend: Bool) async throws(ClientError) -> Data {
         let slot = slots[next.add(1, ordering: .relaxed).oldValue % slots.count]
-        let readOnly = request.command != "outcome"
         switch await exchange(payload, on: slot) {
         case .replied(let bytes):
             return try ControlClient.unwrap(bytes)
         case .notSent:
             // Never written: safe to send on a new connection.
             return try await resend(payload, on: slot)
-        case .lost where readOnly:
+        case .lost where mayResend:
             return try await resend(payload, on: slot)
         case .lost(let e):
             throw .unreachable("\(e.message); the request may or may not have been carried out: look before trying again")

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import NIOCore
 import TouchpointLinux
 
@@ -35,18 +36,25 @@ public enum ClientError: Error, Equatable, Sendable {
     }
 }
 
-/// A blocking client for the control socket: one connection, any number of requests.
+/// A blocking transport for the control socket: one connection, any number
+/// of requests, one at a time.
 ///
 /// The CLI makes one request and exits, so plain blocking sockets are the
-/// simplest correct thing; the daemon side is SwiftNIO.
-public final class ControlClient {
+/// simplest correct thing; the daemon side is SwiftNIO. The connection and
+/// the frames read ahead are behind a lock, so one request's bytes never
+/// interleave with another's.
+public final class ControlClient: ControlTransport {
     public let socketPath: String
-    /// The person to act for (`as`), for a delegate such as the web view.
-    public var actingFor: String?
-    private var fd: Int32 = -1
-    private var frames = NIOSingleStepByteToMessageProcessor(ControlFrameDecoder(), maximumBufferSize: 4 + ControlProtocol.maximumFrameLength)
-    /// Frames read but not yet asked for (one request, one reply: normally none).
-    private var pending: [ControlFrame] = []
+    private let connection = Mutex<Connection>(Connection())
+
+    struct Connection: ~Copyable {
+        var fd: Int32 = -1
+        var frames = NIOSingleStepByteToMessageProcessor(ControlFrameDecoder(), maximumBufferSize: 4 + ControlProtocol.maximumFrameLength)
+        /// Frames read but not yet asked for (one request, one reply: normally none).
+        var pending: [ControlFrame] = []
+
+        deinit { if fd >= 0 { close(fd) } }
+    }
 
     public static let defaultSocket = "/run/touchpoint/control.sock"
 
@@ -54,15 +62,20 @@ public final class ControlClient {
         self.socketPath = socketPath
     }
 
-    deinit {
-        if fd >= 0 { close(fd) }
-    }
-
     private func unreachable(_ reason: String) -> ClientError {
         .unreachable("cannot reach touchpointd at \(socketPath): \(reason) (is the service running? systemctl status touchpointd)")
     }
 
     public func connect(timeoutSeconds: Int = 300) throws(ClientError) {
+        let fd = try open(timeoutSeconds: timeoutSeconds)
+        connection.withLock { c in
+            if c.fd >= 0 { close(c.fd) }
+            c.fd = fd
+        }
+    }
+
+    private func open(timeoutSeconds: Int) throws(ClientError) -> Int32 {
+
         var st = stat()
         if stat(socketPath, &st) != 0 {
             let e = errno
@@ -101,54 +114,64 @@ public final class ControlClient {
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        fd = s
+        return s
     }
 
     /// Sends `request` and returns the reply's `result` JSON (or throws its error).
     public func send(_ request: ControlRequest) throws(ClientError) -> Data {
-        var request = request
-        if request.as == nil { request.as = actingFor }
         guard let payload = try? ControlJSON.encoder.encode(request) else {
             throw .protocolError("could not encode the request")
         }
         return try sendRaw(payload)
     }
 
-    /// Sends an already-encoded request payload (tests use this for odd requests).
-    public func sendRaw(_ payload: Data) throws(ClientError) -> Data {
-        if fd < 0 { try connect() }
-        let frame = ByteBufferAllocator().controlFrame(payload)
-        let ok = frame.readableBytesView.withUnsafeBytes { p -> Bool in
-            var sent = 0
-            while sent < p.count {
-                let n = Glibc.send(fd, p.baseAddress! + sent, p.count - sent, Int32(MSG_NOSIGNAL))
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return false }
-                sent += n
-            }
-            return true
-        }
-        guard ok else { throw unreachable("the connection was closed while sending (\(String(cString: strerror(errno))))") }
-        let reply = try readFrame()
-        return try Self.unwrap(reply)
+    public func exchange(_ payload: Data, mayResend: Bool) throws(ClientError) -> Data {
+        try sendRaw(payload)
     }
 
-    private func readFrame() throws(ClientError) -> [UInt8] {
+    /// Sends an already-encoded request payload (tests use this for odd requests).
+    public func sendRaw(_ payload: Data) throws(ClientError) -> Data {
+        let fd: Int32
+        if let open = connection.withLock({ $0.fd >= 0 ? $0.fd : nil }) { fd = open } else {
+            try connect()
+            fd = connection.withLock { $0.fd }
+        }
+        return try connection.withLock { c throws(ClientError) -> Data in
+            let frame = ByteBufferAllocator().controlFrame(payload)
+            let ok = frame.readableBytesView.withUnsafeBytes { p -> Bool in
+                var sent = 0
+                while sent < p.count {
+                    let n = Glibc.send(fd, p.baseAddress! + sent, p.count - sent, Int32(MSG_NOSIGNAL))
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { return false }
+                    sent += n
+                }
+                return true
+            }
+            guard ok else { throw unreachable("the connection was closed while sending (\(String(cString: strerror(errno))))") }
+            return try Self.unwrap(try readFrame(&c))
+        }
+    }
+
+    private func readFrame(_ c: inout Connection) throws(ClientError) -> [UInt8] {
         var chunk = [UInt8](repeating: 0, count: 65_536)
         var bytes = ByteBuffer()
         while true {
             do {
-                try frames.process(buffer: bytes) { pending.append($0) }
+                var read: [ControlFrame] = []
+                try c.frames.process(buffer: bytes) { read.append($0) }
+                c.pending += read
             } catch {
                 throw .protocolError("the daemon's reply could not be read: \(error)")
             }
             bytes.clear()
-            if !pending.isEmpty {
-                switch pending.removeFirst() {
+            if !c.pending.isEmpty {
+                switch c.pending.removeFirst() {
                 case .payload(let p): return Array(p.readableBytesView)
                 case .tooLarge: throw .protocolError("the daemon sent an oversized reply")
                 }
             }
+            let fd = c.fd
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n < 0 && errno == EINTR { continue }
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {

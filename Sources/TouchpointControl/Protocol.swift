@@ -79,6 +79,8 @@ public struct ControlRequest: Codable, Equatable, Sendable {
     /// accepted only from a member of `control.delegate_group`, only for
     /// staff commands.
     public var `as`: String?
+    /// With `as`: the wards that person's account is limited to (absent: every ward).
+    public var asWards: [String]?
 
     /// Every command's arguments, all optional; each command reads the ones it takes.
     public struct Arguments: Codable, Equatable, Sendable {
@@ -149,16 +151,19 @@ public struct ControlRequest: Codable, Equatable, Sendable {
         }
     }
 
-    public init(command: String, args: Arguments = .init(), as person: String? = nil, v: Int = ControlProtocol.version) {
+    public init(command: String, args: Arguments = .init(), as person: String? = nil, asWards: [String]? = nil,
+                v: Int = ControlProtocol.version) {
         self.v = v
         self.command = command
         self.args = args
         self.as = person
+        self.asWards = asWards
     }
 
     enum CodingKeys: String, CodingKey {
         case v, command, args
         case `as`
+        case asWards = "as_wards"
     }
 
     /// Parses a request frame's payload. Checks the version before anything else,

@@ -26,11 +26,24 @@ public struct Person: Sendable, Equatable {
     /// nil: in neither group (refused everything).
     public var role: Role?
     public var via: Via
+    /// The wards this person's work is limited to (an account of the web
+    /// view limited with `--ward`); nil: every ward. Every operation holds
+    /// to it, in the same transaction as what it reads or changes: a call
+    /// of another ward is not found, a list is of these wards only.
+    public var wards: [String]?
 
-    public init(name: String, role: Role?, via: Via = .socket) {
+    public init(name: String, role: Role?, via: Via = .socket, wards: [String]? = nil) {
         self.name = name
         self.role = role
         self.via = via
+        self.wards = wards.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Whether a job, call or booking of `ward` is this person's to see
+    /// (with a scope, one of no ward is not).
+    public func sees(ward: String?) -> Bool {
+        guard let wards else { return true }
+        return ward.map(wards.contains) ?? false
     }
 
     /// How the history and the audit name this person: `alice`, or
@@ -119,7 +132,7 @@ public struct CoreFailure: Error, Equatable, Sendable, CustomStringConvertible {
 
     public static func permissionDenied(_ m: String) -> CoreFailure { CoreFailure(.permissionDenied, m) }
     public static func notFound(_ m: String) -> CoreFailure { CoreFailure(.notFound, m) }
-    public static func badRequest(_ m: String) -> CoreFailure { CoreFailure(.badRequest, m) }
+    public static func badRequest(_ m: String, field: String? = nil) -> CoreFailure { CoreFailure(.badRequest, m, field: field) }
     public static func refused(_ m: String) -> CoreFailure { CoreFailure(.refused, m) }
 
     public var description: String { message }

@@ -72,13 +72,16 @@ extension Touchpoint {
         let config = live.config
         let clock = config.clock
         let lists = Array(Set(config.contacts.compactMap(\.worklist))).sorted()
+        if let ward, !person.sees(ward: ward) {
+            throw .permissionDenied("permission denied: \(person.name) works on \(person.wards?.joined(separator: ", ") ?? "") only, not \(ward.prefix(60))")
+        }
         if let list, !lists.contains(list) {
             throw .badRequest("no worklist \"\(list.prefix(60))\"; the configured ones: \(lists.isEmpty ? "none" : lists.joined(separator: ", "))")
         }
         let date = day.resolve(today: clock.localDate(of: Date()))
         let rows = try await stored("reading the call list") {
             try await store.read { try $0.calls(day: date, ward: ward, escalated: escalated, list: list, clock: clock) }
-        }
+        }.filter { person.sees(ward: $0.job.ward) }
         return CallList(day: escalated ? nil : date, ward: ward, escalated: escalated, hospital: config.hospital.name,
                         clock: clock, maxAttempts: config.schedulingRules.maxAttempts, list: list, lists: lists, rows: rows)
     }
@@ -96,7 +99,10 @@ extension Touchpoint {
         let record = try await stored("recording the outcome") {
             try await store.write { w -> Result<JobRecord, CoreFailure> in
                 let now = Date()
-                guard let job = try w.job(id: jobID) else {
+                // The person's wards hold in the transaction that records:
+                // a call of another ward is not found (the web view once
+                // checked this itself, a moment before the outcome).
+                guard let job = try w.job(id: jobID), person.sees(ward: job.ward) else {
                     return .failure(.notFound("no job \"\(jobID)\" (the call list gives each call's job id)"))
                 }
                 let outcomes = job.isCall ? try w.attempts(jobID: jobID) : []

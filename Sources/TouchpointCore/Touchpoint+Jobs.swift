@@ -14,14 +14,15 @@ public struct BookingExplanation: Sendable, Equatable {
 extension Touchpoint {
     public func jobs(_ filter: JobFilter, by person: Person) async throws(CoreFailure) -> [Job] {
         try authorize(.jobs, person)
-        return try await stored("listing jobs") { try await store.read { try $0.jobs(filter) } }
+        return try await stored("listing jobs") { try await store.read { try $0.jobs(filter) } }.filter { person.sees(ward: $0.ward) }
     }
 
     /// One job with its history (and, for a notice, its delivery attempts).
     public func job(_ id: String, by person: Person) async throws(CoreFailure) -> JobRecord {
         try authorize(.job, person)
-        guard let record = try await stored("reading the job", { try await store.read { try $0.record(jobID: id) } }) else {
-            throw .notFound("no job \"\(id)\" (touchpointctl jobs lists them)")
+        guard let record = try await stored("reading the job", { try await store.read { try $0.record(jobID: id) } }),
+              person.sees(ward: record.job.ward) else {
+            throw .notFound("no job \"\(id)\"")
         }
         return record
     }
@@ -40,10 +41,11 @@ extension Touchpoint {
                 }
             }
         }
-        guard !found.isEmpty else {
-            throw .notFound("no booking \"\(ref)\": it was never booked, or its booking was rejected (touchpointctl rejects)")
+        let seen = found.filter { person.sees(ward: $0.booking.ward ?? $0.booking.clinic) }
+        guard !seen.isEmpty else {
+            throw .notFound("no booking \"\(ref)\": it was never booked, or its booking was rejected (see the rejected lines)")
         }
-        return found
+        return seen
     }
 
     /// An admin cancels a pending job, saying why.

@@ -14,10 +14,10 @@ public enum ReportPeriod: Sendable, Equatable {
     /// Says what is wrong in words a person can act on.
     public static func parse(month: String?, from: String?, to: String?) -> Result<ReportPeriod, CoreFailure> {
         if let month {
-            guard from == nil && to == nil else { return .failure(.badRequest("give --month, or --from and --to, not both")) }
+            guard from == nil && to == nil else { return .failure(.badRequest("give a month, or a start and an end date, not both", field: "month")) }
             let parts = month.split(separator: "-")
             guard parts.count == 2, parts[0].count == 4, parts[1].count == 2, let y = Int(parts[0]), let m = Int(parts[1]), (1...12).contains(m) else {
-                return .failure(.badRequest("--month takes YYYY-MM, for example 2026-11 (got \"\(month.prefix(20))\")"))
+                return .failure(.badRequest("a month is YYYY-MM, for example 2026-11 (got \"\(month.prefix(20))\")", field: "month"))
             }
             return .success(.month(year: y, month: m))
         }
@@ -25,13 +25,13 @@ public enum ReportPeriod: Sendable, Equatable {
         case (nil, nil):
             return .success(.thisMonth)
         case (let f?, let t?):
-            guard let a = LocalDate(iso: f) else { return .failure(.badRequest("--from takes YYYY-MM-DD (got \"\(f.prefix(20))\")")) }
-            guard let b = LocalDate(iso: t) else { return .failure(.badRequest("--to takes YYYY-MM-DD (got \"\(t.prefix(20))\")")) }
-            guard a <= b else { return .failure(.badRequest("--from \(a) is after --to \(b)")) }
-            guard b.daysSinceEpoch - a.daysSinceEpoch < 3 * 366 else { return .failure(.badRequest("a report covers at most three years")) }
+            guard let a = LocalDate(iso: f) else { return .failure(.badRequest("the start date is YYYY-MM-DD, for example 2026-11-01 (got \"\(f.prefix(20))\")", field: "from")) }
+            guard let b = LocalDate(iso: t) else { return .failure(.badRequest("the end date is YYYY-MM-DD, for example 2026-11-30 (got \"\(t.prefix(20))\")", field: "to")) }
+            guard a <= b else { return .failure(.badRequest("the start date \(a) is after the end date \(b)", field: "from")) }
+            guard b.daysSinceEpoch - a.daysSinceEpoch < 3 * 366 else { return .failure(.badRequest("a report covers at most three years", field: "from")) }
             return .success(.range(from: a, to: b))
         default:
-            return .failure(.badRequest("--from and --to go together"))
+            return .failure(.badRequest("a start date and an end date go together", field: "from"))
         }
     }
 
@@ -55,6 +55,13 @@ extension Touchpoint {
     public func report(_ period: ReportPeriod, place: String?, listing: (Pledge, PledgeMeasure)? = nil,
                        by person: Person) async throws(CoreFailure) -> PledgeReport {
         try authorize(.report, person)
+        if let wards = person.wards {
+            // A person limited to wards sees their wards' numbers, one at a time.
+            guard let place else { throw .badRequest("the report is for one of \(wards.joined(separator: ", ")): name it", field: "ward") }
+            guard person.sees(ward: place) else {
+                throw .permissionDenied("permission denied: \(person.name) works on \(wards.joined(separator: ", ")) only, not \(place.prefix(60))")
+            }
+        }
         let config = live.config
         let clock = config.clock
         let now = Date()

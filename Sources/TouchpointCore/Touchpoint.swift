@@ -124,8 +124,9 @@ extension Touchpoint {
     /// request's `as`: accepted only from a member of
     /// `control.delegate_group`, and the named person then acts as staff
     /// (the web view has no admin functions).
-    public func person(for peer: Peer, actingFor: String?) throws(CoreFailure) -> Person {
+    public func person(for peer: Peer, actingFor: String?, wards: [String]? = nil) throws(CoreFailure) -> Person {
         guard let actingFor else {
+            if wards != nil { throw .badRequest("wards to act within (\"as_wards\") go with a person to act for (\"as\")") }
             return Person(name: peer.name, role: peer.isAdmin ? .admin : peer.isStaff ? .staff : nil)
         }
         guard peer.isDelegate, peer.uid != 0 else {
@@ -137,7 +138,10 @@ extension Touchpoint {
         guard !who.isEmpty, who.count <= 64, who.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
             throw .badRequest("\"as\" must name a person (1 to 64 printable characters)")
         }
-        return Person(name: who, role: .staff, via: .delegate(delegateUser: peer.name))
+        if let wards, wards.contains(where: { $0.isEmpty || $0.count > 200 }) {
+            throw .badRequest("each ward to act within (\"as_wards\") must be a ward's name")
+        }
+        return Person(name: who, role: .staff, via: .delegate(delegateUser: peer.name), wards: wards)
     }
 }
 

@@ -18,11 +18,6 @@ struct ControlRequests: Sendable {
     /// Small requests seen lately, decoded: a probe sends the same bytes each time.
     let recentRequests = RecentRequests()
 
-    /// The commands of `cli.md`, by their names on the wire.
-    enum Command: String, CaseIterable {
-        case status, calls, outcome, jobs, job, explain, rejects, report, ingest, pause, resume, reload, cancel, retry
-    }
-
     /// The reply frame's payload, and whether the connection stays open.
     /// Runs on the caller's executor (the connection's event loop): a cheap
     /// command such as `status` is answered without a hop to another thread.
@@ -32,13 +27,15 @@ struct ControlRequests: Sendable {
         case .failure(let f): return (ControlReply.failure(f), false)
         case .success(let r): request = r
         }
-        guard let command = Command(rawValue: request.command) else {
-            let known = Command.allCases.map(\.rawValue).sorted().joined(separator: ", ")
-            return (ControlReply.failure(ControlFailure(.unknownCommand, "unknown command \"\(request.command.prefix(40))\"; this touchpointd knows \(known)")), true)
+        let command: ControlCommand
+        do throws(ControlFailure) {
+            command = try ControlCommand(decoding: request)
+        } catch {
+            return (ControlReply.failure(error), true)
         }
         do throws(CoreFailure) {
-            let person = try core.person(for: peer, actingFor: request.as)
-            return (try await run(command, request.args, person), true)
+            let person = try core.person(for: peer, actingFor: request.as, wards: request.asWards)
+            return (try await run(command, person), true)
         } catch {
             return (ControlReply.failure(Self.wire(error)), true)
         }
@@ -60,7 +57,7 @@ struct ControlRequests: Sendable {
     /// it, and it is already made for the current state; else nil.
     func readyStatusReply(_ payload: [UInt8], peer: Peer) -> Data? {
         guard case .success(let request) = recentRequests.decode(payload),
-              request.command == Command.status.rawValue, request.as == nil, request.args == .init(),
+              request.command == ControlCommand.Name.status.rawValue, request.as == nil, request.args == .init(),
               let person = try? core.person(for: peer, actingFor: nil),
               let allowed = core.quietCheck(.status, for: person) else { return nil }
         return statusReplies.reply(for: core.statusVersion, allowed)
@@ -68,23 +65,21 @@ struct ControlRequests: Sendable {
 
     private var zone: String { core.config.clock.identifier }
 
-    nonisolated(nonsending) private func run(_ command: Command, _ a: ControlRequest.Arguments, _ person: Person) async throws(CoreFailure) -> Data {
+    nonisolated(nonsending) private func run(_ command: ControlCommand, _ person: Person) async throws(CoreFailure) -> Data {
         switch command {
         case .status: return try await status(person)
-        case .calls: return try await calls(a, person)
-        case .outcome: return try await outcome(a, person)
-        case .jobs: return try await jobs(a, person)
-        case .job:
-            guard let id = a.job else { throw .badRequest("job needs a job id") }
+        case .calls(let q): return try await calls(q, person)
+        case .outcome(let o): return try await outcome(o, person)
+        case .jobs(let q): return try await jobs(q, person)
+        case .job(let id):
             return ControlReply.success(WireViews.record(try await core.job(id, by: person), timeZone: zone))
-        case .explain:
-            guard let ref = a.ref else { throw .badRequest("explain needs a booking ref") }
+        case .explain(let ref):
             return ControlReply.success(WireViews.explain(ref, try await core.explain(ref, by: person), timeZone: zone))
-        case .rejects:
-            let (records, total) = try await core.rejects(limit: max(1, min(a.limit ?? 50, 10_000)), withLines: a.showLine == true, by: person)
+        case .rejects(let limit, let showLine):
+            let (records, total) = try await core.rejects(limit: max(1, min(limit ?? 50, 10_000)), withLines: showLine, by: person)
             return ControlReply.success(WireViews.rejects(records, total: total))
-        case .report:
-            return try await report(a, person)
+        case .report(let q):
+            return try await report(q, person)
         case .ingest:
             let s = try await core.ingest(by: person)
             return ControlReply.success(IngestReport(ingested: s.counts.ingested, duplicates: s.counts.duplicates,
@@ -95,23 +90,21 @@ struct ControlRequests: Sendable {
         case .reload:
             try await reload(person)
             return try await status(person)
-        case .cancel:
-            guard let id = a.job else { throw .badRequest("cancel needs a job id") }
-            return ControlReply.success(WireViews.record(try await core.cancel(id, reason: a.note ?? "", by: person), timeZone: zone))
-        case .retry:
-            guard let id = a.job else { throw .badRequest("retry needs a job id") }
+        case .cancel(let id, let reason):
+            return ControlReply.success(WireViews.record(try await core.cancel(id, reason: reason, by: person), timeZone: zone))
+        case .retry(let id):
             return ControlReply.success(WireViews.record(try await core.retry(id, by: person), timeZone: zone))
         }
     }
 
-    nonisolated(nonsending) private func report(_ a: ControlRequest.Arguments, _ person: Person) async throws(CoreFailure) -> Data {
+    nonisolated(nonsending) private func report(_ q: ReportQuery, _ person: Person) async throws(CoreFailure) -> Data {
         try core.check(.report, for: person)
-        let period = try ReportPeriod.parse(month: a.month, from: a.from, to: a.to).get()
-        if let list = a.list, PledgeReportView.measure(list) == nil {
-            throw .badRequest("--list takes PROMISE.MEASURE, one of: \(PledgeReportView.allMeasures.joined(separator: ", "))")
+        let period = try ReportPeriod.parse(month: q.month, from: q.from, to: q.to).get()
+        if let list = q.list, PledgeReportView.measure(list) == nil {
+            throw .badRequest("the list asked for takes PROMISE.MEASURE, one of: \(PledgeReportView.allMeasures.joined(separator: ", "))", field: "list")
         }
-        let r = try await core.report(period, place: a.ward, listing: a.list.flatMap(PledgeReportView.measure), by: person)
-        return ControlReply.success(PledgeReportView(r, timeZone: zone, list: a.list))
+        let r = try await core.report(period, place: q.ward, listing: q.list.flatMap(PledgeReportView.measure), by: person)
+        return ControlReply.success(PledgeReportView(r, timeZone: zone, list: q.list))
     }
 
     /// The same state gives the same bytes: encoded again only after a
@@ -128,48 +121,43 @@ struct ControlRequests: Sendable {
         return reply
     }
 
-    nonisolated(nonsending) private func calls(_ a: ControlRequest.Arguments, _ person: Person) async throws(CoreFailure) -> Data {
+    nonisolated(nonsending) private func calls(_ q: CallsQuery, _ person: Person) async throws(CoreFailure) -> Data {
         try core.check(.calls, for: person)
-        guard let day = CallDay(a.date ?? "today") else {
-            throw .badRequest("--date \"\((a.date ?? "").prefix(40))\": expected YYYY-MM-DD, today, tomorrow or yesterday")
+        guard let day = CallDay(q.date ?? "today") else {
+            throw .badRequest("the day \"\((q.date ?? "").prefix(40))\" is not one: expected YYYY-MM-DD, today, tomorrow or yesterday", field: "date")
         }
-        let list = try await core.calls(on: day, ward: a.ward, escalated: a.escalated == true, list: a.list, by: person)
+        let list = try await core.calls(on: day, ward: q.ward, escalated: q.escalated, list: q.list, by: person)
         return ControlReply.success(json: WireViews.calls(list).json())
     }
 
-    nonisolated(nonsending) private func outcome(_ a: ControlRequest.Arguments, _ person: Person) async throws(CoreFailure) -> Data {
-        try core.check(.outcome, for: person)
-        guard let id = a.job, let raw = a.outcome else { throw .badRequest("outcome needs a job and an outcome") }
-        guard let outcome = CallOutcome(rawValue: raw) ?? CallOutcome(commandLine: raw) else {
-            throw .badRequest("unknown outcome \"\(raw.prefix(40))\"; expected one of \(CallOutcome.allCases.map(\.commandLine).joined(separator: ", "))")
-        }
-        let record = try await core.recordOutcome(outcome, on: id, woundCare: a.woundCare, note: a.note, seenOutcomes: a.seenOutcomes, by: person)
+    nonisolated(nonsending) private func outcome(_ o: OutcomeRequest, _ person: Person) async throws(CoreFailure) -> Data {
+        let record = try await core.recordOutcome(o.outcome, on: o.job, woundCare: o.woundCare, note: o.note, seenOutcomes: o.seenOutcomes, by: person)
         return ControlReply.success(WireViews.record(record, timeZone: zone))
     }
 
-    nonisolated(nonsending) private func jobs(_ a: ControlRequest.Arguments, _ person: Person) async throws(CoreFailure) -> Data {
+    nonisolated(nonsending) private func jobs(_ q: JobsQuery, _ person: Person) async throws(CoreFailure) -> Data {
         try core.check(.jobs, for: person)
-        var filter = JobFilter(ref: a.ref, patientID: a.patient, dueFrom: a.dueFrom, dueTo: a.dueTo, limit: max(1, min(a.limit ?? 100, 100_000)))
-        if let k = a.kind {
+        var filter = JobFilter(ref: q.ref, patientID: q.patient, dueFrom: q.dueFrom, dueTo: q.dueTo, limit: max(1, min(q.limit ?? 100, 100_000)))
+        if let k = q.kind {
             let known = JobKind.builtIns + core.config.schedulingRules.contacts.map(\.kind)
             guard known.contains(JobKind(rawValue: k)) else {
-                throw .badRequest("unknown kind \"\(k.prefix(40))\"; expected one of \(known.map(\.rawValue).joined(separator: ", "))")
+                throw .badRequest("unknown kind \"\(k.prefix(40))\"; expected one of \(known.map(\.rawValue).joined(separator: ", "))", field: "kind")
             }
             filter.kind = JobKind(rawValue: k)
         }
-        if let s = a.state {
+        if let s = q.state {
             guard let state = JobState(rawValue: s) else {
-                throw .badRequest("unknown state \"\(s.prefix(40))\"; expected one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw .badRequest("unknown state \"\(s.prefix(40))\"; expected one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))", field: "state")
             }
             filter.state = state
         }
-        if let d = a.delivery {
+        if let d = q.delivery {
             if d == DeliveryStatus.anyFailureWord {
                 filter.delivery = DeliveryStatus.allCases.filter(\.isFailure)
             } else if let status = DeliveryStatus(rawValue: d) {
                 filter.delivery = [status]
             } else {
-                throw .badRequest("unknown delivery \"\(d.prefix(40))\"; expected failed or one of \(DeliveryStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw .badRequest("unknown delivery \"\(d.prefix(40))\"; expected failed or one of \(DeliveryStatus.allCases.map(\.rawValue).joined(separator: ", "))", field: "delivery")
             }
         }
         let jobs = try await core.jobs(filter, by: person)

@@ -17,12 +17,22 @@ public enum FuzzTargets {
             try? processor.process(buffer: ByteBuffer(bytes: piece)) { frame in
                 if case .payload(let payload) = frame {
                     precondition(payload.readableBytes <= ControlProtocol.maximumFrameLength)
-                    _ = ControlRequest.decode(Array(payload.readableBytesView))
+                    decodeRequest(Array(payload.readableBytesView))
                 }
             }
         }
         // Also as one frame's payload, whatever its length prefix said.
-        _ = ControlRequest.decode(Array(bytes))
+        decodeRequest(Array(bytes))
+    }
+
+    /// What the daemon does with a frame's payload: the request, then the
+    /// command it names (`ControlCommand`, the one list of commands).
+    static func decodeRequest(_ payload: [UInt8]) {
+        if case .success(let request) = ControlRequest.decode(payload), let command = try? ControlCommand(decoding: request) {
+            // Encoding it again gives a request for the same command (times
+            // may lose precision a client never sends, so only the name is compared).
+            precondition((try? ControlCommand(decoding: command.request()))?.name == command.name)
+        }
     }
 
     static let parser = QueueLineParser(clock: HospitalClock(identifier: "Europe/London")!)

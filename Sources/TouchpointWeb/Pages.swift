@@ -32,9 +32,7 @@ extension WebApp {
 
     private func cachedList(_ key: CallListCache.Key, for viewer: Viewer) async throws(ClientError) -> RenderedList {
         try await self.lists.list(key) { () async throws(ClientError) -> Data in
-            try await daemon.send(ControlRequest(command: "calls", args: .init(date: key.day, ward: key.ward, escalated: key.escalated ? true : nil,
-                                                                               list: key.list)),
-                                  actingFor: viewer.name)
+            try await daemon(for: viewer).calls(CallsQuery(date: key.day, ward: key.ward, escalated: key.escalated, list: key.list)).json
         }
     }
 
@@ -151,10 +149,12 @@ extension WebApp {
         return id
     }
 
-    /// A call the viewer may open and record on: a check-in or worklist
-    /// call of one of her account's wards (anything else is "not found").
+    /// A job with a call page: a check-in or worklist call (anything else is
+    /// "not found"). Whether it is of the viewer's wards is the daemon's
+    /// rule: it answers "not found" for another ward's job, and refuses an
+    /// outcome on one in the transaction that would record it.
     static func isCall(_ job: JobView, for viewer: Viewer) -> Bool {
-        (job.kind == .checkinCall || job.worklist != nil) && viewer.sees(ward: job.ward)
+        job.kind == .checkinCall || job.worklist != nil
     }
 
     func callPage(_ request: Request, _ context: WebContext) async throws -> Response {
@@ -168,7 +168,7 @@ extension WebApp {
                   status: HTTPResponse.Status) async -> Response {
         let job: JobView
         do {
-            job = try await ask("job", .init(job: id), for: viewer, as: JobView.self)
+            job = try await daemon(for: viewer).job(id).value()
         } catch {
             return failure(error, viewer, doing: "one call")
         }
@@ -257,14 +257,12 @@ extension WebApp {
         let body = try await request.collectBody(upTo: context.maxUploadSize)
         guard let form = try? URLEncodedFormDecoder().decode(OutcomeForm.self, from: String(buffer: body)) else { return forbidden(viewer) }
         if isForged(request, token: form.csrf, viewer: viewer) { return forbidden(viewer) }
-        // The account's wards hold for what it records as for what it sees:
-        // the daemon knows the nurse but not her account's wards, so without
-        // this a nurse of Ward 9 could close a Ward 7 patient's call by its
-        // address. (A call moved to another ward in the moment between this
-        // look and the outcome is the one gap; the outcome names the patient.)
+        // The call as it is now: whether it asks about wound care, and that it
+        // is a call. (Its ward is held to the account's by the daemon, for
+        // this look and again when the outcome is recorded.)
         let current: JobView
         do {
-            current = try await ask("job", .init(job: id), for: viewer, as: JobView.self)
+            current = try await daemon(for: viewer).job(id).value()
         } catch {
             return failure(error, viewer, doing: "recording an outcome")
         }
@@ -291,11 +289,10 @@ extension WebApp {
         }
         // Wound care goes with reached only; a radio cannot be cleared without script, so it is dropped otherwise.
         let woundCare = outcome == .reached && worklist == nil ? woundAnswer : nil
-        let args = ControlRequest.Arguments(job: id, outcome: outcome.rawValue, woundCare: woundCare, note: note.isEmpty ? nil : note,
-                                            seenOutcomes: form.seen_outcomes)
+        let entry = OutcomeRequest(job: id, outcome: outcome, woundCare: woundCare, note: note.isEmpty ? nil : note, seenOutcomes: form.seen_outcomes)
         let job: JobView
         do {
-            job = try await ask("outcome", args, for: viewer, as: JobView.self)
+            job = try await daemon(for: viewer).outcome(entry).value()
         } catch .refused(let f) where f.code != .notFound && f.code != .permissionDenied {
             let text = f.message.prefix(1).uppercased() + f.message.dropFirst()
             return await showCall(id, viewer, form: nil, errors: [], conflict: text.hasSuffix(".") ? text : text + ".", status: .conflict)

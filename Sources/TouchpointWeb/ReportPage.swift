@@ -19,13 +19,13 @@ extension WebApp {
         if (from == nil) != (to == nil) || [from, to].compactMap({ $0 }).contains(where: { LocalDate(iso: $0) == nil }) {
             errors.append(FieldError(field: "from", message: "Enter a real start and end date, for example 1 11 2026 and 30 11 2026"))
         }
-        let args = ControlRequest.Arguments(ward: ward, from: errors.isEmpty ? from : nil, to: errors.isEmpty ? to : nil)
+        let query = ReportQuery(from: errors.isEmpty ? from : nil, to: errors.isEmpty ? to : nil, ward: ward)
         let report: PledgeReportView
         do {
-            report = try await ask("report", args, for: viewer, as: PledgeReportView.self)
+            report = try await daemon(for: viewer).report(query).value()
         } catch .refused(let f) where f.code == .badRequest {
-            errors.append(FieldError(field: "from", message: f.message))
-            report = try await ask("report", .init(ward: ward), for: viewer, as: PledgeReportView.self)
+            errors.append(FieldError(field: "from", message: f.message.prefix(1).uppercased() + f.message.dropFirst()))
+            report = try await daemon(for: viewer).report(ReportQuery(ward: ward)).value()
         } catch {
             return failure(error, viewer, doing: "report")
         }

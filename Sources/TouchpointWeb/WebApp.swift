@@ -18,7 +18,8 @@ import Glibc
 public final class WebApp: Sendable {
     public let config: WebConfig
     let accounts: Accounts
-    let daemon: AsyncControlClient
+    /// touchpointd, over the control socket: every page asks through this, acting for its viewer.
+    let daemon: TouchpointClient
     let logger: Logger
     let policy: SessionPolicy
     /// One-time confirmations ("Outcome recorded for ..."), by session. In
@@ -35,7 +36,7 @@ public final class WebApp: Sendable {
     public init(config: WebConfig, accounts: Accounts, daemon: AsyncControlClient, logger: Logger) {
         self.config = config
         self.accounts = accounts
-        self.daemon = daemon
+        self.daemon = TouchpointClient(daemon)
         self.logger = logger
         self.policy = SessionPolicy(config)
         var name = [CChar](repeating: 0, count: 256)
@@ -65,19 +66,16 @@ public final class WebApp: Sendable {
 
     // MARK: Asking the daemon
 
-    func ask<T: Decodable>(_ command: String, _ args: ControlRequest.Arguments, for viewer: Viewer?, as: T.Type) async throws(ClientError) -> T {
-        let data = try await daemon.send(ControlRequest(command: command, args: args), actingFor: viewer?.name)
-        do {
-            return try ControlJSON.decoder.decode(T.self, from: data)
-        } catch {
-            throw .protocolError("touchpointd's reply to \(command) could not be read")
-        }
+    /// The client acting for `viewer`: the daemon records `NAME via web` and
+    /// holds every request to the account's wards.
+    func daemon(for viewer: Viewer?) -> TouchpointClient {
+        daemon.acting(for: viewer.map { Delegation(name: $0.name, wards: $0.wards) })
     }
 
     /// `/healthz`: 200 when the daemon answers, 503 when it does not. No data, no sign-in.
     func health() async -> Response {
         do {
-            _ = try await daemon.send(ControlRequest(command: "status"))
+            _ = try await daemon.status()
             return Self.text("ok\n", status: .ok)
         } catch {
             return Self.text("touchpointd is not answering\n", status: .serviceUnavailable)

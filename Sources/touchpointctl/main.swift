@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import TouchpointControl
 import TouchpointDomain
 
@@ -18,17 +19,38 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("as"), help: ArgumentHelp("Act for this person (members of control.delegate_group only, staff commands only; recorded as NAME via web).", valueName: "name"))
     var actingFor: String?
 
+    @Option(name: .customLong("as-ward"), help: ArgumentHelp("With --as: a ward that person's work is limited to (repeatable).", valueName: "ward"))
+    var asWards: [String] = []
+
     var socketPath: String {
         socket ?? ProcessInfo.processInfo.environment["TOUCHPOINT_SOCKET"] ?? ControlClient.defaultSocket
     }
 
-    /// Sends one request; on failure prints the one-line error and exits with the spec's code.
-    func request(_ command: String, _ args: ControlRequest.Arguments = .init()) throws -> Data {
-        let client = ControlClient(socketPath: socketPath)
-        client.actingFor = actingFor
-        do {
-            return try client.send(ControlRequest(command: command, args: args))
-        } catch {
+    /// The client library over one blocking connection, acting for `--as` if given.
+    var client: TouchpointClient {
+        TouchpointClient(ControlClient(socketPath: socketPath),
+                         acting: actingFor.map { Delegation(name: $0, wards: asWards.isEmpty ? nil : asWards) })
+    }
+
+    /// Asks the daemon; on failure prints the one-line error and exits with
+    /// the spec's code. The client library is async; over the blocking
+    /// connection its call never waits on anything but the socket, so the
+    /// command (a plain one: ArgumentParser's async commands are not run
+    /// from a main.swift) waits for it here.
+    func ask<Value>(_ call: @escaping @Sendable (TouchpointClient) async throws(ClientError) -> ControlAnswer<Value>) throws -> ControlAnswer<Value> {
+        let client = self.client
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<Result<ControlAnswer<Value>, ClientError>?>(nil)
+        Task {
+            let r: Result<ControlAnswer<Value>, ClientError>
+            do throws(ClientError) { r = .success(try await call(client)) } catch { r = .failure(error) }
+            result.withLock { $0 = r }
+            done.signal()
+        }
+        done.wait()
+        switch result.withLock({ $0 })! {
+        case .success(let answer): return answer
+        case .failure(let error):
             var line = error.message
             if case .refused(let f) = error, let flags = Self.flags(forField: f.field) { line += " (give \(flags))" }
             FileHandle.standardError.write(Data("touchpointctl: \(line)\n".utf8))
@@ -42,26 +64,31 @@ struct GlobalOptions: ParsableArguments {
         switch field {
         case "wound_care": return "--wound-care or --no-wound-care"
         case "note": return "--note TEXT"
+        case "month": return "--month YYYY-MM"
+        case "from", "to": return "--from and --to, YYYY-MM-DD"
+        case "date": return "--date YYYY-MM-DD, today, tomorrow or yesterday"
+        case "list": return "--list PROMISE.MEASURE"
+        case "kind", "state", "delivery": return "--\(field!) with one of those"
         default: return nil
         }
     }
 
-    /// Prints the result as JSON (`--json`) or through `human`.
-    func output<T: Decodable>(_ data: Data, as: T.Type, human: (T) -> String) throws {
+    /// Prints the answer as JSON (`--json`, the daemon's bytes as they came) or through `human`.
+    func output<Value>(_ answer: ControlAnswer<Value>, human: (Value) -> String) throws {
         if json {
-            writeLine(data)
+            writeLine(answer.json)
             return
         }
-        print(human(try decode(data, as: T.self, forTerminal: true)), terminator: "")
+        print(human(try decode(answer, forTerminal: true)), terminator: "")
     }
 
-    /// The reply decoded; for a terminal, its control characters made
+    /// The answer's value; for a terminal, its control characters made
     /// visible first (`TerminalText`). A reply that cannot be read is exit 1.
-    func decode<T: Decodable>(_ data: Data, as: T.Type, forTerminal: Bool) throws -> T {
+    func decode<Value>(_ answer: ControlAnswer<Value>, forTerminal: Bool) throws -> Value {
         do {
-            return try ControlJSON.decoder.decode(T.self, from: forTerminal ? TerminalText.visible(data) : data)
+            return try forTerminal ? answer.valueForTerminal() : answer.value()
         } catch {
-            FileHandle.standardError.write(Data("touchpointctl: could not read the daemon's reply: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("touchpointctl: \(error.message)\n".utf8))
             throw ExitCode(1)
         }
     }
@@ -72,7 +99,7 @@ struct Status: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        try global.output(global.request("status"), as: StatusReport.self) { HumanOutput.status($0, style: .detect(zone: $0.timeZone)) }
+        try global.output(global.ask { c throws(ClientError) in try await c.status() }) { HumanOutput.status($0, style: .detect(zone: $0.timeZone)) }
     }
 }
 
@@ -81,7 +108,7 @@ struct Ingest: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        try global.output(global.request("ingest"), as: IngestReport.self) { HumanOutput.ingest($0) }
+        try global.output(global.ask { c throws(ClientError) in try await c.ingest() }) { HumanOutput.ingest($0) }
     }
 }
 
@@ -100,8 +127,8 @@ struct Rejects: ParsableCommand {
     }
 
     func run() throws {
-        let data = try global.request("rejects", .init(limit: limit, showLine: showLine))
-        try global.output(data, as: RejectsReport.self) { HumanOutput.rejects($0, style: .detect()) }
+        let answer = try global.ask { c throws(ClientError) in try await c.rejects(limit: limit, showLine: showLine) }
+        try global.output(answer) { HumanOutput.rejects($0, style: .detect()) }
     }
 }
 
@@ -142,9 +169,9 @@ struct Jobs: ParsableCommand {
     }
 
     func run() throws {
-        let data = try global.request("jobs", .init(limit: limit, ref: ref, kind: kind, state: state, patient: patient,
-                                                     dueFrom: dueFrom?.date, dueTo: dueTo?.date, delivery: delivery))
-        try global.output(data, as: JobsReport.self) { HumanOutput.jobs($0, style: .detect(zone: $0.timeZone)) }
+        let query = JobsQuery(kind: kind, state: state, delivery: delivery, ref: ref, patient: patient,
+                              dueFrom: dueFrom?.date, dueTo: dueTo?.date, limit: limit)
+        try global.output(try global.ask { c throws(ClientError) in try await c.jobs(query) }) { HumanOutput.jobs($0, style: .detect(zone: $0.timeZone)) }
     }
 }
 
@@ -154,7 +181,7 @@ struct JobCommand: ParsableCommand {
     @Argument(help: "The job id (from touchpointctl jobs).") var id: String
 
     func run() throws {
-        try global.output(global.request("job", .init(job: id)), as: JobView.self) { HumanOutput.job($0, style: .detect(zone: $0.timeZone)) }
+        try global.output(global.ask { c throws(ClientError) in try await c.job(id) }) { HumanOutput.job($0, style: .detect(zone: $0.timeZone)) }
     }
 }
 
@@ -164,7 +191,7 @@ struct Explain: ParsableCommand {
     @Argument(help: "The booking ref (surgery or Open Access).") var ref: String
 
     func run() throws {
-        try global.output(global.request("explain", .init(ref: ref)), as: ExplainReport.self) { HumanOutput.explain($0, style: .detect(zone: $0.timeZone)) }
+        try global.output(global.ask { c throws(ClientError) in try await c.explain(ref) }) { HumanOutput.explain($0, style: .detect(zone: $0.timeZone)) }
     }
 }
 
@@ -183,12 +210,13 @@ struct Calls: ParsableCommand {
     @Option(help: "table, json, csv or html.") var format: Format = .table
 
     func run() throws {
-        let data = try global.request("calls", .init(date: date, ward: ward, escalated: escalated, list: list))
+        let query = CallsQuery(date: date, ward: ward, escalated: escalated, list: list)
+        let answer = try global.ask { c throws(ClientError) in try await c.calls(query) }
         if global.json || format == .json {
-            writeLine(data)
+            writeLine(answer.json)
             return
         }
-        let report = try global.decode(data, as: CallsReport.self, forTerminal: format == .table)
+        let report = try global.decode(answer, forTerminal: format == .table)
         switch format {
         case .table: print(CallListFormat.table(report, style: .detect(zone: report.timeZone)), terminator: "")
         case .csv: FileHandle.standardOutput.write(Data(CallListFormat.csv(report, clock: report.clock).utf8))
@@ -214,12 +242,13 @@ struct Report: ParsableCommand {
     @Option(help: "PROMISE.MEASURE: the jobs behind that number.") var list: String?
 
     func run() throws {
-        let data = try global.request("report", .init(ward: ward, month: month, from: from, to: to, list: list))
+        let query = ReportQuery(month: month, from: from, to: to, ward: ward, list: list)
+        let answer = try global.ask { c throws(ClientError) in try await c.report(query) }
         if global.json || format == .json {
-            writeLine(data)
+            writeLine(answer.json)
             return
         }
-        let report = try global.decode(data, as: PledgeReportView.self, forTerminal: format == .table)
+        let report = try global.decode(answer, forTerminal: format == .table)
         switch format {
         case .table: print(ReportFormat.table(report, style: .detect(zone: report.timeZone)), terminator: "")
         case .csv: FileHandle.standardOutput.write(Data(ReportFormat.csv(report).utf8))
@@ -247,9 +276,8 @@ struct Outcome: ParsableCommand {
     }
 
     func run() throws {
-        let data = try global.request("outcome", .init(job: job, outcome: CallOutcome(commandLine: outcome)!.rawValue,
-                                                        woundCare: woundCare, note: note))
-        try global.output(data, as: JobView.self) { HumanOutput.job($0, style: .detect(zone: $0.timeZone)) }
+        let entry = OutcomeRequest(job: job, outcome: CallOutcome(commandLine: outcome)!, woundCare: woundCare, note: note)
+        try global.output(try global.ask { c throws(ClientError) in try await c.outcome(entry) }) { HumanOutput.job($0, style: .detect(zone: $0.timeZone)) }
     }
 }
 
@@ -257,7 +285,7 @@ struct Pause: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Stop dispatching notices; due notices wait (admin).")
     @OptionGroup var global: GlobalOptions
     func run() throws {
-        try global.output(global.request("pause"), as: StatusReport.self) { _ in "dispatch paused: due notices wait until touchpointctl resume\n" }
+        try global.output(global.ask { c throws(ClientError) in try await c.pause() }) { _ in "dispatch paused: due notices wait until touchpointctl resume\n" }
     }
 }
 
@@ -265,7 +293,7 @@ struct Resume: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Start dispatching notices again (admin).")
     @OptionGroup var global: GlobalOptions
     func run() throws {
-        try global.output(global.request("resume"), as: StatusReport.self) { _ in "dispatch resumed\n" }
+        try global.output(global.ask { c throws(ClientError) in try await c.resume() }) { _ in "dispatch resumed\n" }
     }
 }
 
@@ -273,7 +301,7 @@ struct Reload: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Re-read the config and templates; an invalid one is refused and the old one stays (admin).")
     @OptionGroup var global: GlobalOptions
     func run() throws {
-        try global.output(global.request("reload"), as: StatusReport.self) { _ in "configuration reloaded\n" }
+        try global.output(global.ask { c throws(ClientError) in try await c.reload() }) { _ in "configuration reloaded\n" }
     }
 }
 
@@ -284,7 +312,7 @@ struct Cancel: ParsableCommand {
     @Option(help: "Why (recorded with the job).") var reason: String
 
     func run() throws {
-        try global.output(global.request("cancel", .init(job: job, note: reason)), as: JobView.self) { HumanOutput.job($0, style: .detect(zone: $0.timeZone)) }
+        try global.output(global.ask { c throws(ClientError) in try await c.cancel(job, reason: reason) }) { HumanOutput.job($0, style: .detect(zone: $0.timeZone)) }
     }
 }
 
@@ -294,7 +322,7 @@ struct Retry: ParsableCommand {
     @Argument(help: "The job id.") var job: String
 
     func run() throws {
-        try global.output(global.request("retry", .init(job: job)), as: JobView.self) { HumanOutput.job($0, style: .detect(zone: $0.timeZone)) }
+        try global.output(global.ask { c throws(ClientError) in try await c.retry(job) }) { HumanOutput.job($0, style: .detect(zone: $0.timeZone)) }
     }
 }
 
