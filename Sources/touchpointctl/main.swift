@@ -22,6 +22,10 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("as-ward"), help: ArgumentHelp("With --as: a ward that person's work is limited to (repeatable).", valueName: "ward"))
     var asWards: [String] = []
 
+    func validate() throws {
+        if !asWards.isEmpty && actingFor == nil { throw ValidationError("--as-ward goes with --as NAME") }
+    }
+
     var socketPath: String {
         socket ?? ProcessInfo.processInfo.environment["TOUCHPOINT_SOCKET"] ?? ControlClient.defaultSocket
     }

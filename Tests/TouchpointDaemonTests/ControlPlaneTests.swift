@@ -97,6 +97,45 @@ let isRoot = getuid() == 0
     }
 }
 
+/// Issue 35: the acting person's wards are the core's rule, held in the
+/// transaction that reads or records: a ward-limited delegate asking with
+/// `touchpointctl` (as any client could) gets what the web view would.
+@Suite struct ScopeTests {
+    @Test(.enabled(if: isRoot, "creating users needs root"))
+    func aWardLimitedDelegateIsRefusedAnotherWardsCallsWhateverTheFrontEnd() throws {
+        let accounts = try TestAccounts()
+        let h = try DaemonHarness()
+        try h.writeConfig(h.config().replacingOccurrences(of: "[control]\nsocket = \"control.sock\"", with: accounts.controlSection()))
+        try h.appendLines([
+            #"{"v":1,"id":"e1","type":"surgery.booked","ref":"S7","patient":{"id":"P7","name":"Ann Example","phone":"07700 900123"},"at":"\#(h.time.day(-1))T10:30","ward":"Ward 7"}"#,
+            #"{"v":1,"id":"e2","type":"surgery.booked","ref":"S9","patient":{"id":"P9","name":"Dee Person","phone":"07700 900789"},"at":"\#(h.time.day(-1))T11:30","ward":"Ward 9"}"#,
+        ])
+        try h.start()
+        let alice = ["--as", "alice", "--as-ward", "Ward 7"]
+        func ctl(_ args: [String]) throws -> CommandResult { try h.ctl(alice + args, user: accounts.web) }
+        // Her list is her ward's, with or without --ward.
+        let list = try ctl(["calls", "--json"])
+        #expect(list.status == 0 && list.stdout.contains("call-S7") && !list.stdout.contains("call-S9"), "\(list.stderr)")
+        let other = try ctl(["calls", "--ward", "Ward 9"])
+        #expect(other.status == 77 && other.stderr.contains("Ward 7 only"), "\(other.stderr)")
+        // Another ward's call: not found, and no outcome recorded on it.
+        #expect(try ctl(["job", "call-S9"]).status == 1)
+        let outcome = try ctl(["outcome", "call-S9", "declined"])
+        #expect(outcome.status == 1 && outcome.stderr.contains("no job"), "\(outcome.stderr)")
+        #expect(try h.ctlJSON(JobView.self, ["job", "call-S9"]).state == .due, "nothing recorded on Ward 9's call")
+        #expect(try ctl(["explain", "S9"]).status == 1)
+        #expect(try !ctl(["jobs", "--json"]).stdout.contains("S9"))
+        let report = try ctl(["report", "--ward", "Ward 9"])
+        #expect(report.status == 77, "\(report.stderr)")
+        // Her own ward's call takes the outcome.
+        #expect(try ctl(["outcome", "call-S7", "declined"]).status == 0)
+        // Wards without a person to act for, or from someone not a delegate: refused.
+        #expect(try h.ctl(["--as-ward", "Ward 7", "calls"], user: accounts.web).status == 2)
+        #expect(try h.ctl(alice + ["calls"], user: accounts.staff).status == 77)
+        try h.stop()
+    }
+}
+
 /// `web.md`'s trust model: a delegate (the web view) acts for a named
 /// person with `as`, for staff commands only; anyone else's `as` is refused.
 @Suite struct DelegateTests {
