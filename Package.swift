@@ -210,6 +210,14 @@ let package = Package(
             name: "TouchpointDomainTests",
             dependencies: ["TouchpointDomain", "TouchpointConfig", "TouchpointControl", "TouchpointTestSupport", "TouchpointFuzzing"]
         ),
+        // The core called directly: every operation with a Person and an injected clock.
+        .testTarget(
+            name: "TouchpointCoreTests",
+            dependencies: [
+                "TouchpointCore", "TouchpointStore", "TouchpointConfig", "TouchpointDispatch", "TouchpointDomain", "TouchpointTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "TouchpointDaemonTests",
             dependencies: [

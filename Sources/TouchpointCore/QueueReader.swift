@@ -34,6 +34,8 @@ final class QueueReader: @unchecked Sendable {
     private let logger: Logger
     /// The scheduling rules in force (they change on reload).
     private let rules: @Sendable () -> SchedulingRules
+    /// The core's clock: events are applied as of now.
+    private let now: @Sendable () -> Date
     private var path: String
     private var parser: QueueLineParser
     private var fd: Int32 = -1
@@ -49,7 +51,8 @@ final class QueueReader: @unchecked Sendable {
     static let chunkBytes = 4 << 20
 
     init(path: String, clock: HospitalClock, store: Store, position: QueuePosition, logger: Logger,
-         rules: @escaping @Sendable () -> SchedulingRules) {
+         now: @escaping @Sendable () -> Date = { Date() }, rules: @escaping @Sendable () -> SchedulingRules) {
+        self.now = now
         self.rules = rules
         self.path = path
         self.parser = QueueLineParser(clock: clock)
@@ -118,7 +121,7 @@ final class QueueReader: @unchecked Sendable {
                 readAhead.start(on: readAheadLane) { self.readBatch(from: batch.position) }
             }
             do {
-                let (now, rules) = (Date(), rules())
+                let (now, rules) = (self.now(), rules())
                 let counts = try store.blockingWrite { w in
                     try IngestApplier.apply(batch.lines, position: batch.position, in: w, now: now, rules: rules)
                 }

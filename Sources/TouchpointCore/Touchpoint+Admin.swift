@@ -72,7 +72,7 @@ extension Touchpoint {
         try await stored("\(op.rawValue)") {
             try await store.write { w in
                 try w.setDispatchPaused(paused)
-                try w.audit(actor: actor, action: op.rawValue, now: Date())
+                try w.audit(actor: actor, action: op.rawValue, now: self.now())
             }
         }
         self.paused.store(paused, ordering: .sequentiallyConsistent)
@@ -137,7 +137,7 @@ extension Touchpoint {
         if new.schedulingRules != old.schedulingRules {
             let rules = new.schedulingRules
             do {
-                let changed = try await store.write { w in try Self.replan(w, rules: rules, now: Date()) }
+                let changed = try await store.write { w in try Self.replan(w, rules: rules, now: self.now()) }
                 logger.notice("config reload re-planned \(changed) job(s) not yet due")
             } catch {
                 logger.error("config reload could not re-plan jobs: \(error)", metadata: ["MESSAGE_ID": "\(MessageID.stateError)"])
@@ -163,7 +163,7 @@ extension Touchpoint {
 
     func audit(_ actor: String, _ op: Operation, subject: String? = nil, detail: String? = nil) async throws(CoreFailure) {
         try await stored("recording the audit") {
-            try await store.write { try $0.audit(actor: actor, action: op.rawValue, subject: subject, detail: detail, now: Date()) }
+            try await store.write { try $0.audit(actor: actor, action: op.rawValue, subject: subject, detail: detail, now: self.now()) }
         }
     }
 }

@@ -78,7 +78,7 @@ extension Touchpoint {
         if let list, !lists.contains(list) {
             throw .badRequest("no worklist \"\(list.prefix(60))\"; the configured ones: \(lists.isEmpty ? "none" : lists.joined(separator: ", "))")
         }
-        let date = day.resolve(today: clock.localDate(of: Date()))
+        let date = day.resolve(today: clock.localDate(of: self.now()))
         let rows = try await stored("reading the call list") {
             try await store.read { try $0.calls(day: date, ward: ward, escalated: escalated, list: list, clock: clock) }
         }.filter { person.sees(ward: $0.job.ward) }
@@ -98,7 +98,7 @@ extension Touchpoint {
         let actor = person.recordedName
         let record = try await stored("recording the outcome") {
             try await store.write { w -> Result<JobRecord, CoreFailure> in
-                let now = Date()
+                let now = self.now()
                 // The person's wards hold in the transaction that records:
                 // a call of another ward is not found (the web view once
                 // checked this itself, a moment before the outcome).

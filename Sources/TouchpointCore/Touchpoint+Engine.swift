@@ -17,7 +17,7 @@ public struct DueNotice: Sendable, Equatable {
 /// queue watcher call. These act as touchpointd itself, not for a person.
 extension Touchpoint {
     /// Reads whatever complete lines the queue file has now and applies them.
-    public func readQueue() async -> Result<(IngestCounts, QueuePosition), StoreError> {
+    func readQueue() async -> Result<(IngestCounts, QueuePosition), StoreError> {
         let result = await reader.readAvailable()
         if case .success(let (counts, _)) = result, counts.changedJobs { wakeEngine() }
         return result
@@ -26,11 +26,11 @@ extension Touchpoint {
     /// Moves every job whose next check has come (due, overdue, escalated,
     /// expired, suppressed), in transactions of at most 2,000 jobs, and logs
     /// each change.
-    public func runDueJobs() async throws {
+    func runDueJobs() async throws {
         let config = live.config
         let (rules, channel) = (config.schedulingRules, config.notices.defaultChannel)
         while true {
-            let (seen, updates) = try await store.write { w in try Self.advance(w, rules: rules, defaultChannel: channel, now: Date()) }
+            let (seen, updates) = try await store.write { w in try Self.advance(w, rules: rules, defaultChannel: channel, now: self.now()) }
             for u in updates { log(u) }
             // Each job was advanced as far as `now` allows; a short batch means none is left.
             if seen < Self.engineBatch { break }
@@ -60,7 +60,7 @@ extension Touchpoint {
 
     /// When the engine must next look: the next job check or, with
     /// `calls.export_dir` set, the next daily export.
-    public func nextWake(now: Date) async throws -> Date? {
+    func nextWake(now: Date) async throws -> Date? {
         let config = live.config
         let (check, lastExport) = try await store.read { r in (try r.nextCheckAt(), try r.lastExportDay()) }
         return [check, Self.nextExport(config: config, lastExport: lastExport, now: now)].compactMap { $0 }.min()
@@ -77,7 +77,7 @@ extension Touchpoint {
     }
 
     /// The day whose call lists are due for export now, if any.
-    public func exportDue(now: Date) async throws -> LocalDate? {
+    func exportDue(now: Date) async throws -> LocalDate? {
         let config = live.config
         let last = try await store.read { try $0.lastExportDay() }
         guard let due = Self.nextExport(config: config, lastExport: last, now: now), due <= now else { return nil }
@@ -85,15 +85,15 @@ extension Touchpoint {
     }
 
     /// Records that `day`'s lists were written, so a restart does not write them again.
-    public func exported(_ day: LocalDate) async throws {
+    func exported(_ day: LocalDate) async throws {
         try await store.write { try $0.setLastExportDay(day) }
     }
 
     /// Whether an admin has paused dispatch.
-    public var isDispatchPaused: Bool { paused.load(ordering: .sequentiallyConsistent) }
+    var isDispatchPaused: Bool { paused.load(ordering: .sequentiallyConsistent) }
 
     /// Notices due for dispatch, oldest first, with their patient and booking.
-    public func dueNotices(limit: Int) async throws -> [DueNotice] {
+    func dueNotices(limit: Int) async throws -> [DueNotice] {
         try await store.read { r in
             try r.dueNotices(limit: limit).compactMap { job in
                 guard let p = try r.patient(id: job.patientID), let b = try r.booking(job.bookingKind, job.ref) else { return nil }
@@ -105,14 +105,14 @@ extension Touchpoint {
     /// Keeps a delivery attempt and moves the notice on as the state machine
     /// decides: done, back in the queue after a backoff, or failed. Returns
     /// the job as it now stands (nil if it was no longer due).
-    public func recordDelivery(_ result: DeliveryResult, jobID: String) async throws -> Job? {
+    func recordDelivery(_ result: DeliveryResult, jobID: String) async throws -> Job? {
         let config = live.config
         let rules = config.schedulingRules
         let t = config.transport
         let policy = RetryPolicy(initial: t.backoffInitial.seconds, maximum: t.backoffMax.seconds, maxAge: t.maxAge.seconds)
         let jitter = Double.random(in: 0...1)
         return try await store.write { w in
-            let now = Date()
+            let now = self.now()
             guard let job = try w.job(id: jobID),
                   let (u, attempt) = JobStateMachine(rules: rules, now: now).deliver(result, on: job, firstAttemptAt: try w.firstDeliveryAt(jobID: jobID), policy: policy, jitter: jitter)
             else { return nil }
@@ -138,7 +138,7 @@ extension Touchpoint {
     /// The `STATUS=` line sent with READY: the queue's totals only, a single
     /// row (the full summary counts every booking, which a restart over a
     /// million should not wait for).
-    public func readyLine() async -> String {
+    func readyLine() async -> String {
         guard let t = try? await store.read({ try $0.queueTotals() }) else { return "running" }
         return "\(t.counts.ingested) events applied, \(t.counts.rejected) rejected"
     }
@@ -146,7 +146,7 @@ extension Touchpoint {
     /// The one-line summary systemd's `STATUS=` shows.
     /// Sent after every engine run, so it reads only the two rows it needs
     /// (the queue's totals, the kept job counts), not `status`'s whole snapshot.
-    public func statusLine() async -> String {
+    func statusLine() async -> String {
         guard let (t, counts) = try? await store.read({ (try $0.queueTotals(), try $0.jobCounts()) }) else { return "running" }
         let scheduled = counts.values.reduce(0) { $0 + ($1[.scheduled] ?? 0) }
         let callsDue = counts[.checkinCall]?[.due] ?? 0

@@ -73,7 +73,7 @@ extension Touchpoint {
         let rules = live.config.schedulingRules
         let record = try await stored("changing the job") {
             try await store.write { w -> Result<JobRecord, CoreFailure> in
-                let now = Date()
+                let now = self.now()
                 guard let job = try w.job(id: jobID) else { return .failure(.notFound("no job \"\(jobID)\" (touchpointctl jobs lists them)")) }
                 switch decide(JobStateMachine(rules: rules, now: now), job) {
                 case .failure(let refusal):

@@ -10,21 +10,21 @@ import TouchpointSystemd
 /// a transport held while nothing can be sent.
 extension Touchpoint {
     /// Made durable before the notice is handed over.
-    public func markSendUncertain(jobID: String) async throws {
+    func markSendUncertain(jobID: String) async throws {
         try await store.write { try $0.markSendUncertain(jobID: jobID) }
     }
 
     /// Notices accepted whose final receipt has not come, the longest waiting first.
-    public func awaitingReceipts(limit: Int) async throws -> [Job] {
+    func awaitingReceipts(limit: Int) async throws -> [Job] {
         try await store.read { try $0.awaitingReceipts(limit: limit) }
     }
 
     /// Keeps the latest word on a notice's delivery (nil: nothing changed).
-    public func recordReceipt(_ status: DeliveryStatus, jobID: String, detail: String? = nil) async throws -> Job? {
+    func recordReceipt(_ status: DeliveryStatus, jobID: String, detail: String? = nil) async throws -> Job? {
         let rules = live.config.schedulingRules
         let defaultChannel = live.config.notices.defaultChannel
         let u: JobUpdate? = try await store.write { w in
-            let now = Date()
+            let now = self.now()
             guard let job = try w.job(id: jobID) else { return nil }
             let fallback = status.isFailure ? JobStateMachine.fallback(for: job, patient: try w.patient(id: job.patientID), defaultChannel: defaultChannel) : nil
             guard let u = JobStateMachine(rules: rules, now: now).receipt(status, on: job, detail: detail, fallback: fallback) else {
@@ -51,7 +51,7 @@ extension Touchpoint {
     public var transportHold: String? { hold.withLock { $0 } }
 
     /// Dispatch says the transport refuses everything (or has stopped doing so).
-    public func setTransportHold(_ why: String?) {
+    func setTransportHold(_ why: String?) {
         let was = hold.withLock { h in
             defer { h = why }
             return h

@@ -64,7 +64,7 @@ extension Touchpoint {
         }
         let config = live.config
         let clock = config.clock
-        let now = Date()
+        let now = self.now()
         let (from, to) = period.dates(today: clock.localDate(of: now))
         let midnight = TimeOfDay(hour: 0, minute: 0)
         let (start, end) = (clock.instant(on: from, at: midnight), clock.instant(on: to.adding(days: 1), at: midnight))

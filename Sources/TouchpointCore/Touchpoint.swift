@@ -20,7 +20,9 @@ import TouchpointSystemd
 /// and the queue reader have lanes of their own, and so does this core for
 /// the files it reads (a reload).
 public final class Touchpoint: Sendable {
-    public let store: Store
+    let store: Store
+    /// The clock every rule of the core reads: the system's, or a test's.
+    let now: @Sendable () -> Date
     let live: LiveConfig
     let reader: QueueReader
     let logger: Logger
@@ -36,16 +38,17 @@ public final class Touchpoint: Sendable {
 
     /// Opens the core over an opened store, with the config and templates
     /// already checked at start.
-    public init(store: Store, config: TouchpointConfig, templates: NoticeTemplates, logger: Logger,
-                wakeEngine: @escaping @Sendable () -> Void) async throws {
+    init(store: Store, config: TouchpointConfig, templates: NoticeTemplates, logger: Logger,
+         now: @escaping @Sendable () -> Date, wakeEngine: @escaping @Sendable () -> Void) async throws {
         self.store = store
+        self.now = now
         self.logger = logger
         self.wakeEngine = wakeEngine
         let live = LiveConfig(config: config, templates: templates)
         self.live = live
         let (position, paused) = try await store.read { r in (try r.queueTotals().position, try r.isDispatchPaused()) }
         self.paused = Atomic(paused)
-        reader = QueueReader(path: config.queueFile, clock: config.clock, store: store, position: position, logger: logger,
+        reader = QueueReader(path: config.queueFile, clock: config.clock, store: store, position: position, logger: logger, now: now,
                              rules: { live.config.schedulingRules })
     }
 
@@ -57,7 +60,7 @@ public final class Touchpoint: Sendable {
     public var startedAt: Date { live.startedAt }
 
     /// Stops reading the queue (at shutdown).
-    public func stop() { reader.stop() }
+    func stop() { reader.stop() }
 
     /// Why the queue file cannot be read now, if it cannot.
     public var queueProblem: String? { reader.health.withLock { $0.problem } }

@@ -11,13 +11,14 @@ import TouchpointSystemd
 /// `calls.export_at`, so a ward can print it without a shell.
 struct CallListExport: Sendable {
     let core: Touchpoint
+    let engine: Engine
     let logger: Logger
     let lane = BlockingLane(name: "export")
     static let person = Person.daemon("daily export")
 
     /// Writes the lists whose time has come, once a day.
     func runIfDue(now: Date) async throws {
-        guard let dir = core.config.calls.exportDir, let day = try await core.exportDue(now: now) else { return }
+        guard let dir = core.config.calls.exportDir, let day = try await engine.exportDue(now: now) else { return }
         let list = try await core.calls(on: .date(day), ward: nil, escalated: false, by: Self.person)
         var byWard: [String: CallList] = [:]
         for row in list.rows {
@@ -37,7 +38,7 @@ struct CallListExport: Sendable {
                 try AtomicFile.write(Array(csv.utf8), to: base + ".csv", mode: 0o640)
             }
         }
-        try await core.exported(day)
+        try await engine.exported(day)
         logger.notice("wrote the call lists for \(day): \(byWard.count) ward(s), \(list.rows.count) call(s), in \(dir)",
                       metadata: ["MESSAGE_ID": "\(MessageID.callListsWritten)"])
     }

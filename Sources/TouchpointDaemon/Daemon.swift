@@ -142,8 +142,9 @@ public enum Daemon {
             logger.warning("group \(group) does not exist: that role has no members but root until it is created")
         }
         let timer = try WakeTimer(name: "engine")
-        let core = try await Touchpoint(store: store, config: config, templates: templates, logger: logger, wakeEngine: { timer.poke() })
-        let group = try services(core, timer: timer, logger: logger)
+        let (core, engine) = try await Touchpoint.open(store: store, config: config, templates: templates, logger: logger,
+                                                       wakeEngine: { timer.poke() })
+        let group = try services(core, engine, timer: timer, logger: logger)
         logger.info("touchpointd \(TouchpointVersion.string) starting (config \(config.file), state \(config.stateDir))",
                     metadata: ["MESSAGE_ID": "\(MessageID.started)"])
         var status: Int32 = 0
@@ -153,7 +154,7 @@ public enum Daemon {
             status = fail(error, logger, .detect())
         }
         ServiceNotifier.notify("STOPPING=1")
-        core.stop()
+        engine.stop()
         group.watcher.stop()
         await store.close()
         // Kept until the process exits (see `Store.close`).
@@ -178,7 +179,7 @@ public enum Daemon {
 
     /// The task tree: the control socket, ingest, the engine, dispatch and
     /// signals, each a service of one group that owns the order of shutdown.
-    static func services(_ core: Touchpoint, timer: WakeTimer, logger: Logger) throws -> (services: ServiceGroup, watcher: QueueWatcher, deadline: ShutdownDeadline) {
+    static func services(_ core: Touchpoint, _ engine: Engine, timer: WakeTimer, logger: Logger) throws -> (services: ServiceGroup, watcher: QueueWatcher, deadline: ShutdownDeadline) {
         let config = core.config
         let watcher = try QueueWatcher(path: config.queueFile)
         let signals = try SignalWatcher(Self.signals)
@@ -189,18 +190,19 @@ public enum Daemon {
             defer { ServiceNotifier.notify("READY=1") }
             try await core.reload(by: person)
         }
-        let readiness = Readiness(core: core, logger: logger)
+        let readiness = Readiness(engine: engine, logger: logger)
         let control = ControlServer(
             socketPath: config.control.socket, staffGroup: config.control.staffGroup,
             requests: ControlRequests(core: core, reload: reload),
             idleTimeout: .nanoseconds(Int64(config.control.idleTimeout.seconds * 1e9)), logger: logger,
             ready: { await readiness.mark(.socket) })
-        let ingest = IngestService(core: core, watcher: watcher, timer: timer, logger: logger, caughtUp: { await readiness.mark(.caughtUp) })
+        let ingest = IngestService(engine: engine, watcher: watcher, timer: timer, logger: logger, caughtUp: { await readiness.mark(.caughtUp) })
         let doorbell = Doorbell()
-        let engine = EngineService(core: core, timer: timer, export: CallListExport(core: core, logger: logger), logger: logger, doorbell: doorbell)
+        let engineService = EngineService(engine: engine, timer: timer, export: CallListExport(core: core, engine: engine, logger: logger),
+                                          logger: logger, doorbell: doorbell)
         let (notify, receiptsDoorbell) = (NotifyClients(), Doorbell())
-        let dispatch = DispatchService(core: core, engine: timer, logger: logger, doorbell: doorbell, notify: notify, receipts: receiptsDoorbell)
-        let receipts = ReceiptService(core: core, notify: notify, doorbell: receiptsDoorbell, logger: logger)
+        let dispatch = DispatchService(engine: engine, engineTimer: timer, logger: logger, doorbell: doorbell, notify: notify, receipts: receiptsDoorbell)
+        let receipts = ReceiptService(engine: engine, notify: notify, doorbell: receiptsDoorbell, logger: logger)
         let deadline = ShutdownDeadline()
         let signalService = SignalService(signals: signals, logger: logger, deadline: deadline,
                                           reload: { try? await reload(Person.daemon("SIGHUP")) })
@@ -208,7 +210,7 @@ public enum Daemon {
             .init(service: s, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
         }
         var groupConfig = ServiceGroupConfiguration(
-            services: [entry(signalService), entry(control), entry(ingest), entry(engine), entry(dispatch), entry(receipts)], logger: logger)
+            services: [entry(signalService), entry(control), entry(ingest), entry(engineService), entry(dispatch), entry(receipts)], logger: logger)
         // The group's own timeout waits with Task.sleep (libdispatch): the
         // deadline is `ShutdownDeadline`'s, armed by the stop signal.
         groupConfig.maximumGracefulShutdownDuration = nil
@@ -256,11 +258,11 @@ final class StateLock: Sendable {
 actor Readiness {
     enum Step: Sendable { case socket, caughtUp }
     private var steps: Set<Int> = []
-    let core: Touchpoint
+    let engine: Engine
     let logger: Logger
 
-    init(core: Touchpoint, logger: Logger) {
-        self.core = core
+    init(engine: Engine, logger: Logger) {
+        self.engine = engine
         self.logger = logger
     }
 
@@ -268,7 +270,7 @@ actor Readiness {
         steps.insert(step == .socket ? 0 : 1)
         guard steps.count == 2 else { return }
         steps.insert(2)  // once
-        ServiceNotifier.notify("READY=1\nSTATUS=\(await core.readyLine())")
+        ServiceNotifier.notify("READY=1\nSTATUS=\(await engine.readyLine())")
         logger.info("ready")
     }
 }

@@ -11,8 +11,8 @@ import TouchpointSystemd
 /// a slow transport holds up only the notices behind it, never the call list
 /// or the control socket.
 struct DispatchService: Service {
-    let core: Touchpoint
-    let engine: WakeTimer
+    let engine: Engine
+    let engineTimer: WakeTimer
     let logger: Logger
     let doorbell: Doorbell
     /// The Notify client in force, shared with the receipt poller.
@@ -30,25 +30,25 @@ struct DispatchService: Service {
     }
 
     func run() async throws {
-        let transport = core.config.transport
+        let transport = engine.config.transport
         _ = try? await lane.run { Transports.clearLeftovers(transport) }
         var hold: Hold?
         await withDiscardingTaskGroup { retries in
             for await _ in doorbell.stream.cancelOnGracefulShutdown() {
-                if let h = hold, h.generation == core.configGeneration, ContinuousClock.now < h.until { continue }
+                if let h = hold, h.generation == engine.configGeneration, ContinuousClock.now < h.until { continue }
                 do {
                     if let why = try await dispatchDue() {
                         let tries = (hold?.tries ?? 0) + 1
-                        let t = core.config.transport
+                        let t = engine.config.transport
                         let wait = Backoff(initial: t.backoffInitial.seconds, maximum: t.backoffMax.seconds).delay(afterFailures: tries)
-                        hold = Hold(generation: core.configGeneration, tries: tries, until: .now + .seconds(wait))
-                        core.setTransportHold("\(DispatchService.loggable(why)) (trying again in \(Int(wait)) s, or at a reload)")
+                        hold = Hold(generation: engine.configGeneration, tries: tries, until: .now + .seconds(wait))
+                        engine.setTransportHold("\(DispatchService.loggable(why)) (trying again in \(Int(wait)) s, or at a reload)")
                         retries.addTask { [doorbell] in
                             if (try? await Pause.sleep(for: .seconds(wait))) != nil { doorbell.ring() }
                         }
                     } else if hold != nil {
                         hold = nil
-                        core.setTransportHold(nil)
+                        engine.setTransportHold(nil)
                     }
                 } catch is CancellationError {
                     break
@@ -73,16 +73,16 @@ struct DispatchService: Service {
     /// refused everything (the notice it refused stays due, unattempted).
     private func dispatchDue() async throws -> String? {
         var handled = 0
-        defer { if handled > 0 { engine.poke() } }  // retries went back in the queue: the engine's timer covers them
-        while !core.isDispatchPaused {
-            let due = try await core.dueNotices(limit: 200)
+        defer { if handled > 0 { engineTimer.poke() } }  // retries went back in the queue: the engine's timer covers them
+        while !engine.isDispatchPaused {
+            let due = try await engine.dueNotices(limit: 200)
             if due.isEmpty { break }
             for notice in due {
                 try Task.checkCancellation()
-                if core.isDispatchPaused { return nil }
+                if engine.isDispatchPaused { return nil }
                 let result = try await deliver(notice)
                 if case .held(let why) = result { return why }
-                let after = try await core.recordDelivery(result, jobID: notice.job.id)
+                let after = try await engine.recordDelivery(result, jobID: notice.job.id)
                 handled += 1
                 log(notice.job, after, result)
                 if case .accepted = result { receipts.ring() }
@@ -94,14 +94,14 @@ struct DispatchService: Service {
     /// Builds the message and hands it to the transport in force; a transport
     /// that may take it without answering gets it marked first.
     private func deliver(_ notice: DueNotice) async throws -> DeliveryResult {
-        let (config, templates) = (core.config, core.templates)
+        let (config, templates) = (engine.config, engine.templates)
         switch MessageBuilder(templates: templates, config: config).build(notice.job, patient: notice.patient, booking: notice.booking, now: Date()) {
         case .failure(let f):
             return .failed(f.reason)
         case .success(let message):
             let transport = await Transports.make(config.transport, lane: lane, notify: notify)
             if transport.mayTakeWithoutAnswer && !notice.job.sendUncertain {
-                try await core.markSendUncertain(jobID: notice.job.id)
+                try await engine.markSendUncertain(jobID: notice.job.id)
             }
             return await transport.deliver(message, uncertain: notice.job.sendUncertain)
         }

@@ -9,7 +9,7 @@ import TouchpointSystemd
 /// poke, or a clock step). Jobs that came due while the daemon was down are
 /// handled once, at start.
 struct EngineService: Service {
-    let core: Touchpoint
+    let engine: Engine
     let timer: WakeTimer
     let export: CallListExport
     let logger: Logger
@@ -45,10 +45,10 @@ struct EngineService: Service {
     }
 
     private func runDue() async throws {
-        try await core.runDueJobs()
+        try await engine.runDueJobs()
         // Every run: notices that came due now, or were waiting (a pause, a retry), go out.
         doorbell.ring()
-        var next = try await core.nextWake(now: Date())
+        var next = try await engine.nextWake(now: Date())
         do {
             try await export.runIfDue(now: Date())
         } catch {
@@ -56,7 +56,7 @@ struct EngineService: Service {
             logger.error("could not write the call lists (trying again in 5 minutes): \(error)")
             next = min(next ?? .distantFuture, Date().addingTimeInterval(300))
         }
-        ServiceNotifier.notify("STATUS=\(await core.statusLine())")
+        ServiceNotifier.notify("STATUS=\(await engine.statusLine())")
         arm(next: next)
     }
 

@@ -7,7 +7,7 @@ import TouchpointLinux
 
 /// Reads the queue at start, then each time the kernel says it changed.
 struct IngestService: Service {
-    let core: Touchpoint
+    let engine: Engine
     let watcher: QueueWatcher
     let timer: WakeTimer
     let logger: Logger
@@ -24,7 +24,7 @@ struct IngestService: Service {
             /// file does not change again (space coming back on a full disk is
             /// no file event).
             func read() async -> Bool {
-                switch await core.readQueue() {
+                switch await engine.readQueue() {
                 case .success(let (counts, _)):
                     failures = 0
                     return counts.ingested + counts.duplicates + counts.rejected >= Self.bulk
@@ -38,14 +38,14 @@ struct IngestService: Service {
                 }
             }
             _ = await read()
-            await core.store.releaseMemory()
+            await engine.releaseMemory()
             await caughtUp()
             timer.poke()  // the engine's first run, on the state as read
             for await _ in watcher.changes.cancelOnGracefulShutdown() {
-                if await read() { await core.store.releaseMemory() }
+                if await read() { await engine.releaseMemory() }
             }
             retries.cancelAll()
         }
-        core.stop()
+        engine.stop()
     }
 }

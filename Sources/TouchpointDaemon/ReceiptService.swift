@@ -13,7 +13,7 @@ import TouchpointSystemd
 /// `receipt_max_age` has passed. With none awaited it waits on its doorbell
 /// and the daemon does not wake.
 struct ReceiptService: Service {
-    let core: Touchpoint
+    let engine: Engine
     let notify: NotifyClients
     /// Rung by dispatch when a notice is accepted.
     let doorbell: Doorbell
@@ -40,21 +40,21 @@ struct ReceiptService: Service {
     /// Waits `receipt_poll`, then asks after every awaited notice once.
     /// False when none is awaited (or the transport gives no receipts).
     private func pollRound() async throws -> Bool {
-        let config = core.config.transport
-        guard config.kind == .notify, !(try await core.awaitingReceipts(limit: 1)).isEmpty else { return false }
+        let config = engine.config.transport
+        guard config.kind == .notify, !(try await engine.awaitingReceipts(limit: 1)).isEmpty else { return false }
         try await Pause.sleep(for: config.notify.receiptPoll)
-        let settings = core.config.transport.notify
+        let settings = engine.config.transport.notify
         let client = await notify.client(for: settings)
-        for job in try await core.awaitingReceipts(limit: Self.perRound) {
+        for job in try await engine.awaitingReceipts(limit: Self.perRound) {
             try Task.checkCancellation()
             guard let id = job.notificationID else { continue }
             if let at = job.deliveryAt, Date().timeIntervalSince(at) > settings.receiptMaxAge.seconds {
-                _ = try await core.recordReceipt(.unknown, jobID: job.id)
+                _ = try await engine.recordReceipt(.unknown, jobID: job.id)
                 continue
             }
             switch await client.receipt(for: id) {
             case .status(let status, let word):
-                if status != .sending { _ = try await core.recordReceipt(status, jobID: job.id, detail: "Notify: \(word)") }
+                if status != .sending { _ = try await engine.recordReceipt(status, jobID: job.id, detail: "Notify: \(word)") }
             case .unavailable(let why):
                 logger.debug("no receipt for \(job.id) this round: \(why)")
             case .refused(let why):

@@ -1,0 +1,212 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import TouchpointConfig
+import TouchpointCore
+import TouchpointDispatch
+import TouchpointDomain
+import TouchpointStore
+import TouchpointTestSupport
+
+/// The core called directly: every operation with a `Person` and the
+/// core's clock injected (issue 35: before, no test target imported the
+/// core, and it read `Date()` inline). A real SQLite store in a temp
+/// directory, the repository's templates; no daemon, no socket.
+final class CoreFixture: Sendable {
+    let dir: String
+    let core: Touchpoint
+    let engine: Engine
+    let clock: HospitalClock
+    private let instant: InjectedNow
+
+    /// Two surgeries the day before `now` (local): S7 on Ward 7, S9 on Ward 9; and one line that is rejected.
+    init(now: Date, zone: String = "Europe/London") async throws {
+        dir = NSTemporaryDirectory() + "tp-core-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir + "/spool/outbox", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: DaemonHarness.repoRoot + "/seeds/templates", toPath: dir + "/templates")
+        clock = HospitalClock(identifier: zone)!
+        instant = InjectedNow(now)
+        let yesterday = clock.localDate(of: now).adding(days: -1)
+        let lines = [
+            #"{"v":1,"id":"e7","type":"surgery.booked","ref":"S7","patient":{"id":"P7","name":"Ann Example","phone":"07700 900123"},"at":"\#(yesterday)T10:30","ward":"Ward 7"}"#,
+            #"{"v":1,"id":"e9","type":"surgery.booked","ref":"S9","patient":{"id":"P9","name":"Dee Person","phone":"07700 900789"},"at":"\#(yesterday)T11:30","ward":"Ward 9"}"#,
+            #"{"v":1,"id":"bad","type":"surgery.booked","ref":"SX"}"#,
+        ]
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/spool/queue.jsonl", atomically: true, encoding: .utf8)
+        let toml = """
+            time_zone = "\(zone)"
+            state_dir = "state"
+            queue_file = "spool/queue.jsonl"
+            templates_dir = "templates"
+            [hospital]
+            name = "Test Hospital"
+            phone = "01632 960 000"
+            [control]
+            socket = "control.sock"
+            [transport]
+            outbox_dir = "spool/outbox"
+            """
+        try toml.write(toFile: dir + "/touchpoint.toml", atomically: true, encoding: .utf8)
+        let config = try ConfigLoader.load(path: dir + "/touchpoint.toml")
+        let store = try await Store.open(path: config.databasePath)
+        let logger = Logger(label: "core-tests") { _ in SwiftLogNoOpLogHandler() }
+        let instant = self.instant
+        (core, engine) = try await Touchpoint.open(store: store, config: config, templates: try NoticeTemplates.load(for: config),
+                                                   logger: logger, now: { instant.value.withLock { $0 } }, wakeEngine: {})
+        _ = await engine.readQueue()
+        try await engine.runDueJobs()
+    }
+
+    func set(now: Date) { instant.value.withLock { $0 = now } }
+
+    deinit { try? FileManager.default.removeItem(atPath: dir) }
+
+    static let staff = Person(name: "alice", role: .staff)
+    static let admin = Person(name: "root", role: .admin)
+    static let outsider = Person(name: "eve", role: nil)
+    /// The web view acting for a nurse whose account is limited to Ward 9.
+    static let ward9 = Person(name: "nina", role: .staff, via: .delegate(delegateUser: "touchpoint-web"), wards: ["Ward 9"])
+}
+
+/// The time the core reads, as a test sets it.
+final class InjectedNow: Sendable {
+    let value: Mutex<Date>
+    init(_ now: Date) { value = Mutex(now) }
+}
+
+/// The instant of a local time in London.
+func london(_ y: Int, _ m: Int, _ d: Int, _ h: Int, _ min: Int) -> Date {
+    HospitalClock(identifier: "Europe/London")!.instant(on: LocalDate(year: y, month: m, day: d), at: TimeOfDay(hour: h, minute: min))
+}
+
+/// What the core refused, or nil if it did it.
+func refusal<T>(_ body: () async throws -> T) async -> CoreFailure? {
+    do {
+        _ = try await body()
+        return nil
+    } catch {
+        return (error as? CoreFailure) ?? CoreFailure(.failed, "not a CoreFailure: \(error)")
+    }
+}
+
+@Suite struct CoreOperationTests {
+    static let now = london(2026, 12, 2, 10, 0)
+
+    @Test func status() async throws {
+        let f = try await CoreFixture(now: Self.now)
+        let s = try await f.core.status(by: CoreFixture.staff)
+        #expect(!s.paused && s.snapshot.totals.counts.ingested == 2 && s.snapshot.totals.counts.rejected == 1)
+        #expect(await refusal { try await f.core.status(by: CoreFixture.outsider) }?.kind == .permissionDenied)
+    }
+
+    @Test func calls() async throws {
+        let f = try await CoreFixture(now: Self.now)
+        let all = try await f.core.calls(on: .today, ward: nil, escalated: false, by: CoreFixture.staff)
+        #expect(all.day == LocalDate(year: 2026, month: 12, day: 2) && Set(all.rows.map(\.job.id)) == ["call-S7", "call-S9"])
+        // A person limited to Ward 9 gets Ward 9's calls, asked for or not, and is refused Ward 7's.
+        let mine = try await f.core.calls(on: .today, ward: nil, escalated: false, by: CoreFixture.ward9)
+        #expect(mine.rows.map(\.job.id) == ["call-S9"])
+        #expect(await refusal { try await f.core.calls(on: .today, ward: "Ward 7", escalated: false, by: CoreFixture.ward9) }?.kind == .permissionDenied)
+        #expect(await refusal { try await f.core.calls(on: .today, ward: nil, escalated: false, by: CoreFixture.outsider) }?.kind == .permissionDenied)
+        // Tomorrow, by the injected clock: nothing due.
+        #expect(try await f.core.calls(on: .tomorrow, ward: nil, escalated: false, by: CoreFixture.staff).rows.isEmpty)
+    }
+
+    @Test func outcome() async throws {
+        let f = try await CoreFixture(now: Self.now)
+        // The rules: reached needs the wound care answer; refused naming the field, nothing changed.
+        let noAnswer = await refusal { try await f.core.recordOutcome(.reached, on: "call-S7", woundCare: nil, note: nil, by: CoreFixture.staff) }
+        #expect(noAnswer?.kind == .badRequest && noAnswer?.field == "wound_care")
+        #expect(try await f.core.job("call-S7", by: CoreFixture.staff).job.state == .due)
+        // Another ward's call, for a person limited to Ward 9: not found, in the transaction that would record it.
+        let other = await refusal { try await f.core.recordOutcome(.declined, on: "call-S7", woundCare: nil, note: nil, by: CoreFixture.ward9) }
+        #expect(other?.kind == .notFound)
+        #expect(try await f.core.job("call-S7", by: CoreFixture.staff).job.state == .due)
+        // Recorded at the injected time, in the person's name.
+        f.set(now: london(2026, 12, 2, 10, 42))
+        let done = try await f.core.recordOutcome(.reached, on: "call-S7", woundCare: true, note: "healing", by: CoreFixture.staff)
+        #expect(done.job.state == .done && done.job.lastAttemptAt == london(2026, 12, 2, 10, 42) && done.history.last?.actor == "alice")
+        let web = try await f.core.recordOutcome(.noAnswer, on: "call-S9", woundCare: nil, note: nil, by: CoreFixture.ward9)
+        #expect(web.history.last?.actor == "nina via web" && web.job.attempts == 1)
+    }
+
+    @Test func jobsAndJob() async throws {
+        let f = try await CoreFixture(now: Self.now)
+        let all = try await f.core.jobs(JobFilter(), by: CoreFixture.staff)
+        #expect(Set(all.map(\.ref)) == ["S7", "S9"])
+        #expect(try await f.core.jobs(JobFilter(), by: CoreFixture.ward9).allSatisfy { $0.ward == "Ward 9" })
+        #expect(try await f.core.job("call-S9", by: CoreFixture.ward9).job.ref == "S9")
+        #expect(await refusal { try await f.core.job("call-S7", by: CoreFixture.ward9) }?.kind == .notFound)
+        #expect(await refusal { try await f.core.job("nope", by: CoreFixture.staff) }?.kind == .notFound)
+    }
+
+    @Test func explain() async throws {
+        let f = try await CoreFixture(now: Self.now)
+        #expect(try await f.core.explain("S7", by: CoreFixture.staff).first?.jobs.isEmpty == false)
+        #expect(await refusal { try await f.core.explain("S7", by: CoreFixture.ward9) }?.kind == .notFound)
+    }
+
+    @Test func rejects() async throws {
+        let f = try await CoreFixture(now: Self.now)
+        let (records, total) = try await f.core.rejects(limit: 10, withLines: false, by: CoreFixture.staff)
+        #expect(total == 1 && records.first?.eventID == "bad")
+        #expect(await refusal { try await f.core.rejects(limit: 10, withLines: true, by: CoreFixture.staff) }?.kind == .permissionDenied,
+                "the raw line is the admin's")
+        #expect(try await f.core.rejects(limit: 10, withLines: true, by: CoreFixture.admin).records.first?.line != nil)
+    }
+
+    @Test func report() async throws {
+        let f = try await CoreFixture(now: Self.now)
+        let r = try await f.core.report(.thisMonth, place: nil, by: CoreFixture.staff)
+        #expect(r.from == LocalDate(year: 2026, month: 12, day: 1) && r.to == LocalDate(year: 2026, month: 12, day: 2), "this month to today, by the injected clock")
+        #expect(await refusal { try await f.core.report(.thisMonth, place: nil, by: CoreFixture.ward9) }?.field == "ward")
+        #expect(await refusal { try await f.core.report(.thisMonth, place: "Ward 7", by: CoreFixture.ward9) }?.kind == .permissionDenied)
+        #expect(try await f.core.report(.thisMonth, place: "Ward 9", by: CoreFixture.ward9).place == "Ward 9")
+        // The period's words are the operation's, not a command line's.
+        guard case .failure(let bad) = ReportPeriod.parse(month: "2026-13", from: nil, to: nil) else { Issue.record("a month 13"); return }
+        #expect(bad.field == "month" && !bad.message.contains("--"))
+    }
+
+    @Test func ingestPauseResumeReload() async throws {
+        let f = try await CoreFixture(now: Self.now)
+        #expect(await refusal { try await f.core.ingest(by: CoreFixture.staff) }?.kind == .permissionDenied)
+        #expect(try await f.core.ingest(by: CoreFixture.admin).counts.ingested == 0, "read already")
+        for person in [CoreFixture.staff, CoreFixture.ward9] {
+            #expect(await refusal { try await f.core.pause(by: person) }?.kind == .permissionDenied)
+        }
+        try await f.core.pause(by: CoreFixture.admin)
+        #expect(try await f.core.status(by: CoreFixture.staff).paused && f.engine.isDispatchPaused)
+        try await f.core.resume(by: CoreFixture.admin)
+        #expect(try await !f.core.status(by: CoreFixture.staff).paused)
+        #expect(await refusal { try await f.core.reload(by: CoreFixture.staff) }?.kind == .permissionDenied)
+        try await f.core.reload(by: CoreFixture.admin)
+    }
+
+    @Test func cancelAndRetry() async throws {
+        let f = try await CoreFixture(now: Self.now)
+        #expect(await refusal { try await f.core.cancel("call-S7", reason: "moved", by: CoreFixture.staff) }?.kind == .permissionDenied)
+        let cancelled = try await f.core.cancel("call-S7", reason: "moved to another trust", by: CoreFixture.admin)
+        #expect(cancelled.job.state == .cancelled && cancelled.history.last?.actor == "root")
+        // Retry is for a failed notice: a cancelled call is refused, and nothing changes.
+        #expect(await refusal { try await f.core.retry("call-S7", by: CoreFixture.admin) }?.kind == .refused)
+        #expect(await refusal { try await f.core.retry("call-S7", by: CoreFixture.staff) }?.kind == .permissionDenied)
+    }
+
+    /// The core's "today" is the hospital's, by the injected clock, across
+    /// both UK clock changes: at 00:30 UTC on 29 March (01:30 BST after the
+    /// change at 01:00) and at 23:30 UTC on 25 October (23:30 GMT) and 23:30
+    /// UTC on 24 October (00:30 BST on the 25th, before the change back).
+    @Test(arguments: [
+        ("2026-03-29T00:30:00Z", "2026-03-29"),
+        ("2026-03-28T23:30:00Z", "2026-03-28"),
+        ("2026-10-24T23:30:00Z", "2026-10-25"),
+        ("2026-10-25T23:30:00Z", "2026-10-25"),
+    ])
+    func todayIsTheHospitalsAcrossClockChanges(_ instant: String, _ day: String) async throws {
+        let now = ISO8601DateFormatter().date(from: instant)!
+        let f = try await CoreFixture(now: now)
+        let list = try await f.core.calls(on: .today, ward: nil, escalated: false, by: CoreFixture.staff)
+        #expect(list.day?.description == day)
+    }
+}
