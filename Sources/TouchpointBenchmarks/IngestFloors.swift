@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// Lower bounds for issue 17's catch-up, measured beside it so the ratio it
-/// asks for can be judged against them in the same run (README, "The ingest
+/// asks for can be judged against them in the same run (`docs/benchmarks.md`, "The ingest
 /// write path"): what SQLite needs for the rows the events change after they
 /// are made, what the store needs if every row were written once, and what
 /// the domain's own work needs with no store at all. A redesign can overlap

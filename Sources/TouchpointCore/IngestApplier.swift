@@ -7,7 +7,7 @@ import TouchpointStore
 /// the jobs the planner makes of each event, rejects, and the read position,
 /// all committed together.
 ///
-/// The batch is applied in three steps (README, "The ingest write path"):
+/// The batch is applied in three steps (`docs/benchmarks.md`, "The ingest write path"):
 /// the rows its events touch are read first, in key order; the events are
 /// then applied one by one to that working set in memory, by the same domain
 /// rules as ever; and what changed is written once, in key order. A booking
@@ -16,7 +16,7 @@ import TouchpointStore
 /// batch goes through each B-tree in key order. (Events themselves are
 /// recorded as they are applied: their keys come in queue order.) It gained
 /// 4 % on a million events against a statement per event: most of a
-/// catch-up is the pages the workload changes at random (README).
+/// catch-up is the pages the workload changes at random (`docs/benchmarks.md`).
 struct IngestApplier {
     let store: StoreWriter
     let now: Date

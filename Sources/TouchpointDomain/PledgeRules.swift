@@ -5,7 +5,7 @@ import Foundation
 /// what it adds to the other measures. Pure: the same facts, rules and
 /// `now` always count the same.
 ///
-/// Choices where `report.md` leaves room (also in the README):
+/// Choices where `report.md` leaves room (also in `docs/design.md`):
 /// - A call closed as `not_required` is `not_required` even if attempts came
 ///   before (it leaves the headline's denominator either way).
 /// - A call's first attempt is its first outcome other than `not_required`;

@@ -22,7 +22,7 @@ public enum Heap {
     /// memory at its top, which `malloc_trim` does not hand back for any
     /// arena but the first. Measured on the web view after fifty nurses'
     /// requests (`scripts/bench --only web`): 6.6-8.1 MiB of its own memory
-    /// idle before, 5.5-5.6 MiB after (the README's "The idle web view").
+    /// idle before, 5.5-5.6 MiB after (`docs/benchmarks.md`, "The idle web view").
     /// The daemon too: a catch-up's 4 MiB reads left up to 8 MiB free at an
     /// arena's top; idle after one, 41.6-42.0 MiB before, 38.7-39.1 after.
     public static func returnLargeBlocksPromptly() {

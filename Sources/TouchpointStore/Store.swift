@@ -177,7 +177,7 @@ public final class Store: Sendable {
     /// and 24 MiB took the same time; the peak went from 411 to 139 MiB, and
     /// to 123-127 MiB with the heap trimmed after each batch. 8 MiB took the
     /// same time again and peaks 12-15 MiB lower; it left the idle daemon
-    /// larger until the heap's thresholds were fixed (`Heap`, README "The
+    /// larger until the heap's thresholds were fixed (`Heap`, `docs/benchmarks.md` "The
     /// ingest write path").
     static let writerCacheKiB = 8_192
 
