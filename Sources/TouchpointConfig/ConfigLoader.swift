@@ -26,7 +26,7 @@ public enum ConfigLoader {
     /// Parses config text; `file` names it in errors and anchors relative paths.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> TouchpointConfig {
         let table = try toml(text, file: file)
-        var r = Reader(file: file, baseDir: (file as NSString).deletingLastPathComponent)
+        var r = TOMLReader(file: file, baseDir: (file as NSString).deletingLastPathComponent)
         let config = r.read(table)
         if !r.issues.isEmpty { throw ConfigError(issues: r.issues) }
         return config!
@@ -60,18 +60,27 @@ public enum ConfigLoader {
     }
 }
 
-/// Walks the TOML tables, collecting every issue rather than stopping at the first.
-private struct Reader {
-    let file: String
-    let baseDir: String
-    var issues: [ConfigIssue] = []
+/// Walks a config file's TOML tables, collecting every issue rather than
+/// stopping at the first, each naming the file and the key, in one style:
+/// the reader of `touchpoint.toml` and of the web view's `web.toml` alike
+/// (they had a reader each, with messages of their own).
+public struct TOMLReader {
+    public let file: String
+    /// Relative paths in the file are relative to this directory.
+    public let baseDir: String
+    public var issues: [ConfigIssue] = []
 
-    mutating func issue(_ key: String?, _ message: String) {
+    public init(file: String, baseDir: String) {
+        self.file = file
+        self.baseDir = baseDir
+    }
+
+    public mutating func issue(_ key: String?, _ message: String) {
         issues.append(ConfigIssue(file: file, key: key, message: message))
     }
 
     /// Reports keys of `table` that are not in `known`.
-    mutating func checkKeys(_ table: TOMLTable, _ known: [String], section: String?) {
+    public mutating func checkKeys(_ table: TOMLTable, _ known: [String], section: String?) {
         for key in table.keys where !known.contains(key) {
             let full = section.map { "\($0).\(key)" } ?? key
             let near = known.min { editDistance($0, key) < editDistance($1, key) }
@@ -82,7 +91,7 @@ private struct Reader {
         }
     }
 
-    mutating func section(_ root: TOMLTable, _ name: String, _ known: [String]) -> TOMLTable? {
+    public mutating func section(_ root: TOMLTable, _ name: String, _ known: [String]) -> TOMLTable? {
         guard let v = root[name] else { return nil }
         guard let t = v.table else {
             issue(name, "expected a table ([\(name)])")
@@ -92,7 +101,7 @@ private struct Reader {
         return t
     }
 
-    mutating func string(_ t: TOMLTable?, _ section: String?, _ key: String) -> String? {
+    public mutating func string(_ t: TOMLTable?, _ section: String?, _ key: String) -> String? {
         guard let v = t?[key] else { return nil }
         guard let s = v.string else {
             issue(full(section, key), "expected a string in quotes")
@@ -101,7 +110,7 @@ private struct Reader {
         return s
     }
 
-    mutating func int(_ t: TOMLTable?, _ section: String, _ key: String, _ range: ClosedRange<Int>) -> Int? {
+    public mutating func int(_ t: TOMLTable?, _ section: String?, _ key: String, _ range: ClosedRange<Int>) -> Int? {
         guard let v = t?[key] else { return nil }
         guard let i = v.int, range.contains(i) else {
             issue(full(section, key), "expected a whole number from \(range.lowerBound) to \(range.upperBound)")
@@ -110,7 +119,7 @@ private struct Reader {
         return i
     }
 
-    mutating func duration(_ t: TOMLTable?, _ section: String, _ key: String) -> Duration? {
+    public mutating func duration(_ t: TOMLTable?, _ section: String?, _ key: String) -> Duration? {
         guard let s = string(t, section, key) else { return nil }
         guard let d = parseDuration(s) else {
             issue(full(section, key), "expected a duration such as 90s, 10m, 2h or 1d, got \"\(s)\"")
@@ -119,7 +128,7 @@ private struct Reader {
         return d
     }
 
-    mutating func timeOfDay(_ t: TOMLTable?, _ section: String, _ key: String) -> TimeOfDay? {
+    public mutating func timeOfDay(_ t: TOMLTable?, _ section: String, _ key: String) -> TimeOfDay? {
         guard let s = string(t, section, key) else { return nil }
         guard let d = TimeOfDay(hhmm: Substring(s)) else {
             issue(full(section, key), "expected a time of day HH:MM (24-hour), got \"\(s)\"")
@@ -128,7 +137,7 @@ private struct Reader {
         return d
     }
 
-    mutating func window(_ t: TOMLTable?, _ section: String, _ key: String) -> DailyWindow? {
+    public mutating func window(_ t: TOMLTable?, _ section: String, _ key: String) -> DailyWindow? {
         guard let s = string(t, section, key) else { return nil }
         guard let w = DailyWindow(s) else {
             issue(full(section, key), "expected a window HH:MM-HH:MM such as 09:00-17:00, got \"\(s)\"")
@@ -137,7 +146,7 @@ private struct Reader {
         return w
     }
 
-    mutating func path(_ t: TOMLTable?, _ section: String?, _ key: String) -> String? {
+    public mutating func path(_ t: TOMLTable?, _ section: String?, _ key: String) -> String? {
         guard let s = string(t, section, key) else { return nil }
         guard !s.isEmpty else {
             issue(full(section, key), "must not be empty")
@@ -146,7 +155,7 @@ private struct Reader {
         return ConfigLoader.absolutePath(s, relativeTo: baseDir)
     }
 
-    func full(_ section: String?, _ key: String) -> String { section.map { "\($0).\(key)" } ?? key }
+    public func full(_ section: String?, _ key: String) -> String { section.map { "\($0).\(key)" } ?? key }
 
     mutating func read(_ root: TOMLTable) -> TouchpointConfig? {
         checkKeys(root, ["time_zone", "state_dir", "queue_file", "templates_dir", "hospital", "control",
@@ -499,17 +508,37 @@ private struct Reader {
     }
 
     mutating func readLog(_ root: TOMLTable, into c: inout TouchpointConfig) {
+        let (level, target) = readLog(root)
+        if let level { c.logLevel = level }
+        if let target { c.logTarget = target }
+    }
+
+    /// `[log]`: `level` and `target`, as both programs' files have them.
+    public mutating func readLog(_ root: TOMLTable) -> (level: TouchpointConfig.LogLevel?, target: TouchpointConfig.LogTarget?) {
         let log = section(root, "log", ["level", "target"])
+        var out: (level: TouchpointConfig.LogLevel?, target: TouchpointConfig.LogTarget?) = (nil, nil)
         if let s = string(log, "log", "level") {
-            if let l = TouchpointConfig.LogLevel(rawValue: s) { c.logLevel = l } else {
+            if let l = TouchpointConfig.LogLevel(rawValue: s) { out.level = l } else {
                 issue("log.level", "expected one of \(TouchpointConfig.LogLevel.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(s)\"")
             }
         }
         if let s = string(log, "log", "target") {
-            if let t = TouchpointConfig.LogTarget(rawValue: s) { c.logTarget = t } else {
+            if let t = TouchpointConfig.LogTarget(rawValue: s) { out.target = t } else {
                 issue("log.target", "expected \"auto\", \"journal\" or \"stderr\", got \"\(s)\"")
             }
         }
+        return out
+    }
+
+    /// A list of strings, each passing `valid`; `what` says what one is, for the message.
+    public mutating func strings(_ t: TOMLTable?, _ section: String?, _ key: String, _ what: String,
+                                 valid: (String) -> Bool = { _ in true }) -> [String]? {
+        guard let v = t?[key] else { return nil }
+        guard let arr = v.array, arr.allSatisfy({ $0.string.map(valid) ?? false }) else {
+            issue(full(section, key), "expected a list of \(what) in quotes")
+            return nil
+        }
+        return arr.compactMap(\.string)
     }
 }
 

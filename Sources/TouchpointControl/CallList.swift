@@ -140,11 +140,16 @@ public enum CallListFormat {
         return t
     }
 
+    /// The status for the terminal's table (`CallStatus`, said in capitals where it needs the eye).
     static func status(_ c: CallEntry, _ clock: HospitalClock) -> String {
-        if c.job.state == .escalated { return "ESCALATED" }
-        if let o = c.job.overdueSince { return "OVERDUE since \(o)" }
-        if c.job.state == .scheduled && c.job.attempts > 0 { return "retry \(clock.hhmm(c.job.dueAt))" }
-        return "due \(clock.hhmm(c.job.dueAt))"
+        switch CallStatus(c.job) {
+        case .escalated: return "ESCALATED"
+        case .overdue(let since): return "OVERDUE since \(since)"
+        case .retry(let at): return "retry \(clock.hhmm(at))"
+        case .due(let at): return "due \(clock.hhmm(at))"
+        case .done(let o): return "done\(o.map { ": \($0.words)" } ?? "")"
+        case .closed(let s): return s.rawValue
+        }
     }
 
     static func fit(_ s: String, _ width: Int) -> String {
@@ -213,5 +218,32 @@ public enum CallListFormat {
         let values: [String: Any] = ["title": title(r), "hospital": r.hospital, "count": r.calls.count, "printed": clock.dateAndTime(generatedAt),
                                      "rows": rows, "empty": r.calls.isEmpty]
         return PrintPage.template.render(values)
+    }
+}
+
+/// Where a call stands, derived once from its job for every front end: the
+/// terminal's table says it in capitals, the web view's tag in a sentence
+/// (before, each derived it on its own, and the two could disagree).
+public enum CallStatus: Equatable, Sendable {
+    case escalated
+    case done(CallOutcome?)
+    /// Cancelled, expired or suppressed: off the list.
+    case closed(JobState)
+    /// Due on an earlier day and not yet made (`YYYY-MM-DD`, as the wire gives it).
+    case overdue(since: String)
+    /// Tried, and due again at this time.
+    case retry(at: Date)
+    case due(at: Date)
+
+    public init(_ job: JobView) {
+        switch job.state {
+        case .escalated: self = .escalated
+        case .done: self = .done(job.outcome)
+        case .cancelled, .expired, .suppressed: self = .closed(job.state)
+        default:
+            if let since = job.overdueSince { self = .overdue(since: since) }
+            else if job.state == .scheduled && job.attempts > 0 { self = .retry(at: job.dueAt) }
+            else { self = .due(at: job.dueAt) }
+        }
     }
 }

@@ -15,21 +15,21 @@ enum Views {
 
     static func status(_ job: JobView, maxAttempts: Int?, clock: HospitalClock, today: LocalDate) -> Status {
         let tries = job.attempts > 0 ? "tries \(job.attempts)\(maxAttempts.map { " of \($0)" } ?? "")" : nil
-        switch job.state {
+        // The one derivation (`CallStatus`), said as the tag says it.
+        switch CallStatus(job) {
         case .escalated:
             return Status(text: "Escalated", cssClass: "tag-escalated", tries: tries)
-        case .done:
-            return Status(text: "Done\(job.outcome.map { ": \($0.words)" } ?? "")", cssClass: "tag-closed", tries: tries)
-        case .cancelled, .expired, .suppressed:
-            return Status(text: job.state.rawValue.capitalized, cssClass: "tag-closed", tries: tries)
-        default:
-            if let since = job.overdueSince.flatMap(LocalDate.init(iso:)) {
-                return Status(text: "Overdue since \(since.spoken(today: today))", cssClass: "tag-overdue", tries: tries)
-            }
-            if job.state == .scheduled && job.attempts > 0 {
-                return Status(text: "Try again \(clock.hhmm(job.dueAt))", cssClass: "tag-retry", tries: tries)
-            }
-            return Status(text: "Due \(clock.hhmm(job.dueAt))", cssClass: "tag-due", tries: tries)
+        case .done(let outcome):
+            return Status(text: "Done\(outcome.map { ": \($0.words)" } ?? "")", cssClass: "tag-closed", tries: tries)
+        case .closed(let state):
+            return Status(text: state.rawValue.capitalized, cssClass: "tag-closed", tries: tries)
+        case .overdue(let since):
+            let day = LocalDate(iso: since).map { $0.spoken(today: today) } ?? since
+            return Status(text: "Overdue since \(day)", cssClass: "tag-overdue", tries: tries)
+        case .retry(let at):
+            return Status(text: "Try again \(clock.hhmm(at))", cssClass: "tag-retry", tries: tries)
+        case .due(let at):
+            return Status(text: "Due \(clock.hhmm(at))", cssClass: "tag-due", tries: tries)
         }
     }
 

@@ -103,80 +103,53 @@ public struct WebConfig: Equatable, Sendable {
     }
 }
 
-/// Walks web.toml, collecting every problem rather than stopping at the first.
+/// Walks web.toml with the config reader `touchpoint.toml` has
+/// (`TOMLReader`): every problem collected, each naming the file and key in
+/// the same words.
 struct WebConfigReader {
-    let file: String
-    let base: String
-    var issues: [ConfigIssue] = []
+    var r: TOMLReader
+    var issues: [ConfigIssue] { r.issues }
+
+    init(file: String, base: String) { r = TOMLReader(file: file, baseDir: base) }
 
     static let keys = ["listen", "control_socket", "state_dir", "tls_cert", "tls_key", "auth", "proxy_user_header",
                        "trusted_proxy_users", "session_idle", "session_max", "login_max_failures", "login_lockout", "server_names", "log"]
 
-    mutating func issue(_ key: String, _ message: String) { issues.append(ConfigIssue(file: file, key: key, message: message)) }
+    mutating func issue(_ key: String, _ message: String) { r.issue(key, message) }
 
-    func path(_ s: String) -> String {
-        ((s.hasPrefix("/") ? s : (base as NSString).appendingPathComponent(s)) as NSString).standardizingPath
-    }
-
-    mutating func string(_ t: TOMLTable, _ key: String, prefix: String = "") -> String? {
-        guard let v = t[key] else { return nil }
-        guard let s = v.string else { issue(prefix + key, "expected a string in quotes"); return nil }
-        return s
-    }
-
-    mutating func duration(_ t: TOMLTable, _ key: String) -> Duration? {
-        guard let s = string(t, key) else { return nil }
-        guard let d = parseDuration(s), d > .zero else { issue(key, "expected a duration such as 90s, 15m or 12h, got \"\(s)\""); return nil }
-        return d
+    /// A path, relative to the file's directory; an empty string is "none" (`tls_cert = ""`).
+    mutating func optionalPath(_ t: TOMLTable, _ key: String) -> String? {
+        guard let s = r.string(t, nil, key), !s.isEmpty else { return nil }
+        return r.path(t, nil, key)
     }
 
     mutating func read(_ t: TOMLTable) -> WebConfig {
-        var c = WebConfig(file: file)
-        for key in t.keys where !Self.keys.contains(key) {
-            issue(key, "unknown key; known keys: \(Self.keys.joined(separator: ", "))")
-        }
-        if let s = string(t, "listen") { c.listen = listen(s) ?? c.listen }
-        if let s = string(t, "control_socket") { c.controlSocket = path(s) }
-        if let s = string(t, "state_dir") { c.stateDir = path(s) }
-        if let s = string(t, "tls_cert"), !s.isEmpty { c.tlsCert = path(s) }
-        if let s = string(t, "tls_key"), !s.isEmpty { c.tlsKey = path(s) }
-        if let s = string(t, "auth") {
+        var c = WebConfig(file: r.file)
+        r.checkKeys(t, Self.keys, section: nil)
+        if let s = r.string(t, nil, "listen") { c.listen = listen(s) ?? c.listen }
+        if let p = r.path(t, nil, "control_socket") { c.controlSocket = p }
+        if let p = r.path(t, nil, "state_dir") { c.stateDir = p }
+        c.tlsCert = optionalPath(t, "tls_cert")
+        c.tlsKey = optionalPath(t, "tls_key")
+        if let s = r.string(t, nil, "auth") {
             if let a = WebConfig.Auth(rawValue: s) { c.auth = a } else { issue("auth", "expected \"accounts\" or \"proxy\", got \"\(s)\"") }
         }
-        if let s = string(t, "proxy_user_header") { c.proxyUserHeader = s }
-        if let v = t["trusted_proxy_users"] {
-            if let arr = v.array, arr.allSatisfy({ $0.string != nil }) { c.trustedProxyUsers = arr.compactMap(\.string) } else {
-                issue("trusted_proxy_users", "expected a list of Unix user names")
-            }
+        if let s = r.string(t, nil, "proxy_user_header") { c.proxyUserHeader = s }
+        if let users = r.strings(t, nil, "trusted_proxy_users", "Unix user names") { c.trustedProxyUsers = users }
+        for (key, set) in [("session_idle", \WebConfig.sessionIdle), ("session_max", \WebConfig.sessionMax), ("login_lockout", \WebConfig.loginLockout)] {
+            guard let d = r.duration(t, nil, key) else { continue }
+            if d > .zero { c[keyPath: set] = d } else { issue(key, "must be longer than nothing") }
         }
-        if let d = duration(t, "session_idle") { c.sessionIdle = d }
-        if let d = duration(t, "session_max") { c.sessionMax = d }
-        if let v = t["login_max_failures"] {
-            if let i = v.int, (1...100).contains(i) { c.loginMaxFailures = i } else { issue("login_max_failures", "expected a whole number from 1 to 100") }
+        if let i = r.int(t, nil, "login_max_failures", 1...100) { c.loginMaxFailures = i }
+        if let names = r.strings(t, nil, "server_names", "host names or addresses (for example \"touchpoint.trust.nhs.uk\")",
+                                 valid: WebConfig.isHostName) {
+            c.serverNames = names.map { $0.lowercased() }
         }
-        if let d = duration(t, "login_lockout") { c.loginLockout = d }
-        if let v = t["server_names"] {
-            if let arr = v.array, arr.allSatisfy({ ($0.string.map(WebConfig.isHostName) ?? false) }) {
-                c.serverNames = arr.compactMap(\.string).map { $0.lowercased() }
-            } else {
-                issue("server_names", "expected a list of host names or addresses, for example [\"touchpoint.trust.nhs.uk\"]")
-            }
-        }
-        readLog(t, &c)
+        let (level, target) = r.readLog(t)
+        if let level { c.logLevel = level }
+        if let target { c.logTarget = target }
         check(&c)
         return c
-    }
-
-    mutating func readLog(_ t: TOMLTable, _ c: inout WebConfig) {
-        guard let v = t["log"] else { return }
-        guard let log = v.table else { issue("log", "expected a table ([log])"); return }
-        for key in log.keys where !["level", "target"].contains(key) { issue("log.\(key)", "unknown key; known keys in [log]: level, target") }
-        if let s = string(log, "level", prefix: "log.") {
-            if let l = TouchpointConfig.LogLevel(rawValue: s) { c.logLevel = l } else { issue("log.level", "expected one of \(TouchpointConfig.LogLevel.allCases.map(\.rawValue).joined(separator: ", "))") }
-        }
-        if let s = string(log, "target", prefix: "log.") {
-            if let l = TouchpointConfig.LogTarget(rawValue: s) { c.logTarget = l } else { issue("log.target", "expected \"auto\", \"journal\" or \"stderr\"") }
-        }
     }
 
     /// `127.0.0.1:8470`, `[::1]:8470` or `unix:/run/touchpoint-web/web.sock`.
