@@ -63,7 +63,7 @@ public struct Person: Sendable, Equatable {
 /// on someone's behalf; admin ones never.
 public enum Operation: String, Sendable, CaseIterable {
     case status, calls, outcome, jobs, job, explain, rejects, report
-    case rejectsWithLines = "rejects --show-line"
+    case rejectsWithLines = "rejects with raw lines"
     case ingest, pause, resume, reload, cancel, retry
 
     public var needs: Role {

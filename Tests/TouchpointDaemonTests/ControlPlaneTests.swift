@@ -56,7 +56,7 @@ let isRoot = getuid() == 0
         let db = try stateDatabase(h)
         let audit = try db.read { try Row.fetchAll($0, sql: "SELECT actor, action FROM audit").map { "\($0["actor"] as String) \($0["action"] as String)" } }
         for line in ["\(accounts.staff) outcome", "\(accounts.admin) pause", "\(accounts.admin) resume", "\(accounts.admin) reload",
-                     "\(accounts.admin) cancel", "\(accounts.admin) rejects --show-line", "\(accounts.admin) ingest"] {
+                     "\(accounts.admin) cancel", "\(accounts.admin) rejects with raw lines", "\(accounts.admin) ingest"] {
             #expect(audit.contains(line), "audit lacks \(line): \(audit)")
         }
         let actors = try db.read { try String.fetchAll($0, sql: "SELECT actor FROM job_history WHERE job_id IN ('call-S1', 'call-S2')") }

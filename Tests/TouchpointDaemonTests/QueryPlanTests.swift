@@ -5,6 +5,7 @@ import Glibc
 import GRDB
 import GRDBSQLite
 import Testing
+import TouchpointDomain
 @testable import TouchpointStore
 import TouchpointTestSupport
 
