@@ -21,23 +21,29 @@ struct ControlRequests: Sendable {
     /// The reply frame's payload, and whether the connection stays open.
     /// Runs on the caller's executor (the connection's event loop): a cheap
     /// command such as `status` is answered without a hop to another thread.
-    nonisolated(nonsending) func handle(_ payload: [UInt8], peer: Peer) async -> (Data, Bool) {
+    /// `refused`: the request was not one this peer may make (permission
+    /// denied, an unknown command, a malformed frame): the connection's
+    /// activity does not count it, and a run of them closes the connection.
+    /// An answer that is "no" to a request that may be made (not found, a
+    /// call already closed) is ordinary work: a script polling for a job
+    /// that has not appeared yet is not an attacker.
+    nonisolated(nonsending) func handle(_ payload: [UInt8], peer: Peer) async -> (reply: Data, keepOpen: Bool, refused: Bool) {
         let request: ControlRequest
         switch recentRequests.decode(payload) {
-        case .failure(let f): return (ControlReply.failure(f), false)
+        case .failure(let f): return (ControlReply.failure(f), false, true)
         case .success(let r): request = r
         }
         let command: ControlCommand
         do throws(ControlFailure) {
             command = try ControlCommand(decoding: request)
         } catch {
-            return (ControlReply.failure(error), true)
+            return (ControlReply.failure(error), true, true)
         }
         do throws(CoreFailure) {
             let person = try core.person(for: peer, actingFor: request.as, wards: request.asWards)
-            return (try await run(command, person), true)
+            return (try await run(command, person), true, false)
         } catch {
-            return (ControlReply.failure(Self.wire(error)), true)
+            return (ControlReply.failure(Self.wire(error)), true, error.kind == .permissionDenied)
         }
     }
 

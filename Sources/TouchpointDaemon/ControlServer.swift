@@ -14,9 +14,10 @@ import Glibc
 #endif
 
 /// What one connection is doing: requests in progress, and when it last
-/// had a request accepted (monotonic nanoseconds). A refused request is not
-/// activity: a client that sent one every 25 s kept a connection open
-/// forever, and a thousand of them locked the admins out.
+/// had a request accepted (monotonic nanoseconds). A refused request (one
+/// the peer may not make: `ControlRequests.handle`) is not activity: a
+/// client that sent one every 25 s kept a connection open forever, and a
+/// thousand of them locked the admins out.
 final class ConnectionActivity: Sendable {
     let busy = Atomic<Int>(0)
     let lastActive = Atomic<Int64>(NIODeadline.now().uptimeNanoseconds.clamped)
@@ -324,8 +325,8 @@ actor ControlSession {
                         return
                     case .payload(let buffer):
                         activity.begin()
-                        let (reply, keepOpen) = await requests.handle(Array(buffer.readableBytesView), peer: peer)
-                        let goOn = activity.end(accepted: reply.starts(with: ControlReply.successPrefix))
+                        let (reply, keepOpen, refused) = await requests.handle(Array(buffer.readableBytesView), peer: peer)
+                        let goOn = activity.end(accepted: !refused)
                         try await outbound.write(connection.channel.allocator.controlFrame(reply))
                         if !keepOpen { return }
                         if !goOn {

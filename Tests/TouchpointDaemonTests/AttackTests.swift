@@ -318,6 +318,24 @@ struct ControlConnectionShareTests {
         #expect(report["closed_after_refusals"] as? Int == 4 && report["kept"] as? Int == 0, "\(report)")
     }
 
+    /// A "no" to a request the peer may make is ordinary work: a script
+    /// polling for a job that has not appeared yet (the benchmark does) is
+    /// not closed after eight "not found" answers, as an attacker's eight
+    /// permission-denied ones are.
+    @Test func notFoundAnswersAreNotRefusals() throws {
+        let h = try DaemonHarness()
+        try h.start()
+        let c = try RawControlConnection(path: h.socketPath)
+        for i in 0..<20 {
+            c.sendFrame(#"{"v":1,"command":"job","args":{"job":"not-there-yet"}}"#)
+            let reply = c.readFrame()
+            #expect((reply?["error"] as? [String: Any])?["code"] as? String == "not_found", "answer \(i)")
+        }
+        c.sendFrame(#"{"v":1,"command":"status","args":{}}"#)
+        #expect(c.readFrame()?["ok"] as? Bool == true, "still open after 20 not-found answers")
+        try h.stop()
+    }
+
     /// Idle means no accepted request: refused ones keep nothing open.
     @Test func refusedRequestsAreNotActivity() throws {
         let h = try DaemonHarness(extraConfig: "")
