@@ -75,7 +75,6 @@ public final class ControlClient: ControlTransport {
     }
 
     private func open(timeoutSeconds: Int) throws(ClientError) -> Int32 {
-
         var st = stat()
         if stat(socketPath, &st) != 0 {
             let e = errno
@@ -131,12 +130,9 @@ public final class ControlClient: ControlTransport {
 
     /// Sends an already-encoded request payload (tests use this for odd requests).
     public func sendRaw(_ payload: Data) throws(ClientError) -> Data {
-        let fd: Int32
-        if let open = connection.withLock({ $0.fd >= 0 ? $0.fd : nil }) { fd = open } else {
-            try connect()
-            fd = connection.withLock { $0.fd }
-        }
-        return try connection.withLock { c throws(ClientError) -> Data in
+        try connection.withLock { c throws(ClientError) -> Data in
+            if c.fd < 0 { c.fd = try open(timeoutSeconds: 300) }
+            let fd = c.fd
             let frame = ByteBufferAllocator().controlFrame(payload)
             let ok = frame.readableBytesView.withUnsafeBytes { p -> Bool in
                 var sent = 0

@@ -39,6 +39,11 @@ public struct Person: Sendable, Equatable {
         self.wards = wards.flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    /// The refusal for asking about a ward outside the person's.
+    func outsideWards(_ ward: String) -> CoreFailure {
+        .permissionDenied("permission denied: \(name) works on \((wards ?? []).joined(separator: ", ")) only, not \(ward.prefix(60))")
+    }
+
     /// Whether a job, call or booking of `ward` is this person's to see
     /// (with a scope, one of no ward is not).
     public func sees(ward: String?) -> Bool {

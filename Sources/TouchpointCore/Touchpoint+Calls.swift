@@ -72,9 +72,7 @@ extension Touchpoint {
         let config = live.config
         let clock = config.clock
         let lists = Array(Set(config.contacts.compactMap(\.worklist))).sorted()
-        if let ward, !person.sees(ward: ward) {
-            throw .permissionDenied("permission denied: \(person.name) works on \(person.wards?.joined(separator: ", ") ?? "") only, not \(ward.prefix(60))")
-        }
+        if let ward, !person.sees(ward: ward) { throw person.outsideWards(ward) }
         if let list, !lists.contains(list) {
             throw .badRequest("no worklist \"\(list.prefix(60))\"; the configured ones: \(lists.isEmpty ? "none" : lists.joined(separator: ", "))")
         }

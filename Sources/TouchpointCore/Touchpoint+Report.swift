@@ -58,9 +58,7 @@ extension Touchpoint {
         if let wards = person.wards {
             // A person limited to wards sees their wards' numbers, one at a time.
             guard let place else { throw .badRequest("the report is for one of \(wards.joined(separator: ", ")): name it", field: "ward") }
-            guard person.sees(ward: place) else {
-                throw .permissionDenied("permission denied: \(person.name) works on \(wards.joined(separator: ", ")) only, not \(place.prefix(60))")
-            }
+            guard person.sees(ward: place) else { throw person.outsideWards(place) }
         }
         let config = live.config
         let clock = config.clock

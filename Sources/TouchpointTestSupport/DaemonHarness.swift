@@ -109,6 +109,13 @@ public final class DaemonHarness: @unchecked Sendable {
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
+    /// The config as written (its extra sections kept), with `accounts`'
+    /// groups for the roles in its `[control]` section.
+    public func useGroups(of accounts: TestAccounts) throws {
+        let current = (try? String(contentsOfFile: configPath, encoding: .utf8)) ?? config()
+        try writeConfig(current.replacingOccurrences(of: "[control]\nsocket = \"control.sock\"", with: accounts.controlSection()))
+    }
+
     /// Appends raw text to the queue file, as a hospital system would.
     public func append(_ text: String) throws {
         if !FileManager.default.fileExists(atPath: queuePath) {

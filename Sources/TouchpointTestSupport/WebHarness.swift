@@ -29,9 +29,7 @@ public final class WebHarness: @unchecked Sendable {
         self.daemon = daemon
         self.accounts = accounts
         port = try Self.freePort()
-        // The daemon's config as it was written (its extra sections kept), with the web view's control section.
-        let current = (try? String(contentsOfFile: daemon.configPath, encoding: .utf8)) ?? daemon.config()
-        try daemon.writeConfig(current.replacingOccurrences(of: "[control]\nsocket = \"control.sock\"", with: accounts.controlSection()))
+        try daemon.useGroups(of: accounts)
         try writeConfig(listen: listen ?? "127.0.0.1:\(port)", extra: config)
         try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try TestAccounts.sh("/bin/chown", ["\(accounts.web):\(accounts.web)", stateDir])

@@ -153,7 +153,7 @@ extension WebApp {
     /// "not found"). Whether it is of the viewer's wards is the daemon's
     /// rule: it answers "not found" for another ward's job, and refuses an
     /// outcome on one in the transaction that would record it.
-    static func isCall(_ job: JobView, for viewer: Viewer) -> Bool {
+    static func isCall(_ job: JobView) -> Bool {
         job.kind == .checkinCall || job.worklist != nil
     }
 
@@ -172,7 +172,7 @@ extension WebApp {
         } catch {
             return failure(error, viewer, doing: "one call")
         }
-        guard Self.isCall(job, for: viewer) else { return notFound(viewer) }
+        guard Self.isCall(job) else { return notFound(viewer) }
         var v = callValues(job, viewer: viewer, errors: errors)
         v["conflict"] = conflict
         if let form {
@@ -266,20 +266,21 @@ extension WebApp {
         } catch {
             return failure(error, viewer, doing: "recording an outcome")
         }
-        guard Self.isCall(current, for: viewer) else { return notFound(viewer) }
+        guard Self.isCall(current) else { return notFound(viewer) }
         let outcome = form.outcome.flatMap(CallOutcome.init(rawValue:))
         let note = (form.note ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         // Whether the call asks about wound care is the call's (a check-in
         // call does, a configured worklist's does not), never the form's: a
         // form posted with `list=list:x` skipped the question. The daemon
         // refuses `reached` without the answer all the same
-        // (`OutcomeRules`); asking here first keeps what the nurse typed.
+        // (`OutcomeEntry`); asking here first keeps what the nurse typed.
         let worklist = current.worklist
-        let woundAnswer: Bool? = form.wound_care == "yes" ? true : form.wound_care == "no" ? false : nil
+        // Wound care goes with reached only; a radio cannot be cleared without script, so it is dropped otherwise.
+        let woundCare: Bool? = outcome == .reached && worklist == nil
+            ? (form.wound_care == "yes" ? true : form.wound_care == "no" ? false : nil) : nil
         var errors: [FieldError] = []
         if let outcome {
-            let entry = OutcomeEntry(outcome: outcome, woundCare: outcome == .reached && worklist == nil ? woundAnswer : nil,
-                                     note: note, asksWoundCare: worklist == nil)
+            let entry = OutcomeEntry(outcome: outcome, woundCare: woundCare, note: note, asksWoundCare: worklist == nil)
             for problem in entry.problems { errors.append(FieldError(field: Self.formField(problem.field), message: problem.formMessage)) }
         } else {
             errors.append(FieldError(field: "outcome", message: "Select what happened on the call"))
@@ -287,12 +288,10 @@ extension WebApp {
         guard let outcome, errors.isEmpty else {
             return await showCall(id, viewer, form: form, errors: errors, conflict: nil, status: .badRequest)
         }
-        // Wound care goes with reached only; a radio cannot be cleared without script, so it is dropped otherwise.
-        let woundCare = outcome == .reached && worklist == nil ? woundAnswer : nil
-        let entry = OutcomeRequest(job: id, outcome: outcome, woundCare: woundCare, note: note.isEmpty ? nil : note, seenOutcomes: form.seen_outcomes)
+        let recorded = OutcomeRequest(job: id, outcome: outcome, woundCare: woundCare, note: note.isEmpty ? nil : note, seenOutcomes: form.seen_outcomes)
         let job: JobView
         do {
-            job = try await daemon(for: viewer).outcome(entry).value()
+            job = try await daemon(for: viewer).outcome(recorded).value()
         } catch .refused(let f) where f.code != .notFound && f.code != .permissionDenied {
             let text = f.message.prefix(1).uppercased() + f.message.dropFirst()
             return await showCall(id, viewer, form: nil, errors: [], conflict: text.hasSuffix(".") ? text : text + ".", status: .conflict)

@@ -18,9 +18,9 @@ struct SignedIn: RouterMiddleware {
 
     func handle(_ request: Request, context: WebContext, next: (Request, WebContext) async throws -> Response) async throws -> Response {
         let identity = try await app.identity(request, context)
-        if case .refused(let name, let why) = identity {
+        if case .refused(let why) = identity {
             context.notes.user.withLock { $0 = "(refused)" }
-            return app.proxyRefusal(name: name, why)
+            return app.proxyRefusal(why)
         }
         guard case .viewer(let viewer) = identity else {
             if request.method == .get && request.cookies[WebApp.cookieName] != nil && app.config.auth == .accounts {
@@ -52,7 +52,7 @@ enum Identity {
     case none
     /// `auth = "proxy"`: the trusted proxy named someone touchpoint does not
     /// let in (no account, disabled): a page that says to ask an admin.
-    case refused(name: String, String)
+    case refused(String)
 }
 
 extension WebApp {
@@ -111,15 +111,15 @@ extension WebApp {
             account = try await accounts.account(named: name)
         } catch let e as AccountError {
             logger.warning("sign-in through the proxy refused: \(e)")
-            return .refused(name: name, "More than one touchpoint account has this name. Ask your touchpoint administrator to sort it out.")
+            return .refused("More than one touchpoint account has this name. Ask your touchpoint administrator to sort it out.")
         }
         guard let account else {
             logger.notice("sign-in through the proxy refused: no touchpoint account for this name")
-            return .refused(name: name, "You do not have a touchpoint account. Ask your touchpoint administrator to make one for you, naming the wards you work on.")
+            return .refused("You do not have a touchpoint account. Ask your touchpoint administrator to make one for you, naming the wards you work on.")
         }
         guard !account.disabled else {
             logger.notice("sign-in through the proxy refused: \(account.name)'s account is disabled")
-            return .refused(name: name, "Your touchpoint account is disabled. Ask your touchpoint administrator if you need it.")
+            return .refused("Your touchpoint account is disabled. Ask your touchpoint administrator if you need it.")
         }
         let mac = HMAC<SHA256>.authenticationCode(for: Data(account.name.utf8), using: SymmetricKey(data: proxySecret))
         return .viewer(Viewer(name: account.name, wards: account.wards, csrf: Accounts.hex(mac),
@@ -127,7 +127,7 @@ extension WebApp {
     }
 
     /// The page for a name the proxy vouches for that touchpoint does not let in.
-    func proxyRefusal(name: String, _ why: String) -> Response {
+    func proxyRefusal(_ why: String) -> Response {
         message(nil, status: .forbidden, title: "You cannot use touchpoint yet", [why])
     }
 

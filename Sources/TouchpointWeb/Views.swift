@@ -37,6 +37,8 @@ enum Views {
     /// byte but the unreserved ones percent-encoded (a space, `%`, `/`, `?`,
     /// `#`, any non-ASCII letter), so the route decodes exactly the id
     /// (`WebApp.jobID`).
+    static let hexDigits = Array("0123456789ABCDEF".unicodeScalars)
+
     static func callPath(_ jobID: String) -> String {
         var out = "/calls/"
         for b in jobID.utf8 {
@@ -45,10 +47,9 @@ enum Views {
                  UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
                 out.unicodeScalars.append(Unicode.Scalar(b))
             default:
-                let digits = Array("0123456789ABCDEF".unicodeScalars)
                 out.unicodeScalars.append("%")
-                out.unicodeScalars.append(digits[Int(b >> 4)])
-                out.unicodeScalars.append(digits[Int(b & 0xF)])
+                out.unicodeScalars.append(hexDigits[Int(b >> 4)])
+                out.unicodeScalars.append(hexDigits[Int(b & 0xF)])
             }
         }
         return out

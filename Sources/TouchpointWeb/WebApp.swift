@@ -126,10 +126,7 @@ public final class WebApp: Sendable {
         switch error {
         case .unreachable(let why):
             logger.warning("touchpointd did not answer (\(doing)): \(why)")
-            return message(viewer, status: .serviceUnavailable, title: "touchpoint is not answering", [
-                "The call list cannot be shown because the touchpoint service is not answering. Nothing you did was lost.",
-                "Try again in a minute. If it goes on, tell the service desk, and phone patients from the printed list.",
-            ], link: ("/calls", "Try again"))
+            return notAnswering(viewer, busy: false)
         case .permissionDenied(let why):
             logger.error("touchpointd refused the web view (\(doing)): \(why)")
             return message(viewer, status: .serviceUnavailable, title: "touchpoint is not available", [
@@ -141,10 +138,7 @@ public final class WebApp: Sendable {
             // The daemon is there but cannot serve now (too many connections):
             // to the nurse that is the daemon not answering (`web.md`: 503).
             logger.warning("touchpointd could not serve the web view (\(doing)): \(f.message)")
-            return message(viewer, status: .serviceUnavailable, title: "touchpoint is not answering", [
-                "The call list cannot be shown because the touchpoint service is busy. Nothing you did was lost.",
-                "Try again in a minute. If it goes on, tell the service desk, and phone patients from the printed list.",
-            ], link: ("/calls", "Try again"))
+            return notAnswering(viewer, busy: true)
         case .refused(let f):
             logger.notice("touchpointd refused a request (\(doing)): \(f.code.rawValue)")
             return message(viewer, status: .badRequest, title: "That could not be done", [f.message], link: ("/calls", "Back to today’s calls"))
@@ -154,6 +148,15 @@ public final class WebApp: Sendable {
                 "touchpoint gave an answer the web view could not read. Tell the service desk.",
             ])
         }
+    }
+
+    /// The 503 page of `web.md` for a daemon that cannot serve the page:
+    /// gone, or there but too busy (its connections full).
+    func notAnswering(_ viewer: Viewer?, busy: Bool) -> Response {
+        message(viewer, status: .serviceUnavailable, title: "touchpoint is not answering", [
+            "The call list cannot be shown because the touchpoint service is \(busy ? "overloaded" : "not answering"). Nothing you did was lost.",
+            "Try again in a minute. If it goes on, tell the service desk, and phone patients from the printed list.",
+        ], link: ("/calls", "Try again"))
     }
 
     func notFound(_ viewer: Viewer?) -> Response {

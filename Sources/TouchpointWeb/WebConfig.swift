@@ -43,7 +43,7 @@ public struct WebConfig: Equatable, Sendable {
     public var loginMaxFailures = 5
     public var loginLockout: Duration = .seconds(15 * 60)
     /// The names this server answers to in `Host` (`server_names`); empty:
-    /// this machine's own (`defaultServerNames`).
+    /// this machine's own (`allowedHosts(hostName:)`).
     public var serverNames: [String] = []
     public var logLevel: TouchpointConfig.LogLevel = .info
     public var logTarget: TouchpointConfig.LogTarget = .auto

@@ -33,7 +33,7 @@ struct GlobalOptions: ParsableArguments {
     /// The client library over one blocking connection, acting for `--as` if given.
     var client: TouchpointClient {
         TouchpointClient(ControlClient(socketPath: socketPath),
-                         acting: actingFor.map { Delegation(name: $0, wards: asWards.isEmpty ? nil : asWards) })
+                         acting: actingFor.map { Delegation(name: $0, wards: asWards) })
     }
 
     /// Asks the daemon; on failure prints the one-line error and exits with

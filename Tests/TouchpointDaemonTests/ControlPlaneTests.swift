@@ -73,7 +73,7 @@ let isRoot = getuid() == 0
     func anOutsiderIsRefusedStatusWhateverWasAskedBefore() throws {
         let accounts = try TestAccounts()
         let h = try DaemonHarness()
-        try h.writeConfig(h.config().replacingOccurrences(of: "[control]\nsocket = \"control.sock\"", with: accounts.controlSection()))
+        try h.useGroups(of: accounts)
         try h.start()
         // A socket the outsider can open (a mode an admin widened, a socket
         // unit's SocketMode=): the daemon's own rules are all that stand.
@@ -105,7 +105,7 @@ let isRoot = getuid() == 0
     func aWardLimitedDelegateIsRefusedAnotherWardsCallsWhateverTheFrontEnd() throws {
         let accounts = try TestAccounts()
         let h = try DaemonHarness()
-        try h.writeConfig(h.config().replacingOccurrences(of: "[control]\nsocket = \"control.sock\"", with: accounts.controlSection()))
+        try h.useGroups(of: accounts)
         try h.appendLines([
             #"{"v":1,"id":"e1","type":"surgery.booked","ref":"S7","patient":{"id":"P7","name":"Ann Example","phone":"07700 900123"},"at":"\#(h.time.day(-1))T10:30","ward":"Ward 7"}"#,
             #"{"v":1,"id":"e2","type":"surgery.booked","ref":"S9","patient":{"id":"P9","name":"Dee Person","phone":"07700 900789"},"at":"\#(h.time.day(-1))T11:30","ward":"Ward 9"}"#,
@@ -143,7 +143,7 @@ let isRoot = getuid() == 0
     func onlyADelegateMayActForSomeoneAndOnlyForStaffCommands() throws {
         let accounts = try TestAccounts()
         let h = try DaemonHarness()
-        try h.writeConfig(h.config().replacingOccurrences(of: "[control]\nsocket = \"control.sock\"", with: accounts.controlSection()))
+        try h.useGroups(of: accounts)
         try h.appendLines([#"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1","name":"Ann Example","phone":"07700 900123"},"at":"\#(h.time.day(-1))T10:30","ward":"Ward 7"}"#])
         try h.start()
         // The delegate reads the list and records an outcome for alice.
