@@ -88,7 +88,7 @@ let package = Package(
         .target(
             name: "TouchpointSystemd",
             dependencies: [
-                "CSystemd", "TouchpointLinux",
+                "CSystemd", "TouchpointLinux", "TouchpointDomain",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -112,8 +112,7 @@ let package = Package(
         .target(
             name: "TouchpointCore",
             dependencies: [
-                "TouchpointDomain", "TouchpointConfig", "TouchpointStore", "TouchpointDispatch", "TouchpointSystemd",
-                "TouchpointLinux",
+                "TouchpointDomain", "TouchpointConfig", "TouchpointStore", "TouchpointDispatch", "TouchpointLinux",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

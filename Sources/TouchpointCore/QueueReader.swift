@@ -4,7 +4,6 @@ import Synchronization
 import TouchpointDomain
 import TouchpointLinux
 import TouchpointStore
-import TouchpointSystemd
 
 #if canImport(Glibc)
 import Glibc

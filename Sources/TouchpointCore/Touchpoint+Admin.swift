@@ -3,7 +3,6 @@ import TouchpointConfig
 import TouchpointDispatch
 import TouchpointDomain
 import TouchpointStore
-import TouchpointSystemd
 
 /// What an admin checks first (`status`).
 public struct ServiceStatus: Sendable, Equatable {

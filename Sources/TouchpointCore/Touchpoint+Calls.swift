@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import TouchpointDomain
 import TouchpointStore
-import TouchpointSystemd
 
 /// Which day's call list: `today`, `tomorrow`, `yesterday` or a date, on the
 /// hospital's calendar (never the client's: a ward PC's clock zone is not the

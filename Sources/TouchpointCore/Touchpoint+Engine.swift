@@ -4,7 +4,6 @@ import TouchpointConfig
 import TouchpointDispatch
 import TouchpointDomain
 import TouchpointStore
-import TouchpointSystemd
 
 /// A notice due for dispatch with what its message needs.
 public struct DueNotice: Sendable, Equatable {

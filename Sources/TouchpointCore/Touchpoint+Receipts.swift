@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import TouchpointDomain
 import TouchpointStore
-import TouchpointSystemd
 
 /// The engine's side of transports that give receipts (GOV.UK Notify): a
 /// notice marked before it goes, so that after a crash or a lost answer the

@@ -6,7 +6,6 @@ import TouchpointDispatch
 import TouchpointDomain
 import TouchpointLinux
 import TouchpointStore
-import TouchpointSystemd
 
 /// The application core: every operation a front end offers (the control
 /// socket, the web view through it, the daily export, a signal) is a typed

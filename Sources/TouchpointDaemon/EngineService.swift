@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import TouchpointCore
+import TouchpointDomain
 import TouchpointSystemd
 
 /// The engine: handles every job whose time has come, writes the day's call

@@ -127,7 +127,7 @@ public struct JSONParser {
 
     private mutating func literal(_ word: StaticString) throws(JSONParseError) {
         let n = word.utf8CodeUnitCount
-        guard i + n <= b.count, memcmp(b.baseAddress! + i, word.utf8Start, n) == 0 else {
+        guard i + n <= b.count, word.withUTF8Buffer({ w in (0..<n).allSatisfy { b[i + $0] == w[$0] } }) else {
             throw fail("invalid literal")
         }
         i += n
@@ -308,9 +308,3 @@ public struct JSONParser {
         return v
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

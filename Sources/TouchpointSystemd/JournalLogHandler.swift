@@ -1,41 +1,12 @@
 import CSystemd
 import Foundation
 import Logging
+import TouchpointDomain
 import TouchpointLinux
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Stable ids for each kind of thing touchpointd reports, so an admin can
-/// `journalctl MESSAGE_ID=...` and `systemd/touchpoint.catalog` can explain each one.
-public enum MessageID {
-    public static let started = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b01"
-    public static let stopped = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b02"
-    public static let ingested = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b03"
-    public static let rejected = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b04"
-    public static let queueRotated = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b05"
-    public static let queueUnreadable = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b06"
-    public static let configReloaded = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b07"
-    public static let configRefused = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b08"
-    public static let controlDenied = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b09"
-    public static let stateError = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b0a"
-    public static let jobDue = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b0b"
-    public static let jobExpired = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b0c"
-    public static let jobEscalated = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b0d"
-    public static let jobSuppressed = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b0e"
-    public static let jobPlanned = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b0f"
-    public static let jobCancelled = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b10"
-    public static let jobDone = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b11"
-    public static let callListsWritten = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b12"
-    public static let logsDropped = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b13"
-    public static let schemaUpgrade = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b14"
-
-    /// Every id, for the catalog check.
-    public static let all = [started, stopped, ingested, rejected, queueRotated, queueUnreadable, configReloaded,
-                             configRefused, controlDenied, stateError, jobDue, jobExpired, jobEscalated, jobSuppressed,
-                             jobPlanned, jobCancelled, jobDone, callListsWritten, logsDropped, schemaUpgrade]
-}
 
 /// Where log lines go: the journal's native protocol, or standard error.
 public enum LogDestination: Sendable {

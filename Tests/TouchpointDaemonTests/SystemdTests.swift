@@ -144,6 +144,10 @@ let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appen
         let h = try DaemonHarness()
         let activated = h.dir + "/activated.sock"
         try h.start(waitReady: false, launcher: ["/usr/bin/systemd-socket-activate", "-l", activated, "-E", "NOTIFY_SOCKET"])
+        // systemd-socket-activate binds the socket after it starts: wait for it, as a
+        // client of systemd's own .socket unit never has to (systemd binds before it).
+        let bound = Date().addingTimeInterval(10)
+        while !FileManager.default.fileExists(atPath: activated) && Date() < bound { Thread.sleep(forTimeInterval: 0.02) }
         // The first connection starts the daemon, which takes the listening socket.
         let r = try DaemonHarness.run(DaemonHarness.ctlPath, ["--socket", activated, "status", "--json"])
         #expect(r.status == 0, "\(r.stderr)")

@@ -17,6 +17,28 @@ import Testing
     /// The longest a function, initializer or closure-valued property may be.
     static let maximumLines = 80
 
+    /// The layers: the domain imports nothing of ours and does no I/O; the
+    /// core holds the rules and names its log events without the journald
+    /// glue (only the programs and their runtimes pick where logs go).
+    @Test func eachLayerImportsOnlyWhatItMay() throws {
+        let forbidden: [String: [String]] = [
+            "Sources/TouchpointDomain/": ["TouchpointStore", "TouchpointSystemd", "TouchpointLinux", "TouchpointConfig", "TouchpointCore",
+                                          "TouchpointControl", "Glibc", "NIO", "GRDB", "Logging"],
+            "Sources/TouchpointCore/": ["TouchpointSystemd", "TouchpointControl", "TouchpointDaemon", "TouchpointWeb", "NIO"],
+            "Sources/TouchpointControl/": ["TouchpointStore", "TouchpointCore", "TouchpointSystemd"],
+        ]
+        var found: [String] = []
+        for (path, text) in try Self.sources() {
+            for (layer, modules) in forbidden where path.hasPrefix(layer) {
+                for line in text.split(separator: "\n") where line.hasPrefix("import ") {
+                    let module = line.dropFirst("import ".count).trimmingCharacters(in: .whitespaces)
+                    if modules.contains(where: { module == $0 || module.hasPrefix($0) }) { found.append("\(path): \(line)") }
+                }
+            }
+        }
+        #expect(found.isEmpty, "\(found.joined(separator: "\n"))")
+    }
+
     @Test func noFunctionIsLongerThanEightyLines() throws {
         var long: [String] = []
         for (path, text) in try Self.sources() {
