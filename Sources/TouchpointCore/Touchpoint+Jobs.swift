@@ -14,7 +14,9 @@ public struct BookingExplanation: Sendable, Equatable {
 extension Touchpoint {
     public func jobs(_ filter: JobFilter, by person: Person) async throws(CoreFailure) -> [Job] {
         try authorize(.jobs, person)
-        return try await stored("listing jobs") { try await store.read { try $0.jobs(filter) } }.filter { person.sees(ward: $0.ward) }
+        var scoped = filter
+        scoped.wards = person.wards
+        return try await stored("listing jobs") { [scoped] in try await store.read { try $0.jobs(scoped) } }
     }
 
     /// One job with its history (and, for a notice, its delivery attempts).

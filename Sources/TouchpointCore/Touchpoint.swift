@@ -22,6 +22,8 @@ public final class Touchpoint: Sendable {
     let store: Store
     /// The clock every rule of the core reads: the system's, or a test's.
     let now: @Sendable () -> Date
+    /// Refusals reach the journal once a minute per person (`LogThrottle` says why).
+    let refusalLog = LogThrottle<String>()
     let live: LiveConfig
     let reader: QueueReader
     let logger: Logger
@@ -74,8 +76,10 @@ public final class Touchpoint: Sendable {
         do {
             try op.authorize(person, groups: groups)
         } catch {
-            logger.notice("\(op.rawValue) refused for \(person.recordedName): \(error.message)",
-                          metadata: ["MESSAGE_ID": "\(MessageID.controlDenied)"])
+            if let leftOut = refusalLog.admit(person.recordedName, at: now()) {
+                logger.notice("\(op.rawValue) refused for \(person.recordedName): \(error.message)\(LogThrottle<String>.suffix(leftOut))",
+                              metadata: ["MESSAGE_ID": "\(MessageID.controlDenied)"])
+            }
             throw error
         }
     }
@@ -132,8 +136,10 @@ extension Touchpoint {
             return Person(name: peer.name, role: peer.isAdmin ? .admin : peer.isStaff ? .staff : nil)
         }
         guard peer.isDelegate, peer.uid != 0 else {
-            logger.notice("a request acting for someone else was refused for \(peer.name): not in \(groups.delegate)",
-                          metadata: ["MESSAGE_ID": "\(MessageID.controlDenied)"])
+            if let leftOut = refusalLog.admit(peer.name, at: now()) {
+                logger.notice("a request acting for someone else was refused for \(peer.name): not in \(groups.delegate)\(LogThrottle<String>.suffix(leftOut))",
+                              metadata: ["MESSAGE_ID": "\(MessageID.controlDenied)"])
+            }
             throw .permissionDenied("permission denied: only members of the group \(groups.delegate) may act for someone else (\"as\"); \(peer.name) is not one")
         }
         let who = actingFor.trimmingCharacters(in: .whitespaces)

@@ -6,6 +6,7 @@ import ServiceLifecycle
 import Synchronization
 import TouchpointControl
 import TouchpointCore
+import class TouchpointDomain.LogThrottle
 import TouchpointLinux
 import TouchpointSystemd
 
@@ -242,6 +243,7 @@ struct ControlServer: Service {
     private func serve(_ connections: NIOAsyncChannelInboundStream<ControlConnection>, _ registry: ConnectionRegistry) async throws {
         let (requests, logger, idleTimeout) = (self.requests, self.logger, self.idleTimeout)
         let shares = ConnectionShares(maximum: Self.maximumConnections, reserve: Self.reservedConnections, perPeer: Self.connectionsPerPeer)
+        let refusalLog = LogThrottle<UInt32>()
         try await withThrowingDiscardingTaskGroup { tasks in
             defer { tasks.cancelAll() }
             tasks.addTask {
@@ -260,7 +262,9 @@ struct ControlServer: Service {
                         if refusal == nil { shares.release(peer) }
                     }
                     if let refusal {
-                        logger.notice("control connection from \(peer.name) refused: \(refusal.message)")
+                        if let leftOut = refusalLog.admit(peer.uid, at: Date()) {
+                            logger.notice("control connection from \(peer.name) refused: \(refusal.message)\(LogThrottle<UInt32>.suffix(leftOut))")
+                        }
                         await Self.refuse(connection, refusal)
                         return
                     }

@@ -39,11 +39,15 @@ public struct JobFilter: Sendable, Equatable {
     public var dueTo: Date?
     /// Notices whose receipts say this (any of them).
     public var delivery: [DeliveryStatus]?
+    /// Only jobs of these wards (a ward-limited person's scope, applied by
+    /// the query so that `limit` counts what they may see).
+    public var wards: [String]?
     public var limit: Int
 
     public init(kind: JobKind? = nil, state: JobState? = nil, ref: String? = nil, patientID: String? = nil,
-                dueFrom: Date? = nil, dueTo: Date? = nil, delivery: [DeliveryStatus]? = nil, limit: Int = 100) {
+                dueFrom: Date? = nil, dueTo: Date? = nil, delivery: [DeliveryStatus]? = nil, wards: [String]? = nil, limit: Int = 100) {
         self.delivery = delivery
+        self.wards = wards
         self.kind = kind
         self.state = state
         self.ref = ref

@@ -113,6 +113,8 @@ extension Query {
         if let d = f.delivery {
             sql += " AND delivery IS NOT NULL AND delivery IN (\(d.map(\.sqlLiteral).joined(separator: ", ")))"
         }
+        // A scope of no wards sees nothing (IN () is not SQL).
+        if let w = f.wards { sql += w.isEmpty ? " AND 0" : " AND ward IN (\(Array(repeating: "?", count: w.count).joined(separator: ", ")))" }
         return sql + " ORDER BY due_at, id LIMIT \(max(1, f.limit))"
     }
 

@@ -95,6 +95,7 @@ extension StoreReading {
         if let p = f.patientID { binds.append { $0.bind($1, p) } }
         if let d = f.dueFrom { binds.append { $0.bind($1, d) } }
         if let d = f.dueTo { binds.append { $0.bind($1, d) } }
+        for w in f.wards ?? [] { binds.append { $0.bind($1, w) } }
         let s = PreparedSQL(try db.cachedStatement(sql: Query.jobs(f)))
         for (i, bind) in binds.enumerated() { bind(s, Int32(i + 1)) }
         return try s.all(db) { try $0.job() }

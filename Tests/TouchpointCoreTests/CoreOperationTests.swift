@@ -136,6 +136,10 @@ func refusal<T>(_ body: () async throws -> T) async -> CoreFailure? {
         let all = try await f.core.jobs(JobFilter(), by: CoreFixture.staff)
         #expect(Set(all.map(\.ref)) == ["S7", "S9"])
         #expect(try await f.core.jobs(JobFilter(), by: CoreFixture.ward9).allSatisfy { $0.ward == "Ward 9" })
+        // The limit counts what the person may see (a Ward 7 job comes first for everyone else).
+        #expect(all.first?.ward == "Ward 7", "\(all.map { ($0.id, $0.ward) })")
+        #expect(try await f.core.jobs(JobFilter(limit: 1), by: CoreFixture.staff).map(\.id) == all.prefix(1).map(\.id))
+        #expect(try await f.core.jobs(JobFilter(limit: 1), by: CoreFixture.ward9).map(\.id) == all.filter { $0.ward == "Ward 9" }.prefix(1).map(\.id))
         #expect(try await f.core.job("call-S9", by: CoreFixture.ward9).job.ref == "S9")
         #expect(await refusal { try await f.core.job("call-S7", by: CoreFixture.ward9) }?.kind == .notFound)
         #expect(await refusal { try await f.core.job("nope", by: CoreFixture.staff) }?.kind == .notFound)

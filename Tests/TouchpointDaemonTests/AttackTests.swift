@@ -309,6 +309,9 @@ struct ControlConnectionShareTests {
         #expect(try bob.get("/calls").status == 200)
         // Another staff user has a share of their own.
         #expect(try s.daemon.ctl(["status"], user: s.web.accounts.admin).status == 0)
+        // 968 refusals are one line in the journal, not 968 (journald's rate limit would drop the rest of the log).
+        let logged = s.daemon.daemonStderr.split(separator: "\n").filter { $0.contains("control connection from \(s.web.accounts.staff) refused") }
+        #expect(logged.count == 1, "\(logged.count) lines")
     }
 
     @Test func refusedRequestsInARowCloseTheConnection() throws {
@@ -316,6 +319,9 @@ struct ControlConnectionShareTests {
         let (report, release) = try Self.hold(s, user: s.web.accounts.staff, count: 4, command: "pause", requests: 8)
         defer { release() }
         #expect(report["closed_after_refusals"] as? Int == 4 && report["kept"] as? Int == 0, "\(report)")
+        // 32 refused requests, one line (then one a minute, saying how many were left out).
+        let logged = s.daemon.daemonStderr.split(separator: "\n").filter { $0.contains("pause refused for \(s.web.accounts.staff)") }
+        #expect(logged.count == 1, "\(logged)")
     }
 
     /// A "no" to a request the peer may make is ordinary work: a script

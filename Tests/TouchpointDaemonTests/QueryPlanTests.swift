@@ -66,7 +66,8 @@ import TouchpointTestSupport
     /// asked by ref or by patient finds them through an index.
     @Test func everyIndexAnswersAStatement() async throws {
         let calls = [false, true].flatMap { ward in [(false, false), (true, false), (false, true)].map { Query.calls(ward: ward, escalated: $0.0, list: $0.1) } }
-        let filters = [JobFilter(ref: "S1"), JobFilter(patientID: "P1"), JobFilter(kind: .checkinCall, state: .due), JobFilter(delivery: [.permanentFailure])]
+        let filters = [JobFilter(ref: "S1"), JobFilter(patientID: "P1"), JobFilter(kind: .checkinCall, state: .due), JobFilter(delivery: [.permanentFailure]),
+                       JobFilter(wards: ["Ward 7", "Ward 9"]), JobFilter(wards: [])]
         let statements = Query.allCases.map(\.sql) + calls + filters.map(Query.jobs) + [Query.pledgeBookings]
         let (plans, indexes) = try await Self.plans(of: statements)
         #expect(indexes.count >= 10 && !indexes.contains("bookings_patient") && !indexes.contains("delays_ref"))
