@@ -56,6 +56,11 @@ let package = Package(
         ),
         // Events, patients, bookings, validation, the local calendar. Pure Swift, no I/O.
         .target(name: "TouchpointDomain"),
+        // HL7 v2: messages parsed with their own encoding characters, escapes and
+        // character sets, field paths, TS/DTM times, acknowledgements with ERR,
+        // MLLP framing. Pure Swift, no I/O: ours, as no HL7 library for Swift is
+        // production-ready (`touchpoint-hl7` is its receiver).
+        .target(name: "TouchpointHL7", dependencies: ["TouchpointDomain"]),
         // The TOML configuration: parsing and validation.
         .target(
             name: "TouchpointConfig",
@@ -209,6 +214,9 @@ let package = Package(
             name: "TouchpointDomainTests",
             dependencies: ["TouchpointDomain", "TouchpointConfig", "TouchpointControl", "TouchpointTestSupport", "TouchpointFuzzing"]
         ),
+        // HL7 parsing and acknowledgements with plain values, and against the
+        // public corpus in ../shared/hl7 when it is there.
+        .testTarget(name: "TouchpointHL7Tests", dependencies: ["TouchpointHL7", "TouchpointDomain"]),
         // The core called directly: every operation with a Person and an injected clock.
         .testTarget(
             name: "TouchpointCoreTests",

@@ -123,7 +123,8 @@ public struct LocalDateTime: Hashable, Comparable, Sendable, CustomStringConvert
     }
 
     /// Seconds since the epoch if this wall time were UTC.
-    var secondsAsIfUTC: Int { date.daysSinceEpoch * 86_400 + time.secondsOfDay }
+    /// The wall time counted as if it were UTC: the instant it names once its offset is taken off.
+    public var secondsAsIfUTC: Int { date.daysSinceEpoch * 86_400 + time.secondsOfDay }
 
     public var description: String { "\(date)T\(time)" }
 
