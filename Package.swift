@@ -61,6 +61,10 @@ let package = Package(
         // MLLP framing. Pure Swift, no I/O: ours, as no HL7 library for Swift is
         // production-ready (`touchpoint-hl7` is its receiver).
         .target(name: "TouchpointHL7", dependencies: ["TouchpointDomain"]),
+        // A feed's messages to queue events (`hl7.toml`'s [[feed]] and its maps):
+        // routing on MSH-9, bookings, reschedules, delays, cancels, patients
+        // touchpoint knows, merges. Pure: the receiver supplies its memory.
+        .target(name: "TouchpointFeedMap", dependencies: ["TouchpointHL7", "TouchpointDomain"]),
         // The TOML configuration: parsing and validation.
         .target(
             name: "TouchpointConfig",
@@ -195,7 +199,7 @@ let package = Package(
         // What the fuzzers feed (the control decoder, the queue-line parser); scripts/fuzz builds the entries.
         .target(
             name: "TouchpointFuzzing",
-            dependencies: ["TouchpointControl", "TouchpointDomain", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["TouchpointControl", "TouchpointDomain", "TouchpointHL7", .product(name: "NIOCore", package: "swift-nio")]
         ),
         // Starts the real daemon in a temp directory; writes realistic queues;
         // a stand-in for GOV.UK Notify built from its public documentation.
@@ -216,7 +220,7 @@ let package = Package(
         ),
         // HL7 parsing and acknowledgements with plain values, and against the
         // public corpus in ../shared/hl7 when it is there.
-        .testTarget(name: "TouchpointHL7Tests", dependencies: ["TouchpointHL7", "TouchpointDomain"]),
+        .testTarget(name: "TouchpointHL7Tests", dependencies: ["TouchpointHL7", "TouchpointFeedMap", "TouchpointDomain"]),
         // The core called directly: every operation with a Person and an injected clock.
         .testTarget(
             name: "TouchpointCoreTests",
@@ -239,7 +243,7 @@ let package = Package(
 // The libFuzzer entries, only when scripts/fuzz builds them (with
 // -sanitize=fuzzer, which supplies `main`): a plain build has no use for them.
 if ProcessInfo.processInfo.environment["TOUCHPOINT_FUZZ"] != nil {
-    for name in ["control", "queue-line"] {
+    for name in ["control", "queue-line", "hl7"] {
         package.targets.append(.executableTarget(
             name: "touchpoint-fuzz-\(name)", dependencies: ["TouchpointFuzzing"], path: "fuzz/\(name)",
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]))

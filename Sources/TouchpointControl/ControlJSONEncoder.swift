@@ -5,12 +5,11 @@ import TouchpointDomain
 /// writes with sorted keys, unescaped slashes and RFC 3339 times (tests check
 /// byte for byte, for every reply the daemon sends), in a fraction of its time.
 ///
-/// Why our own: a ward's day can hold a thousand calls, and Foundation's
-/// encoder spent most of `calls --json` on them (about 22 ms for a 1000-call
-/// list on this project's machine). Writing each reply's bytes by hand was
-/// fast but named every field a second time; this encoder walks the types'
-/// own `Codable` conformances, so a field is named once, in its type's
-/// `CodingKeys`.
+/// Why our own: Foundation's encoder is slow on large replies (about 22 ms
+/// for a 1000-call list on this project's machine; ours about 6). It walks
+/// the types' own `Codable` conformances, so a field is named once, in its
+/// type's `CodingKeys`. The call list alone is still written by hand
+/// (`CallsReport.json()`, which says why).
 ///
 /// How: each value is written as JSON the moment it is encoded, into one
 /// scratch buffer; objects and arrays keep where their values' bytes are,

@@ -133,7 +133,7 @@ struct ControlRequests: Sendable {
             throw .badRequest("the day \"\((q.date ?? "").prefix(40))\" is not one: expected YYYY-MM-DD, today, tomorrow or yesterday", field: "date")
         }
         let list = try await core.calls(on: day, ward: q.ward, escalated: q.escalated, list: q.list, by: person)
-        return ControlReply.success(WireViews.calls(list))
+        return ControlReply.success(json: WireViews.calls(list).json())
     }
 
     nonisolated(nonsending) private func outcome(_ o: OutcomeRequest, _ person: Person) async throws(CoreFailure) -> Data {

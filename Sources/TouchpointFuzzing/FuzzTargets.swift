@@ -1,10 +1,12 @@
+import Foundation
 import NIOCore
 import TouchpointControl
 import TouchpointDomain
+import TouchpointHL7
 
 /// What the fuzzers feed arbitrary bytes to: the code the daemon runs on
 /// what arrives from outside, the control socket's frames and requests and
-/// the queue file's lines. Built into the package (the corpus is replayed by
+/// the queue file's lines, and the HL7 receiver's MLLP frames and messages. Built into the package (the corpus is replayed by
 /// the tests) and, by `scripts/fuzz`, into libFuzzer targets.
 public enum FuzzTargets {
     /// The control socket's decoder, as the daemon's pipeline runs it, and
@@ -45,5 +47,42 @@ public enum FuzzTargets {
             precondition(!envelope.id.isEmpty && envelope.id.unicodeScalars.count <= 128)
             precondition(QueueEvent.typeNames.contains(envelope.event.typeName))
         }
+    }
+
+    static let london = HospitalClock(identifier: "Europe/London")!
+
+    /// The HL7 receiver's reading of a connection: MLLP frames however the
+    /// reads split them, each frame parsed, every field of every segment
+    /// read, and the acknowledgement built (which must parse and repeat
+    /// MSH-10). The bytes are also taken as one message, unframed.
+    public static func hl7(_ bytes: UnsafeRawBufferPointer) {
+        var decoder = MLLPFrameDecoder(maximumLength: 65_536)
+        let cut = bytes.count / 3
+        var frames: [[UInt8]] = []
+        for piece in [bytes[..<cut], bytes[cut...]] {
+            for case .frame(let f) in decoder.feed(piece) { frames.append(f) }
+        }
+        frames.append(Array(bytes))
+        for frame in frames {
+            precondition(frame.count <= max(65_536, bytes.count))
+            acknowledge(frame)
+        }
+    }
+
+    static func acknowledge(_ frame: [UInt8]) {
+        let message = try? HL7Message(bytes: frame)
+        if let m = message {
+            for seg in m.segments {
+                for f in 0...min(seg.fieldCount, 64) { _ = seg.repetitions(f, in: m.bytes).map(m.decode) }
+            }
+            _ = m.messageType
+            if let t = m.value(at: .msh(7)).text { _ = try? HL7Time(parsing: t).instant(clock: london) }
+        }
+        let ack = HL7Acknowledgement().build(for: message, code: message == nil ? .reject : .accept,
+                                               errors: [HL7Error(.dataType, at: .msh(7), "fuzz")], controlID: "F1",
+                                               at: Date(timeIntervalSince1970: 1_796_290_200), clock: london)
+        guard let m = message else { return }
+        let reply = try? HL7Message(bytes: ack)
+        precondition(reply?.segment("MSA")?.rawField(2, in: ack).map(Array.init) == Array(m.controlID))
     }
 }

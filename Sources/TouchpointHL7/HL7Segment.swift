@@ -74,18 +74,18 @@ public struct HL7Segment: Sendable {
 
     /// The value a path names, decoded. `""` is an explicit null; a
     /// component asked for of a field sent as `""` is null too.
-    func value(_ path: HL7FieldPath, in message: HL7Message) -> HL7Value {
+    public func value(_ path: HL7FieldPath, in message: HL7Message) -> HL7Value {
         if let whole = raw(path.wholeRepetition, in: message.bytes), Self.isNull(whole) { return .null }
         guard let raw = raw(path, in: message.bytes), !raw.isEmpty else { return .absent }
         if Self.isNull(raw) { return .null }
         return .text(message.decode(raw))
     }
 
-    static func isNull(_ raw: ArraySlice<UInt8>) -> Bool {
+    public static func isNull(_ raw: ArraySlice<UInt8>) -> Bool {
         raw.count == 2 && raw.first == 0x22 && raw.last == 0x22
     }
 
-    func split(_ s: ArraySlice<UInt8>, on c: UInt8) -> [ArraySlice<UInt8>] {
+    public func split(_ s: ArraySlice<UInt8>, on c: UInt8) -> [ArraySlice<UInt8>] {
         var out: [ArraySlice<UInt8>] = []
         var start = s.startIndex
         for i in s.indices where s[i] == c {

@@ -23,4 +23,10 @@ import TouchpointFuzzing
         #expect(inputs.count > 10)
         for input in inputs { input.withUnsafeBytes { FuzzTargets.queueLine($0) } }
     }
+
+    @Test func theHL7CorpusRunsClean() throws {
+        let inputs = try Self.inputs("hl7")
+        #expect(inputs.count >= 8)
+        for input in inputs { input.withUnsafeBytes { FuzzTargets.hl7($0) } }
+    }
 }

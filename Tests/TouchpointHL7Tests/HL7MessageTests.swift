@@ -9,7 +9,7 @@ enum Fixture {
     /// mobile with CP, an NHS number after a local MRN.
     static let siuS12 = [
         "MSH|^~\\&|ORMIS|RGT|TOUCHPOINT|RGT|20261201093000||SIU^S12^SIU_S12|MSG-0001|P|2.4|||||GBR|UNICODE UTF-8",
-        "PID|1||M123456^^^RGT^MR~9999000018^^^NHS^NH||Example^Ann^^^Mrs^^L||19600101|F|||1 High Street^^Town||01234 567890^PRN^PH~07700 900123^ORN^CP",
+        "PID|1||M123456^^^RGT^MR~9990000018^^^NHS^NH||Example^Ann^^^Mrs^^L||19600101|F|||1 High Street^^Town||01234 567890^PRN^PH~07700 900123^ORN^CP",
         "SCH|PL-77^ORMIS|TH-991^ORMIS||||ROUTINE|||90|MIN|^^90^20261203083000^20261203100000",
         "RGS|1",
         "AIS|1||BRS01^Wide local excision^LOCAL|20261203083000|||90|MIN",
@@ -45,7 +45,7 @@ enum Fixture {
         #expect(m.rawValue(at: .msh(1)).map { Array($0) } == [UInt8(ascii: "|")])
         #expect(m.rawValue(at: .msh(2)).map { String(decoding: $0, as: UTF8.self) } == "^~\\&")
         // Repetitions, components and the first of a segment's name.
-        #expect(m.value(at: Fixture.path("PID-3[2].1")) == .text("9999000018"))
+        #expect(m.value(at: Fixture.path("PID-3[2].1")) == .text("9990000018"))
         #expect(m.value(at: Fixture.path("PID-3[2].4")) == .text("NHS"))
         #expect(m.value(at: Fixture.path("PID-3[3].1")) == .absent)
         #expect(m.value(at: Fixture.path("PID-13[2].3")) == .text("CP"))
