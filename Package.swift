@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "touchpointd", targets: ["touchpointd"]),
         .executable(name: "touchpointctl", targets: ["touchpointctl"]),
         .executable(name: "touchpoint-web", targets: ["touchpoint-web"]),
+        .executable(name: "touchpoint-hl7", targets: ["touchpoint-hl7"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
@@ -69,7 +70,7 @@ let package = Package(
         .target(
             name: "TouchpointConfig",
             dependencies: [
-                "TouchpointDomain",
+                "TouchpointDomain", "TouchpointHL7", "TouchpointFeedMap",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -178,6 +179,13 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "touchpoint-hl7",
+            dependencies: [
+                "TouchpointConfig", "TouchpointFeedMap", "TouchpointHL7",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
             name: "touchpointctl",
             dependencies: [
                 "TouchpointControl", "TouchpointDomain",
@@ -220,7 +228,7 @@ let package = Package(
         ),
         // HL7 parsing and acknowledgements with plain values, and against the
         // public corpus in ../shared/hl7 when it is there.
-        .testTarget(name: "TouchpointHL7Tests", dependencies: ["TouchpointHL7", "TouchpointFeedMap", "TouchpointDomain"]),
+        .testTarget(name: "TouchpointHL7Tests", dependencies: ["TouchpointHL7", "TouchpointFeedMap", "TouchpointConfig", "TouchpointDomain", "TouchpointTestSupport"]),
         // The core called directly: every operation with a Person and an injected clock.
         .testTarget(
             name: "TouchpointCoreTests",

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import TouchpointConfig
+import TouchpointFeedMap
+import TouchpointHL7
+
+/// touchpoint-hl7: the receiver for the hospital's HL7 v2 feed. The mapping
+/// lives in TouchpointFeedMap, the parsing in TouchpointHL7.
+struct TouchpointHL7Command: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "touchpoint-hl7",
+        abstract: "The receiver for the hospital's HL7 v2 feed (SIU, ADT over MLLP).",
+        discussion: """
+            Receiving over MLLP is not built yet (issue 28); `map` and --check-config are.
+            Exit codes: 0 success, 1 failed or refused, 2 bad usage.
+            """,
+        version: "0.1.0",
+        subcommands: [Map.self])
+
+    @OptionGroup var options: HL7ConfigOption
+
+    @Flag(name: .long, help: "Check the config, print what is wrong, exit 0 or 1.")
+    var checkConfig = false
+
+    func run() throws {
+        let config = try options.load()
+        guard checkConfig else {
+            FileHandle.standardError.write(Data("touchpoint-hl7: receiving over MLLP is not built yet; use `touchpoint-hl7 map FILE...` for a dry run\n".utf8))
+            throw ExitCode(1)
+        }
+        print("\(config.file): valid (\(config.feeds.count) feed\(config.feeds.count == 1 ? "" : "s"): \(config.feeds.map(\.name).joined(separator: ", ")))")
+    }
+}
+
+struct HL7ConfigOption: ParsableArguments {
+    @Option(name: .long, help: "The config file.")
+    var config = "/etc/touchpoint/hl7.toml"
+
+    func load() throws -> HL7Config {
+        do {
+            return try HL7ConfigLoader.load(path: config)
+        } catch {
+            FileHandle.standardError.write(Data("touchpoint-hl7: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension TouchpointHL7Command {
+    /// A dry run: the events and ACK each message would give; writes nothing.
+    struct Map: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the queue events and the ACK each message would give; nothing is written.",
+            discussion: """
+                Each FILE holds one message, or MLLP frames. Messages are taken in order, so a booking and then its \
+                reschedule behave as they would live; whether touchpoint knows a patient is answered from this run's \
+                bookings only (the daemon is not asked).
+                """)
+
+        @OptionGroup var options: HL7ConfigOption
+        @Option(help: "Only this feed (by name).") var feed: String?
+        @Argument(help: "Message files.") var files: [String]
+
+        func run() throws {
+            var config = try options.load()
+            if let feed {
+                config.feeds = config.feeds.filter { $0.name == feed }
+                guard !config.feeds.isEmpty else { throw ValidationError("no feed named \"\(feed)\" in \(config.file)") }
+            }
+            var dry = DryRun(feeds: config.feeds, clock: config.clock)
+            var refused = false
+            for file in files {
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    FileHandle.standardError.write(Data("touchpoint-hl7: \(file): cannot be read\n".utf8))
+                    refused = true
+                    continue
+                }
+                for (i, bytes) in DryRun.messages(in: Array(data)).enumerated() {
+                    let r = dry.run(bytes, now: Date())
+                    let type = r.message.map { "\($0.messageType.code)^\($0.messageType.trigger)" } ?? "not a message"
+                    let code = (try? HL7Message(bytes: r.ack))?.value(at: try HL7FieldPath(parsing: "MSA-1")).text ?? "?"
+                    var note = ""
+                    if case .ignored(let why)? = r.mapping?.outcome { note = " (ignored: \(why))" }
+                    if let p = r.problem { note = " (\(p))" }
+                    print("# \(file)\(i > 0 ? " [\(i + 1)]" : ""): \(type) -> \(code)\(note)")
+                    for line in r.lines { print(String(decoding: line, as: UTF8.self)) }
+                    print(String(decoding: r.ack, as: UTF8.self).split(separator: "\r").map { "  " + $0 }.joined(separator: "\n"))
+                    if code != "AA" { refused = true }
+                }
+            }
+            if refused { throw ExitCode(1) }
+        }
+    }
+}
+
+TouchpointHL7Command.main()

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+import TouchpointConfig
+import TouchpointFeedMap
+import TouchpointHL7
+import TouchpointTestSupport
+
+@Suite struct HL7ConfigTests {
+    static let example = DaemonHarness.repoRoot + "/systemd/hl7.toml"
+
+    func issues(_ text: String) -> [String] {
+        do {
+            _ = try HL7ConfigLoader.parse(text, file: "/etc/touchpoint/hl7.toml")
+            return []
+        } catch {
+            return error.issues.map(\.description)
+        }
+    }
+
+    static let minimal = """
+        listen = "127.0.0.1:2575"
+        [[feed]]
+        name = "theatres"
+        sending_application = "ORMIS"
+        [[feed.map]]
+        when = { "AIS-3.1" = ["BRS01"] }
+        as = "surgery"
+        """
+
+    @Test func theInstalledExampleIsValidAndSaysWhatTheSpecSays() throws {
+        let c = try HL7ConfigLoader.load(path: Self.example)
+        #expect(c.feeds.map(\.name) == ["theatres"] && c.maxMessage == 1 << 20 && c.maxConnections == 16 && c.idleTimeout == .seconds(600))
+        let f = c.feeds[0]
+        #expect(f.patientID == .matching(IdentifierType(authority: "RGT", type: "MR")) && f.wards["W7"] == "Ward 7" && f.maps.count == 2)
+        #expect(f.start.map(\.description) == ["TQ1-7", "SCH-11.4", "AIS-4"])
+        // The defaults of hl7.md for what a feed leaves out.
+        let m = try HL7ConfigLoader.parse(Self.minimal, file: "/x/hl7.toml").feeds[0]
+        #expect(m.appointmentID.map(\.description) == ["SCH-2.1", "SCH-1.1"] && m.ward?.description == "PV1-3.1" && m.patientID == .first)
+        #expect(m.nhsNumber == [IdentifierType(authority: "NHS", type: "NH")])
+    }
+
+    @Test func everyProblemIsNamedByFileAndKey() {
+        let bad = issues("""
+            listen = "0.0.0.0:2575"
+            max_mesage = "1MiB"
+            tls_cert = "/etc/ssl/x.pem"
+            [[feed]]
+            name = "Theatres"
+            sending_application = "ORMIS"
+            start = ["SCH-11.4", "SCH11"]
+            patient_id = "MR"
+            [[feed.map]]
+            when = { "AIS-3" = ["BRS01"] }
+            as = "operation"
+            """)
+        let expected = ["allow: required when listen is not a loopback address", "max_mesage: unknown key (did you mean \"max_message\"?)",
+                        "tls_key: tls_cert and tls_key go together", "feed[1].name: required: lower case", "feed[1].start: expected a field path",
+                        "feed[1].patient_id: expected \"first\" or an assigning authority", "feed[1].map[1].as: expected \"surgery\""]
+        for e in expected {
+            #expect(bad.contains { $0.contains("/etc/touchpoint/hl7.toml") && $0.contains(e) }, "\(e) in \(bad)")
+        }
+        #expect(issues("listen = \"127.0.0.1:2575\"").contains { $0.contains("feed: required: at least one [[feed]]") })
+        #expect(issues(Self.minimal.replacingOccurrences(of: "[[feed.map]]\nwhen = { \"AIS-3.1\" = [\"BRS01\"] }\nas = \"surgery\"", with: ""))
+            .contains { $0.contains("feed[1].map: required") })
+        #expect(issues(Self.minimal).isEmpty)
+    }
+}
+
+/// `touchpoint-hl7 map`, the real program, on our own demo messages.
+@Suite struct HL7MapCommandTests {
+    @Test func aDryRunShowsTheEventsAndTheAckAndWritesNothing() throws {
+        let bin = DaemonHarness.binDir + "/touchpoint-hl7"
+        let seeds = DaemonHarness.repoRoot + "/seeds/hl7"
+        let r = try DaemonHarness.run(bin, ["map", "--config", HL7ConfigTests.example, seeds + "/siu-s12-booking.hl7", seeds + "/siu-s13-delay.hl7"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "# \(seeds)/siu-s12-booking.hl7: SIU^S12 -> AA")
+        #expect(lines.contains { $0.hasPrefix(#"{"v":1,"id":"hl7-theatres-"#) && $0.contains(#""type":"surgery.booked","source":"hl7:theatres","ref":"TH-1001""#) })
+        #expect(lines.contains { $0.contains(#""type":"surgery.rescheduled""#) && $0.contains(#""at":"2026-12-03T11:30:00Z""#) })
+        #expect(lines.contains("  MSA|AA|DEMO-0001") && lines.contains("  MSA|AA|DEMO-0002"))
+        // A message refused: exit 1, the ACK says AE and names the field.
+        let dir = NSTemporaryDirectory() + "hl7-map-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let text = try String(contentsOfFile: seeds + "/siu-s12-booking.hl7", encoding: .utf8).replacingOccurrences(of: "^20261203083000", with: "^20261203")
+            .replacingOccurrences(of: "|20261203083000", with: "|20261203")
+        try text.write(toFile: dir + "/bad.hl7", atomically: true, encoding: .utf8)
+        let bad = try DaemonHarness.run(bin, ["map", "--config", HL7ConfigTests.example, dir + "/bad.hl7"])
+        #expect(bad.status == 1)
+        #expect(bad.stdout.contains("SIU^S12 -> AE") && bad.stdout.contains("ERR|SCH^1^11") && !bad.stdout.contains("Ann"), "\(bad.stdout)")
+        // Not a message at all: AR with an empty MSA-2.
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: dir + "/junk.hl7"))
+        let junk = try DaemonHarness.run(bin, ["map", "--config", HL7ConfigTests.example, dir + "/junk.hl7"])
+        #expect(junk.status == 1 && junk.stdout.contains("not a message -> AR (no MSH segment") && junk.stdout.contains("  MSA|AR||no MSH segment"), "\(junk.stdout)")
+    }
+}
