@@ -66,6 +66,22 @@ let package = Package(
         // routing on MSH-9, bookings, reschedules, delays, cancels, patients
         // touchpoint knows, merges. Pure: the receiver supplies its memory.
         .target(name: "TouchpointFeedMap", dependencies: ["TouchpointHL7", "TouchpointDomain"]),
+        // touchpoint-hl7's runtime: the MLLP listener (SwiftNIO; the peer allow
+        // list, limits, idle timeout), messages on a connection in order, the
+        // queue file appended under flock + fdatasync before the ACK, its own
+        // small state (GRDB), a keyed hash of the patients it booked (swift-crypto).
+        .target(
+            name: "TouchpointHL7Receiver",
+            dependencies: [
+                "TouchpointHL7", "TouchpointFeedMap", "TouchpointConfig", "TouchpointDomain", "TouchpointLinux", "TouchpointSystemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // The TOML configuration: parsing and validation.
         .target(
             name: "TouchpointConfig",
@@ -181,7 +197,9 @@ let package = Package(
         .executableTarget(
             name: "touchpoint-hl7",
             dependencies: [
-                "TouchpointConfig", "TouchpointFeedMap", "TouchpointHL7",
+                "TouchpointConfig", "TouchpointFeedMap", "TouchpointHL7", "TouchpointHL7Receiver", "TouchpointLinux",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -25,10 +25,14 @@ public enum MessageID {
     public static let callListsWritten = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b12"
     public static let logsDropped = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b13"
     public static let schemaUpgrade = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b14"
+    /// touchpoint-hl7 refused a message (AE or AR).
+    public static let hl7Rejected = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b15"
+    /// touchpoint-hl7 could not take a message now (no ACK; the engine sends it again).
+    public static let hl7Fault = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b16"
 
     /// Every id, for the catalog check.
     public static let all = [started, stopped, ingested, rejected, queueRotated, queueUnreadable, configReloaded,
                              configRefused, controlDenied, stateError, jobDue, jobExpired, jobEscalated, jobSuppressed,
-                             jobPlanned, jobCancelled, jobDone, callListsWritten, logsDropped, schemaUpgrade]
+                             jobPlanned, jobCancelled, jobDone, callListsWritten, logsDropped, schemaUpgrade, hl7Rejected, hl7Fault]
 }
 

@@ -96,6 +96,14 @@ public struct FeedMapper: Sendable {
     }
 }
 
+/// The queue format's cancel reason codes (`queue-format.md`), shown to staff, never sent to the patient.
+public enum CancelReason: String, Sendable {
+    case cancelled
+    case deleted
+    case didNotAttend = "did_not_attend"
+    case noLongerInScope = "no longer in scope"
+}
+
 struct TransientFault: Error {
     var why: String
 }
@@ -113,12 +121,12 @@ struct MappingContext {
         switch (code, trigger) {
         case ("SIU", "S12"), ("SIU", "S13"), ("SIU", "S14"):
             return try schedule(trigger: trigger, start: feed.start)
-        case ("SIU", "S15"): return try cancel("cancelled")
-        case ("SIU", "S17"): return try cancel("deleted")
-        case ("SIU", "S26"): return try cancel("did_not_attend")
+        case ("SIU", "S15"): return try cancel(.cancelled)
+        case ("SIU", "S17"): return try cancel(.deleted)
+        case ("SIU", "S26"): return try cancel(.didNotAttend)
         case ("ADT", "A05"), ("ADT", "A14"):
             return try schedule(trigger: trigger, start: [HL7FieldPath(segment: "PV2", field: 8), HL7FieldPath(segment: "EVN", field: 3)])
-        case ("ADT", "A38"), ("ADT", "A27"): return try cancel("cancelled")
+        case ("ADT", "A38"), ("ADT", "A27"): return try cancel(.cancelled)
         case ("ADT", "A40"): return try merge()
         default:
             return try update() ?? Mapping(outcome: .ignored("\(code)^\(trigger) is not a message touchpoint takes"))
@@ -172,7 +180,7 @@ struct MappingContext {
         let written = memory.booking(ref)
         guard let rule = feed.maps.first(where: { $0.matches(message) }) else {
             if let written, !written.cancelled {
-                return cancelled(ref, written, reason: "no longer in scope")
+                return cancelled(ref, written, reason: .noLongerInScope)
             }
             return Mapping(outcome: .ignored("no [[feed.map]] matches this appointment"))
         }
@@ -239,14 +247,14 @@ struct MappingContext {
                        written: [(ref, WrittenBooking(kind: kind, start: at, ward: ward, procedure: procedure, clinic: clinic))], booked: [patient.id])
     }
 
-    func cancelled(_ ref: String, _ written: WrittenBooking, reason: String) -> Mapping {
+    func cancelled(_ ref: String, _ written: WrittenBooking, reason: CancelReason) -> Mapping {
         var now = written
         now.cancelled = true
         let type = written.kind == .openAccess ? "open_access.cancelled" : written.kind == .appointment ? "appointment.cancelled" : "surgery.cancelled"
-        return Mapping(outcome: .accepted, events: [FeedEvent(type: type, ref: ref, reason: reason)], written: [(ref, now)])
+        return Mapping(outcome: .accepted, events: [FeedEvent(type: type, ref: ref, reason: reason.rawValue)], written: [(ref, now)])
     }
 
-    func cancel(_ reason: String) throws -> Mapping {
+    func cancel(_ reason: CancelReason) throws -> Mapping {
         let ref = try ref()
         guard let written = memory.booking(ref), !written.cancelled else {
             return Mapping(outcome: .ignored("a cancellation of an appointment touchpoint was never sent"))

@@ -1,8 +1,17 @@
 import ArgumentParser
 import Foundation
+import NIOCore
+import NIOPosix
 import TouchpointConfig
+import TouchpointDomain
 import TouchpointFeedMap
 import TouchpointHL7
+import TouchpointHL7Receiver
+import TouchpointLinux
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// touchpoint-hl7: the receiver for the hospital's HL7 v2 feed. The mapping
 /// lives in TouchpointFeedMap, the parsing in TouchpointHL7.
@@ -11,26 +20,29 @@ struct TouchpointHL7Command: ParsableCommand {
         commandName: "touchpoint-hl7",
         abstract: "The receiver for the hospital's HL7 v2 feed (SIU, ADT over MLLP).",
         discussion: """
-            Receiving over MLLP is not built yet (issue 28); `map` and --check-config are.
+            Serves MLLP until stopped (SIGTERM); `map` is a dry run. MLLP over TLS and the daemon's \
+            patient-known question are not built yet (issue 28).
             Exit codes: 0 success, 1 failed or refused, 2 bad usage.
             """,
         version: "0.1.0",
-        subcommands: [Map.self])
+        subcommands: [Map.self, Status.self, Rejects.self])
 
     @OptionGroup var options: HL7ConfigOption
 
     @Flag(name: .long, help: "Check the config, print what is wrong, exit 0 or 1.")
     var checkConfig = false
 
+    @Option(name: .long, help: "Where logs go: auto (the journal when it answers), journal or stderr.")
+    var logTarget: TouchpointConfig.LogTarget = .auto
+
+    /// --check-config (serving is started below, outside ArgumentParser).
     func run() throws {
         let config = try options.load()
-        guard checkConfig else {
-            FileHandle.standardError.write(Data("touchpoint-hl7: receiving over MLLP is not built yet; use `touchpoint-hl7 map FILE...` for a dry run\n".utf8))
-            throw ExitCode(1)
-        }
         print("\(config.file): valid (\(config.feeds.count) feed\(config.feeds.count == 1 ? "" : "s"): \(config.feeds.map(\.name).joined(separator: ", ")))")
     }
 }
+
+extension TouchpointConfig.LogTarget: ExpressibleByArgument {}
 
 struct HL7ConfigOption: ParsableArguments {
     @Option(name: .long, help: "The config file.")
@@ -93,4 +105,55 @@ extension TouchpointHL7Command {
     }
 }
 
-TouchpointHL7Command.main()
+extension TouchpointHL7Command {
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Per feed: messages received, accepted, ignored, rejected, and the last one's time.")
+        @OptionGroup var options: HL7ConfigOption
+
+        func run() throws {
+            let config = try options.load()
+            print(try ReceiverReports.status(stateDir: config.stateDir) { Timestamp.rfc3339($0) })
+        }
+    }
+
+    struct Rejects: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The messages refused (AE, AR), newest first: feed, code, field and why.")
+        @OptionGroup var options: HL7ConfigOption
+        @Option(help: "How many.") var limit = 50
+        @Flag(help: "The raw messages too (patient data): root or touchpoint-admin only.") var showMessage = false
+
+        static func inGroup(_ name: String) -> Bool {
+            guard let gid = UnixAccounts.gid(of: name) else { return false }
+            if getegid() == gid { return true }
+            let n = getgroups(0, nil)
+            var groups = [gid_t](repeating: 0, count: Int(max(n, 0)))
+            return getgroups(n, &groups) >= 0 && groups.contains(gid)
+        }
+
+        func run() throws {
+            let config = try options.load()
+            if showMessage && geteuid() != 0 && !Self.inGroup("touchpoint-admin") {
+                throw ValidationError("--show-message shows patient data: root or members of touchpoint-admin only")
+            }
+            print(try ReceiverReports.rejects(stateDir: config.stateDir, limit: limit, showMessage: showMessage) { Timestamp.rfc3339($0) })
+        }
+    }
+}
+
+// As touchpointd: signals blocked before any thread starts, NIO's loops run
+// Swift concurrency, no top-level await.
+SignalWatcher.block([SIGTERM, SIGINT, SIGHUP])
+_ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+var command: any ParsableCommand
+do {
+    command = try TouchpointHL7Command.parseAsRoot()
+} catch {
+    TouchpointHL7Command.exit(withError: error)
+}
+guard let root = command as? TouchpointHL7Command, !root.checkConfig else {
+    do { try command.run() } catch { TouchpointHL7Command.exit(withError: error) }
+    exit(0)
+}
+let (path, target) = (root.options.config, root.logTarget)
+let status = MultiThreadedEventLoopGroup.singleton.any().makeFutureWithTask { await ReceiverMain.serve(configPath: path, logTarget: target) }
+exit((try? status.wait()) ?? 1)

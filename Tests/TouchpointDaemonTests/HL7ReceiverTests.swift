@@ -1,0 +1,231 @@
+import Foundation
+import Testing
+import TouchpointControl
+import TouchpointDomain
+import TouchpointTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real `touchpoint-hl7` beside the real `touchpointd`, driven over MLLP
+/// by Debian's `mllp_send` (python3-hl7) and by a strict client of our own
+/// that reads whole ACK frames and checks MSA-1 and MSA-2.
+final class HL7Scenario {
+    let daemon: DaemonHarness
+    let port: Int
+    let dir: String
+    let receiver = Process()
+
+    init(topLevel: String = "") throws {
+        daemon = try DaemonHarness()
+        dir = daemon.dir + "/hl7"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        port = try WebHarness.freePort()
+        let config = """
+            queue_file = "\(daemon.queuePath)"
+            state_dir = "\(dir)/state"
+            control_socket = "\(daemon.socketPath)"
+            time_zone = "\(daemon.time.zoneIdentifier)"
+            listen = "127.0.0.1:\(port)"
+            idle_timeout = "5s"
+            \(topLevel)
+
+            [[feed]]
+            name = "theatres"
+            sending_application = "ORMIS"
+            patient_id = "RGT^MR"
+            appointment_id = ["SCH-2.1"]
+            wards = { "W7" = "Ward 7" }
+            delay_reasons = { "EMERG" = "an emergency operation needed the theatre first" }
+            delay_reason_field = "SCH-6.1"
+
+            [[feed.map]]
+            when = { "AIS-3.1" = ["BRS01"] }
+            as = "surgery"
+            procedure = "AIS-3.2"
+            """
+        try config.write(toFile: dir + "/hl7.toml", atomically: true, encoding: .utf8)
+        try daemon.appendLines([])
+    }
+
+    func start() throws {
+        try daemon.start()
+        receiver.executableURL = URL(fileURLWithPath: DaemonHarness.binDir + "/touchpoint-hl7")
+        receiver.arguments = ["--config", dir + "/hl7.toml", "--log-target", "stderr"]
+        receiver.environment = ["PATH": "/usr/bin:/bin"]
+        _ = FileManager.default.createFile(atPath: dir + "/receiver.stderr", contents: nil)
+        receiver.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/receiver.stderr"))
+        receiver.standardOutput = FileHandle.nullDevice
+        try receiver.run()
+        let deadline = Date().addingTimeInterval(30)
+        while (try? MLLPClient(port: port)) == nil {
+            guard Date() < deadline, receiver.isRunning else { throw HarnessError("touchpoint-hl7 did not start listening") }
+            usleep(50_000)
+        }
+    }
+
+    func stop() throws {
+        if receiver.isRunning {
+            receiver.terminate()
+            receiver.waitUntilExit()
+        }
+        _ = try daemon.stop()
+    }
+
+    var receiverLog: String { (try? String(contentsOfFile: dir + "/receiver.stderr", encoding: .utf8)) ?? "" }
+
+    /// HL7's local time of `day` at `hh:mm` in the scenario's zone.
+    func ts(_ day: LocalDate, _ hh: Int, _ mm: Int) -> String {
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(day.year)\(two(day.month))\(two(day.day))\(two(hh))\(two(mm))"
+    }
+
+    func siu(_ trigger: String, id: String, ref: String, start: String, nhs: String = "9990000018", reason: String = "") -> [UInt8] {
+        Array([
+            "MSH|^~\\&|ORMIS|RGT|TOUCHPOINT|RGT|\(start)||SIU^\(trigger)^SIU_S12|\(id)|P|2.4",
+            "PID|1||P-\(ref)^^^RGT^MR~\(nhs)^^^NHS^NH||Example^Ann||19600101|F|||||07700 900123^ORN^CP",
+            "SCH|PL|\(ref)||||\(reason)|||90|MIN|^^90^\(start)",
+            "AIS|1||BRS01^Wide local excision|\(start)",
+            "PV1|1|I|W7",
+        ].joined(separator: "\r").utf8)
+    }
+}
+
+/// A strict MLLP client: one message at a time, the whole ACK frame read.
+struct MLLPClient {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard ok == 0 else {
+            _ = Glibc.close(fd)
+            throw HarnessError("cannot connect to 127.0.0.1:\(port)")
+        }
+        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    func close() { _ = Glibc.close(fd) }
+
+    /// Sends `message` framed and returns the ACK's segments (fields split), or nil when the connection closed without one.
+    func send(_ message: [UInt8]) -> [[String]]? {
+        let frame = [UInt8(0x0B)] + message + [0x1C, 0x0D]
+        _ = frame.withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+        var got: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !(got.count >= 2 && got[got.count - 2] == 0x1C && got.last == 0x0D) {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            guard n > 0 else { return nil }
+            got += buffer[0..<n]
+        }
+        guard got.first == 0x0B else { return [] }
+        return String(decoding: got.dropFirst().dropLast(2), as: UTF8.self).split(separator: "\r").map {
+            $0.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+        }
+    }
+}
+
+@Suite(.serialized) struct HL7ReceiverTests {
+    func msa(_ ack: [[String]]?) -> [String] { ack?.first { $0.first == "MSA" } ?? [] }
+
+    @Test func aBookingSentWithMllpSendIsAppendedAcknowledgedAndPlanned() throws {
+        let s = try HL7Scenario()
+        try s.start()
+        defer { try? s.stop() }
+        // Debian's mllp_send, as an integration engineer would first try it.
+        let yesterday = s.daemon.time.day(-1)
+        let message = s.siu("S12", id: "MSG-1", ref: "TH-1", start: s.ts(yesterday, 10, 30))
+        let framed = s.dir + "/one.mllp"
+        try Data([0x0B] + message + [0x1C, 0x0D]).write(to: URL(fileURLWithPath: framed))
+        let sent = try DaemonHarness.run("/usr/bin/mllp_send", ["-p", "\(s.port)", "-f", framed, "127.0.0.1"])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        #expect(sent.stdout.contains("MSA|AA|MSG-1"), "\(sent.stdout)")
+        // In the queue, once, with its source; then planned by the daemon.
+        let queue = try String(contentsOfFile: s.daemon.queuePath, encoding: .utf8)
+        #expect(queue.split(separator: "\n").filter { $0.contains(#""ref":"TH-1""#) && $0.contains(#""source":"hl7:theatres""#) }.count == 1, "\(queue)")
+        try s.daemon.waitUntil(timeout: 20, "the call is planned") {
+            (try? s.daemon.ctlJSON(CallsReport.self, ["calls"]))?.calls.contains { $0.job.ref == "TH-1" } == true
+        }
+        let explain = try s.daemon.ctl(["explain", "TH-1"])
+        #expect(explain.status == 0 && explain.stdout.contains("checkin_call"), "\(explain.stdout)")
+        // The same message again: the same ACK, nothing written again.
+        let client = try MLLPClient(port: s.port)
+        defer { client.close() }
+        let again = client.send(message)
+        #expect(msa(again) == ["MSA", "AA", "MSG-1"])
+        #expect(try String(contentsOfFile: s.daemon.queuePath, encoding: .utf8) == queue)
+        // A phone change for the patient it booked, sent twice (the engine lost the first ACK): one line.
+        let a08 = Array([
+            "MSH|^~\\&|ORMIS|RGT|TOUCHPOINT|RGT|\(s.ts(yesterday, 12, 0))||ADT^A08|A08-1|P|2.4",
+            "PID|1||P-TH-1^^^RGT^MR||Example^Ann||||||||07700 900999^ORN^CP",
+        ].joined(separator: "\r").utf8)
+        #expect(msa(client.send(a08)) == ["MSA", "AA", "A08-1"])
+        #expect(msa(client.send(a08)) == ["MSA", "AA", "A08-1"])
+        let updates = try String(contentsOfFile: s.daemon.queuePath, encoding: .utf8).split(separator: "\n").filter { $0.contains(#""type":"patient.updated""#) }
+        #expect(updates.count == 1 && updates.first?.contains(#""phone":"+447700900999""#) == true, "\(updates)")
+    }
+
+    @Test func contentErrorsGetAEWithERRAndTheLogHoldsNoPatientData() throws {
+        let s = try HL7Scenario()
+        try s.start()
+        let client = try MLLPClient(port: s.port)
+        let bad = client.send(s.siu("S12", id: "MSG-BAD", ref: "TH-2", start: s.ts(s.daemon.time.day(1), 9, 0), nhs: "9990000019"))
+        #expect(msa(bad).prefix(3) == ["MSA", "AE", "MSG-BAD"])
+        let err = bad?.first { $0.first == "ERR" } ?? []
+        #expect(err.count > 3 && err[2] == "PID^1^3" && err[3].hasPrefix("102^"), "\(err)")
+        // Not a message: AR with an empty MSA-2, and the connection goes on.
+        let junk = client.send(Array("hello, not HL7".utf8))
+        #expect(msa(junk).prefix(3) == ["MSA", "AR", ""])
+        let good = client.send(s.siu("S12", id: "MSG-OK", ref: "TH-3", start: s.ts(s.daemon.time.day(1), 9, 0)))
+        #expect(msa(good) == ["MSA", "AA", "MSG-OK"])
+        client.close()
+        try s.stop()
+        let log = s.receiverLog
+        #expect(log.contains("MSG-BAD") && log.contains("PID-3"), "\(log)")
+        for secret in ["Ann", "Example", "07700", "900123", "9990000019", "9990000018", "P-TH-2"] {
+            #expect(!log.contains(secret), "\(secret) in the receiver's log")
+        }
+        // The admin's view: counts per feed, and the rejects without patient data unless asked (as root).
+        let bin = DaemonHarness.binDir + "/touchpoint-hl7"
+        let status = try DaemonHarness.run(bin, ["status", "--config", s.dir + "/hl7.toml"])
+        #expect(status.stdout.contains("theatres: received 2, accepted 1, ignored 0, rejected 1; last message 20"), "\(status.stdout) \(status.stderr)")
+        let rejects = try DaemonHarness.run(bin, ["rejects", "--config", s.dir + "/hl7.toml"])
+        #expect(rejects.stdout.contains("theatres AE PID-3: PID-3: an NHS number that fails the check") && !rejects.stdout.contains("Example"), "\(rejects.stdout)")
+        #expect(rejects.stdout.contains("- AR -: no MSH segment at the start of the message"), "\(rejects.stdout)")
+        if getuid() == 0 {
+            #expect(try DaemonHarness.run(bin, ["rejects", "--show-message", "--config", s.dir + "/hl7.toml"]).stdout.contains("Example^Ann"))
+        }
+    }
+
+    @Test func aPeerNotInAllowIsClosedBeforeAByteIsRead() throws {
+        let s = try HL7Scenario(topLevel: #"allow = ["10.9.9.0/24"]"#)
+        try s.start()
+        let client = try MLLPClient(port: s.port)
+        #expect(client.send(s.siu("S12", id: "X-1", ref: "TH-5", start: s.ts(s.daemon.time.day(1), 9, 0))) == nil)
+        client.close()
+        try s.stop()
+        #expect(s.receiverLog.contains("closed: not in allow"))
+        #expect(try String(contentsOfFile: s.daemon.queuePath, encoding: .utf8).isEmpty)
+    }
+
+    @Test func aSameDayDelayGetsOurWordsNeverTheSenders() throws {
+        let s = try HL7Scenario()
+        try s.start()
+        defer { try? s.stop() }
+        let today = s.daemon.time.day(0)
+        let client = try MLLPClient(port: s.port)
+        defer { client.close() }
+        #expect(msa(client.send(s.siu("S12", id: "D-1", ref: "TH-9", start: s.ts(today, 23, 0)))) == ["MSA", "AA", "D-1"])
+        #expect(msa(client.send(s.siu("S13", id: "D-2", ref: "TH-9", start: s.ts(today, 23, 40), reason: "EMERG^Mr Smith's emergency"))) == ["MSA", "AA", "D-2"])
+        let queue = try String(contentsOfFile: s.daemon.queuePath, encoding: .utf8)
+        let delayed = queue.split(separator: "\n").first { $0.contains(#""type":"surgery.delayed""#) }
+        #expect(delayed?.contains(#""reason":"an emergency operation needed the theatre first""#) == true, "\(queue)")
+        #expect(!queue.contains("Smith"))
+    }
+}
