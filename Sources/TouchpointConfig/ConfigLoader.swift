@@ -7,20 +7,25 @@ import TouchpointDomain
 public enum ConfigLoader {
     /// Loads the file at `path`, resolving relative paths against its directory.
     public static func load(path: String) throws(ConfigError) -> TouchpointConfig {
+        let (text, file) = try read(path)
+        return try parse(text, file: file)
+    }
+
+    /// A config file's text and absolute path; a file that cannot be read,
+    /// or is not UTF-8, is an issue naming it (every config file touchpoint reads).
+    public static func read(_ path: String) throws(ConfigError) -> (text: String, file: String) {
         let absolute = absolutePath(path, relativeTo: FileManager.default.currentDirectoryPath)
-        let text: String
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: absolute))
             guard let s = String(data: data, encoding: .utf8) else {
                 throw ConfigError(issues: [ConfigIssue(file: absolute, key: nil, message: "is not UTF-8 text")])
             }
-            text = s
+            return (s, absolute)
         } catch let e as ConfigError {
             throw e
         } catch {
             throw ConfigError(issues: [ConfigIssue(file: absolute, key: nil, message: "cannot be read: \(describe(error)) (check the path given with --config and its permissions)")])
         }
-        return try parse(text, file: absolute)
     }
 
     /// Parses config text; `file` names it in errors and anchors relative paths.

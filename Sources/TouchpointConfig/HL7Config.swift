@@ -34,14 +34,8 @@ public struct HL7Config: Sendable, Equatable {
 
 public enum HL7ConfigLoader {
     public static func load(path: String) throws(ConfigError) -> HL7Config {
-        let absolute = ConfigLoader.absolutePath(path, relativeTo: FileManager.default.currentDirectoryPath)
-        guard let data = FileManager.default.contents(atPath: absolute) else {
-            throw ConfigError(issues: [ConfigIssue(file: absolute, key: nil, message: "cannot be read (check the path given with --config and its permissions)")])
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(issues: [ConfigIssue(file: absolute, key: nil, message: "is not UTF-8 text")])
-        }
-        return try parse(text, file: absolute)
+        let (text, file) = try ConfigLoader.read(path)
+        return try parse(text, file: file)
     }
 
     public static func parse(_ text: String, file: String) throws(ConfigError) -> HL7Config {
