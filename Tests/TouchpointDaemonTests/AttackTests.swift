@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import TouchpointControl
 import TouchpointDomain
@@ -96,10 +97,13 @@ struct SignInAttackTests {
         inFlight.arguments = ["-s", "-o", "/dev/null", "--data-raw", "username=alice&password=wrong+3", s.web.base + "/login"]
         try inFlight.run()
         // Kill once the attempt is taken (pending in the database) and before its check ends.
-        let db = s.web.stateDir + "/web.sqlite"
-        try s.daemon.waitUntil(timeout: 5, "the third attempt is in hand") {
-            try DaemonHarness.run("/usr/bin/sqlite3", [db, "SELECT pending FROM sign_in_failures WHERE name = 'alice'"]).stdout
-                .trimmingCharacters(in: .whitespacesAndNewlines) == "1"
+        // Polled in-process (a sqlite3 process per look took long enough under
+        // CI's load to miss the check, a few hundred milliseconds, and time out).
+        var read = Configuration()
+        read.readonly = true
+        let db = try DatabaseQueue(path: s.web.stateDir + "/web.sqlite", configuration: read)
+        try s.daemon.waitUntil(timeout: 30, "the third attempt is in hand") {
+            try db.read { try Int.fetchOne($0, sql: "SELECT pending FROM sign_in_failures WHERE name = 'alice'") } == 1
         }
         kill(try #require(s.web.pid), SIGKILL)
         inFlight.waitUntilExit()
