@@ -260,13 +260,7 @@ public enum ControlReply {
 /// The JSON conventions of the control protocol and `--json`: snake_case keys
 /// as written in each type's CodingKeys, RFC 3339 UTC timestamps.
 public enum ControlJSON {
-    /// Fast, and what Foundation's `JSONEncoder` writes configured as
-    /// `foundationEncoder` is (`ControlJSONEncoder` says why it is ours).
-    public static let encoder = ControlJSONEncoder()
-
-    /// Foundation's encoder configured for the protocol's conventions: the
-    /// reference `encoder` is checked against.
-    public static var foundationEncoder: JSONEncoder {
+    public static let encoder: JSONEncoder = {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         e.dateEncodingStrategy = .custom { date, enc in
@@ -274,7 +268,7 @@ public enum ControlJSON {
             try c.encode(Timestamp.rfc3339(date))
         }
         return e
-    }
+    }()
 
     public static let decoder: JSONDecoder = {
         let d = JSONDecoder()

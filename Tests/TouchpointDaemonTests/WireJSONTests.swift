@@ -4,19 +4,19 @@ import TouchpointControl
 import TouchpointDomain
 import TouchpointTestSupport
 
-/// The daemon writes its replies with `ControlJSONEncoder` (ours, for speed).
-/// A hospital's scripts read them; they must stay byte for byte what
-/// Foundation's `JSONEncoder` writes of the same value, for every reply type
-/// the daemon sends, filled as a real day fills them.
+/// A hospital's scripts read the daemon's replies; each must be byte for byte
+/// what `JSONEncoder` writes of the value it decodes to, for every reply type
+/// the daemon sends, filled as a real day fills them: the call list, written
+/// by hand for speed, beside the rest.
 @Suite struct WireJSONTests {
     /// The reply's result, as sent, and as Foundation writes the value it decodes to.
     func sentAndReference<T: Codable>(_ type: T.Type, _ client: ControlClient, _ command: ControlCommand) throws -> (sent: String, reference: String) {
         let result = try client.send(command.request())
         let value = try ControlJSON.decoder.decode(T.self, from: result)
-        return (String(decoding: result, as: UTF8.self), String(decoding: try ControlJSON.foundationEncoder.encode(value), as: UTF8.self))
+        return (String(decoding: result, as: UTF8.self), String(decoding: try ControlJSON.encoder.encode(value), as: UTF8.self))
     }
 
-    @Test func everyReplyIsWhatFoundationsEncoderWrites() throws {
+    @Test func everyReplyIsWhatTheEncoderWrites() throws {
         let h = try DaemonHarness()
         let yesterday = h.time.day(-1)
         try h.appendLines([

@@ -4,9 +4,8 @@ import TouchpointControl
 import TouchpointDomain
 import TouchpointTestSupport
 
-/// Replies are written by `ControlJSONEncoder` for speed; they must stay
-/// exactly what Foundation's `JSONEncoder` writes of the same values, or a
-/// hospital's scripts would see a change.
+/// `calls --json` is written by hand for speed; it must stay exactly what
+/// the Codable types encode to, or a hospital's scripts would see a change.
 @Suite struct CallListJSONTests {
     static let awkward = ["", "Ann Example", "O'Brien \"Annie\"", "back\\slash / slash", "tab\tnew\nline\rret",
                           "\u{01}\u{08}\u{0C}\u{1F}", "Zoë Ševčíková", "日本語", "emoji 🙂", "</script>"]
@@ -47,65 +46,10 @@ import TouchpointTestSupport
         let report = CallsReport(date: g.maybe("2026-11-26"), ward: g.maybe(g.pick(Self.awkward)), escalated: g.below(2) == 0,
                                  hospital: g.pick(Self.awkward), timeZone: g.maybe("Europe/London"), calls: (0..<g.below(6)).map { _ in entry(g) })
         let fast = String(decoding: report.json(), as: UTF8.self)
-        let reference = String(decoding: try ControlJSON.foundationEncoder.encode(report), as: UTF8.self)
+        let reference = String(decoding: try ControlJSON.encoder.encode(report), as: UTF8.self)
         #expect(fast == reference)
-        // And the encoder every other reply uses writes the same.
-        #expect(String(decoding: try ControlJSON.encoder.encode(report), as: UTF8.self) == reference)
         // And it reads back as the same report.
         #expect(try ControlJSON.decoder.decode(CallsReport.self, from: Data(fast.utf8)) == report)
-    }
-}
-
-/// What no reply type uses yet but `Codable` allows: the encoder must still
-/// write what Foundation writes, or refuse as it refuses.
-@Suite struct ControlJSONEncoderTests {
-    struct Shapes: Encodable {
-        func encode(to encoder: Encoder) throws {
-            enum K: String, CodingKey { case b, a, a_b, aa, numbers, nested, list, sup, twice, empty, nothing }
-            var c = encoder.container(keyedBy: K.self)
-            try c.encode(1.0, forKey: .b)
-            try c.encode(-0.25, forKey: .a)
-            try c.encode([1.5, 1e21, 123456789.0, 0.1 + 0.2, -0.0] as [Double], forKey: .numbers)
-            try c.encode(Int64.min, forKey: .a_b)
-            try c.encode(UInt8(7), forKey: .aa)
-            var n = c.nestedContainer(keyedBy: K.self, forKey: .nested)
-            try n.encode("later", forKey: .b)
-            var l = c.nestedUnkeyedContainer(forKey: .list)
-            try l.encode(true)
-            try l.encodeNil()
-            var ln = l.nestedContainer(keyedBy: K.self)
-            try ln.encode(Date(timeIntervalSince1970: 1_790_000_000.5), forKey: .a)
-            try "super".encode(to: c.superEncoder(forKey: .sup))
-            try c.encode("first", forKey: .twice)
-            try c.encode("second", forKey: .twice)
-            try [String: Int]().encode(to: c.superEncoder(forKey: .empty))
-            try c.encodeNil(forKey: .nothing)
-            try n.encode(["x": [1, 2]], forKey: .a)
-        }
-    }
-
-    @Test func everyShapeIsWrittenAsFoundationWritesIt() throws {
-        let ours = String(decoding: try ControlJSON.encoder.encode(Shapes()), as: UTF8.self)
-        let foundation = String(decoding: try ControlJSON.foundationEncoder.encode(Shapes()), as: UTF8.self)
-        #expect(ours == foundation)
-        #expect(ours.contains(#""b":1,"#) && ours.contains(#""nested":{"a":{"x":[1,2]},"b":"later"}"#), "\(ours)")
-        #expect(String(decoding: try ControlJSON.encoder.encode([3, 1] as [Int]), as: UTF8.self) == "[3,1]")
-        #expect(String(decoding: try ControlJSON.encoder.encode("a/b"), as: UTF8.self) == #""a/b""#)
-    }
-
-    @Test func aRefusalsEnvelopeIsWhatFoundationWrites() throws {
-        struct Envelope: Codable { var v: Int; var ok: Bool; var error: ControlFailure }
-        for failure in [ControlFailure(.notFound, "no job \"x/y\"\n"), ControlFailure(.badRequest, "outcome: wound care", field: "wound_care")] {
-            let sent = ControlReply.failure(failure)
-            let envelope = try ControlJSON.decoder.decode(Envelope.self, from: sent)
-            #expect(envelope.error == failure)
-            #expect(String(decoding: sent, as: UTF8.self) == String(decoding: try ControlJSON.foundationEncoder.encode(envelope), as: UTF8.self))
-        }
-    }
-
-    @Test func aNumberJSONCannotHoldIsRefused() {
-        #expect(throws: EncodingError.self) { try ControlJSON.encoder.encode([Double.nan]) }
-        #expect(throws: EncodingError.self) { try ControlJSON.encoder.encode(["x": Double.infinity]) }
     }
 }
 
