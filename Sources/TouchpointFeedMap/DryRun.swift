@@ -40,8 +40,11 @@ public struct DryRun {
     public mutating func run(_ bytes: [UInt8], now: Date) -> Result {
         count += 1
         let controlID = "DRYRUN-\(count)"
-        guard let message = try? HL7Message(bytes: bytes) else {
-            let why = (try? HL7Message(bytes: bytes)) == nil ? Self.why(bytes) : ""
+        let message: HL7Message
+        do {
+            message = try HL7Message(bytes: bytes)
+        } catch {
+            let why = error.explanation
             let ack = acknowledgement.build(for: nil, code: .reject, errors: [HL7Error(.segmentSequence, why)],
                                             controlID: controlID, at: now, clock: mapper.clock)
             return Result(message: nil, mapping: nil, ack: ack, lines: [], problem: why)
@@ -56,22 +59,12 @@ public struct DryRun {
         case .transient(let why): (code, errors) = (.reject, [HL7Error(.applicationInternal, why)])
         }
         var lines: [[UInt8]] = []
-        if code == .accept, let feed = mapping.feed {
-            let hash = String(FNV1a.hash(bytes), radix: 16)
-            lines = mapping.events.enumerated().map { n, e in e.line(id: "hl7-\(feed)-\(hash)-\(n + 1)", source: "hl7:\(feed)") }
+        if code == .accept, mapping.feed != nil {
+            lines = mapping.queueLines(message: bytes).map(\.line)
             for (ref, b) in mapping.written { bookings[ref] = b }
             patients.formUnion(mapping.booked)
         }
         let ack = acknowledgement.build(for: message, code: code, errors: errors, controlID: controlID, at: now, clock: mapper.clock)
         return Result(message: message, mapping: mapping, ack: ack, lines: lines, problem: nil)
-    }
-
-    static func why(_ bytes: [UInt8]) -> String {
-        do {
-            _ = try HL7Message(bytes: bytes)
-            return ""
-        } catch {
-            return error.explanation
-        }
     }
 }

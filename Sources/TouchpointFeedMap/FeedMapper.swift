@@ -57,6 +57,18 @@ public struct Mapping: Sendable, Equatable {
     /// Patients these events booked (the receiver keeps a keyed hash of each).
     public var booked: [String] = []
 
+    /// The events as queue lines, each with its id (`hl7-<feed>-<hash>-<n>`,
+    /// the hash taken over the message's bytes, so a message sent again gives
+    /// the same ids, which the daemon counts as duplicates) and `source`.
+    public func queueLines(message bytes: [UInt8]) -> [(id: String, line: [UInt8])] {
+        let feed = self.feed ?? ""
+        let hash = String(FNV1a.hash(bytes), radix: 16)
+        return events.enumerated().map { n, e in
+            let id = "hl7-\(feed)-\(hash)-\(n + 1)"
+            return (id, e.line(id: id, source: "hl7:\(feed)"))
+        }
+    }
+
     public static func == (a: Mapping, b: Mapping) -> Bool {
         a.outcome == b.outcome && a.feed == b.feed && a.events == b.events && a.booked == b.booked
             && a.written.map(\.ref) == b.written.map(\.ref) && a.written.map(\.booking) == b.written.map(\.booking)

@@ -102,11 +102,10 @@ public final class Receiver: Sendable {
             logger.warning("\(summary): \(ackCode.rawValue), \(error.message)", metadata: meta.merging(["MESSAGE_ID": "\(MessageID.hl7Rejected)"]) { $1 })
             return acknowledgement.build(for: message, code: ackCode, errors: [error], controlID: newControlID(), at: at, clock: config.clock)
         case .accepted, .ignored:
-            let feed = mapping.feed ?? ""
-            let hash = String(FNV1a.hash(frame), radix: 16)
-            let ids = mapping.events.indices.map { "hl7-\(feed)-\(hash)-\($0 + 1)" }
+            let lines = mapping.queueLines(message: frame)
+            let ids = lines.map(\.id)
             do {
-                try queue.append(zip(mapping.events, ids).map { $0.line(id: $1, source: "hl7:\(feed)") })
+                try queue.append(lines.map(\.line))
             } catch {
                 return transient("\(summary): \(error)", meta)
             }
