@@ -8,6 +8,8 @@ public struct HL7Segment: Sendable {
     /// MSH-2 (the encoding characters), as HL7 numbers them.
     let fields: [Range<Int>]
     let encoding: HL7Encoding
+    /// MSH, whose first two fields are the delimiters themselves (never split).
+    let isMSH: Bool
 
     init(bytes: [UInt8], range: Range<Int>, encoding: HL7Encoding) {
         self.range = range
@@ -19,7 +21,8 @@ public struct HL7Segment: Sendable {
             start = i + 1
         }
         fields.append(start..<range.upperBound)
-        if fields.first.map({ bytes[$0] == Array("MSH".utf8)[...] }) == true {
+        isMSH = fields.first.map { bytes[$0].elementsEqual("MSH".utf8) } == true
+        if isMSH {
             // MSH-1 is the separator after "MSH": a field of its own in HL7's numbering.
             let separator = range.lowerBound + 3
             fields.insert(separator..<(separator + 1), at: 1)
@@ -47,7 +50,7 @@ public struct HL7Segment: Sendable {
     public func repetitions(_ n: Int, in bytes: [UInt8]) -> [ArraySlice<UInt8>] {
         guard let field = rawField(n, in: bytes) else { return [] }
         // MSH-1 and MSH-2 are not split: they are the delimiters.
-        if n <= 2, isNamed(Array("MSH".utf8), in: bytes) { return [field] }
+        if n <= 2, isMSH { return [field] }
         guard let r = encoding.repetition else { return [field] }
         return split(field, on: r)
     }
@@ -60,7 +63,7 @@ public struct HL7Segment: Sendable {
         guard path.repetition <= reps.count else { return nil }
         var value = reps[path.repetition - 1]
         // MSH-1 and MSH-2 are the delimiters themselves, never split.
-        if path.field <= 2, isNamed(Array("MSH".utf8), in: bytes) { return value }
+        if path.field <= 2, isMSH { return value }
         let parts = split(value, on: encoding.component)
         let c = path.component ?? 1
         guard c <= parts.count else { return nil }
