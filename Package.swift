@@ -74,6 +74,7 @@ let package = Package(
             name: "TouchpointHL7Receiver",
             dependencies: [
                 "TouchpointHL7", "TouchpointFeedMap", "TouchpointConfig", "TouchpointDomain", "TouchpointLinux", "TouchpointSystemd",
+                "TouchpointControl",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

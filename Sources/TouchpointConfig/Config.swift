@@ -15,6 +15,9 @@ public struct TouchpointConfig: Equatable, Sendable {
         public var staffGroup = "touchpoint-staff"
         /// May act for a named person (`web.md`): the web view's group.
         public var delegateGroup = "touchpoint-web"
+        /// The `feed` role: `status` and `patient-known` only, whatever other
+        /// group its members are in (the HL7 receiver's user, `hl7.md`).
+        public var feedGroup = "touchpoint-feed"
         /// A control connection with no request for this long is closed (`cli.md`: 60 s).
         public var idleTimeout: Duration = .seconds(60)
     }

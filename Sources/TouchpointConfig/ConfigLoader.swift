@@ -292,7 +292,7 @@ public struct TOMLReader {
     }
 
     mutating func readControl(_ root: TOMLTable, into c: inout TouchpointConfig.Control) {
-        let control = section(root, "control", ["socket", "admin_group", "staff_group", "delegate_group", "idle_timeout"])
+        let control = section(root, "control", ["socket", "admin_group", "staff_group", "delegate_group", "feed_group", "idle_timeout"])
         if let p = path(control, "control", "socket") {
             c.socket = p
             if p.utf8.count > 107 { issue("control.socket", "path is \(p.utf8.count) bytes; a Unix socket path must be at most 107") }
@@ -300,6 +300,7 @@ public struct TOMLReader {
         if let s = string(control, "control", "admin_group") { c.adminGroup = s }
         if let s = string(control, "control", "staff_group") { c.staffGroup = s }
         if let s = string(control, "control", "delegate_group") { c.delegateGroup = s }
+        if let s = string(control, "control", "feed_group") { c.feedGroup = s }
         if let d = duration(control, "control", "idle_timeout") {
             if d < .seconds(1) { issue("control.idle_timeout", "must be at least 1s") } else { c.idleTimeout = d }
         }

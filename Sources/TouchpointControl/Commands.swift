@@ -22,10 +22,13 @@ public enum ControlCommand: Equatable, Sendable {
     case reload
     case cancel(job: String, reason: String)
     case retry(job: String)
+    /// Whether touchpoint has a booking for this patient id: yes or no, nothing else.
+    case patientKnown(patient: String)
 
     /// The commands by their names on the wire (`cli.md`).
     public enum Name: String, CaseIterable, Sendable {
         case status, calls, outcome, jobs, job, explain, rejects, report, ingest, pause, resume, reload, cancel, retry
+        case patientKnown = "patient-known"
     }
 
     public var name: Name {
@@ -44,6 +47,7 @@ public enum ControlCommand: Equatable, Sendable {
         case .reload: return .reload
         case .cancel: return .cancel
         case .retry: return .retry
+        case .patientKnown: return .patientKnown
         }
     }
 
@@ -54,7 +58,7 @@ public enum ControlCommand: Equatable, Sendable {
     /// something would have been carried out twice.
     public var mayResend: Bool {
         switch self {
-        case .status, .calls, .jobs, .job, .explain, .rejects, .report: return true
+        case .status, .calls, .jobs, .job, .explain, .rejects, .report, .patientKnown: return true
         case .outcome, .ingest, .pause, .resume, .reload, .cancel, .retry: return false
         }
     }
@@ -165,6 +169,8 @@ extension ControlCommand {
             return .init(job: job, note: reason)
         case .retry(let job):
             return .init(job: job)
+        case .patientKnown(let patient):
+            return .init(patient: patient)
         }
     }
 
@@ -208,6 +214,7 @@ extension ControlCommand {
         case .report: self = .report(ReportQuery(month: a.month, from: a.from, to: a.to, ward: a.ward, list: a.list))
         case .cancel: self = .cancel(job: try needs(a.job, "a job id"), reason: a.note ?? "")
         case .retry: self = .retry(job: try needs(a.job, "a job id"))
+        case .patientKnown: self = .patientKnown(patient: try needs(a.patient, "a patient id"))
         }
     }
 }

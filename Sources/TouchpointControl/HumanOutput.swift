@@ -30,7 +30,12 @@ public enum HumanOutput {
         var read = "read to      line \(number(s.queue.line)) (byte \(number(s.queue.offset)))"
         if let at = s.queue.lastReadAt { read += ", last read \(localTime(at, style))" }
         out += read + "\n"
-        out += "events       \(number(s.queue.ingested)) applied, \(number(s.queue.duplicates)) duplicates, \(number(s.queue.rejected)) rejected\n"
+        out += "events       \(number(s.queue.ingested)) applied, \(number(s.queue.duplicates)) duplicates, \(number(s.queue.rejected)) rejected"
+        out += s.queue.notKnown > 0 ? ", \(number(s.queue.notKnown)) about patients not known\n" : "\n"
+        for (i, w) in s.queue.sources.enumerated() {
+            out += (i == 0 ? "writers      " : "             ")
+                + "\(w.source ?? "(unnamed)"): last event \(localTime(w.lastEventAt, style)), \(number(w.events)) events\n"
+        }
         out += "state        \(number(s.patients)) patients, \(number(s.bookings)) open bookings\n"
         if s.jobs.isEmpty {
             out += "jobs         none\n"

@@ -10,12 +10,18 @@ public struct StatusReport: Codable, Equatable, Sendable {
         public var ingested: Int
         public var duplicates: Int
         public var rejected: Int
+        /// Updates and merges about patients touchpoint has no booking for (nothing kept).
+        public var notKnown: Int
+        /// Each writer of the queue (`source`): its events and when the last one was read.
+        public var sources: [Source]
         /// Why the queue file cannot be read right now, if it cannot.
         public var error: String?
         public var lastReadAt: Date?
 
         public init(path: String, offset: Int, line: Int, ingested: Int, duplicates: Int, rejected: Int,
-                    error: String? = nil, lastReadAt: Date? = nil) {
+                    notKnown: Int = 0, sources: [Source] = [], error: String? = nil, lastReadAt: Date? = nil) {
+            self.notKnown = notKnown
+            self.sources = sources
             self.path = path
             self.offset = offset
             self.line = line
@@ -27,8 +33,35 @@ public struct StatusReport: Codable, Equatable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case path, offset, line, ingested, duplicates, rejected, error
+            case path, offset, line, ingested, duplicates, rejected, error, sources
+            case notKnown = "not_known"
             case lastReadAt = "last_read_at"
+        }
+
+        /// A writer of the queue file; `source` null for events that named none.
+        public struct Source: Codable, Equatable, Sendable {
+            public var source: String?
+            public var events: Int
+            public var lastEventAt: Date
+
+            public init(source: String?, events: Int, lastEventAt: Date) {
+                self.source = source
+                self.events = events
+                self.lastEventAt = lastEventAt
+            }
+
+            enum CodingKeys: String, CodingKey {
+                case source, events
+                case lastEventAt = "last_event_at"
+            }
+
+            // `source` is written as null, not left out: a writer that names none is still a writer.
+            public func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(source, forKey: .source)
+                try c.encode(events, forKey: .events)
+                try c.encode(lastEventAt, forKey: .lastEventAt)
+            }
         }
     }
 
@@ -110,6 +143,13 @@ public struct StatusReport: Codable, Equatable, Sendable {
 }
 
 extension DeliveryStatus: CodingKeyRepresentable {}
+
+/// `patient-known`: whether touchpoint has a booking for the patient, and nothing else.
+public struct PatientKnownReport: Codable, Equatable, Sendable {
+    public var known: Bool
+
+    public init(known: Bool) { self.known = known }
+}
 
 /// `ingest`: what one read of the queue file did.
 public struct IngestReport: Codable, Equatable, Sendable {

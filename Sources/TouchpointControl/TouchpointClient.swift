@@ -81,6 +81,9 @@ public struct TouchpointClient: Sendable {
     public func report(_ q: ReportQuery) async throws(ClientError) -> ControlAnswer<PledgeReportView> {
         try await send(.report(q), replying: PledgeReportView.self)
     }
+    public func patientKnown(_ patient: String) async throws(ClientError) -> ControlAnswer<PatientKnownReport> {
+        try await send(.patientKnown(patient: patient), replying: PatientKnownReport.self)
+    }
     public func ingest() async throws(ClientError) -> ControlAnswer<IngestReport> { try await send(.ingest, replying: IngestReport.self) }
     public func pause() async throws(ClientError) -> ControlAnswer<StatusReport> { try await send(.pause, replying: StatusReport.self) }
     public func resume() async throws(ClientError) -> ControlAnswer<StatusReport> { try await send(.resume, replying: StatusReport.self) }

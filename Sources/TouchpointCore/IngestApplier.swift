@@ -100,7 +100,9 @@ struct IngestApplier {
         switch line.parsed {
         case .failure(let reject):
             try record(reject, line)
-        case .success(let env):
+        case .success(var env):
+            // Every event read is news from its writer (`status`: the last event per source).
+            set.sources[env.source ?? "", default: 0] += 1
             if let known = set.eventHashes[env.id] {
                 if known == env.contentHash {
                     counts.duplicates += 1
@@ -108,6 +110,25 @@ struct IngestApplier {
                     try record(QueueReject(.conflict, "event id \"\(env.id.prefix(128))\" was already applied with different content", eventID: env.id), line)
                 }
                 return
+            }
+            // A record the hospital merged away is named by its survivor from then on.
+            if let details = env.event.patient {
+                let id = try resolvedPatientID(details.id)
+                if id != details.id { env.event = env.event.withPatientID(id) }
+            }
+            if case .patientMerged(let survivor, let mergedID) = env.event {
+                return try merge(env, survivor: survivor, mergedID: mergedID, line)
+            }
+            var patientRecord: Patient? = nil
+            if let details = env.event.patient {
+                switch PatientRecords.update(try patient(details.id), with: details, makesBooking: env.event.isBooking, eventID: env.id) {
+                case .failure(let reject): return try record(reject, line)
+                case .success(.notKnown):
+                    // Nothing about this patient is kept, not even the event's id.
+                    counts.notKnown += 1
+                    return
+                case .success(.record(let p)): patientRecord = p
+                }
             }
             var booking: Booking? = nil
             if let (kind, ref) = env.event.booking {
@@ -125,30 +146,96 @@ struct IngestApplier {
                     booking = b
                 }
             }
-            if let details = env.event.patient {
-                let known = try patient(details.id)
-                if known == nil { set.newPatients += 1 }
-                var p = known ?? Patient(id: details.id)
-                p.update(with: details)
-                set.patients[details.id] = .some(p)
-                set.changedPatients.insert(details.id)
+            if let p = patientRecord {
+                if try patient(p.id) == nil { set.newPatients += 1 }
+                keep(p)
             }
             // The jobs change in the same transaction as the event that caused them.
             try plan(env.event, booking: booking)
-            set.eventHashes[env.id] = env.contentHash
-            try store.recordApplied(env, line: line.line, offset: line.offset)
-            counts.ingested += 1
+            try applied(env, line)
         }
+    }
+
+    private mutating func applied(_ env: QueueEnvelope, _ line: IngestLine) throws {
+        set.eventHashes[env.id] = env.contentHash
+        try store.recordApplied(env, line: line.line, offset: line.offset)
+        counts.ingested += 1
+    }
+
+    private mutating func keep(_ p: Patient) {
+        set.patients[p.id] = .some(p)
+        set.changedPatients.insert(p.id)
+    }
+
+    /// The record `id` names now (itself, or the survivor of its merge).
+    private mutating func resolvedPatientID(_ id: String) throws -> String {
+        try PatientRecords.resolve(id) { try patient($0) }
+    }
+
+    /// `patient.merged`: the retired record's bookings and pending jobs go to
+    /// the survivor, and the retired id names the survivor from now on.
+    private mutating func merge(_ env: QueueEnvelope, survivor details: PatientDetails, mergedID: String, _ line: IngestLine) throws {
+        let retiredID = try resolvedPatientID(mergedID)
+        let survivor = try patient(details.id)
+        let merged = retiredID == details.id ? nil : try patient(retiredID)
+        if retiredID == details.id {
+            // Merged before (a resend under a new id): only the details are news.
+            guard var s = survivor else { return }
+            switch PatientRecords.update(s, with: details, makesBooking: false, eventID: env.id) {
+            case .failure(let reject): return try record(reject, line)
+            case .success(.record(let p)): s = p
+            case .success(.notKnown): break
+            }
+            keep(s)
+            return try applied(env, line)
+        }
+        switch PatientRecords.merge(survivor: survivor, merged: merged, mergedID: retiredID, details: details, eventID: env.id) {
+        case .failure(let reject):
+            return try record(reject, line)
+        case .success(nil):
+            counts.notKnown += 1
+        case .success(let m?):
+            set.newPatients += (m.survivorIsNew ? 1 : 0) - (m.retiredWasInUse ? 1 : 0)
+            keep(m.survivor)
+            keep(m.retired)
+            for key in try bookingKeys(ofPatient: retiredID) {
+                guard let b = try booking(key), b.patientID == retiredID else { continue }
+                set.bookings[key] = .some(b.reassigned(to: m.survivor.id))
+                set.changedBookings.insert(key)
+            }
+            let survivorJobs = survivor == nil ? [] : try pendingJobs(ofPatient: m.survivor.id)
+            try keep(planner.merged(try pendingJobs(ofPatient: retiredID), into: m.survivor, survivorJobs: survivorJobs))
+            try applied(env, line)
+        }
+    }
+
+    /// The bookings of a patient: those with jobs in the database, and those
+    /// this batch has made or moved.
+    private mutating func bookingKeys(ofPatient id: String) throws -> [BookingKey] {
+        var keys = Set(try store.bookingsWithJobs(ofPatient: id).map { BookingKey(kind: $0.kind, ref: $0.ref) })
+        for (key, b) in set.bookings where b?.patientID == id { keys.insert(key) }
+        return keys.sorted()
     }
 
     private mutating func plan(_ event: QueueEvent, booking: Booking?) throws {
         var updates: [JobUpdate] = []
-        if let b = booking {
-            let patient = try self.patient(b.patientID) ?? Patient(id: b.patientID)
+        if var b = booking {
+            let id = try resolvedPatientID(b.patientID)
+            if id != b.patientID {
+                // A booking with no jobs when its patient was merged: it follows now.
+                b = b.reassigned(to: id)
+                set.bookings[BookingKey(kind: b.kind, ref: b.ref)] = .some(b)
+            }
+            let patient = try self.patient(id) ?? Patient(id: id)
             updates = planner.plan(event, booking: b, patient: patient, jobs: try jobs(of: BookingKey(kind: b.kind, ref: b.ref)))
         } else if let details = event.patient, details.deceased == true, let patient = try self.patient(details.id) {
             updates = planner.patientChanged(patient, jobs: try pendingJobs(ofPatient: details.id))
         }
+        try keep(updates)
+    }
+
+    /// Puts the jobs as rules left them into the batch's working set.
+    private mutating func keep(_ updates: [JobUpdate]) throws {
         for u in updates {
             let key = BookingKey(kind: u.job.bookingKind, ref: u.job.ref)
             var list = try jobs(of: key)
@@ -196,6 +283,9 @@ struct IngestApplier {
         }
         for (change, kind) in set.changes { try store.record(change, kind: kind) }
         try store.addToCounts(patients: set.newPatients, openBookings: set.openBookings)
+        for (source, events) in set.sources.sorted(by: { $0.key < $1.key }) {
+            try store.recordEvents(from: source, count: events, now: now)
+        }
     }
 }
 
@@ -220,6 +310,8 @@ struct WorkingSet {
     var changedBookings = Set<BookingKey>()
     var changedPatients = Set<String>()
     var changedJobs: [String: BookingKey] = [:]
+    /// Events read per writer (`""`: events that name none).
+    var sources: [String: Int] = [:]
     /// Patients first seen, and the change in bookings not cancelled.
     var newPatients = 0
     var openBookings = 0

@@ -1,10 +1,10 @@
 import Foundation
 
-/// What a person may do (`cli.md`, Roles). Admins may do everything staff may.
-public enum Role: String, Sendable, Comparable, Codable {
-    case staff, admin
-
-    public static func < (a: Role, b: Role) -> Bool { a == .staff && b == .admin }
+/// What a person may do (`cli.md`, Roles). Admins may do everything staff
+/// may. `feed` is not a person: a writer of the queue (the HL7 receiver)
+/// that may ask `status` and `patient-known`, and nothing a person asks.
+public enum Role: String, Sendable, Codable {
+    case feed, staff, admin
 }
 
 /// How a request reached the core: the history and the audit say so.
@@ -70,11 +70,25 @@ public enum Operation: String, Sendable, CaseIterable {
     case status, calls, outcome, jobs, job, explain, rejects, report
     case rejectsWithLines = "rejects with raw lines"
     case ingest, pause, resume, reload, cancel, retry
+    case patientKnown = "patient-known"
 
+    /// The person's role it needs (admins may do what staff may).
     public var needs: Role {
         switch self {
         case .status, .calls, .outcome, .jobs, .job, .explain, .rejects, .report: return .staff
-        case .rejectsWithLines, .ingest, .pause, .resume, .reload, .cancel, .retry: return .admin
+        case .rejectsWithLines, .ingest, .pause, .resume, .reload, .cancel, .retry, .patientKnown: return .admin
+        }
+    }
+
+    /// Whether the `feed` role may ask it: `status` and `patient-known`, no more
+    /// (a compromised receiver, the part facing the hospital network, reads no call list).
+    public var forFeed: Bool { self == .status || self == .patientKnown }
+
+    func allows(_ role: Role) -> Bool {
+        switch role {
+        case .feed: return forFeed
+        case .staff: return needs == .staff
+        case .admin: return true
         }
     }
 }
@@ -84,8 +98,10 @@ public struct RoleGroups: Sendable, Equatable {
     public var admin: String
     public var staff: String
     public var delegate: String
+    public var feed: String
 
-    public init(admin: String, staff: String, delegate: String) {
+    public init(admin: String, staff: String, delegate: String, feed: String = "touchpoint-feed") {
+        self.feed = feed
         self.admin = admin
         self.staff = staff
         self.delegate = delegate
@@ -103,7 +119,10 @@ extension Operation {
             let group = needs == .admin ? groups.admin : groups.staff
             throw .permissionDenied("permission denied: \(person.name) is not in the group \(group) (ask an admin to add you)")
         }
-        guard role >= needs else {
+        guard allows(role) else {
+            if role == .feed {
+                throw .permissionDenied("permission denied: \(person.name) is in \(groups.feed), the feed role, which may ask status and patient-known only")
+            }
             throw .permissionDenied("permission denied: \(rawValue) needs the admin role (root or the group \(groups.admin))")
         }
     }

@@ -141,9 +141,9 @@ final class QueueReader: @unchecked Sendable {
             }
             ahead = readAhead.wait()
         }
-        if total.ingested + total.duplicates + total.rejected > 0 {
+        if total.ingested + total.duplicates + total.rejected + total.notKnown > 0 {
             logger.info(
-                "read the queue file: \(total.ingested) applied, \(total.duplicates) duplicates, \(total.rejected) rejected",
+                "read the queue file: \(total.ingested) applied, \(total.duplicates) duplicates, \(total.rejected) rejected, \(total.notKnown) about patients not known",
                 metadata: ["MESSAGE_ID": "\(MessageID.ingested)", "offset": "\(position.offset)"])
         }
         return .success((total, position))

@@ -50,6 +50,21 @@ extension Touchpoint {
         return seen
     }
 
+    /// Whether touchpoint has a booking for this patient id (or for the
+    /// record it was merged into): yes or no, and nothing else. The HL7
+    /// receiver asks before it writes a patient's update (`hl7.md`: the ADT
+    /// feed carries every patient of the hospital). Neither logged nor
+    /// audited: it is asked for every ADT message, and the id is patient data.
+    public func patientKnown(_ id: String, by person: Person) async throws(CoreFailure) -> Bool {
+        try authorize(.patientKnown, person)
+        guard !id.isEmpty, id.unicodeScalars.count <= 128 else {
+            throw .badRequest("patient-known needs a patient id of 1 to 128 characters", field: "patient")
+        }
+        return try await stored("looking up the patient") {
+            try await store.read { r in try r.patient(id: id) != nil }
+        }
+    }
+
     /// An admin cancels a pending job, saying why.
     public func cancel(_ jobID: String, reason: String, by person: Person) async throws(CoreFailure) -> JobRecord {
         try authorize(.cancel, person)

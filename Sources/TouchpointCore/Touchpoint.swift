@@ -68,7 +68,7 @@ public final class Touchpoint: Sendable {
 
     var groups: RoleGroups {
         let c = live.config.control
-        return RoleGroups(admin: c.adminGroup, staff: c.staffGroup, delegate: c.delegateGroup)
+        return RoleGroups(admin: c.adminGroup, staff: c.staffGroup, delegate: c.delegateGroup, feed: c.feedGroup)
     }
 
     /// Refuses `person` unless their role allows `op`; a refusal is logged.
@@ -108,6 +108,8 @@ public struct Peer: Sendable, Equatable {
     public var isAdmin: Bool
     public var isStaff: Bool
     public var isDelegate: Bool
+    /// In `control.feed_group`: the feed role, whatever else it is in.
+    public var isFeed: Bool = false
 }
 
 extension Touchpoint {
@@ -121,7 +123,8 @@ extension Touchpoint {
             if uid == 0 { return Peer(uid: 0, name: name, isAdmin: true, isStaff: true, isDelegate: false) }
             let memberOf = UnixAccounts.groups(of: name, primary: gid)
             func member(_ group: String) -> Bool { UnixAccounts.gid(of: group).map(memberOf.contains) ?? false }
-            return Peer(uid: uid, name: name, isAdmin: member(g.admin), isStaff: member(g.staff), isDelegate: member(g.delegate))
+            return Peer(uid: uid, name: name, isAdmin: member(g.admin), isStaff: member(g.staff), isDelegate: member(g.delegate),
+                        isFeed: member(g.feed))
         }
         return (try? await lane.run(lookup)) ?? Peer(uid: uid, name: "uid \(uid)", isAdmin: false, isStaff: false, isDelegate: false)
     }
@@ -133,9 +136,12 @@ extension Touchpoint {
     public func person(for peer: Peer, actingFor: String?, wards: [String]? = nil) throws(CoreFailure) -> Person {
         guard let actingFor else {
             if wards != nil { throw .badRequest("wards to act within (\"as_wards\") go with a person to act for (\"as\")") }
+            // The feed group wins over every other: the receiver's user is in
+            // the staff group only to open the socket (`hl7.md`).
+            if peer.isFeed && peer.uid != 0 { return Person(name: peer.name, role: .feed) }
             return Person(name: peer.name, role: peer.isAdmin ? .admin : peer.isStaff ? .staff : nil)
         }
-        guard peer.isDelegate, peer.uid != 0 else {
+        guard peer.isDelegate, !peer.isFeed, peer.uid != 0 else {
             if let leftOut = refusalLog.admit(peer.name, at: now()) {
                 logger.notice("a request acting for someone else was refused for \(peer.name): not in \(groups.delegate)\(LogThrottle<String>.suffix(leftOut))",
                               metadata: ["MESSAGE_ID": "\(MessageID.controlDenied)"])

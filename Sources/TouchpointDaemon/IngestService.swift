@@ -27,7 +27,7 @@ struct IngestService: Service {
                 switch await engine.readQueue() {
                 case .success(let (counts, _)):
                     failures = 0
-                    return counts.ingested + counts.duplicates + counts.rejected >= Self.bulk
+                    return counts.ingested + counts.duplicates + counts.rejected + counts.notKnown >= Self.bulk
                 case .failure:
                     failures += 1
                     let wait = Duration.seconds(Backoff.ingest.delay(afterFailures: failures))

@@ -50,7 +50,9 @@ enum WireViews {
         return StatusReport(
             version: s.version, state: s.paused ? "paused" : "running", uptimeSeconds: s.uptimeSeconds,
             queue: .init(path: s.queueFile, offset: t.position.offset, line: t.position.line, ingested: t.counts.ingested,
-                         duplicates: t.counts.duplicates, rejected: t.counts.rejected, error: s.queueProblem, lastReadAt: t.lastReadAt),
+                         duplicates: t.counts.duplicates, rejected: t.counts.rejected, notKnown: t.counts.notKnown,
+                         sources: s.snapshot.sources.map { .init(source: $0.name, events: $0.events, lastEventAt: $0.lastEventAt) },
+                         error: s.queueProblem, lastReadAt: t.lastReadAt),
             patients: s.snapshot.patients, bookings: s.snapshot.bookings, jobs: s.snapshot.jobCounts,
             nextDueAt: s.snapshot.nextDueAt, lastDispatch: s.snapshot.lastDispatch, timeZone: timeZone,
             transport: .init(kind: s.transportKind, held: s.transportHold, deliveries: s.snapshot.deliveries))

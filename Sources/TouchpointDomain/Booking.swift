@@ -12,11 +12,15 @@ public struct Patient: Equatable, Sendable {
     public var optedOut: Bool
     public var voicemailOK: Bool
     public var deceased: Bool
+    /// The record this one was merged into (`patient.merged`): later events
+    /// naming this id apply to that one. nil for a record in use.
+    public var mergedInto: String?
 
     public init(id: String, nhsNumber: String? = nil, name: String? = nil, phone: String? = nil,
                 email: String? = nil, channel: Channel? = nil, optedOut: Bool = false,
-                voicemailOK: Bool = false, deceased: Bool = false) {
+                voicemailOK: Bool = false, deceased: Bool = false, mergedInto: String? = nil) {
         self.id = id
+        self.mergedInto = mergedInto
         self.nhsNumber = nhsNumber
         self.name = name
         self.phone = phone
@@ -27,8 +31,20 @@ public struct Patient: Equatable, Sendable {
         self.deceased = deceased
     }
 
-    /// Updates the fields `details` gives; the others keep what an earlier event said.
+    /// Updates the fields `details` gives, clears those it gives as `null`;
+    /// the others keep what an earlier event said.
     public mutating func update(with details: PatientDetails) {
+        for field in details.cleared {
+            switch field {
+            case .nhsNumber: nhsNumber = nil
+            case .name: name = nil
+            case .phone: phone = nil
+            case .email: email = nil
+            case .channel: channel = nil
+            case .optedOut: optedOut = false
+            case .voicemailOK: voicemailOK = false
+            }
+        }
         if let v = details.nhsNumber { nhsNumber = v }
         if let v = details.name { name = v }
         if let v = details.phone { phone = v }
@@ -53,7 +69,8 @@ public struct Booking: Equatable, Sendable {
     /// conflict, and no other event names a patient for a booking).
     public let kind: BookingKind
     public let ref: String
-    public let patientID: String
+    /// Changed only by a merge of patient records (`PatientMerge`).
+    public internal(set) var patientID: String
     /// The surgery or appointment time as currently booked.
     public var at: Date
     public var ward: String?

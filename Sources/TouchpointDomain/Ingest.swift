@@ -56,12 +56,16 @@ public struct IngestCounts: Equatable, Sendable {
     public var ingested = 0
     public var duplicates = 0
     public var rejected = 0
+    /// `patient.updated` and `patient.merged` about patients touchpoint has
+    /// no booking for: read, and nothing about them kept.
+    public var notKnown = 0
     /// The rejected lines themselves (this read only; not kept in totals).
     public var rejects: [RejectedLine] = []
     /// Whether any job was planned or changed.
     public var changedJobs = false
 
-    public init(ingested: Int = 0, duplicates: Int = 0, rejected: Int = 0) {
+    public init(ingested: Int = 0, duplicates: Int = 0, rejected: Int = 0, notKnown: Int = 0) {
+        self.notKnown = notKnown
         self.ingested = ingested
         self.duplicates = duplicates
         self.rejected = rejected
@@ -71,6 +75,7 @@ public struct IngestCounts: Equatable, Sendable {
         a.ingested += b.ingested
         a.duplicates += b.duplicates
         a.rejected += b.rejected
+        a.notKnown += b.notKnown
         a.rejects += b.rejects
         a.changedJobs = a.changedJobs || b.changedJobs
     }

@@ -50,7 +50,8 @@ public struct Job: Equatable, Sendable {
     public let kind: JobKind
     public let bookingKind: BookingKind
     public let ref: String
-    public let patientID: String
+    /// Changed only by a merge of patient records (`PatientMerge`).
+    public internal(set) var patientID: String
     public var state: JobState
     /// When it becomes (or became) due.
     public var dueAt: Date

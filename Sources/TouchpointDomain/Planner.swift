@@ -113,7 +113,7 @@ public struct Planner: Sendable {
             return jobs.filter { $0.state.isPending }.map { update($0, to: .cancelled, why) }
         case .openAccessRescheduled:
             return openAccessRescheduled(b, patient, jobs)
-        case .patientUpdated:
+        case .patientUpdated, .patientMerged:
             return []
         case .appointmentBooked, .treatmentCompleted:
             return rules.contacts.filter { $0.on == event.typeName && $0.applies(to: b) }.compactMap {
@@ -317,6 +317,16 @@ public struct Planner: Sendable {
     public func patientChanged(_ patient: Patient, jobs: [Job]) -> [JobUpdate] {
         guard patient.deceased else { return [] }
         return jobs.filter { $0.state.isPending }.map { update($0, to: .cancelled, "patient recorded as deceased") }
+    }
+
+    /// Two patient records merged: the retired record's pending jobs go to
+    /// the survivor (each with a line in its history), and a death on either
+    /// record cancels them with the survivor's own.
+    public func merged(_ retiredJobs: [Job], into survivor: Patient, survivorJobs: [Job]) -> [JobUpdate] {
+        let moved = retiredJobs.filter { $0.state.isPending }.map {
+            update($0.reassigned(to: survivor.id), to: $0.state, "patient records merged: now under the surviving record")
+        }
+        return moved + patientChanged(survivor, jobs: survivorJobs + moved.map(\.job))
     }
 
     private func replanCall(_ b: Booking, _ jobs: [Job], because: String) -> [JobUpdate] {

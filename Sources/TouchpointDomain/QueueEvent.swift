@@ -40,7 +40,18 @@ public enum AppointmentMode: String, Sendable, Codable, CaseIterable {
     case phone, video
 }
 
-/// The patient details an event carries: only the fields it gives are updated.
+/// A patient field an event may clear by giving it as `null` (a phone
+/// number the patient no longer has). `deceased` is not one: a death
+/// recorded in error is corrected by an admin, never by the feed.
+public enum PatientField: String, Sendable, CaseIterable {
+    case nhsNumber = "nhs_number"
+    case name, phone, email, channel
+    case optedOut = "opted_out"
+    case voicemailOK = "voicemail_ok"
+}
+
+/// The patient details an event carries: only the fields it gives are
+/// updated, and those it gives as `null` are cleared.
 public struct PatientDetails: Equatable, Sendable {
     public var id: String
     public var nhsNumber: String?
@@ -52,11 +63,14 @@ public struct PatientDetails: Equatable, Sendable {
     public var optedOut: Bool?
     public var voicemailOK: Bool?
     public var deceased: Bool?
+    /// The fields given as `null`.
+    public var cleared: Set<PatientField>
 
     public init(id: String, nhsNumber: String? = nil, name: String? = nil, phone: String? = nil,
                 email: String? = nil, channel: Channel? = nil, optedOut: Bool? = nil,
-                voicemailOK: Bool? = nil, deceased: Bool? = nil) {
+                voicemailOK: Bool? = nil, deceased: Bool? = nil, cleared: Set<PatientField> = []) {
         self.id = id
+        self.cleared = cleared
         self.nhsNumber = nhsNumber
         self.name = name
         self.phone = phone
@@ -98,6 +112,8 @@ public enum QueueEvent: Equatable, Sendable {
     case openAccessRescheduled(ref: String, at: Date, clinic: String?, mode: AppointmentMode?)
     case openAccessCancelled(ref: String, reason: String?)
     case patientUpdated(PatientDetails)
+    /// Two records of one patient merged by the hospital: `patient` survives, `mergedID` is retired.
+    case patientMerged(patient: PatientDetails, mergedID: String)
     case appointmentBooked(ref: String, patient: PatientDetails, at: Date, service: String, clinic: String?, mode: AppointmentMode?)
     case appointmentRescheduled(ref: String, at: Date, clinic: String?, mode: AppointmentMode?)
     case appointmentCancelled(ref: String, reason: String?)
@@ -106,7 +122,7 @@ public enum QueueEvent: Equatable, Sendable {
     /// The event types of queue format version 1 (`contacts.md` adds the last four).
     public static let typeNames = [
         "surgery.booked", "surgery.rescheduled", "surgery.delayed", "surgery.performed", "surgery.cancelled",
-        "open_access.booked", "open_access.rescheduled", "open_access.cancelled", "patient.updated",
+        "open_access.booked", "open_access.rescheduled", "open_access.cancelled", "patient.updated", "patient.merged",
         "appointment.booked", "appointment.rescheduled", "appointment.cancelled", "treatment.completed",
     ]
 
@@ -124,6 +140,7 @@ public enum QueueEvent: Equatable, Sendable {
         case .openAccessRescheduled: return "open_access.rescheduled"
         case .openAccessCancelled: return "open_access.cancelled"
         case .patientUpdated: return "patient.updated"
+        case .patientMerged: return "patient.merged"
         case .appointmentBooked: return "appointment.booked"
         case .appointmentRescheduled: return "appointment.rescheduled"
         case .appointmentCancelled: return "appointment.cancelled"
@@ -153,7 +170,7 @@ public enum QueueEvent: Equatable, Sendable {
             return (.appointment, ref)
         case .treatmentCompleted(let ref, _, _, _):
             return (.treatment, ref)
-        case .patientUpdated:
+        case .patientUpdated, .patientMerged:
             return nil
         }
     }
@@ -162,10 +179,38 @@ public enum QueueEvent: Equatable, Sendable {
     public var patient: PatientDetails? {
         switch self {
         case .surgeryBooked(_, let p, _, _, _, _), .openAccessBooked(_, let p, _, _, _), .patientUpdated(let p),
-             .appointmentBooked(_, let p, _, _, _, _), .treatmentCompleted(_, let p, _, _):
+             .patientMerged(let p, _), .appointmentBooked(_, let p, _, _, _, _), .treatmentCompleted(_, let p, _, _):
             return p
         default:
             return nil
+        }
+    }
+}
+
+extension QueueEvent {
+    /// The same event about another patient record: a patient merged away
+    /// is named by later events under the id the hospital retired.
+    public func withPatientID(_ id: String) -> QueueEvent {
+        func moved(_ p: PatientDetails) -> PatientDetails {
+            var p = p
+            p.id = id
+            return p
+        }
+        switch self {
+        case .surgeryBooked(let ref, let p, let at, let ward, let procedure, let admitAt):
+            return .surgeryBooked(ref: ref, patient: moved(p), at: at, ward: ward, procedure: procedure, admitAt: admitAt)
+        case .openAccessBooked(let ref, let p, let at, let clinic, let mode):
+            return .openAccessBooked(ref: ref, patient: moved(p), at: at, clinic: clinic, mode: mode)
+        case .patientUpdated(let p):
+            return .patientUpdated(moved(p))
+        case .patientMerged(let p, let mergedID):
+            return .patientMerged(patient: moved(p), mergedID: mergedID)
+        case .appointmentBooked(let ref, let p, let at, let service, let clinic, let mode):
+            return .appointmentBooked(ref: ref, patient: moved(p), at: at, service: service, clinic: clinic, mode: mode)
+        case .treatmentCompleted(let ref, let p, let at, let pathway):
+            return .treatmentCompleted(ref: ref, patient: moved(p), at: at, pathway: pathway)
+        default:
+            return self
         }
     }
 }
@@ -176,10 +221,13 @@ public struct QueueEnvelope: Equatable, Sendable {
     /// Stable hash of the line's content, to tell a duplicate from a conflict.
     public var contentHash: UInt64
     public var event: QueueEvent
+    /// The writer that sent it (`hl7:theatres`); nil when it gave none.
+    public var source: String?
 
-    public init(id: String, contentHash: UInt64, event: QueueEvent) {
+    public init(id: String, contentHash: UInt64, event: QueueEvent, source: String? = nil) {
         self.id = id
         self.contentHash = contentHash
         self.event = event
+        self.source = source
     }
 }

@@ -64,7 +64,11 @@ public struct QueueLineParser: Sendable {
             }
             let type = try reader.requiredString("type")
             let event = try parseEvent(type: type, reader: &reader)
-            return .success(QueueEnvelope(id: id, contentHash: json.contentHash, event: event))
+            let source = try reader.optionalString("source")
+            if let source, !(1...64).contains(source.unicodeScalars.count) || !source.contains(where: { !$0.isWhitespace }) {
+                throw reader.reject(.invalidField, "field \"source\": expected the writer's name, 1 to 64 characters")
+            }
+            return .success(QueueEnvelope(id: id, contentHash: json.contentHash, event: event, source: source))
         } catch {
             return .failure(error)
         }
@@ -138,6 +142,16 @@ public struct QueueLineParser: Sendable {
             return .openAccessCancelled(ref: try r.ref(), reason: try r.optionalString("reason"))
         case "patient.updated":
             return .patientUpdated(try r.patient(required: true)!)
+        case "patient.merged":
+            let survivor = try r.patient(required: true)!
+            let merged = try r.requiredString("merged_id")
+            guard merged.unicodeScalars.count <= 128 else {
+                throw r.reject(.invalidField, "field \"merged_id\": expected 1 to 128 characters")
+            }
+            guard merged != survivor.id else {
+                throw r.reject(.invalidField, "field \"merged_id\": names the surviving record itself (\"patient.id\")")
+            }
+            return .patientMerged(patient: survivor, mergedID: merged)
         case "appointment.booked":
             return .appointmentBooked(
                 ref: try r.ref(), patient: try r.patient(required: true)!, at: try r.requiredTime("at"),
@@ -254,6 +268,9 @@ struct FieldReader {
             throw reject(.invalidField, "field \"patient.id\": expected 1 to 128 characters")
         }
         var details = PatientDetails(id: id)
+        for field in PatientField.allCases where value[field.rawValue] == .null {
+            details.cleared.insert(field)
+        }
         if let nhs = try p.optionalString("nhs_number") {
             guard let ok = NHSNumber.normalised(nhs) else {
                 throw reject(.invalidField, "field \"patient.nhs_number\": not a valid NHS number (10 digits with a modulus-11 check digit)")
@@ -276,7 +293,8 @@ struct FieldReader {
         details.channel = try p.optionalEnum("channel", Channel.self)
         details.optedOut = try p.optionalBool("opted_out")
         details.voicemailOK = try p.optionalBool("voicemail_ok")
-        details.deceased = try p.optionalBool("deceased")
+        // `null` says "not deceased" as `false` does: refused after a death (`PatientRecords`).
+        details.deceased = value["deceased"] == .null ? false : try p.optionalBool("deceased")
         return details
     }
 

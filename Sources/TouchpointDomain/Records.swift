@@ -112,6 +112,21 @@ public struct QueueTotals: Equatable, Sendable {
     }
 }
 
+/// A writer of the queue file (the event's `source`), as `status` shows it:
+/// how many of its events were read and when the last one was.
+public struct QueueSource: Equatable, Sendable {
+    /// nil for events that named no source.
+    public var name: String?
+    public var events: Int
+    public var lastEventAt: Date
+
+    public init(name: String?, events: Int, lastEventAt: Date) {
+        self.name = name
+        self.events = events
+        self.lastEventAt = lastEventAt
+    }
+}
+
 /// What `status` reports from the database, read in one go.
 public struct StatusSnapshot: Equatable, Sendable {
     public var totals: QueueTotals
@@ -122,9 +137,12 @@ public struct StatusSnapshot: Equatable, Sendable {
     public var lastDispatch: Date?
     public var paused: Bool
     public var deliveries: [DeliveryStatus: Int] = [:]
+    /// Each writer of the queue and when its last event was read.
+    public var sources: [QueueSource] = []
 
     public init(totals: QueueTotals, patients: Int, bookings: Int, jobCounts: [JobKind: [JobState: Int]], nextDueAt: Date?,
-                lastDispatch: Date?, paused: Bool, deliveries: [DeliveryStatus: Int] = [:]) {
+                lastDispatch: Date?, paused: Bool, deliveries: [DeliveryStatus: Int] = [:], sources: [QueueSource] = []) {
+        self.sources = sources
         self.totals = totals
         self.patients = patients
         self.bookings = bookings

@@ -1,6 +1,8 @@
 import Foundation
 import Logging
+import Synchronization
 import TouchpointConfig
+import TouchpointControl
 import TouchpointDomain
 import TouchpointFeedMap
 import TouchpointHL7
@@ -22,9 +24,14 @@ public final class Receiver: Sendable {
     let logger: Logger
     let acknowledgement = HL7Acknowledgement()
     let now: @Sendable () -> Date
+    /// touchpointd, for its one question (`patient-known`, the feed role).
+    let daemon: TouchpointClient
+    /// How long the question may take: the ACK comes within 5 seconds or not at all.
+    static let questionTimeout: Duration = .seconds(2)
 
     public init(config: HL7Config, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) throws {
         self.config = config
+        daemon = TouchpointClient(AsyncControlClient(socketPath: config.controlSocket, connections: 2))
         self.logger = logger
         self.now = now
         mapper = FeedMapper(feeds: config.feeds, clock: config.clock)
@@ -34,8 +41,49 @@ public final class Receiver: Sendable {
     }
 
     /// The ACK for `frame`, or nil (transient: close without one).
+    ///
+    /// The mapping is pure and quick, so when it needs touchpointd's word on
+    /// a patient the receiver has not booked itself, it stops there, the
+    /// question goes over the control socket (never from the lane's thread),
+    /// and the mapping runs again with the answer: at most once per patient
+    /// id the message names (a merge names two).
     public func handle(_ frame: [UInt8]) async -> [UInt8]? {
-        (try? await lane.run { self.handleBlocking(frame) }) ?? nil
+        var answers: [String: Bool] = [:]
+        for _ in 0..<4 {
+            let said = answers
+            guard let step = try? await lane.run({ self.handleBlocking(frame, daemonSaid: said) }) else { return nil }
+            switch step {
+            case .reply(let ack): return ack
+            case .ask(let id):
+                guard answers[id] == nil, let known = await askDaemon(id) else {
+                    return transient("touchpointd could not be asked whether it knows a patient (patient-known)", [:])
+                }
+                answers[id] = known
+            }
+        }
+        return transient("a message named more patients than the receiver asks about", [:])
+    }
+
+    /// touchpointd's `patient-known`, or nil when it cannot be asked in time.
+    func askDaemon(_ patient: String) async -> Bool? {
+        let daemon = self.daemon
+        return await withTaskGroup(of: Bool?.self) { group in
+            group.addTask { try? await daemon.patientKnown(patient).value().known }
+            group.addTask {
+                try? await Task.sleep(for: Self.questionTimeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// What one pass over a message came to.
+    enum Step {
+        case reply([UInt8]?)
+        /// The mapping needs touchpointd's word on this patient id.
+        case ask(String)
     }
 
     /// The ACK for bytes that were not a frame's content (garbage before a VT).
@@ -54,7 +102,22 @@ public final class Receiver: Sendable {
 
     func newControlID() -> String { "TP" + String(UInt64.random(in: 0...UInt64.max), radix: 36) }
 
-    func handleBlocking(_ frame: [UInt8]) -> [UInt8]? {
+    func handleBlocking(_ frame: [UInt8], daemonSaid: [String: Bool]) -> Step {
+        let asked = Mutex<String?>(nil)
+        let reply = handleBlocking(frame, patientKnown: { [state] id in
+            if (try? state.knows(patient: id)) == true { return true }
+            if let said = daemonSaid[id] { return said }
+            asked.withLock { $0 = $0 ?? id }
+            return nil
+        }, asking: { asked.withLock { $0 != nil } })
+        if let id = asked.withLock({ $0 }), reply == nil { return .ask(id) }
+        return .reply(reply)
+    }
+
+    /// `asking`: whether the mapping stopped for touchpointd's word on a
+    /// patient (then its transient outcome is not logged: the question is asked).
+    func handleBlocking(_ frame: [UInt8], patientKnown: @escaping @Sendable (String) -> Bool?,
+                        asking: () -> Bool = { false }) -> [UInt8]? {
         let at = now()
         let message: HL7Message
         do {
@@ -81,12 +144,13 @@ public final class Receiver: Sendable {
         } catch {
             return transient("the receiver's state cannot be read: \(error)", meta)
         }
-        let memory = FeedMemory(booking: { [state] in try? state.booking($0) }, patientKnown: { [state] in try? state.knows(patient: $0) })
+        let memory = FeedMemory(booking: { [state] in try? state.booking($0) }, patientKnown: patientKnown)
         let mapping = mapper.map(message, now: at, memory: memory)
         if let feed = mapping.feed { meta["feed"] = "\(feed)" }
         let summary = "message \(TerminalSafe.text(controlID)) (\(code)^\(trigger)\(mapping.feed.map { ", feed \($0)" } ?? ""))"
         switch mapping.outcome {
         case .transient(let why):
+            if asking() { return nil }
             return transient("\(summary): \(why)", meta)
         case .refused(let ackCode, let error):
             meta["ack"] = "\(ackCode.rawValue)"

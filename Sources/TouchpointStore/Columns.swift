@@ -115,7 +115,7 @@ enum BookingColumn: Int32, CaseIterable {
 
 /// The columns of `patients`, in the order patient queries select them.
 enum PatientColumn: Int32, CaseIterable {
-    case id, nhsNumber, name, phone, email, channel, optedOut, voicemailOK, deceased
+    case id, nhsNumber, name, phone, email, channel, optedOut, voicemailOK, deceased, mergedInto
 
     var name: String {
         switch self {
@@ -128,6 +128,7 @@ enum PatientColumn: Int32, CaseIterable {
         case .optedOut: return "opted_out"
         case .voicemailOK: return "voicemail_ok"
         case .deceased: return "deceased"
+        case .mergedInto: return "merged_into"
         }
     }
 
@@ -182,6 +183,6 @@ extension PreparedSQL {
             id: try required(col(.id)), nhsNumber: string(col(.nhsNumber)), name: string(col(.name)),
             phone: string(col(.phone)), email: string(col(.email)),
             channel: try optionalValue(col(.channel), as: Channel.self), optedOut: bool(col(.optedOut)),
-            voicemailOK: bool(col(.voicemailOK)), deceased: bool(col(.deceased)))
+            voicemailOK: bool(col(.voicemailOK)), deceased: bool(col(.deceased)), mergedInto: string(col(.mergedInto)))
     }
 }

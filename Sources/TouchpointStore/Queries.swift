@@ -6,13 +6,13 @@ import TouchpointDomain
 /// question. (The few whose shape depends on the question, the job list's
 /// filters and the call list's ward, are built in `StoreReading`.)
 enum Query: Hashable, CaseIterable {
-    case jobByID, jobsOfBooking, pendingJobsOfPatient, historyOfJob, saveJob, insertHistory, addToJobCount
+    case jobByID, jobsOfBooking, pendingJobsOfPatient, bookingsWithJobsOfPatient, historyOfJob, saveJob, insertHistory, addToJobCount
     case jobCounts, jobsToCheck, nextCheckAt, nextScheduledCheck, scheduledJobs, dueNotices
     case bookingByKey, saveBooking, openBookingCount, patientByID, savePatient, patientCount, addToRecordCounts
     case eventHash, insertEvent, insertReject, rejects
     case deliveriesOfJob, firstDeliveryAt, insertDelivery, lastDelivery, awaitingReceipts, deliveryCounts
     case attemptsOfCall, insertAttempt, insertDelay
-    case insertAudit, setting, setSetting, queueTotals, advanceQueue
+    case insertAudit, setting, setSetting, queueTotals, advanceQueue, recordSourceEvents, sources
 
     /// The notices the dispatcher sends: written once, for the query and
     /// for the partial index that answers it (SQLite uses a partial index
@@ -26,6 +26,7 @@ enum Query: Hashable, CaseIterable {
         case .jobsOfBooking: return "SELECT \(jobs) FROM jobs WHERE booking_kind = ? AND ref = ? ORDER BY created_at, id"
         case .pendingJobsOfPatient:
             return "SELECT \(jobs) FROM jobs WHERE patient_id = ? AND state IN (\(JobState.scheduled.sqlLiteral), \(JobState.due.sqlLiteral))"
+        case .bookingsWithJobsOfPatient: return "SELECT DISTINCT booking_kind, ref FROM jobs WHERE patient_id = ?"
         case .historyOfJob: return "SELECT at, actor, from_state, to_state, reason FROM job_history WHERE job_id = ? ORDER BY id"
         case .saveJob:
             return Self.upsert("jobs", JobColumn.allCases.map(\.name) + ["updated_at", "next_check_at"], key: "id",
@@ -48,8 +49,8 @@ enum Query: Hashable, CaseIterable {
         case .patientByID: return "SELECT \(PatientColumn.list) FROM patients WHERE id = ?"
         case .savePatient:
             return """
-                INSERT OR REPLACE INTO patients (id, nhs_number, name, phone, email, channel, opted_out, voicemail_ok, deceased, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO patients (id, nhs_number, name, phone, email, channel, opted_out, voicemail_ok, deceased, merged_into, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         case .patientCount: return "SELECT patients FROM queue_state WHERE id = 1"
         case .addToRecordCounts: return "UPDATE queue_state SET patients = patients + ?, open_bookings = open_bookings + ? WHERE id = 1"
@@ -71,13 +72,20 @@ enum Query: Hashable, CaseIterable {
         case .setting: return "SELECT value FROM meta WHERE key = ?"
         case .setSetting: return "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
         case .queueTotals:
-            return "SELECT device, inode, offset, line, first_line_hash, ingested, duplicates, rejected, last_read_at FROM queue_state WHERE id = 1"
+            return "SELECT device, inode, offset, line, first_line_hash, ingested, duplicates, rejected, last_read_at, not_known FROM queue_state WHERE id = 1"
         case .advanceQueue:
             return """
                 UPDATE queue_state SET device = ?, inode = ?, offset = ?, line = ?, first_line_hash = ?,
-                    ingested = ingested + ?, duplicates = duplicates + ?, rejected = rejected + ?, last_read_at = ?
+                    ingested = ingested + ?, duplicates = duplicates + ?, rejected = rejected + ?, last_read_at = ?,
+                    not_known = not_known + ?
                 WHERE id = 1
                 """
+        case .recordSourceEvents:
+            return """
+                INSERT INTO sources (source, events, last_event_at) VALUES (?1, ?2, ?3)
+                ON CONFLICT (source) DO UPDATE SET events = events + ?2, last_event_at = ?3
+                """
+        case .sources: return "SELECT source, events, last_event_at FROM sources ORDER BY source"
         }
     }
 }

@@ -237,6 +237,21 @@ enum Schema {
             // `QueryPlanTests` now fails for an index no statement uses.
             try db.execute(sql: "DROP INDEX bookings_patient; DROP INDEX delays_ref")
         }
+        m.registerMigration("v14: writers of the queue, merged patients, patients not known") { db in
+            // queue-format.md's writers: each event's `source`, and when the
+            // last event of each was read (`status`; feed silence). A record
+            // the hospital merged away points at its survivor. `not_known`
+            // counts updates about patients touchpoint has no booking for.
+            try db.execute(sql: """
+                CREATE TABLE sources (
+                    source TEXT PRIMARY KEY NOT NULL,
+                    events INTEGER NOT NULL,
+                    last_event_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                ALTER TABLE patients ADD COLUMN merged_into TEXT;
+                ALTER TABLE queue_state ADD COLUMN not_known INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return m
     }
 

@@ -213,7 +213,8 @@ extension StoreReading {
                 position: QueuePosition(device: r.int(0).map { UInt64(bitPattern: $0) }, inode: r.int(1).map { UInt64(bitPattern: $0) },
                                         offset: Int(r.int(2) ?? 0), line: Int(r.int(3) ?? 0),
                                         firstLineHash: r.int(4).map { UInt64(bitPattern: $0) }),
-                counts: IngestCounts(ingested: Int(r.int(5) ?? 0), duplicates: Int(r.int(6) ?? 0), rejected: Int(r.int(7) ?? 0)),
+                counts: IngestCounts(ingested: Int(r.int(5) ?? 0), duplicates: Int(r.int(6) ?? 0), rejected: Int(r.int(7) ?? 0),
+                                     notKnown: Int(r.int(9) ?? 0)),
                 lastReadAt: r.date(8))
         }) else { throw StoreError("the database has no queue position (queue_state is empty): it is damaged") }
         return totals
@@ -256,7 +257,23 @@ extension StoreReading {
         StatusSnapshot(
             totals: try queueTotals(), patients: try count(.patientCount), bookings: try count(.openBookingCount),
             jobCounts: try jobCounts(), nextDueAt: try instant(.nextScheduledCheck), lastDispatch: try instant(.lastDelivery),
-            paused: try isDispatchPaused(), deliveries: try deliveryCounts())
+            paused: try isDispatchPaused(), deliveries: try deliveryCounts(), sources: try sources())
+    }
+
+    /// Each writer of the queue, by name (events that named none first).
+    public func sources() throws -> [QueueSource] {
+        try statement(.sources).all(db) { r in
+            let name: String = try r.required(0)
+            return QueueSource(name: name.isEmpty ? nil : name, events: Int(r.int(1) ?? 0), lastEventAt: try r.requiredDate(2))
+        }
+    }
+
+    /// The bookings a patient has jobs of (a merge moves them; a booking
+    /// with no job at all finds its patient through the retired record).
+    public func bookingsWithJobs(ofPatient id: String) throws -> [(kind: BookingKind, ref: String)] {
+        let s = try statement(.bookingsWithJobsOfPatient)
+        s.bind(1, id)
+        return try s.all(db) { r in (try r.value(0, as: BookingKind.self), try r.required(1)) }
     }
 
     private func count(_ q: Query) throws -> Int {

@@ -118,7 +118,8 @@ public struct StoreWriter: StoreReading {
     public func save(_ p: Patient, now: Date) throws {
         let s = try statement(.savePatient)
         s.bind(1, p.id); s.bind(2, p.nhsNumber); s.bind(3, p.name); s.bind(4, p.phone); s.bind(5, p.email)
-        s.bind(6, p.channel?.rawValue); s.bind(7, p.optedOut); s.bind(8, p.voicemailOK); s.bind(9, p.deceased); s.bind(10, now)
+        s.bind(6, p.channel?.rawValue); s.bind(7, p.optedOut); s.bind(8, p.voicemailOK); s.bind(9, p.deceased)
+        s.bind(10, p.mergedInto); s.bind(11, now)
         try s.run(db)
     }
 
@@ -154,6 +155,14 @@ public struct StoreWriter: StoreReading {
         s.bind(1, p.device.map { Int64(bitPattern: $0) }); s.bind(2, p.inode.map { Int64(bitPattern: $0) })
         s.bind(3, p.offset); s.bind(4, p.line); s.bind(5, p.firstLineHash.map { Int64(bitPattern: $0) })
         s.bind(6, counts.ingested); s.bind(7, counts.duplicates); s.bind(8, counts.rejected); s.bind(9, now)
+        s.bind(10, counts.notKnown)
+        try s.run(db)
+    }
+
+    /// Counts `count` events read from a writer (`""`: events naming none), the last of them now.
+    public func recordEvents(from source: String, count: Int, now: Date) throws {
+        let s = try statement(.recordSourceEvents)
+        s.bind(1, source); s.bind(2, count); s.bind(3, now)
         try s.run(db)
     }
 

@@ -199,6 +199,25 @@ struct Explain: ParsableCommand {
     }
 }
 
+struct PatientKnown: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "patient-known",
+        abstract: "Whether touchpoint has a booking for this patient id: prints yes (exit 0) or no (exit 1), nothing else.",
+        discussion: "For the feed role (control.feed_group: the HL7 receiver) and admins.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The hospital's patient id.") var patient: String
+
+    func run() throws {
+        let answer = try global.ask { c throws(ClientError) in try await c.patientKnown(patient) }
+        if global.json {
+            writeLine(answer.json)
+        } else {
+            print(try global.decode(answer, forTerminal: false).known ? "yes" : "no")
+        }
+        if try !global.decode(answer, forTerminal: false).known { throw ExitCode(1) }
+    }
+}
+
 struct Calls: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The ward's check-in call list for a day: overdue first, then by due time.",
@@ -337,7 +356,7 @@ struct TouchpointCtl: ParsableCommand {
         discussion: "Exit codes: 0 success, 1 refused or failed, 2 bad usage, 69 daemon unreachable, 77 permission denied.",
         version: TouchpointVersion.cli,
         subcommands: [Status.self, Calls.self, Outcome.self, Jobs.self, JobCommand.self, Explain.self, Rejects.self, Report.self,
-                      Ingest.self, Pause.self, Resume.self, Reload.self, Cancel.self, Retry.self])
+                      Ingest.self, Pause.self, Resume.self, Reload.self, Cancel.self, Retry.self, PatientKnown.self])
 
     // Lets --socket and --json stand before the command too.
     @OptionGroup var global: GlobalOptions

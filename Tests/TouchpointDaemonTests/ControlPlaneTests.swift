@@ -62,6 +62,39 @@ let isRoot = getuid() == 0
         let actors = try db.read { try String.fetchAll($0, sql: "SELECT actor FROM job_history WHERE job_id IN ('call-S1', 'call-S2')") }
         #expect(actors.contains(accounts.staff) && actors.contains(accounts.admin))
     }
+
+    /// The feed role (`control.feed_group`, the HL7 receiver's user): in the
+    /// staff group only to open the socket, it may ask `status` and
+    /// `patient-known` and is refused everything else, the call list first.
+    @Test(.enabled(if: getuid() == 0, "making users and groups needs root"))
+    func theFeedRoleMayAskStatusAndPatientKnownOnly() throws {
+        let accounts = try TestAccounts()
+        let h = try DaemonHarness(extraConfig: "", topLevel: "")
+        try h.writeConfig(h.config().replacingOccurrences(of: "[control]\nsocket = \"control.sock\"", with: accounts.controlSection()))
+        let yesterday = h.time.day(-1)
+        try h.appendLines([#"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1","name":"Ann Example","phone":"07700 900123"},"at":"\#(yesterday)T10:30","ward":"Ward 7"}"#,
+                           #"{"v":1,"id":"m1","type":"patient.merged","patient":{"id":"P9"},"merged_id":"P1"}"#])
+        try h.start()
+        #expect(try h.ctl(["status"], user: accounts.feed).status == 0)
+        let yes = try h.ctl(["patient-known", "P1"], user: accounts.feed)
+        #expect(yes.status == 0 && yes.stdout == "yes\n")
+        #expect(try h.ctl(["patient-known", "P9"], user: accounts.feed).stdout == "yes\n")
+        let no = try h.ctl(["patient-known", "P2"], user: accounts.feed)
+        #expect(no.status == 1 && no.stdout == "no\n" && no.stderr.isEmpty)
+        #expect(try h.ctl(["--json", "patient-known", "P2"], user: accounts.feed).stdout.contains(#""known":false"#))
+        for args in [["calls"], ["calls", "--escalated"], ["jobs"], ["job", "call-S1"], ["explain", "S1"], ["rejects"], ["report"],
+                     ["outcome", "call-S1", "busy"], ["ingest"], ["pause"], ["reload"]] {
+            let r = try h.ctl(args, user: accounts.feed)
+            #expect(r.status == 77, "feed \(args): \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains("feed role"), "feed \(args): \(r.stderr)")
+        }
+        // Nor may it act for someone else, although it is a member of the staff group.
+        #expect(try h.ctl(["calls", "--as", "alice"], user: accounts.feed).status == 77)
+        // Staff may not ask it (it answers a question about any patient id); admins may.
+        #expect(try h.ctl(["patient-known", "P1"], user: accounts.staff).status == 77)
+        #expect(try h.ctl(["patient-known", "P1"], user: accounts.admin).status == 0)
+        try h.stop()
+    }
 }
 
 /// Issue 35, finding 0: the `status` reply, once made, was returned from
@@ -237,7 +270,7 @@ let isRoot = getuid() == 0
     /// their replies, and after a write it must show the new state.
     @Test func repliesComeBackInTheOrderRequestsWereSent() throws {
         let h = try DaemonHarness()
-        try h.appendLines([#"{"v":1,"id":"o1","type":"patient.updated","patient":{"id":"P1"}}"#])
+        try h.appendLines([#"{"v":1,"id":"o1","type":"treatment.completed","ref":"T-o1","at":"2026-01-01T10:00","patient":{"id":"P1"}}"#])
         try h.start()
         let c = try RawControlConnection(path: h.socketPath)
         let status = #"{"v":1,"command":"status","args":{}}"#
@@ -257,7 +290,7 @@ let isRoot = getuid() == 0
             #expect(replies[3]?["version"] != nil && replies[4]?["version"] != nil)
         }
         // A write, then status: the new count, not the one made before it.
-        try h.appendLines([#"{"v":1,"id":"o2","type":"patient.updated","patient":{"id":"P2"}}"#])
+        try h.appendLines([#"{"v":1,"id":"o2","type":"treatment.completed","ref":"T-o2","at":"2026-01-01T10:00","patient":{"id":"P2"}}"#])
         try h.waitUntil(timeout: 10, "the new line is counted") {
             c.sendFrame(status)
             let q = (c.readFrame()?["result"] as? [String: Any])?["queue"] as? [String: Any]

@@ -17,7 +17,7 @@ import Glibc
 
     func patients(_ prefix: String, _ range: ClosedRange<Int>) -> [String] {
         range.map {
-            #"{"v":1,"id":"\#(prefix)-\#($0)","type":"patient.updated","patient":{"id":"\#(prefix)P\#($0)","name":"Drill Patient \#($0)","phone":"07700 900\#(String(format: "%03d", $0 % 1000))","email":"drill\#($0)@example.org"}}"#
+            #"{"v":1,"id":"\#(prefix)-\#($0)","type":"treatment.completed","ref":"T-\#(prefix)-\#($0)","at":"2026-01-01T10:00","patient":{"id":"\#(prefix)P\#($0)","name":"Drill Patient \#($0)","phone":"07700 900\#(String(format: "%03d", $0 % 1000))","email":"drill\#($0)@example.org"}}"#
         }
     }
 

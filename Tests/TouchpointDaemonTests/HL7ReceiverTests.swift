@@ -228,4 +228,42 @@ struct MLLPClient {
         #expect(delayed?.contains(#""reason":"an emergency operation needed the theatre first""#) == true, "\(queue)")
         #expect(!queue.contains("Smith"))
     }
+
+    /// A patient another writer booked is known through touchpointd's
+    /// `patient-known`; a patient nobody booked gets nothing written; with
+    /// touchpointd down the question cannot be asked, so no ACK (the engine
+    /// keeps the message) until it is back.
+    @Test func anUpdateForAPatientAnotherWriterBookedIsAskedOfTheDaemon() throws {
+        let s = try HL7Scenario()
+        let day = s.daemon.time.day(2)
+        try s.daemon.appendLines([#"{"v":1,"id":"nightly-1","type":"surgery.booked","ref":"NX-1","source":"nightly","patient":{"id":"P-OTHER","phone":"07700 900123"},"at":"\#(day)T09:00","ward":"Ward 7"}"#])
+        try s.start()
+        defer { try? s.stop() }
+        func a08(_ id: String, _ patient: String) -> [UInt8] {
+            Array([
+                "MSH|^~\\&|ORMIS|RGT|TOUCHPOINT|RGT|\(s.ts(day, 8, 0))||ADT^A08|\(id)|P|2.4",
+                "PID|1||\(patient)^^^RGT^MR||Example^Ann||||||||07700 900888^ORN^CP",
+            ].joined(separator: "\r").utf8)
+        }
+        var client = try MLLPClient(port: s.port)
+        #expect(msa(client.send(a08("U-1", "P-OTHER"))) == ["MSA", "AA", "U-1"])
+        #expect(msa(client.send(a08("U-2", "P-NOBODY"))) == ["MSA", "AA", "U-2"])
+        var lines = try String(contentsOfFile: s.daemon.queuePath, encoding: .utf8).split(separator: "\n")
+        #expect(lines.filter { $0.contains(#""type":"patient.updated""#) && $0.contains(#""id":"P-OTHER""#) }.count == 1, "\(lines)")
+        #expect(!lines.contains { $0.contains("P-NOBODY") })
+        try s.daemon.waitUntil(timeout: 10, "the update is applied") { try s.daemon.status().queue.ingested == 2 }
+        // touchpointd stopped: no ACK, the connection closed, nothing written.
+        try s.daemon.stop()
+        #expect(client.send(a08("U-3", "P-OTHER")) == nil)
+        client.close()
+        lines = try String(contentsOfFile: s.daemon.queuePath, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(s.receiverLog.contains("patient-known"))
+        // Back: the engine's resend is answered.
+        try s.daemon.start()
+        client = try MLLPClient(port: s.port)
+        defer { client.close() }
+        #expect(msa(client.send(a08("U-3", "P-OTHER"))) == ["MSA", "AA", "U-3"])
+        #expect(try String(contentsOfFile: s.daemon.queuePath, encoding: .utf8).split(separator: "\n").count == 3)
+    }
 }

@@ -101,9 +101,9 @@ func query(_ h: DaemonHarness, _ sql: String) throws -> Int? {
 
     @Test func aPartialLastLineWaitsForItsNewline() throws {
         let h = try DaemonHarness()
-        try h.appendLines([#"{"v":1,"id":"p1","type":"patient.updated","patient":{"id":"P1"}}"#])
+        try h.appendLines([#"{"v":1,"id":"p1","type":"treatment.completed","ref":"T-p1","at":"2026-01-01T10:00","patient":{"id":"P1"}}"#])
         try h.start()
-        try h.append(#"{"v":1,"id":"p2","type":"patient.updated","#)
+        try h.append(#"{"v":1,"id":"p2","type":"treatment.completed","ref":"T-p2","at":"2026-01-01T10:00","#)
         _ = try h.ctlJSON(IngestReport.self, ["ingest"])
         var s = try h.status()
         #expect(s.queue.ingested == 1 && s.queue.rejected == 0 && s.queue.line == 1)
@@ -122,7 +122,7 @@ func query(_ h: DaemonHarness, _ sql: String) throws -> Int? {
     @Test func blankAndOverlongLines() throws {
         let h = try DaemonHarness()
         let long = #"{"v":1,"id":"L","type":"surgery.cancelled","ref":"S","reason":""# + String(repeating: "x", count: 100_000) + #""}"#
-        try h.append("\n   \t\n" + long + "\n" + #"{"v":1,"id":"ok","type":"patient.updated","patient":{"id":"P1"}}"# + "\n")
+        try h.append("\n   \t\n" + long + "\n" + #"{"v":1,"id":"ok","type":"treatment.completed","ref":"T-ok","at":"2026-01-01T10:00","patient":{"id":"P1"}}"# + "\n")
         try h.start()
         let s = try h.status()
         #expect(s.queue.ingested == 1)
@@ -181,7 +181,7 @@ func query(_ h: DaemonHarness, _ sql: String) throws -> Int? {
     @Test func rotationByRenameAndTruncationPickUpTheNewContent() throws {
         let h = try DaemonHarness()
         func lines(_ prefix: String, _ n: Int) -> [String] {
-            (1...n).map { #"{"v":1,"id":"\#(prefix)-\#($0)","type":"patient.updated","patient":{"id":"P\#($0)"}}"# }
+            (1...n).map { #"{"v":1,"id":"\#(prefix)-\#($0)","type":"treatment.completed","ref":"T-\#(prefix)-\#($0)","at":"2026-01-01T10:00","patient":{"id":"P\#($0)"}}"# }
         }
         try h.appendLines(lines("a", 10))
         try h.start()
@@ -218,7 +218,7 @@ func query(_ h: DaemonHarness, _ sql: String) throws -> Int? {
         try h.start()
         var s = try h.status()
         #expect(s.queue.ingested == 0 && s.queue.error == nil)
-        try h.appendLines([#"{"v":1,"id":"x","type":"patient.updated","patient":{"id":"P1"}}"#])
+        try h.appendLines([#"{"v":1,"id":"x","type":"treatment.completed","ref":"T-x","at":"2026-01-01T10:00","patient":{"id":"P1"}}"#])
         try h.waitUntil(timeout: 10, "the new file is read") { try h.status().queue.ingested == 1 }
         s = try h.status()
         #expect(s.queue.error == nil)

@@ -76,7 +76,7 @@ import Glibc
 
     @Test func anUnreadableQueueFileIsReportedThenReadWhenItCanBe() throws {
         let h = try DaemonHarness()
-        try h.appendLines([#"{"v":1,"id":"x","type":"patient.updated","patient":{"id":"P1"}}"#])
+        try h.appendLines([#"{"v":1,"id":"x","type":"treatment.completed","ref":"T-x","at":"2026-01-01T10:00","patient":{"id":"P1"}}"#])
         chmod(h.queuePath, 0o000)
         // As root everything is readable: run the daemon as nobody, who owns the state.
         let user: String? = getuid() == 0 ? "nobody" : nil

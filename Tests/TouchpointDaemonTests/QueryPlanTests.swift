@@ -18,6 +18,7 @@ import TouchpointTestSupport
         .scheduledJobs: "a reload re-plans every pending job",
         .jobCounts: "job_counts is one row per kind and state",
         .rejects: "newest first by rowid, LIMIT",
+        .sources: "sources is one row per writer of the queue",
     ]
 
     /// Each statement's plan on a new store, with the schema's indexes.

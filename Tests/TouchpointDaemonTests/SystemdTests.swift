@@ -114,7 +114,7 @@ let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appen
 @Suite struct NotifyTests {
     @Test func readyStatusStoppingAndWatchdogPingsAtHalfTheInterval() throws {
         let h = try DaemonHarness()
-        try h.appendLines([#"{"v":1,"id":"n1","type":"patient.updated","patient":{"id":"P1"}}"#])
+        try h.appendLines([#"{"v":1,"id":"n1","type":"treatment.completed","ref":"T-n1","at":"2026-01-01T10:00","patient":{"id":"P1"}}"#])
         try h.start(environment: ["WATCHDOG_USEC": "1000000"])
         let ready = try #require(h.notify?.messages.first { $0.contains("READY=1") })
         #expect(ready.contains("STATUS=1 events applied"))

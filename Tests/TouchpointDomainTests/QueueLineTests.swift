@@ -32,6 +32,50 @@ import Testing
         #expect(event(#"{"v":1,"id":"opd-7731","type":"open_access.booked","ref":"OA-77","patient":{"id":"RX1-110034","name":"Bea Example","email":"bea@example.org","channel":"email"},"at":"2026-12-10T14:00","clinic":"Breast clinic","mode":"phone"}"#) != nil)
     }
 
+    /// queue-format.md: `null` clears a field (`deceased: null` says "not
+    /// deceased", as `false` does); `source` names the writer; a merge names
+    /// the survivor and the retired id.
+    @Test func nullsSourcesAndMergesParse() throws {
+        let line = #"{"v":1,"id":"u","type":"patient.updated","source":"hl7:pas","patient":{"id":"P","phone":null,"email":null,"name":"Ann","deceased":null}}"#
+        guard case .success(let env) = parser.parse(line), case .patientUpdated(let p) = env.event else {
+            Issue.record("not parsed: \(line)")
+            return
+        }
+        #expect(env.source == "hl7:pas")
+        #expect(p.cleared == [.phone, .email] && p.name == "Ann" && p.phone == nil && p.deceased == false)
+        var known = Patient(id: "P", name: "Old", phone: "+447700900123", email: "a@example.org", voicemailOK: true)
+        known.update(with: p)
+        #expect(known.phone == nil && known.email == nil && known.name == "Ann" && known.voicemailOK)
+        let merged = event(#"{"v":1,"id":"m","type":"patient.merged","patient":{"id":"NEW"},"merged_id":"OLD"}"#)
+        #expect(merged == .patientMerged(patient: PatientDetails(id: "NEW"), mergedID: "OLD"))
+    }
+
+    /// The record rules on plain values: not known, a death stands, a merge
+    /// keeps the survivor's values and takes the retired record's death and opt-out.
+    @Test func patientRecordRules() throws {
+        #expect(PatientRecords.update(nil, with: PatientDetails(id: "P"), makesBooking: false, eventID: "e") == .success(.notKnown))
+        #expect(PatientRecords.update(nil, with: PatientDetails(id: "P"), makesBooking: true, eventID: "e") == .success(.record(Patient(id: "P"))))
+        let dead = Patient(id: "P", deceased: true)
+        guard case .failure(let r) = PatientRecords.update(dead, with: PatientDetails(id: "P", deceased: false), makesBooking: false, eventID: "e") else {
+            Issue.record("a death was undone")
+            return
+        }
+        #expect(r.code == .conflict && r.eventID == "e")
+        #expect(try PatientRecords.merge(survivor: nil, merged: nil, mergedID: "A", details: PatientDetails(id: "B"), eventID: "e").get() == nil)
+        let a = Patient(id: "A", name: "Ann", phone: "+447700900123", optedOut: true, deceased: true)
+        let b = Patient(id: "B", name: "Ann Example")
+        let m = try #require(try PatientRecords.merge(survivor: b, merged: a, mergedID: "A", details: PatientDetails(id: "B"), eventID: "e").get())
+        #expect(m.survivor == Patient(id: "B", name: "Ann Example", phone: "+447700900123", optedOut: true, deceased: true))
+        #expect(m.retired.mergedInto == "B" && m.retired.id == "A" && !m.survivorIsNew && m.retiredWasInUse)
+        let onto = try #require(try PatientRecords.merge(survivor: nil, merged: b, mergedID: "B", details: PatientDetails(id: "C"), eventID: "e").get())
+        #expect(onto.survivor.id == "C" && onto.survivor.name == "Ann Example" && onto.survivorIsNew)
+        // A chain of merges is followed, and a loop the hospital sent ends.
+        let records = ["A": Patient(id: "A", mergedInto: "B"), "B": Patient(id: "B", mergedInto: "C"), "C": Patient(id: "C"),
+                       "X": Patient(id: "X", mergedInto: "Y"), "Y": Patient(id: "Y", mergedInto: "X")]
+        #expect(PatientRecords.resolve("A") { records[$0] } == "C")
+        #expect(["X", "Y"].contains(PatientRecords.resolve("X") { records[$0] }))
+    }
+
     @Test func everyEventTypeParses() {
         let lines = [
             #"{"v":1,"id":"a","type":"surgery.rescheduled","ref":"S1","at":"2026-12-02T09:00","ward":"Ward 2"}"#,
@@ -75,6 +119,12 @@ import Testing
         (#"{"v":1,"id":"x","type":"patient.updated","patient":{"id":"P","opted_out":"yes"}}"#, .invalidField),
         (#"{"v":1,"id":"x","type":"patient.updated","patient":"P"}"#, .invalidField),
         (#"{"v":1,"id":"x","type":"surgery.boked","ref":"S"}"#, .unknownType),
+        (#"{"v":1,"id":"x","type":"patient.merged","patient":{"id":"P"}}"#, .missingField),
+        (#"{"v":1,"id":"x","type":"patient.merged","patient":{"id":"P"},"merged_id":"P"}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"patient.merged","merged_id":"Q"}"#, .missingField),
+        (#"{"v":1,"id":"x","type":"surgery.cancelled","ref":"S","source":""}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"surgery.cancelled","ref":"S","source":7}"#, .invalidField),
+        (#"{"v":1,"id":"x","type":"surgery.cancelled","ref":"S","source":"\#(String(repeating: "w", count: 65))"}"#, .invalidField),
     ])
     func rejectCodes(line: String, code: RejectCode) throws {
         let r = try #require(reject(line), "accepted: \(line)")
