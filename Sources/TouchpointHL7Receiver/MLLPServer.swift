@@ -123,7 +123,8 @@ public struct MLLPServer: Service {
             for try await item in inbound.cancelOnGracefulShutdown() {
                 switch item {
                 case .frame(let bytes):
-                    guard let ack = await receiver.handle(bytes) else { return }  // transient: no ACK, close
+                    // No ACK in time is no ACK at all (hl7.md: within 5 seconds): the engine sends it again.
+                    guard let ack = await Self.within(Self.ackDeadline, { await receiver.handle(bytes) }) ?? nil else { return }
                     try await send(ack)
                 case .garbage(let n):
                     try await send(receiver.garbage(n))
@@ -134,6 +135,38 @@ public struct MLLPServer: Service {
             }
         }
     }
+}
+
+extension MLLPServer {
+    /// The longest a message may take to its ACK (`hl7.md`).
+    static let ackDeadline: Duration = .seconds(5)
+
+    /// `work`'s result, or nil when it takes longer than `limit`. The work
+    /// goes on to its end (a queue append is never cut short halfway);
+    /// only its answer is dropped. An unstructured task, because a task
+    /// group would wait for it: the point is not to.
+    static func within<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async -> T) async -> T? {
+        await withCheckedContinuation { (c: CheckedContinuation<T?, Never>) in
+            let once = ResumeOnce(c)
+            let timer = Task {
+                try? await Task.sleep(for: limit)
+                once.resume(nil)
+            }
+            Task {
+                once.resume(await work())
+                timer.cancel()  // no timer left to wake an idle receiver
+            }
+        }
+    }
+}
+
+/// A continuation resumed by whichever comes first, once.
+final class ResumeOnce<T: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<T?, Never>?>
+
+    init(_ c: CheckedContinuation<T?, Never>) { continuation = Mutex(c) }
+
+    func resume(_ value: T?) { continuation.withLock { $0.take() }?.resume(returning: value) }
 }
 
 /// How many connections are open, for `max_connections`.

@@ -20,8 +20,7 @@ struct TouchpointHL7Command: ParsableCommand {
         commandName: "touchpoint-hl7",
         abstract: "The receiver for the hospital's HL7 v2 feed (SIU, ADT over MLLP).",
         discussion: """
-            Serves MLLP until stopped (SIGTERM); `map` is a dry run. MLLP over TLS and the daemon's \
-            patient-known question are not built yet (issue 28).
+            Serves MLLP until stopped (SIGTERM); `map` is a dry run. MLLP over TLS is not built yet (issue 28).
             Exit codes: 0 success, 1 failed or refused, 2 bad usage.
             """,
         version: "0.1.0",

@@ -266,4 +266,29 @@ struct MLLPClient {
         #expect(msa(client.send(a08("U-3", "P-OTHER"))) == ["MSA", "AA", "U-3"])
         #expect(try String(contentsOfFile: s.daemon.queuePath, encoding: .utf8).split(separator: "\n").count == 3)
     }
+
+    /// The ACK comes within 5 seconds or not at all: a queue file that
+    /// hangs the append (here a FIFO nobody reads, as a hung NFS mount
+    /// would) gets the connection closed with no ACK, so the engine keeps
+    /// the message, and the receiver still answers a new connection's peer.
+    @Test func noAckInFiveSecondsIsNoAckAtAll() throws {
+        let s = try HL7Scenario()
+        let fifo = s.dir + "/hung.jsonl"
+        #expect(mkfifo(fifo, 0o620) == 0)
+        let config = try String(contentsOfFile: s.dir + "/hl7.toml", encoding: .utf8)
+        try config.replacingOccurrences(of: "queue_file = \"\(s.daemon.queuePath)\"", with: "queue_file = \"\(fifo)\"")
+            .write(toFile: s.dir + "/hl7.toml", atomically: true, encoding: .utf8)
+        try s.start()
+        defer {
+            kill(s.receiver.processIdentifier, SIGKILL)  // its lane is stuck in open(2) on the FIFO
+            s.receiver.waitUntilExit()
+            try? s.daemon.stop()
+        }
+        let client = try MLLPClient(port: s.port)
+        defer { client.close() }
+        let sent = Date()
+        #expect(client.send(s.siu("S12", id: "SLOW-1", ref: "TH-S", start: s.ts(s.daemon.time.day(1), 9, 0))) == nil)
+        let waited = Date().timeIntervalSince(sent)
+        #expect(waited >= 4.5 && waited < 9, "closed after \(waited) s")
+    }
 }
