@@ -15,10 +15,10 @@ final class HL7Scenario {
     let daemon: DaemonHarness
     let port: Int
     let dir: String
-    let receiver = Process()
+    private(set) var receiver = Process()
 
-    init(topLevel: String = "") throws {
-        daemon = try DaemonHarness()
+    init(topLevel: String = "", time: ScenarioTime = ScenarioTime()) throws {
+        daemon = try DaemonHarness(time: time)
         dir = daemon.dir + "/hl7"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         port = try WebHarness.freePort()
@@ -51,11 +51,19 @@ final class HL7Scenario {
 
     func start() throws {
         try daemon.start()
+        _ = FileManager.default.createFile(atPath: dir + "/receiver.stderr", contents: nil)
+        try startReceiver()
+    }
+
+    /// Starts `touchpoint-hl7` (again) and waits until it listens; its log goes on in receiver.stderr.
+    func startReceiver() throws {
+        receiver = Process()
         receiver.executableURL = URL(fileURLWithPath: DaemonHarness.binDir + "/touchpoint-hl7")
         receiver.arguments = ["--config", dir + "/hl7.toml", "--log-target", "stderr"]
         receiver.environment = ["PATH": "/usr/bin:/bin"]
-        _ = FileManager.default.createFile(atPath: dir + "/receiver.stderr", contents: nil)
-        receiver.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/receiver.stderr"))
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/receiver.stderr"))
+        log.seekToEndOfFile()
+        receiver.standardError = log
         receiver.standardOutput = FileHandle.nullDevice
         try receiver.run()
         let deadline = Date().addingTimeInterval(30)
@@ -63,6 +71,12 @@ final class HL7Scenario {
             guard Date() < deadline, receiver.isRunning else { throw HarnessError("touchpoint-hl7 did not start listening") }
             usleep(50_000)
         }
+    }
+
+    /// kill -9, as a power cut or the OOM killer would.
+    func crashReceiver() {
+        kill(receiver.processIdentifier, SIGKILL)
+        receiver.waitUntilExit()
     }
 
     func stop() throws {
