@@ -23,7 +23,9 @@ public struct BenchmarkOptions: Sendable {
     public var reportEvents = 170_000
     /// Notices for the Notify throughput scenario.
     public var notifyNotices = 10_000
-    /// Scenario names to run (`ingest`, `idle`, `lateness`, `calls`, `web`, `report`, `notify`); all when empty.
+    /// Messages for the HL7 receiver's scenario (each round, each client pattern).
+    public var hl7Messages = 2_000
+    /// Scenario names to run (`ingest`, `idle`, `lateness`, `calls`, `web`, `report`, `notify`, `hl7`); all when empty.
     public var only: Set<String> = []
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("bench: " + $0 + "\n").utf8)) }
 
@@ -61,6 +63,7 @@ public enum Benchmarks {
         if o.runs("web") { rows += try web(o) }
         if o.runs("report") { rows += try report(o) }
         if o.runs("notify") { rows += try notify(o) }
+        if o.runs("hl7") { rows += try hl7(o) }
         return rows
     }
 

@@ -144,12 +144,14 @@ extension MLLPServer {
     /// `work`'s result, or nil when it takes longer than `limit`. The work
     /// goes on to its end (a queue append is never cut short halfway);
     /// only its answer is dropped. An unstructured task, because a task
-    /// group would wait for it: the point is not to.
+    /// group would wait for it: the point is not to. The deadline is an
+    /// event loop's scheduled task, cancelled when the work ends: not
+    /// `Task.sleep`, whose timer libdispatch keeps (and wakes for) after a
+    /// cancel, so an idle receiver went on waking once a second.
     static func within<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async -> T) async -> T? {
         await withCheckedContinuation { (c: CheckedContinuation<T?, Never>) in
             let once = ResumeOnce(c)
-            let timer = Task {
-                try? await Task.sleep(for: limit)
+            let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(Int64(limit.components.seconds) * 1_000_000_000)) {
                 once.resume(nil)
             }
             Task {

@@ -67,16 +67,7 @@ public final class Receiver: Sendable {
     /// touchpointd's `patient-known`, or nil when it cannot be asked in time.
     func askDaemon(_ patient: String) async -> Bool? {
         let daemon = self.daemon
-        return await withTaskGroup(of: Bool?.self) { group in
-            group.addTask { try? await daemon.patientKnown(patient).value().known }
-            group.addTask {
-                try? await Task.sleep(for: Self.questionTimeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
+        return await MLLPServer.within(Self.questionTimeout) { try? await daemon.patientKnown(patient).value().known } ?? nil
     }
 
     /// What one pass over a message came to.

@@ -14,7 +14,7 @@ struct TouchpointBench: ParsableCommand {
     @Option(help: "Seconds to watch the idle daemon.") var idleSeconds = 60
     @Option(help: "Notices for the lateness scenario.") var notices = 1_000
     @Option(help: "Calls on the day for the call-list scenario.") var calls = 1_000
-    @Option(help: "Scenarios to run: ingest, idle, lateness, calls, web, report, notify (repeatable; all by default).") var only: [String] = []
+    @Option(help: "Scenarios to run: ingest, idle, lateness, calls, web, report, notify, hl7 (repeatable; all by default).") var only: [String] = []
     @Flag(help: "Compare the repo's queue generator with ../shared/tools/gen-queue.py instead.") var crossCheck = false
     @Option(help: "gen-queue.py, for --cross-check.") var genQueue = DaemonHarness.repoRoot + "/../shared/tools/gen-queue.py"
 
