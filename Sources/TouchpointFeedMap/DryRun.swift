@@ -30,9 +30,12 @@ public struct DryRun {
         acknowledgement = HL7Acknowledgement()
     }
 
-    /// The messages of a file's bytes: MLLP frames when it holds any, else the file as one message.
+    /// The messages of a file's bytes: MLLP frames when it starts with one
+    /// (after blank lines), else the file as one message. A file that merely
+    /// holds a VT somewhere (corpus/54 has a stray one inside a field) is a
+    /// message; read as frames it came to none, and `map` printed nothing for it.
     public static func messages(in bytes: [UInt8]) -> [[UInt8]] {
-        guard bytes.contains(MLLPFrameDecoder.start) else { return [bytes] }
+        guard bytes.first(where: { $0 != 0x0A && $0 != 0x0D && $0 != 0x20 && $0 != 0x09 }) == MLLPFrameDecoder.start else { return [bytes] }
         var d = MLLPFrameDecoder(maximumLength: 64 << 20)
         return d.feed(bytes).compactMap { if case .frame(let f) = $0 { return f } else { return nil } }
     }

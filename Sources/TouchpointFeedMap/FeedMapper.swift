@@ -206,7 +206,13 @@ struct MappingContext {
         let ward = kind == .surgery ? self.ward() : nil
         let procedure = kind == .surgery ? value(rule.procedure) : nil
         let clinic = kind == .surgery ? nil : value(rule.clinic) ?? self.ward()
-        guard let written, !written.cancelled else {
+        if let written, written.cancelled {
+            // touchpointd refuses any event for a booking after its cancel
+            // (`conflict`): say so to the sender, who can book it under a new id.
+            throw ContentError(.duplicateKey, at: feed.appointmentID.first,
+                               "this appointment id was cancelled; touchpoint takes a new booking only under a new id")
+        }
+        guard let written else {
             do {
                 return try booked(ref, kind, service: service, start: paths, ward: ward, procedure: procedure, clinic: clinic)
             } catch let e as ContentError where trigger != "S12" && trigger != "A05" && trigger != "A14" {
@@ -268,9 +274,10 @@ struct MappingContext {
 
     func cancel(_ reason: CancelReason) throws -> Mapping {
         let ref = try ref()
-        guard let written = memory.booking(ref), !written.cancelled else {
+        guard let written = memory.booking(ref) else {
             return Mapping(outcome: .ignored("a cancellation of an appointment touchpoint was never sent"))
         }
+        guard !written.cancelled else { return Mapping(outcome: .ignored("a cancellation of an appointment already cancelled")) }
         return cancelled(ref, written, reason: reason)
     }
 
@@ -326,6 +333,9 @@ struct MappingContext {
                 if let id = c(1) { return id }
             case .matching(let type):
                 if type.matches(authority: c(4), type: c(5)), let id = c(1) { return id }
+                // Senders often leave MRG-1's type out (Epic's merges: `40800000^^^MRENTR`):
+                // the authority the feed names is enough there, when the feed names one.
+                if !type.authority.isEmpty, c(4) == type.authority, c(5) == nil, let id = c(1) { return id }
             }
         }
         throw ContentError(.requiredFieldMissing, at: path, "no prior patient identifier of the kind this feed names (patient_id)")

@@ -30,6 +30,7 @@ public struct HL7Error: Sendable, Equatable {
         case unsupportedProcessingID = 202
         case unsupportedVersion = 203
         case unknownKey = 204
+        case duplicateKey = 205
         case applicationInternal = 207
 
         var text: String {
@@ -43,6 +44,7 @@ public struct HL7Error: Sendable, Equatable {
             case .unsupportedProcessingID: return "Unsupported processing id"
             case .unsupportedVersion: return "Unsupported version id"
             case .unknownKey: return "Unknown key identifier"
+            case .duplicateKey: return "Duplicate key identifier"
             case .applicationInternal: return "Application internal error"
             }
         }

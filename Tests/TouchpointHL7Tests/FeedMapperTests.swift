@@ -175,6 +175,16 @@ final class TestMemory: Sendable {
         ]
         let merged = try map(a40, memory)
         #expect(merged.events.map(\.type) == ["patient.merged"] && merged.events[0].mergedID == "M123456" && merged.events[0].patient?.id == "M999")
+        // MRG-1 with the feed's authority and no type, as Epic sends it; another authority's id is not taken.
+        var untyped = a40.prefix(3).map { $0 }
+        untyped[2] = "MRG|M123456^^^RGT"
+        #expect(try map(untyped, memory).events.first?.mergedID == "M123456")
+        untyped[2] = "MRG|M123456^^^OTHER"
+        guard case .refused(.error, let e) = try map(untyped, memory).outcome else {
+            Issue.record("an MRG-1 of another authority was taken")
+            return
+        }
+        #expect(e.location?.description == "MRG-1")
     }
 
     @Test func aPreAdmissionIsASurgeryKeyedOnTheVisitAndItsCancelCancelsIt() throws {
@@ -191,6 +201,22 @@ final class TestMemory: Sendable {
         #expect(m.events[0].at == Date(timeIntervalSince1970: 1_796_455_800))  // PV2-8 (07:30) before EVN-3
         let a38 = ["MSH|^~\\&|ORMIS|RGT|TOUCHPOINT|RGT|20261201093000||ADT^A38|A38-1|P|2.4", "PID|1||M5^^^RGT^MR", "PV1|1|P|DSU||||||||||||||||V0005"]
         #expect(try map(a38, memory).events.map(\.type) == ["surgery.cancelled"])
+    }
+
+    /// touchpointd refuses any event for a booking after its cancel: a
+    /// message that would book a cancelled ref again is refused to the
+    /// sender (AE, ERR on the appointment id), not passed on to be rejected.
+    @Test func aCancelledRefIsNotBookedAgain() throws {
+        let memory = TestMemory()
+        _ = try map(Self.siu("S12"), memory)
+        let s15 = Self.siu("S15")
+        #expect(try map(s15, memory).events.map(\.type) == ["surgery.cancelled"])
+        #expect(try map(s15, memory).outcome == .ignored("a cancellation of an appointment already cancelled"))
+        guard case .refused(.error, let e) = try map(Self.siu("S12"), memory).outcome else {
+            Issue.record("a cancelled ref was booked again")
+            return
+        }
+        #expect(e.code == .duplicateKey && e.location?.description == "SCH-2.1")
     }
 
     @Test func openAccessTakesItsClinic() throws {

@@ -94,3 +94,62 @@ import TouchpointTestSupport
         #expect(junk.status == 1 && junk.stdout.contains("not a message -> AR (no MSH segment") && junk.stdout.contains("  MSA|AR||no MSH segment"), "\(junk.stdout)")
     }
 }
+
+/// Every file of the public corpus through the real `touchpoint-hl7 map`
+/// with a feed config written for it (`docs/hl7-corpus.toml`), in order:
+/// each gets one ACK, whose MSA-2 is its MSH-10 byte for byte, and the code
+/// `hl7.md`'s table gives it (written here file by file, each with why).
+@Suite(.enabled(if: Corpus.directory != nil, "the public HL7 corpus (../shared/hl7/corpus) is not on this machine"))
+struct HL7CorpusMapTests {
+    /// The ACK each file gets, and the rule of hl7.md that gives it.
+    static let expected: [String: (code: String, why: String)] = {
+        var e: [String: (String, String)] = [:]
+        for f in ["01", "07", "20", "47"] { e[f] = ("AA", "mapped: *.booked") }
+        e["02"] = ("AA", "ref already written: *.rescheduled")
+        e["08"] = ("AA", "ref already written, no longer matches any map: *.cancelled, no longer in scope")
+        for f in ["10", "11"] { e[f] = ("AE", "a ref written and cancelled: touchpointd would refuse its booking again (conflict), so the sender is told") }
+        e["03"] = ("AA", "SIU^S15 for a ref written: *.cancelled")
+        for f in ["04", "12", "13", "14", "28", "29"] { e[f] = ("AA", "a cancel of a ref not written (or already cancelled): nothing") }
+        for f in ["05", "06", "09"] { e[f] = ("AA", "no map matches, or not what a booking needs: ignored") }
+        e["15"] = ("AA", "routed on MSH-9 (ADT^A60), any message with PID: patient.updated for a patient touchpoint knows")
+        for f in ["21", "22", "23", "24", "25", "27", "33", "34", "35", "36", "37", "38", "40", "42", "44", "46", "50"] {
+            e[f] = ("AA", "a patient touchpoint has no booking for: nothing written")
+        }
+        for f in ["26", "39", "48"] { e[f] = ("AA", "ADT^A40, neither patient known: nothing") }
+        e["30"] = ("AE", "ADT^A14 mapped, no PV2-8 or EVN-3: a mapped message without a required item")
+        e["31"] = ("AE", "PV2-8 to the day only: a time with less precision than a minute where one is needed")
+        for f in ["32", "41", "43", "49", "51", "52", "53", "54"] { e[f] = ("AR", "a sender no feed names") }
+        e["45"] = ("AR", "an FHS/BHS batch: not a message (no MSH first), MSA-2 empty")
+        return e
+    }()
+
+    @Test func everyFileGetsTheAckTheSpecGives() throws {
+        let dir = try #require(Corpus.directory)
+        let files = Corpus.files
+        #expect(files.count == Self.expected.count, "a corpus file without an expected ACK here, or one gone")
+        let r = try DaemonHarness.run(DaemonHarness.binDir + "/touchpoint-hl7",
+                                      ["map", "--config", DaemonHarness.repoRoot + "/docs/hl7-corpus.toml"] + files.map { dir + "/" + $0 })
+        // One result per file, in order.
+        let heads = r.stdout.split(separator: "\n").filter { $0.hasPrefix("# ") }
+        #expect(heads.count == files.count, "\(heads.count) results for \(files.count) files")
+        var blocks: [(file: String, lines: [Substring])] = []
+        for line in r.stdout.split(separator: "\n") {
+            if line.hasPrefix("# ") { blocks.append((String(line.dropFirst(2 + dir.count + 1).prefix { $0 != ":" }), [])) } else if !blocks.isEmpty { blocks[blocks.count - 1].lines.append(line) }
+        }
+        for (file, lines) in blocks {
+            let want = try #require(Self.expected[String(file.prefix(2))], "no expectation for \(file)")
+            let msa = lines.first { $0.hasPrefix("  MSA|") }.map { $0.dropFirst(2).split(separator: "|", omittingEmptySubsequences: false) } ?? []
+            #expect(msa.count >= 3 && msa[1] == want.code, "\(file): \(msa.prefix(2).joined(separator: "|")), expected \(want.code) (\(want.why))")
+            // MSA-2 is MSH-10 byte for byte (empty for what is not a message).
+            let message = Corpus.bytes(file)
+            let controlID: String = {
+                guard message.starts(with: Array("MSH".utf8)) else { return "" }
+                let fieldSep = message[3]
+                let firstSegment = message.prefix { $0 != 0x0D && $0 != 0x0A }
+                let fields = firstSegment.split(separator: fieldSep, omittingEmptySubsequences: false)
+                return fields.count > 9 ? String(decoding: fields[9], as: UTF8.self) : ""
+            }()
+            #expect(msa.count >= 3 && String(msa[2]) == controlID, "\(file): MSA-2 \(msa.count >= 3 ? String(msa[2]) : "-") is not MSH-10 \(controlID)")
+        }
+    }
+}
