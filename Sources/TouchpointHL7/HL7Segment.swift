@@ -22,7 +22,10 @@ public struct HL7Segment: Sendable {
         }
         fields.append(start..<range.upperBound)
         isMSH = fields.first.map { bytes[$0].elementsEqual("MSH".utf8) } == true
-        if isMSH {
+        // A segment that is "MSH" and nothing more (the fuzzer sent one as a
+        // second segment) has no MSH-1: a range past its end crashed the
+        // receiver on the first field looked up.
+        if isMSH && range.count > 3 {
             // MSH-1 is the separator after "MSH": a field of its own in HL7's numbering.
             let separator = range.lowerBound + 3
             fields.insert(separator..<(separator + 1), at: 1)

@@ -56,6 +56,18 @@ enum Fixture {
         #expect(m.segments(named: "AIS").count == 1)
     }
 
+    /// The fuzzer's find (fuzz/corpus/hl7/crash-bare-msh-segment): a second
+    /// segment that is "MSH" and nothing more, last in the message. Its
+    /// fields are looked up as any other's; before, the first look-up read
+    /// past the message's bytes and the receiver died.
+    @Test func aSegmentThatIsOnlyMSHHasNoFields() throws {
+        let m = try HL7Message(bytes: Array("MSH|^~\\&|A|B|C|D|20261201||ADT^A08|X1|P|2.4\rMSH".utf8))
+        let bare = try #require(m.segments.last)
+        #expect(bare.name(in: m.bytes) == "MSH" && bare.fieldCount == 0)
+        for f in 0...12 { #expect(bare.repetitions(f, in: m.bytes).count <= 1) }
+        #expect(m.value(at: .msh(10)) == .text("X1"))
+    }
+
     @Test func segmentsAreFoundByNameInAnyOrder() throws {
         var reordered = Fixture.siuS12
         reordered.swapAt(1, 2)  // SCH before PID
