@@ -75,8 +75,8 @@ extension Benchmarks {
         out.reserveCapacity(messages.count)
         for (id, bytes) in messages {
             let t = DispatchTime.now().uptimeNanoseconds
-            let msa = client.send(bytes)?.first { $0.first == "MSA" } ?? []
-            guard msa.count >= 3, msa[1] == "AA", !strict || msa[2] == id else { throw HarnessError("no AA for \(id): \(msa)") }
+            let ack = msa(client.send(bytes))
+            guard ack.count >= 3, ack[1] == "AA", !strict || ack[2] == id else { throw HarnessError("no AA for \(id): \(ack)") }
             out.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
         }
         return out.sorted()

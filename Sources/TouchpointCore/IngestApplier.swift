@@ -177,19 +177,17 @@ struct IngestApplier {
     private mutating func merge(_ env: QueueEnvelope, survivor details: PatientDetails, mergedID: String, _ line: IngestLine) throws {
         let retiredID = try resolvedPatientID(mergedID)
         let survivor = try patient(details.id)
-        let merged = retiredID == details.id ? nil : try patient(retiredID)
         if retiredID == details.id {
             // Merged before (a resend under a new id): only the details are news.
-            guard var s = survivor else { return }
+            guard let s = survivor else { return }
             switch PatientRecords.update(s, with: details, makesBooking: false, eventID: env.id) {
             case .failure(let reject): return try record(reject, line)
-            case .success(.record(let p)): s = p
-            case .success(.notKnown): break
+            case .success(.record(let p)): keep(p)
+            case .success(.notKnown): keep(s)  // not reached: the survivor is known
             }
-            keep(s)
             return try applied(env, line)
         }
-        switch PatientRecords.merge(survivor: survivor, merged: merged, mergedID: retiredID, details: details, eventID: env.id) {
+        switch PatientRecords.merge(survivor: survivor, merged: try patient(retiredID), mergedID: retiredID, details: details, eventID: env.id) {
         case .failure(let reject):
             return try record(reject, line)
         case .success(nil):

@@ -69,7 +69,7 @@ public struct Booking: Equatable, Sendable {
     /// conflict, and no other event names a patient for a booking).
     public let kind: BookingKind
     public let ref: String
-    /// Changed only by a merge of patient records (`PatientMerge`).
+    /// Changed only by a merge of patient records (`reassigned(to:)`, `PatientRecords`).
     public internal(set) var patientID: String
     /// The surgery or appointment time as currently booked.
     public var at: Date

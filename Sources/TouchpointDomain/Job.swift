@@ -50,7 +50,7 @@ public struct Job: Equatable, Sendable {
     public let kind: JobKind
     public let bookingKind: BookingKind
     public let ref: String
-    /// Changed only by a merge of patient records (`PatientMerge`).
+    /// Changed only by a merge of patient records (`reassigned(to:)`, `PatientRecords`).
     public internal(set) var patientID: String
     public var state: JobState
     /// When it becomes (or became) due.

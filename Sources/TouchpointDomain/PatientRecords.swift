@@ -48,17 +48,21 @@ public enum PatientRecords {
     /// `mergedID` still find the survivor).
     public static func merge(survivor: Patient?, merged: Patient?, mergedID: String, details: PatientDetails,
                              eventID: String) -> Result<Merge?, QueueReject> {
-        guard survivor != nil || merged != nil else { return .success(nil) }
-        var s = survivor ?? Patient(id: details.id)
-        if survivor == nil, let m = merged {
+        var s: Patient
+        switch (survivor, merged) {
+        case (nil, nil):
+            return .success(nil)
+        case (nil, let m?):
             // The survivor is new to touchpoint: it starts from what the retired record knew.
             s = m
             s.id = details.id
             s.mergedInto = nil
-        }
-        if survivor != nil, let m = merged {
+        case (let known?, nil):
+            s = known
+        case (let known?, let m?):
             // What the survivor's record lacks, the retired one may know (the
             // phone the ward calls on): the survivor's own values win.
+            s = known
             s.nhsNumber = s.nhsNumber ?? m.nhsNumber
             s.name = s.name ?? m.name
             s.phone = s.phone ?? m.phone

@@ -36,6 +36,9 @@ final class IdleCloser: ChannelInboundHandler, Sendable {
 /// The MLLP listener: each allowed connection served in a task of its own,
 /// its messages one at a time in order, each ACK one frame in one write.
 public struct MLLPServer: Service {
+    /// The longest a message may take to its ACK (`hl7.md`).
+    static let ackDeadline: Duration = .seconds(5)
+
     let config: HL7Config
     let receiver: Receiver
     let logger: Logger
@@ -124,7 +127,7 @@ public struct MLLPServer: Service {
                 switch item {
                 case .frame(let bytes):
                     // No ACK in time is no ACK at all (hl7.md: within 5 seconds): the engine sends it again.
-                    guard let ack = await Self.within(Self.ackDeadline, { await receiver.handle(bytes) }) ?? nil else { return }
+                    guard let ack = await Deadline.within(Self.ackDeadline, { await receiver.handle(bytes) }) ?? nil else { return }
                     try await send(ack)
                 case .garbage(let n):
                     try await send(receiver.garbage(n))
@@ -135,40 +138,6 @@ public struct MLLPServer: Service {
             }
         }
     }
-}
-
-extension MLLPServer {
-    /// The longest a message may take to its ACK (`hl7.md`).
-    static let ackDeadline: Duration = .seconds(5)
-
-    /// `work`'s result, or nil when it takes longer than `limit`. The work
-    /// goes on to its end (a queue append is never cut short halfway);
-    /// only its answer is dropped. An unstructured task, because a task
-    /// group would wait for it: the point is not to. The deadline is an
-    /// event loop's scheduled task, cancelled when the work ends: not
-    /// `Task.sleep`, whose timer libdispatch keeps (and wakes for) after a
-    /// cancel, so an idle receiver went on waking once a second.
-    static func within<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async -> T) async -> T? {
-        await withCheckedContinuation { (c: CheckedContinuation<T?, Never>) in
-            let once = ResumeOnce(c)
-            let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(Int64(limit.components.seconds) * 1_000_000_000)) {
-                once.resume(nil)
-            }
-            Task {
-                once.resume(await work())
-                timer.cancel()  // no timer left to wake an idle receiver
-            }
-        }
-    }
-}
-
-/// A continuation resumed by whichever comes first, once.
-final class ResumeOnce<T: Sendable>: Sendable {
-    private let continuation: Mutex<CheckedContinuation<T?, Never>?>
-
-    init(_ c: CheckedContinuation<T?, Never>) { continuation = Mutex(c) }
-
-    func resume(_ value: T?) { continuation.withLock { $0.take() }?.resume(returning: value) }
 }
 
 /// How many connections are open, for `max_connections`.

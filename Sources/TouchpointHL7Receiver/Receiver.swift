@@ -67,7 +67,7 @@ public final class Receiver: Sendable {
     /// touchpointd's `patient-known`, or nil when it cannot be asked in time.
     func askDaemon(_ patient: String) async -> Bool? {
         let daemon = self.daemon
-        return await MLLPServer.within(Self.questionTimeout) { try? await daemon.patientKnown(patient).value().known } ?? nil
+        return await Deadline.within(Self.questionTimeout) { try? await daemon.patientKnown(patient).value().known } ?? nil
     }
 
     /// What one pass over a message came to.

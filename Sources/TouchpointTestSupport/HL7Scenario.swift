@@ -103,6 +103,10 @@ public final class HL7Scenario {
     }
 }
 
+/// An ACK's MSA segment, fields split (MSA-1 at index 1, MSA-2 at 2), or
+/// empty for no ACK or one without MSA.
+public func msa(_ ack: [[String]]?) -> [String] { ack?.first { $0.first == "MSA" } ?? [] }
+
 /// A strict MLLP client: one message at a time, the whole ACK frame read.
 public struct MLLPClient {
     public let fd: Int32

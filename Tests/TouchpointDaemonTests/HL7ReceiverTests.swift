@@ -9,8 +9,6 @@ import Glibc
 #endif
 
 @Suite(.serialized) struct HL7ReceiverTests {
-    func msa(_ ack: [[String]]?) -> [String] { ack?.first { $0.first == "MSA" } ?? [] }
-
     @Test func aBookingSentWithMllpSendIsAppendedAcknowledgedAndPlanned() throws {
         let s = try HL7Scenario()
         try s.start()

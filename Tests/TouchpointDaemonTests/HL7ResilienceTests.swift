@@ -55,8 +55,8 @@ final class Progress: Sendable {
                 client = try? MLLPClient(port: port)
                 if client == nil { usleep(20_000); continue }
             }
-            let msa = client!.send(messages[i].bytes)?.first { $0.first == "MSA" } ?? []
-            if msa.count >= 3, msa[1] == "AA", msa[2] == messages[i].id {
+            let ack = msa(client!.send(messages[i].bytes))
+            if ack.count >= 3, ack[1] == "AA", ack[2] == messages[i].id {
                 done.append(messages[i].id)
                 i += 1
                 total.count.add(1, ordering: .relaxed)
@@ -303,6 +303,4 @@ final class Progress: Sendable {
         #expect(lines.filter { $0.contains(#""ref":"FD-\#(n)""#) }.count == 1)
         try s.daemon.waitUntil(timeout: 20, "every booking is applied") { try s.daemon.status().queue.ingested == n }
     }
-
-    func msa(_ ack: [[String]]?) -> [String] { ack?.first { $0.first == "MSA" } ?? [] }
 }
