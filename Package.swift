@@ -81,6 +81,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // The TOML configuration: parsing and validation.
@@ -260,7 +261,9 @@ let package = Package(
             name: "TouchpointDaemonTests",
             dependencies: [
                 "TouchpointTestSupport", "TouchpointControl", "TouchpointDomain", "TouchpointSystemd", "TouchpointStore",
+                "TouchpointHL7Receiver", "TouchpointConfig", "TouchpointLinux",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ],

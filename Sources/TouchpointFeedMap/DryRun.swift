@@ -67,7 +67,8 @@ public struct DryRun {
             for (ref, b) in mapping.written { bookings[ref] = b }
             patients.formUnion(mapping.booked)
         }
-        let ack = acknowledgement.build(for: message, code: code, errors: errors, controlID: controlID, at: now, clock: mapper.clock)
+        let ack = acknowledgement.build(for: message, code: mapper.acknowledgementCode(code, for: message), errors: errors,
+                                        controlID: controlID, at: now, clock: mapper.clock)
         return Result(message: message, mapping: mapping, ack: ack, lines: lines, problem: nil)
     }
 }

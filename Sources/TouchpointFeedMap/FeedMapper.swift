@@ -106,6 +106,18 @@ public struct FeedMapper: Sendable {
         mapping.feed = feed.name
         return mapping
     }
+
+    /// The code to send for `code`: the enhanced mode's accept
+    /// acknowledgement (CA, CE, CR) when the message's feed has
+    /// `accept_acks = true` and its MSH-15 is AL; the original mode's
+    /// otherwise (MSH-15 empty, NE, ER or SU: the engine waits for an ACK
+    /// whichever it is, so it always gets one). touchpoint sends no
+    /// application acknowledgement later: the accept is all there is.
+    public func acknowledgementCode(_ code: AcknowledgementCode, for m: HL7Message) -> AcknowledgementCode {
+        guard let feed = feeds.first(where: { $0.sends(m) }), feed.acceptAcks,
+              m.value(at: .msh(15)).text == "AL" else { return code }
+        return code.commit
+    }
 }
 
 /// The queue format's cancel reason codes (`queue-format.md`), shown to staff, never sent to the patient.

@@ -13,6 +13,17 @@ public enum AcknowledgementCode: String, Sendable, CaseIterable {
     case commitAccept = "CA"
     case commitError = "CE"
     case commitReject = "CR"
+
+    /// The enhanced mode's accept acknowledgement for an original-mode code:
+    /// CA when the events are safely in the queue file (all an accept
+    /// acknowledgement promises), CE and CR for what AE and AR say.
+    public var commit: AcknowledgementCode {
+        switch self {
+        case .accept, .commitAccept: .commitAccept
+        case .error, .commitError: .commitError
+        case .reject, .commitReject: .commitReject
+        }
+    }
 }
 
 /// What went wrong, for ERR: where (a field path), HL7's error code (table

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 import TouchpointConfig
@@ -44,6 +45,8 @@ public struct MLLPServer: Service {
     let logger: Logger
     let allow: [AddressRange]
     let open = OpenConnections()
+    /// MLLP over TLS when `tls_cert` is set (`ReceiverTLS`).
+    let tls: NIOSSLContext?
 
     public init(config: HL7Config, receiver: Receiver, logger: Logger) throws {
         self.config = config
@@ -53,12 +56,14 @@ public struct MLLPServer: Service {
             guard let r = AddressRange(text) else { throw ReceiverStartupError("allow: \"\(text)\" is not an address or a range such as 10.20.0.0/16") }
             return r
         }
+        tls = try ReceiverTLS.context(for: config)
     }
 
     typealias Connection = NIOAsyncChannel<MLLPFrameDecoder.Item, ByteBuffer>
 
     public func run() async throws {
         let server = try await listen()
+        logger.info("\(ReceiverTLS.summary(for: config))")
         _ = ServiceNotifier.notify("READY=1\nSTATUS=receiving HL7 on \(config.listen)")
         try await withGracefulShutdownHandler {
             try await server.executeThenClose { connections in
@@ -94,7 +99,7 @@ public struct MLLPServer: Service {
 
     /// An allowed peer gets the decoder and the idle timeout; any other is closed before a byte is read.
     func initializer() -> @Sendable (Channel) -> EventLoopFuture<Connection?> {
-        let (allow, logger, config, open) = (self.allow, self.logger, self.config, self.open)
+        let (allow, logger, config, open, tls) = (self.allow, self.logger, self.config, self.open, self.tls)
         return { channel in
             let peer = channel.remoteAddress
             let allowed = allow.isEmpty ? peer.map(AddressRange.isLoopback) ?? false : allow.contains { r in peer.map(r.contains) ?? false }
@@ -107,6 +112,8 @@ public struct MLLPServer: Service {
             channel.closeFuture.whenComplete { _ in open.release() }
             return channel.eventLoop.makeCompletedFuture {
                 let seconds = Int64(config.idleTimeout.seconds)
+                // TLS first: the idle timeout covers a handshake that never ends (a slow-loris peer).
+                if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                 try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: .seconds(max(1, seconds))))
                 try channel.pipeline.syncOperations.addHandler(IdleCloser())
                 try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(MLLPByteDecoder(frames: MLLPFrameDecoder(maximumLength: config.maxMessage))))
@@ -117,8 +124,23 @@ public struct MLLPServer: Service {
 
     func serve(_ connection: Connection?) async {
         guard let connection else { return }
+        let peer = connection.channel.remoteAddress?.description ?? "?"
+        do {
+            try await exchange(connection)
+        } catch NIOSSLError.uncleanShutdown {
+            // The engine closed without TLS's close_notify, as many do once they have their ACK: nothing to say.
+        } catch let e as NIOSSLError {
+            // A handshake that failed (no certificate, one the CA did not sign, plain MLLP to a TLS port): the admin's to see.
+            logger.warning("HL7 connection from \(peer) closed: TLS: \(e)")
+        } catch {
+            // The peer went away, or the idle timeout closed it: the engine sends again what had no ACK.
+        }
+    }
+
+    /// A connection's messages, one at a time in order, each with its ACK.
+    func exchange(_ connection: Connection) async throws {
         let receiver = self.receiver
-        try? await connection.executeThenClose { inbound, outbound in
+        try await connection.executeThenClose { inbound, outbound in
             func send(_ ack: [UInt8]) async throws {
                 try await outbound.write(ByteBuffer(bytes: MLLPFrameDecoder.framed(ack)))
             }

@@ -15,12 +15,15 @@ import TouchpointLinux
 /// recorded, then the ACK goes. Killed before the record, the message comes
 /// again and gives the same event ids (they hash its bytes), which the
 /// daemon counts as duplicates.
+///
+/// Messages that arrive together on several connections share one commit
+/// (`GroupCommit`): their events in one append and one `fdatasync`, what
+/// they came to in one SQLite transaction.
 public final class Receiver: Sendable {
     let config: HL7Config
     let mapper: FeedMapper
     let state: ReceiverState
     let queue: QueueAppender
-    let lane: BlockingLane
     let logger: Logger
     let acknowledgement = HL7Acknowledgement()
     let now: @Sendable () -> Date
@@ -28,6 +31,8 @@ public final class Receiver: Sendable {
     let daemon: TouchpointClient
     /// How long the question may take: the ACK comes within 5 seconds or not at all.
     static let questionTimeout: Duration = .seconds(2)
+    /// The commits, on the receiver's one lane thread (SQLite and the queue file block).
+    let commits: GroupCommit<Submission, Step>
 
     public init(config: HL7Config, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) throws {
         self.config = config
@@ -37,7 +42,20 @@ public final class Receiver: Sendable {
         mapper = FeedMapper(feeds: config.feeds, clock: config.clock)
         state = try ReceiverState(directory: config.stateDir)
         queue = QueueAppender(path: config.queueFile)
-        lane = BlockingLane(name: "hl7-receiver")
+        commits = GroupCommit(lane: BlockingLane(name: "hl7-receiver"))
+    }
+
+    /// A message and what touchpointd has already said about its patients.
+    struct Submission: Sendable {
+        var frame: [UInt8]
+        var daemonSaid: [String: Bool]
+    }
+
+    /// What one pass over a message came to.
+    enum Step: Sendable {
+        case reply([UInt8]?)
+        /// The mapping needs touchpointd's word on this patient id.
+        case ask(String)
     }
 
     /// The ACK for `frame`, or nil (transient: close without one).
@@ -50,31 +68,29 @@ public final class Receiver: Sendable {
     public func handle(_ frame: [UInt8]) async -> [UInt8]? {
         var answers: [String: Bool] = [:]
         for _ in 0..<4 {
-            let said = answers
-            guard let step = try? await lane.run({ self.handleBlocking(frame, daemonSaid: said) }) else { return nil }
-            switch step {
+            switch await commits.submit(Submission(frame: frame, daemonSaid: answers), commit: { [self] in commit($0) }) {
             case .reply(let ack): return ack
             case .ask(let id):
                 guard answers[id] == nil, let known = await askDaemon(id) else {
-                    return transient("touchpointd could not be asked whether it knows a patient (patient-known)", [:])
+                    return transient("touchpointd could not be asked whether it knows a patient (patient-known)", Self.meta(frame))
                 }
                 answers[id] = known
             }
         }
-        return transient("a message named more patients than the receiver asks about", [:])
+        return transient("a message named more patients than the receiver asks about", Self.meta(frame))
+    }
+
+    /// The control id and type of a frame, for a log line that has no parsed message to hand.
+    static func meta(_ frame: [UInt8]) -> Logger.Metadata {
+        guard let m = try? HL7Message(bytes: frame) else { return [:] }
+        let (code, trigger) = m.messageType
+        return ["msh9": "\(code)^\(trigger)", "msh10": "\(TerminalSafe.text(String(decoding: m.controlID, as: UTF8.self)))"]
     }
 
     /// touchpointd's `patient-known`, or nil when it cannot be asked in time.
     func askDaemon(_ patient: String) async -> Bool? {
         let daemon = self.daemon
         return await Deadline.within(Self.questionTimeout) { try? await daemon.patientKnown(patient).value().known } ?? nil
-    }
-
-    /// What one pass over a message came to.
-    enum Step {
-        case reply([UInt8]?)
-        /// The mapping needs touchpointd's word on this patient id.
-        case ask(String)
     }
 
     /// The ACK for bytes that were not a frame's content (garbage before a VT).
@@ -93,94 +109,10 @@ public final class Receiver: Sendable {
 
     func newControlID() -> String { "TP" + String(UInt64.random(in: 0...UInt64.max), radix: 36) }
 
-    func handleBlocking(_ frame: [UInt8], daemonSaid: [String: Bool]) -> Step {
-        let asked = Mutex<String?>(nil)
-        let reply = handleBlocking(frame, patientKnown: { [state] id in
-            if (try? state.knows(patient: id)) == true { return true }
-            if let said = daemonSaid[id] { return said }
-            asked.withLock { $0 = $0 ?? id }
-            return nil
-        }, asking: { asked.withLock { $0 != nil } })
-        if let id = asked.withLock({ $0 }), reply == nil { return .ask(id) }
-        return .reply(reply)
-    }
-
-    /// `asking`: whether the mapping stopped for touchpointd's word on a
-    /// patient (then its transient outcome is not logged: the question is asked).
-    func handleBlocking(_ frame: [UInt8], patientKnown: @escaping @Sendable (String) -> Bool?,
-                        asking: () -> Bool = { false }) -> [UInt8]? {
-        let at = now()
-        let message: HL7Message
-        do {
-            message = try HL7Message(bytes: frame)
-        } catch {
-            try? state.reject(feed: nil, code: "AR", location: nil, message: error.explanation, raw: frame, now: at,
-                              retention: config.rejectRetention.seconds)
-            logger.warning("not a message: \(error.explanation)", metadata: ["MESSAGE_ID": "\(MessageID.hl7Rejected)", "ack": "AR"])
-            return acknowledgement.build(for: nil, code: .reject, errors: [HL7Error(.segmentSequence, error.explanation)],
-                                         controlID: newControlID(), at: at, clock: config.clock)
-        }
-        let (code, trigger) = message.messageType
-        let controlID = String(decoding: message.controlID, as: UTF8.self)
-        var meta: Logger.Metadata = ["msh9": "\(code)^\(trigger)", "msh10": "\(TerminalSafe.text(controlID))"]
-        // The same message again (sender, control id and bytes): the ACK it had, nothing written again.
-        let key = [message.value(at: .msh(3)).text ?? "", message.value(at: .msh(4)).text ?? "", controlID, String(FNV1a.hash(frame), radix: 16)]
-            .joined(separator: "\u{1F}")
-        do {
-            if let had = try state.acknowledged(key), let ackCode = AcknowledgementCode(rawValue: had) {
-                meta["ack"] = "\(had)"
-                logger.info("message sent again: answered as before, nothing written", metadata: meta)
-                return acknowledgement.build(for: message, code: ackCode, controlID: newControlID(), at: at, clock: config.clock)
-            }
-        } catch {
-            return transient("the receiver's state cannot be read: \(error)", meta)
-        }
-        let memory = FeedMemory(booking: { [state] in try? state.booking($0) }, patientKnown: patientKnown)
-        let mapping = mapper.map(message, now: at, memory: memory)
-        if let feed = mapping.feed { meta["feed"] = "\(feed)" }
-        let summary = "message \(TerminalSafe.text(controlID)) (\(code)^\(trigger)\(mapping.feed.map { ", feed \($0)" } ?? ""))"
-        switch mapping.outcome {
-        case .transient(let why):
-            if asking() { return nil }
-            return transient("\(summary): \(why)", meta)
-        case .refused(let ackCode, let error):
-            meta["ack"] = "\(ackCode.rawValue)"
-            meta["code"] = "\(error.code.rawValue)"
-            if let l = error.location { meta["field"] = "\(l)" }
-            do {
-                try state.reject(feed: mapping.feed, code: ackCode.rawValue, location: error.location?.description, message: error.message,
-                                 raw: frame, now: at, retention: config.rejectRetention.seconds)
-                try state.record(key: key, code: ackCode.rawValue, feed: mapping.feed, outcome: "rejected", mapping: nil, now: at)
-            } catch {
-                return transient("the receiver's state cannot be written: \(error)", meta)
-            }
-            logger.warning("\(summary): \(ackCode.rawValue), \(error.message)", metadata: meta.merging(["MESSAGE_ID": "\(MessageID.hl7Rejected)"]) { $1 })
-            return acknowledgement.build(for: message, code: ackCode, errors: [error], controlID: newControlID(), at: at, clock: config.clock)
-        case .accepted, .ignored:
-            let lines = mapping.queueLines(message: frame)
-            let ids = lines.map(\.id)
-            do {
-                try queue.append(lines.map(\.line))
-            } catch {
-                return transient("\(summary): \(error)", meta)
-            }
-            let outcome: String
-            if case .ignored = mapping.outcome { outcome = "ignored" } else { outcome = "accepted" }
-            do {
-                try state.record(key: key, code: AcknowledgementCode.accept.rawValue, feed: mapping.feed, outcome: outcome, mapping: mapping, now: at)
-            } catch {
-                // The events are safely in the queue; a resend would give the same ids (duplicates the daemon ignores).
-                logger.error("the receiver's state cannot be written: \(error)", metadata: meta.merging(["MESSAGE_ID": "\(MessageID.hl7Fault)"]) { $1 })
-            }
-            meta["ack"] = "AA"
-            meta["refs"] = "\(Set(mapping.events.compactMap(\.ref)).sorted().joined(separator: ","))"
-            meta["events"] = "\(ids.joined(separator: ","))"
-            var words = "\(summary): AA"
-            if case .ignored(let why) = mapping.outcome { words += ", ignored: \(why)" }
-            if !ids.isEmpty { words += ", refs \(meta["refs"]!), events \(ids.joined(separator: " "))" }
-            logger.info("\(words)", metadata: meta)
-            return acknowledgement.build(for: message, code: .accept, controlID: newControlID(), at: at, clock: config.clock)
-        }
+    /// The ACK for `message` with `code` in the mode its feed and MSH-15 ask for.
+    func ack(_ message: HL7Message?, _ code: AcknowledgementCode, _ errors: [HL7Error] = [], at: Date) -> [UInt8] {
+        acknowledgement.build(for: message, code: message.map { mapper.acknowledgementCode(code, for: $0) } ?? code, errors: errors,
+                              controlID: newControlID(), at: at, clock: config.clock)
     }
 
     func transient(_ why: String, _ meta: Logger.Metadata) -> [UInt8]? {

@@ -78,28 +78,52 @@ final class ReceiverState: @unchecked Sendable {
         return try db.read { try Bool.fetchOne($0, sql: "SELECT 1 FROM patients WHERE hash = ?", arguments: [h]) ?? false }
     }
 
-    /// What a message came to, recorded in one transaction after its events are in the queue file.
-    func record(key: String, code: String, feed: String?, outcome: String, mapping: Mapping?, now: Date) throws {
-        let hashes = (mapping?.booked ?? []).map(hash(patient:))
+    /// What one message came to, for `commit`.
+    struct Entry: Sendable {
+        /// Sender, control id and a hash of the bytes; nil for bytes that
+        /// were not a message (kept in the rejects only, never answered "as before").
+        var key: String?
+        /// The original-mode code (AA, AE, AR): a resend in enhanced mode gets its C form.
+        var code: String
+        var feed: String?
+        var outcome: String
+        var mapping: Mapping?
+        /// A refused message, kept raw for `reject_retention`.
+        var reject: Reject?
+        var at: Date
+    }
+
+    /// What a batch of messages came to, in one transaction, after their
+    /// events are in the queue file (`GroupCommit`).
+    func commit(_ entries: [Entry], retention: TimeInterval) throws {
+        guard !entries.isEmpty else { return }
+        let hashes = entries.map { ($0.mapping?.booked ?? []).map(hash(patient:)) }
         try db.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO acknowledged (key, code, at) VALUES (?, ?, ?)", arguments: [key, code, now.timeIntervalSince1970])
-            for (ref, b) in mapping?.written ?? [] {
-                try db.execute(sql: "INSERT OR REPLACE INTO bookings VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               arguments: [ref, b.kind.rawValue, b.start.timeIntervalSince1970, b.ward, b.procedure, b.clinic, b.cancelled])
+            for (e, patients) in zip(entries, hashes) {
+                try record(e, patients: patients, db)
             }
-            for h in hashes { try db.execute(sql: "INSERT OR IGNORE INTO patients VALUES (?)", arguments: [h]) }
-            try db.execute(sql: """
-                INSERT INTO counts VALUES (?, ?, 1, ?) ON CONFLICT (feed, outcome) DO UPDATE SET n = n + 1, last = excluded.last
-                """, arguments: [feed ?? "", outcome, now.timeIntervalSince1970])
+            if entries.contains(where: { $0.reject != nil }) {
+                try db.execute(sql: "DELETE FROM rejects WHERE at < ?", arguments: [entries[0].at.timeIntervalSince1970 - retention])
+            }
         }
     }
 
-    func reject(feed: String?, code: String, location: String?, message: String, raw: [UInt8], now: Date, retention: TimeInterval) throws {
-        try db.write { db in
+    private func record(_ e: Entry, patients: [String], _ db: Database) throws {
+        let at = e.at.timeIntervalSince1970
+        if let r = e.reject {
             try db.execute(sql: "INSERT INTO rejects (at, feed, code, location, message, raw) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [now.timeIntervalSince1970, feed, code, location, message, Data(raw)])
-            try db.execute(sql: "DELETE FROM rejects WHERE at < ?", arguments: [now.timeIntervalSince1970 - retention])
+                           arguments: [at, r.feed, r.code, r.location, r.message, Data(r.raw)])
         }
+        guard let key = e.key else { return }
+        try db.execute(sql: "INSERT OR REPLACE INTO acknowledged (key, code, at) VALUES (?, ?, ?)", arguments: [key, e.code, at])
+        for (ref, b) in e.mapping?.written ?? [] {
+            try db.execute(sql: "INSERT OR REPLACE INTO bookings VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [ref, b.kind.rawValue, b.start.timeIntervalSince1970, b.ward, b.procedure, b.clinic, b.cancelled])
+        }
+        for h in patients { try db.execute(sql: "INSERT OR IGNORE INTO patients VALUES (?)", arguments: [h]) }
+        try db.execute(sql: """
+            INSERT INTO counts VALUES (?, ?, 1, ?) ON CONFLICT (feed, outcome) DO UPDATE SET n = n + 1, last = excluded.last
+            """, arguments: [e.feed ?? "", e.outcome, at])
     }
 
     struct FeedCount: Sendable {

@@ -14,7 +14,8 @@ public final class HL7Scenario {
     public let dir: String
     public private(set) var receiver = Process()
 
-    public init(topLevel: String = "", time: ScenarioTime = ScenarioTime()) throws {
+    /// `topLevel`: more settings for hl7.toml's top (TLS); `feed`: more for its one feed (`accept_acks`).
+    public init(topLevel: String = "", feed: String = "", time: ScenarioTime = ScenarioTime()) throws {
         daemon = try DaemonHarness(time: time)
         dir = daemon.dir + "/hl7"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -36,6 +37,7 @@ public final class HL7Scenario {
             wards = { "W7" = "Ward 7" }
             delay_reasons = { "EMERG" = "an emergency operation needed the theatre first" }
             delay_reason_field = "SCH-6.1"
+            \(feed)
 
             [[feed.map]]
             when = { "AIS-3.1" = ["BRS01"] }

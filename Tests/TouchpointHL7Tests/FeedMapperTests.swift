@@ -235,4 +235,34 @@ final class TestMemory: Sendable {
         let autumn = try map(Self.siu("S12", start: "20261025013000"), TestMemory(), at: Date(timeIntervalSince1970: 1_792_000_000))
         #expect(autumn.events.first?.at == Date(timeIntervalSince1970: 1_792_888_200))
     }
+
+    /// Enhanced mode (hl7.md): with `accept_acks = true`, a message whose
+    /// MSH-15 is AL gets CA, CE or CR for what would be AA, AE or AR; any
+    /// other MSH-15, or a feed without `accept_acks`, the original mode's.
+    @Test func acceptAcknowledgementsOnlyForAFeedThatWantsThemAndMSH15AL() throws {
+        var enhanced = Self.theatres
+        enhanced.acceptAcks = true
+        let mapper = FeedMapper(feeds: [enhanced], clock: Self.london)
+        func msh15(_ value: String) throws -> HL7Message {
+            var lines = Self.siu("S12")
+            lines[0] += "|||\(value)|NE"
+            return try Fixture.message(lines)
+        }
+        #expect(try msh15("AL").value(at: .msh(15)).text == "AL" && msh15("AL").value(at: .msh(16)).text == "NE")
+        for (code, commit) in [(AcknowledgementCode.accept, AcknowledgementCode.commitAccept), (.error, .commitError), (.reject, .commitReject)] {
+            #expect(mapper.acknowledgementCode(code, for: try msh15("AL")) == commit)
+            #expect(self.mapper.acknowledgementCode(code, for: try msh15("AL")) == code, "a feed without accept_acks")
+            for other in ["", "NE", "ER", "SU"] {
+                #expect(mapper.acknowledgementCode(code, for: try msh15(other)) == code, "MSH-15 \(other)")
+            }
+        }
+        // The dry run says what the receiver would: CA, and CE for a content error.
+        var dry = DryRun(feeds: [enhanced], clock: Self.london)
+        let good = dry.run(Array(try msh15("AL").bytes), now: now)
+        #expect(String(decoding: good.ack, as: UTF8.self).contains("\rMSA|CA|MSG-S12-991-20261203083000") && !good.lines.isEmpty)
+        var bad = Self.siu("S12", start: "2026120")
+        bad[0] += "|||AL"
+        let refused = dry.run(Array(try Fixture.message(bad).bytes), now: now)
+        #expect(String(decoding: refused.ack, as: UTF8.self).contains("\rMSA|CE|") && refused.lines.isEmpty)
+    }
 }
