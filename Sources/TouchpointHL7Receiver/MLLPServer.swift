@@ -63,7 +63,11 @@ public struct MLLPServer: Service {
 
     public func run() async throws {
         let server = try await listen()
-        logger.info("\(ReceiverTLS.summary(for: config))")
+        if tls == nil && !config.listensOnLoopback {
+            logger.warning("MLLP without TLS on \(config.listen): patient data crosses the network in clear (set tls_cert and tls_key in \(config.file))")
+        } else {
+            logger.info("\(ReceiverTLS.summary(for: config))")
+        }
         _ = ServiceNotifier.notify("READY=1\nSTATUS=receiving HL7 on \(config.listen)")
         try await withGracefulShutdownHandler {
             try await server.executeThenClose { connections in

@@ -14,7 +14,10 @@ import Glibc
 /// that follows a booking by a millisecond is not lost, and no id is kept),
 /// and the messages it refused, raw, for `reject_retention`.
 ///
-/// Blocking (SQLite): used on the receiver's lane only.
+/// Blocking (SQLite): used on the receiver's lane only, which is why its
+/// look-ups need no read transaction of their own (`inDatabase`): nothing
+/// else writes the database while they run. The statements on the path of
+/// every message are prepared once (`cachedStatement`).
 final class ReceiverState: @unchecked Sendable {
     let db: DatabaseQueue
     private let key: SymmetricKey
@@ -56,16 +59,23 @@ final class ReceiverState: @unchecked Sendable {
     }
 
     func hash(patient id: String) -> String {
-        HMAC<SHA256>.authenticationCode(for: Data(id.utf8), using: key).map { String(format: "%02x", $0) }.joined()
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for byte in HMAC<SHA256>.authenticationCode(for: Data(id.utf8), using: key) {
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     func acknowledged(_ key: String) throws -> String? {
-        try db.read { try String.fetchOne($0, sql: "SELECT code FROM acknowledged WHERE key = ?", arguments: [key]) }
+        try db.inDatabase { try String.fetchOne($0.cachedStatement(sql: "SELECT code FROM acknowledged WHERE key = ?"), arguments: [key]) }
     }
 
     func booking(_ ref: String) throws -> WrittenBooking? {
-        try db.read { db in
-            try Row.fetchOne(db, sql: "SELECT kind, start, ward, procedure, clinic, cancelled FROM bookings WHERE ref = ?", arguments: [ref]).flatMap { r in
+        try db.inDatabase { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT kind, start, ward, procedure, clinic, cancelled FROM bookings WHERE ref = ?"), arguments: [ref]).flatMap { r in
                 FeedBookingKind(rawValue: r[0]).map {
                     WrittenBooking(kind: $0, start: Date(timeIntervalSince1970: r[1]), ward: r[2], procedure: r[3], clinic: r[4], cancelled: r[5])
                 }
@@ -75,7 +85,7 @@ final class ReceiverState: @unchecked Sendable {
 
     func knows(patient id: String) throws -> Bool {
         let h = hash(patient: id)
-        return try db.read { try Bool.fetchOne($0, sql: "SELECT 1 FROM patients WHERE hash = ?", arguments: [h]) ?? false }
+        return try db.inDatabase { try Bool.fetchOne($0.cachedStatement(sql: "SELECT 1 FROM patients WHERE hash = ?"), arguments: [h]) ?? false }
     }
 
     /// What one message came to, for `commit`.
@@ -115,15 +125,15 @@ final class ReceiverState: @unchecked Sendable {
                            arguments: [at, r.feed, r.code, r.location, r.message, Data(r.raw)])
         }
         guard let key = e.key else { return }
-        try db.execute(sql: "INSERT OR REPLACE INTO acknowledged (key, code, at) VALUES (?, ?, ?)", arguments: [key, e.code, at])
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO acknowledged (key, code, at) VALUES (?, ?, ?)").execute(arguments: [key, e.code, at])
         for (ref, b) in e.mapping?.written ?? [] {
-            try db.execute(sql: "INSERT OR REPLACE INTO bookings VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           arguments: [ref, b.kind.rawValue, b.start.timeIntervalSince1970, b.ward, b.procedure, b.clinic, b.cancelled])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO bookings VALUES (?, ?, ?, ?, ?, ?, ?)").execute(
+                arguments: [ref, b.kind.rawValue, b.start.timeIntervalSince1970, b.ward, b.procedure, b.clinic, b.cancelled])
         }
-        for h in patients { try db.execute(sql: "INSERT OR IGNORE INTO patients VALUES (?)", arguments: [h]) }
-        try db.execute(sql: """
+        for h in patients { try db.cachedStatement(sql: "INSERT OR IGNORE INTO patients VALUES (?)").execute(arguments: [h]) }
+        try db.cachedStatement(sql: """
             INSERT INTO counts VALUES (?, ?, 1, ?) ON CONFLICT (feed, outcome) DO UPDATE SET n = n + 1, last = excluded.last
-            """, arguments: [e.feed ?? "", e.outcome, at])
+            """).execute(arguments: [e.feed ?? "", e.outcome, at])
     }
 
     struct FeedCount: Sendable {
