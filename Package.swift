@@ -261,7 +261,7 @@ let package = Package(
             name: "TouchpointDaemonTests",
             dependencies: [
                 "TouchpointTestSupport", "TouchpointControl", "TouchpointDomain", "TouchpointSystemd", "TouchpointStore",
-                "TouchpointHL7Receiver", "TouchpointConfig", "TouchpointLinux",
+                "TouchpointHL7Receiver", "TouchpointConfig", "TouchpointLinux", "TouchpointDispatch",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]

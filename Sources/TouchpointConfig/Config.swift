@@ -76,7 +76,17 @@ public struct TouchpointConfig: Equatable, Sendable {
         public var emailTemplateID = ""
         public var smsSenderID = ""
         public var emailReplyToID = ""
-        public var rateLimit = 3000
+        /// Sends a minute, the refill of touchpoint's own token bucket: 2,400
+        /// (40 a second) against Notify's 3,000 (50), a fifth kept spare for
+        /// clock drift and anything else sending with the same key.
+        public var rateLimit = 2400
+        /// The bucket's size: how many sends may go at once after a quiet
+        /// spell. 500 against Notify's 999.
+        public var rateBurst = 500
+        /// How long Notify keeps a notification (the service's data
+        /// retention, 7 days unless the service changed it, 3 to 90): a
+        /// look-up by reference or by id finds nothing older.
+        public var retention: Duration = .seconds(7 * 86_400)
         public var receiptPoll: Duration = .seconds(60)
         public var receiptMaxAge: Duration = .seconds(72 * 3600)
         public var timeout: Duration = .seconds(30)

@@ -419,7 +419,7 @@ public struct TOMLReader {
     }
 
     static let notifyKeys = ["base_url", "api_key_file", "sms_template_id", "email_template_id", "sms_sender_id", "email_reply_to_id",
-                             "rate_limit", "receipt_poll", "receipt_max_age", "timeout", "proxy", "ca_file"]
+                             "rate_limit", "rate_burst", "retention", "receipt_poll", "receipt_max_age", "timeout", "proxy", "ca_file"]
 
     /// `[transport.notify]`: read always (a typo is an error even while
     /// another transport is in force); the key and the required ids are
@@ -444,12 +444,23 @@ public struct TOMLReader {
             n[keyPath: keyPath] = id
         }
         if let r = int(t, sec, "rate_limit", 1...3000) { n.rateLimit = r }
+        if let b = int(t, sec, "rate_burst", 1...999) { n.rateBurst = b }
+        if let d = duration(t, sec, "retention") {
+            if d < .seconds(3 * 86_400) || d > .seconds(90 * 86_400) {
+                issue("\(sec).retention", "Notify keeps notifications from 3 to 90 days (7 unless the service changed it); got \(Int(d.seconds / 86_400)) days")
+            } else {
+                n.retention = d
+            }
+        }
         if let d = duration(t, sec, "receipt_poll") { n.receiptPoll = d }
         if let d = duration(t, sec, "receipt_max_age") { n.receiptMaxAge = d }
         if let d = duration(t, sec, "timeout") { n.timeout = d }
         if let p = string(t, sec, "proxy") { n.proxy = p }
         if let p = string(t, sec, "ca_file") { n.caFile = p.isEmpty ? "" : ConfigLoader.absolutePath(p, relativeTo: baseDir) }
         if n.receiptPoll < .seconds(1) { issue("\(sec).receipt_poll", "at least 1s") }
+        if n.receiptMaxAge > n.retention {
+            issue("\(sec).receipt_max_age", "longer than retention (\(Int(n.retention.seconds / 86_400)) days): Notify forgets a notification after that, so its receipt could never come")
+        }
         guard kind == .notify else { return }
         checkNotifyURLs(n)
         if n.smsTemplateID.isEmpty { issue("\(sec).sms_template_id", "required when transport.kind is \"notify\": the id of a Notify text message template whose body is ((body))") }

@@ -101,7 +101,7 @@ public enum HumanOutput {
         if let e = j.expectedAt, j.kind == .waitNotice { out += "expected  \(localTime(e, style))\(j.delayReason.map { " (\($0))" } ?? "")\n" }
         if let o = j.outcome { out += "outcome   \(o.rawValue)\(j.woundCare.map { $0 ? ", wound care discussed" : ", wound care not discussed" } ?? "")\n" }
         if let r = j.reason { out += "why       \(r)\n" }
-        if let d = j.delivery { out += "delivery  \(d.rawValue.replacingOccurrences(of: "_", with: " "))\n" }
+        if let d = j.delivery { out += "delivery  \(d.words)\n" }
         if let d = j.deliveries, !d.isEmpty {
             out += "deliveries\n"
             for a in d { out += "  \(localTime(a.at, style))  \(a.result.rawValue)\(a.detail.map { "  \($0)" } ?? "")\n" }

@@ -110,10 +110,16 @@ extension Touchpoint {
         let t = config.transport
         let policy = RetryPolicy(initial: t.backoffInitial.seconds, maximum: t.backoffMax.seconds, maxAge: t.maxAge.seconds)
         let jitter = Double.random(in: 0...1)
+        let defaultChannel = config.notices.defaultChannel
         return try await store.write { w in
             let now = self.now()
-            guard let job = try w.job(id: jobID),
-                  let (u, attempt) = JobStateMachine(rules: rules, now: now).deliver(result, on: job, firstAttemptAt: try w.firstDeliveryAt(jobID: jobID), policy: policy, jitter: jitter)
+            guard let job = try w.job(id: jobID) else { return nil }
+            var fallback: Channel?
+            if case .undeliverable = result {
+                fallback = JobStateMachine.fallback(for: job, patient: try w.patient(id: job.patientID), defaultChannel: defaultChannel)
+            }
+            guard let (u, attempt) = JobStateMachine(rules: rules, now: now).deliver(result, on: job, firstAttemptAt: try w.firstDeliveryAt(jobID: jobID),
+                                                                                     policy: policy, jitter: jitter, fallback: fallback)
             else { return nil }
             try w.addDelivery(attempt, jobID: jobID)
             try w.save(u, rules: rules, now: now)

@@ -100,6 +100,15 @@ struct DispatchService: Service {
             return .failed(f.reason)
         case .success(let message):
             let transport = await Transports.make(config.transport, lane: lane, notify: notify)
+            // An attempt whose answer was lost longer ago than Notify keeps
+            // notifications cannot be looked up: finding nothing would prove
+            // nothing, and sending again could send it twice.
+            let retention = config.transport.notify.retention.seconds
+            if config.transport.kind == .notify, notice.job.sendUncertain, let last = notice.job.lastAttemptAt,
+               Date().timeIntervalSince(last) > retention {
+                return .failed("an earlier attempt's answer was lost \(Int(retention / 86_400)) days or more ago, past Notify's retention: "
+                               + "whether it was sent cannot be known, so it is not sent again")
+            }
             if transport.mayTakeWithoutAnswer && !notice.job.sendUncertain {
                 try await engine.markSendUncertain(jobID: notice.job.id)
             }
@@ -130,6 +139,9 @@ struct DispatchService: Service {
             logger.warning("notice \(job.id) (\(job.ref)) not delivered, \(state == .failed ? "giving up" : "will retry"): \(Self.loggable(why))", metadata: meta)
         case .failed(let why):
             logger.error("notice \(job.id) (\(job.ref)) failed: \(Self.loggable(why))", metadata: meta)
+        case .undeliverable(let why):
+            let next = state == .due ? "sent once by the other channel instead" : "failed, no other channel"
+            logger.warning("notice \(job.id) (\(job.ref)): the transport will not send to this address, \(next): \(Self.loggable(why))", metadata: meta)
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import TouchpointCore
 import TouchpointDispatch
 import TouchpointDomain
@@ -20,6 +21,8 @@ struct ReceiptService: Service {
     let logger: Logger
     /// Notices asked after in one round, the longest waiting first.
     static let perRound = 1000
+    /// The unknown status words already logged, per notice (once each).
+    let unrecognised = SeenOnce()
 
     func run() async throws {
         doorbell.ring()  // receipts awaited from before a restart
@@ -48,7 +51,7 @@ struct ReceiptService: Service {
         for job in try await engine.awaitingReceipts(limit: Self.perRound) {
             try Task.checkCancellation()
             guard let id = job.notificationID else { continue }
-            if let at = job.deliveryAt, Date().timeIntervalSince(at) > settings.receiptMaxAge.seconds {
+            if let at = job.deliveryAt, Date().timeIntervalSince(at) > min(settings.receiptMaxAge, settings.retention).seconds {
                 _ = try await engine.recordReceipt(.unknown, jobID: job.id)
                 continue
             }
@@ -57,6 +60,12 @@ struct ReceiptService: Service {
                 if status != .sending { _ = try await engine.recordReceipt(status, jobID: job.id, detail: "Notify: \(word)") }
             case .unavailable(let why):
                 logger.debug("no receipt for \(job.id) this round: \(why)")
+            case .unrecognised(let word):
+                // Kept in the journal once per notice and word; the notice is asked after again.
+                if unrecognised.first("\(job.id) \(word)") {
+                    logger.warning("notice \(job.id) (\(job.ref)): Notify gave the status \"\(word)\", which touchpoint does not know; still asking until receipt_max_age",
+                                   metadata: ["MESSAGE_ID": "\(MessageID.stateError)", "job": "\(job.id)", "delivery_word": "\(word)"])
+                }
             case .refused(let why):
                 logger.warning("Notify refused the receipt request (\(why)); trying again next round")
                 return true
@@ -64,4 +73,12 @@ struct ReceiptService: Service {
         }
         return true
     }
+}
+
+/// What has been seen, so that it is logged once.
+final class SeenOnce: Sendable {
+    private let seen = Mutex<Set<String>>([])
+
+    /// True the first time `key` is given.
+    func first(_ key: String) -> Bool { seen.withLock { $0.insert(key).inserted } }
 }

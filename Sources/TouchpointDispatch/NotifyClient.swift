@@ -17,7 +17,7 @@ import TouchpointLinux
 public final class NotifyClient: Sendable {
     public let config: TouchpointConfig.Notify
     let http: HTTPClient
-    let limiter: RateLimiter
+    let limiter: NotifyRateLimit
 
     public init(_ config: TouchpointConfig.Notify) {
         self.config = config
@@ -32,7 +32,7 @@ public final class NotifyClient: Sendable {
         c.redirectConfiguration = .disallow
         c.decompression = .disabled
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
-        limiter = RateLimiter(perMinute: config.rateLimit)
+        limiter = NotifyRateLimit(capacity: config.rateBurst, perMinute: config.rateLimit)
     }
 
     /// Closes the connections (before the client is dropped).
@@ -66,15 +66,40 @@ public final class NotifyClient: Sendable {
         }
         let json = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
         let path = sms ? "/v2/notifications/sms" : "/v2/notifications/email"
-        switch await request(.POST, path, body: json, key: key) {
-        case .failure(let why):
-            return .retry(why.words)
-        case .success(let (status, data)):
-            if status == 201, let id = (Self.object(data)?["id"] as? String), !id.isEmpty {
-                return .accepted(notificationID: id)
+        return await post(path, body: json, key: key)
+    }
+
+    /// The pauses after Notify's 429 `RateLimitError`, one after another,
+    /// before the notice itself is put back with its own backoff: its
+    /// bucket refills 50 a second, so a second is plenty unless something
+    /// else spends the key's tokens.
+    static let rateLimitPauses: [Duration] = [.seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(32)]
+
+    /// A send, within touchpoint's token bucket. A 429 for the rate is
+    /// Notify's refusal before it read the body (nothing was made), so the
+    /// same send goes again after a pause that holds every send (the lane
+    /// waits: quick retries would each spend a token of Notify's and keep
+    /// its bucket empty); the daily limit holds dispatch until it is tried
+    /// again later.
+    func post(_ path: String, body: Data, key: NotifyAPIKey) async -> DeliveryResult {
+        for pause in Self.rateLimitPauses + [nil] {
+            do {
+                try await limiter.takeToken()
+            } catch {
+                return .retry("stopping")
             }
-            return Self.refusal(status, data)
+            switch await request(.POST, path, body: body, key: key) {
+            case .failure(let why):
+                return .retry(why.words)
+            case .success(let (status, data)):
+                if status == 201, let id = (Self.object(data)?["id"] as? String), !id.isEmpty {
+                    return .accepted(notificationID: id)
+                }
+                guard status == 429, Self.firstError(data).0 == "RateLimitError", let pause else { return Self.refusal(status, data) }
+                await limiter.refused(pause: pause)
+            }
         }
+        return .retry("Notify refused sends for its rate limit after every pause")
     }
 
     enum LookUp {
@@ -104,12 +129,24 @@ public final class NotifyClient: Sendable {
     static func refusal(_ status: Int, _ data: Data) -> DeliveryResult {
         let (error, message) = Self.firstError(data)
         let words = "Notify answered \(status)\(error.map { " \($0)" } ?? "")\(message.map { ": \(Self.scrub($0))" } ?? "")"
-        switch status {
-        case 400: return .failed(words)
-        case 403: return .held(words + "; check the API key (transport.notify.api_key_file, or the credential notify-api-key), then reload")
-        case 429: return .retry(words)
+        switch (status, error ?? "") {
+        case (400, "InvalidPhoneError"):
+            // A UK landline without Notify's permission, or a number it cannot send to: never this number.
+            return .undeliverable(words)
+        case (400, "ValidationError") where message.map(Self.namesTheRecipient) ?? false:
+            return .undeliverable(words)
+        case (400, _): return .failed(words)
+        case (401, _), (403, _):
+            return .held(words + "; check the API key (transport.notify.api_key_file, or the credential notify-api-key), then reload")
+        case (429, "TooManyRequestsError"):
+            return .held(words + " (the service's daily limit: sends wait until it is tried again)")
         default: return .retry(words)
         }
+    }
+
+    /// A schema error about the number or the address, not about what touchpoint sent.
+    static func namesTheRecipient(_ message: String) -> Bool {
+        message.hasPrefix("phone_number ") || message.hasPrefix("email_address ")
     }
 
     // MARK: Receipts
@@ -120,6 +157,9 @@ public final class NotifyClient: Sendable {
         case unavailable(String)
         /// The key was refused.
         case refused(String)
+        /// A status word touchpoint does not know (Notify added one): kept
+        /// in the notice's history and logged; it is asked again.
+        case unrecognised(String)
     }
 
     /// `GET /v2/notifications/ID`: the notification's status now.
@@ -130,25 +170,25 @@ public final class NotifyClient: Sendable {
         case .failure(let why):
             return .unavailable(why.words)
         case .success(let (status, data)):
-            if status == 403 { return .refused("Notify answered 403") }
+            if status == 401 || status == 403 { return .refused("Notify answered \(status)") }
+            if status == 404 {
+                // Past the service's retention, or one of Notify's test numbers, which it does not keep: no receipt will come.
+                return .status(.unknown, "Notify has no notification \(notificationID) (past its retention, or never kept)")
+            }
             guard status == 200, let word = Self.object(data)?["status"] as? String else {
                 return .unavailable("Notify answered \(status) for notification \(notificationID)")
             }
-            guard let s = DeliveryStatus(notify: word) else { return .unavailable("Notify gave the status \"\(word.prefix(40))\"") }
+            guard let s = DeliveryStatus(notify: word) else { return .unrecognised(String(word.prefix(40))) }
             return .status(s, word)
         }
     }
 
     // MARK: HTTP
 
-    /// One request with a fresh token, within the rate limit. A failure is
-    /// the transport's words (never the key, never the body).
+    /// One request with a fresh token (a send has taken its place in the
+    /// bucket first: `post`). A failure is the transport's words (never the
+    /// key, never the body).
     func request(_ method: HTTPMethod, _ path: String, body: Data?, key: NotifyAPIKey) async -> Result<(Int, Data), NoAnswer> {
-        do {
-            try await limiter.wait()
-        } catch {
-            return .failure(NoAnswer(words: "stopping"))
-        }
         var req = HTTPClientRequest(url: config.baseURL.trimmingSuffix("/") + path)
         req.method = method
         req.headers.add(name: "Authorization", value: "Bearer " + NotifyToken.make(key: key, now: Date()))
@@ -223,33 +263,5 @@ public enum NotifyToken {
     public static func base64URL(_ d: Data) -> String {
         d.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
-    }
-}
-
-/// At most `perMinute` requests in any 60 seconds (Notify's limit is per
-/// minute, per key): a request that would pass it waits for the oldest to
-/// leave the window. The window is kept a second longer here: Notify counts
-/// requests when they arrive, and a request that left here at the window's
-/// edge can arrive inside it.
-actor RateLimiter {
-    let perMinute: Int
-    var sent: [ContinuousClock.Instant] = []
-    var head = 0
-
-    static let window: Duration = .seconds(61)
-
-    init(perMinute: Int) { self.perMinute = max(1, perMinute) }
-
-    func wait() async throws {
-        while true {
-            let now = ContinuousClock.now
-            while head < sent.count && now - sent[head] >= Self.window { head += 1 }
-            if head > 4096 { sent.removeFirst(head); head = 0 }
-            if sent.count - head < perMinute {
-                sent.append(now)
-                return
-            }
-            try await Pause.sleep(for: sent[head] + Self.window - now)
-        }
     }
 }

@@ -14,12 +14,16 @@ public enum DeliveryResult: Equatable, Sendable {
     case retry(String)
     /// Never (the gateway refused it, the message cannot be made).
     case failed(String)
+    /// Never to this address (Notify will not text a landline, or cannot read
+    /// the number or address): the patient's other channel, once, when they
+    /// have one; failed otherwise.
+    case undeliverable(String)
 
     public var kind: DeliveryAttempt.Result {
         switch self {
         case .sent, .accepted: return .sent
         case .retry, .held: return .retry
-        case .failed: return .failed
+        case .failed, .undeliverable: return .failed
         }
     }
 
@@ -28,7 +32,7 @@ public enum DeliveryResult: Equatable, Sendable {
         switch self {
         case .sent: return nil
         case .accepted(let id): return "notification \(id)"
-        case .retry(let why), .failed(let why), .held(let why): return why
+        case .retry(let why), .failed(let why), .held(let why), .undeliverable(let why): return why
         }
     }
 }
@@ -82,6 +86,9 @@ public enum DeliveryStatus: String, Sendable, Codable, CaseIterable {
     /// Accepted, no final word yet.
     case sending
     case delivered
+    /// Handed to a network abroad that sends no delivery receipts: final,
+    /// as Notify counts it (its `sent`); shown as "sent, no receipt from this country".
+    case sent
     /// The number or address does not work.
     case permanentFailure = "permanent_failure"
     /// Phone off, inbox full: the provider gave up.
@@ -96,16 +103,30 @@ public enum DeliveryStatus: String, Sendable, Codable, CaseIterable {
     public var isFinal: Bool { self != .sending }
     public var isFailure: Bool { self == .permanentFailure || self == .temporaryFailure || self == .technicalFailure }
 
-    /// From Notify's status words (`created`, `sending`, `pending`, `sent`
-    /// are not final: `sent` is an international text with no receipt to come,
-    /// which becomes `unknown` at `receipt_max_age`).
+    /// What staff read for it (`jobs --delivery`, the report).
+    public var words: String {
+        switch self {
+        case .sent: "sent, no receipt from this country"
+        default: rawValue.replacingOccurrences(of: "_", with: " ")
+        }
+    }
+
+    /// From each of Notify's status words (its `app/constants.py`, all of
+    /// them): `created`, `sending`, `pending` and the letters' `accepted`,
+    /// `received` and `pending-virus-check` are not final; `sent` is final,
+    /// as Notify itself counts it (an international text where the country
+    /// gives no receipts); the failures as Notify files them (its `failed`
+    /// filter); `cancelled` (letters) is a permanent failure. Nil for a word
+    /// Notify did not have when this was written: the caller keeps and logs
+    /// it and goes on asking.
     public init?(notify: String) {
         switch notify {
-        case "created", "sending", "pending", "sent", "accepted", "received": self = .sending
+        case "created", "sending", "pending", "accepted", "received", "pending-virus-check": self = .sending
+        case "sent": self = .sent
         case "delivered": self = .delivered
-        case "permanent-failure": self = .permanentFailure
+        case "permanent-failure", "returned-letter", "cancelled": self = .permanentFailure
         case "temporary-failure": self = .temporaryFailure
-        case "technical-failure", "validation-failed", "virus-scan-failed", "pending-virus-check": self = .technicalFailure
+        case "technical-failure", "validation-failed", "virus-scan-failed", "failed": self = .technicalFailure
         default: return nil
         }
     }

@@ -199,8 +199,10 @@ public struct JobStateMachine: Sendable {
     /// would pass its expiry or `max_age` since its first attempt. Returns the
     /// update and the attempt to keep; nil when the notice is no longer due
     /// (cancelled meanwhile, say).
-    public func deliver(_ result: DeliveryResult, on job: Job, firstAttemptAt: Date?, policy: RetryPolicy, jitter: Double)
-        -> (update: JobUpdate, attempt: DeliveryAttempt)?
+    /// `fallback`: the patient's other channel, for a notice the transport
+    /// will never send to this address (`undeliverable`).
+    public func deliver(_ result: DeliveryResult, on job: Job, firstAttemptAt: Date?, policy: RetryPolicy, jitter: Double,
+                        fallback: Channel? = nil) -> (update: JobUpdate, attempt: DeliveryAttempt)?
     {
         guard job.state == .due, job.isNotice else { return nil }
         if case .held = result { return nil }
@@ -221,6 +223,14 @@ public struct JobStateMachine: Sendable {
         case .failed(let why):
             j.sendUncertain = false
             return (engine(j, to: .failed, "the transport failed it: \(why.prefix(300))"), attempt)
+        case .undeliverable(let why):
+            j.sendUncertain = false
+            if job.fallbackChannel == nil, let other = fallback, other != .none, now < job.expiresAt {
+                j.fallbackChannel = other
+                j.dueAt = now
+                return (engine(j, to: .due, "the transport will not send to this address (\(why.prefix(200))); sending it once by \(other.rawValue) instead"), attempt)
+            }
+            return (engine(j, to: .failed, "the transport will not send to this address, and there is no other channel: \(why.prefix(300))"), attempt)
         case .held:
             return nil
         case .retry(let why):
@@ -245,7 +255,7 @@ public struct JobStateMachine: Sendable {
         j.delivery = status
         j.deliveryAt = now
         let words = status == .unknown ? "no final delivery receipt within transport.notify.receipt_max_age"
-            : "delivery receipt: \(status.rawValue.replacingOccurrences(of: "_", with: " "))"
+            : "delivery receipt: \(status.words)"
         let why = words + (detail.map { " (\($0.prefix(200)))" } ?? "")
         if status.isFailure, job.fallbackChannel == nil, let other = fallback, other != .none, now < job.expiresAt {
             j.fallbackChannel = other

@@ -6,10 +6,17 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 
-/// A stand-in for GOV.UK Notify's API (version 2), built from its public
-/// documentation, not Notify itself: it cannot run here (no network, and a
-/// test must not send real messages). It listens on loopback and answers as
-/// the documentation says Notify does:
+/// A stand-in for GOV.UK Notify's API (version 2), built from how the real
+/// service's code behaves (`../shared/notify/NOTIFY-CONTRACT.md`, read from
+/// alphagov/notifications-api), not Notify itself: it cannot run here (no
+/// network, and a test must not send real messages). Where the real server
+/// differs from its documentation it follows the server: a token bucket
+/// (1,000, 50 a second, checked before the body is read, a refused request
+/// spending a token), 401/403 `AuthError`, a UK landline refused as 400
+/// `InvalidPhoneError`, every schema error at once, unknown properties
+/// refused, `sent` final for an international number, the smoke-test numbers
+/// answered 201 and never kept, and nothing found past the retention.
+/// It listens on loopback and answers:
 ///
 /// - `POST /v2/notifications/sms` and `/email`: the JWT checked (HS256 with
 ///   the key's secret, `iss` the service id, `iat` within 30 s of its clock),
@@ -58,6 +65,10 @@ public final class NotifyDouble: Sendable {
         var finalStatus: [String: String] = [:]
         var requests: [(method: String, path: String, at: Date)] = []
         var looksToFinal = 1
+        /// Notify's token bucket when a test asks for it (`enforceTokenBucket`).
+        var bucket: (tokens: Double, max: Double, perSecond: Double, at: Date)?
+        /// How long notifications are kept (the service's data retention).
+        var retention: TimeInterval = 7 * 86_400
         /// Notify's limit: requests in the last 60 s (0: none), and when each came.
         var perMinute = 0
         var recent: [Date] = []
@@ -115,6 +126,19 @@ public final class NotifyDouble: Sendable {
     /// Answers 429 `RateLimitError` past this many requests in any 60 s, as
     /// Notify does (3,000 a minute for a live key).
     public func limitRate(perMinute: Int) { state.withLock { $0.perMinute = perMinute } }
+    /// Notify's rate limit as its server has it (api `check_service_over_api_rate_limit`):
+    /// a bucket of `capacity` tokens, full at first, refilled `perSecond`, never
+    /// below 0; every POST takes one before its body is read, and is refused
+    /// (429) when fewer than 1 is left after its own, so 999 go in one burst.
+    public func enforceTokenBucket(capacity: Double = 1000, perSecond: Double = 50) {
+        state.withLock { $0.bucket = (capacity, capacity, perSecond, Date()) }
+    }
+    /// How long notifications are kept (7 days unless the service changed it).
+    public func keep(for seconds: TimeInterval) { state.withLock { $0.retention = seconds } }
+    /// Time passes for what is kept: every notification made this much earlier.
+    public func age(by seconds: TimeInterval) {
+        state.withLock { s in for i in s.notifications.indices { s.notifications[i].createdAt.addTimeInterval(-seconds) } }
+    }
     /// How many requests the rate limit refused.
     public var refusedForRate: Int { state.withLock { $0.refusedForRate } }
     /// How many looks (GETs) a notification takes to reach its final status;
@@ -144,7 +168,13 @@ public final class NotifyDouble: Sendable {
     func handle(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: [UInt8]) -> Action {
         let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
         state.withLock { $0.requests.append((method.rawValue, uri, Date())) }
-        if let refused = checkToken(headers["Authorization"].first) { return .answer(403, Self.error(403, "AuthError", refused), delay: 0) }
+        if let refused = checkToken(headers["Authorization"].first) {
+            let code = refused.hasPrefix("Unauthorized") ? 401 : 403
+            return .answer(code, Self.error(code, "AuthError", refused), delay: 0)
+        }
+        if method == .POST, !takeToken() {
+            return .answer(429, Self.error(429, "RateLimitError", "Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds"), delay: 0)
+        }
         let overLimit: Int? = state.withLock { s in
             guard s.perMinute > 0 else { return nil }
             let now = Date()
@@ -161,21 +191,38 @@ public final class NotifyDouble: Sendable {
             return post(sms: path.hasSuffix("sms"), body: body)
         case (.GET, "/v2/notifications"):
             let ref = URLComponents(string: uri)?.queryItems?.first { $0.name == "reference" }?.value
-            let found = state.withLock { s in s.notifications.filter { ref == nil || $0.reference == ref } }
+            let found = state.withLock { s in s.notifications.filter { (ref == nil || $0.reference == ref) && Date().timeIntervalSince($0.createdAt) <= s.retention } }
             return .answer(200, Self.json(["notifications": found.map(Self.view), "links": ["current": "\(baseURL)/v2/notifications"]]), delay: 0)
         case (.GET, _) where path.hasPrefix("/v2/notifications/"):
             let id = String(path.dropFirst("/v2/notifications/".count))
             let found: Notification? = state.withLock { s in
-                guard let i = s.notifications.firstIndex(where: { $0.id == id }) else { return nil }
+                guard let i = s.notifications.firstIndex(where: { $0.id == id }),
+                      Date().timeIntervalSince(s.notifications[i].createdAt) <= s.retention else { return nil }
                 s.notifications[i].looks += 1
                 let looks = s.notifications[i].looks
-                s.notifications[i].status = looks < s.looksToFinal ? "sending" : (s.finalStatus[s.notifications[i].recipient] ?? "delivered")
+                let international = s.notifications[i].type == "sms" && !Self.normalised(s.notifications[i].recipient).hasPrefix("+44")
+                // Abroad, `sent` at once, and final where the country gives no receipts (as the test's numbers do).
+                s.notifications[i].status = international ? "sent"
+                    : looks < s.looksToFinal ? "sending" : (s.finalStatus[s.notifications[i].recipient] ?? "delivered")
                 return s.notifications[i]
             }
             guard let found else { return .answer(404, Self.error(404, "NoResultFound", "No result found"), delay: 0) }
             return .answer(200, Self.json(Self.view(found)), delay: 0)
         default:
             return .answer(404, Self.error(404, "NoResultFound", "No result found"), delay: 0)
+        }
+    }
+
+    /// The bucket's check for one POST: true when it may go on.
+    func takeToken() -> Bool {
+        state.withLock { s in
+            guard var b = s.bucket else { return true }
+            let now = Date()
+            b.tokens = max(0, min(b.max, b.tokens + now.timeIntervalSince(b.at) * b.perSecond) - 1)
+            b.at = now
+            s.bucket = b
+            if b.tokens < 1 { s.refusedForRate += 1 }
+            return b.tokens >= 1
         }
     }
 
@@ -196,18 +243,29 @@ public final class NotifyDouble: Sendable {
         }
         if case .status(let code, let error, let message)? = fault { return .answer(code, Self.error(code, error, message), delay: 0) }
         let recipientKey = sms ? "phone_number" : "email_address"
-        guard let recipient = o[recipientKey] as? String, !recipient.isEmpty else {
-            return .answer(400, Self.error(400, "ValidationError", "\(recipientKey) is a required property"), delay: 0)
+        let problems = Self.schemaErrors(o, sms: sms)
+        if !problems.isEmpty {
+            let body = Self.json(["status_code": 400, "errors": problems.map { ["error": "ValidationError", "message": $0] }])
+            return .answer(400, body, delay: 0)
         }
+        let recipient = o[recipientKey] as? String ?? ""
         guard let template = o["template_id"] as? String, template == (sms ? smsTemplateID : emailTemplateID) else {
             return .answer(400, Self.error(400, "BadRequestError", "Template not found"), delay: 0)
         }
         guard let p = o["personalisation"] as? [String: String], p["body"] != nil, sms || p["subject"] != nil else {
             return .answer(400, Self.error(400, "BadRequestError", "Missing personalisation: body"), delay: 0)
         }
+        let number = sms ? Self.normalised(recipient) : ""
+        if sms, number.hasPrefix("+44"), !number.hasPrefix("+447") {
+            // A UK landline, without the service's sms_to_uk_landlines permission (not a default).
+            return .answer(400, Self.error(400, "InvalidPhoneError", "Not a UK mobile number"), delay: 0)
+        }
         let n = Notification(id: UUID().uuidString.lowercased(), reference: reference, type: sms ? "sms" : "email", recipient: recipient,
                              templateID: template, personalisation: p, status: "created", looks: 0, createdAt: Date())
-        state.withLock { $0.notifications.append(n) }
+        // Notify's smoke-test recipients: a 201 with an id, and nothing kept.
+        let smokeTest = ["+447700900000", "+447700900111", "+447700900222"].contains(number)
+            || recipient.hasPrefix("simulate-delivered") && recipient.hasSuffix("@notifications.service.gov.uk")
+        if !smokeTest { state.withLock { $0.notifications.append(n) } }
         var created: [String: Any] = [
             "id": n.id, "reference": reference as Any, "uri": "\(baseURL)/v2/notifications/\(n.id)",
             "template": ["id": template, "version": 1, "uri": "\(baseURL)/services/\(serviceID)/templates/\(template)"],
@@ -221,17 +279,66 @@ public final class NotifyDouble: Sendable {
         }
     }
 
+    /// A number as Notify compares them: digits with a + and the country
+    /// code (07700 900123 and 447700900123 are +447700900123).
+    static func normalised(_ number: String) -> String {
+        let digits = number.filter(\.isNumber)
+        if number.trimmingCharacters(in: .whitespaces).hasPrefix("+") { return "+" + digits }
+        if digits.hasPrefix("0") && !digits.hasPrefix("00") { return "+44" + digits.dropFirst() }
+        if digits.hasPrefix("00") { return "+" + digits.dropFirst(2) }
+        return "+" + digits
+    }
+
+    /// The schema's errors, all of them, in jsonschema's order (each
+    /// property's in the schema's order, then `required`, then
+    /// `additionalProperties`), with Python's quotes taken out as Notify does.
+    static func schemaErrors(_ o: [String: Any], sms: Bool) -> [String] {
+        let recipient = sms ? "phone_number" : "email_address"
+        let properties = sms ? [recipient, "template_id", "reference", "personalisation", "scheduled_for", "sms_sender_id"]
+            : [recipient, "template_id", "reference", "personalisation", "scheduled_for", "email_reply_to_id", "one_click_unsubscribe_url",
+               "sanitise_content_for"]
+        func python(_ v: Any) -> String { v is NSNull ? "None" : "\(v)" }
+        var errors: [String] = []
+        for key in properties {
+            guard let v = o[key] else { continue }
+            switch key {
+            case recipient:
+                if !(v is String) { errors.append("\(key) \(python(v)) is not of type string") }
+                else if sms, (v as! String).contains(where: \.isLetter) { errors.append("phone_number Must not contain letters or symbols") }
+                else if !sms, !(v as! String).contains("@") { errors.append("email_address Not a valid email address") }
+            case "template_id", "sms_sender_id", "email_reply_to_id":
+                if UUID(uuidString: v as? String ?? "") == nil { errors.append("\(key) is not a valid UUID") }
+            case "reference":
+                if !(v is String) { errors.append("reference \(python(v)) is not of type string") }
+            case "personalisation":
+                if !(v is [String: Any]) { errors.append("personalisation \(python(v)) is not of type object") }
+            default:
+                break
+            }
+        }
+        for key in [recipient, "template_id"] where o[key] == nil { errors.append("\(key) is a required property") }
+        let extra = o.keys.filter { !properties.contains($0) }.sorted()
+        if !extra.isEmpty {
+            errors.append("Additional properties are not allowed (\(extra.joined(separator: ", ")) \(extra.count == 1 ? "was" : "were") unexpected)")
+        }
+        return errors
+    }
+
     /// Notify's check: a Bearer JWT signed HS256 with a known secret, `iss`
     /// the service id, `iat` within 30 s of now. The reason if refused.
     func checkToken(_ header: String?) -> String? {
-        guard let header, header.hasPrefix("Bearer ") else { return "Unauthorized: authentication token must be provided" }
+        guard let header, !header.isEmpty else { return "Unauthorized: authentication token must be provided" }
+        guard header.prefix(7).lowercased() == "bearer " else { return "Unauthorized: authentication bearer scheme must be used" }
         let parts = header.dropFirst(7).split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 3, let claimsData = Self.base64URLDecode(parts[1]),
               let claims = (try? JSONSerialization.jsonObject(with: claimsData)) as? [String: Any] else {
-            return "Invalid token: signature, api token is not valid"
+            return "Invalid token: make sure your API token matches the example at https://docs.notifications.service.gov.uk/rest-api.html#authorisation-header"
         }
-        guard (claims["iss"] as? String) == serviceID else { return "Invalid token: service not found" }
-        guard let iat = claims["iat"] as? Int else { return "Invalid token: missing iat" }
+        guard let iss = claims["iss"] as? String else { return "Invalid token: iss field not provided" }
+        guard UUID(uuidString: iss) != nil else { return "Invalid token: service id is not the right data type" }
+        guard iss.lowercased() == serviceID else { return "Invalid token: service not found" }
+        // A token without iat matches no key (PyJWT's decode, key by key).
+        guard let iat = claims["iat"] as? Int else { return "Invalid token: API key not found" }
         guard abs(Double(iat) - Date().timeIntervalSince1970) <= 30 else {
             return "Error: Your system clock must be accurate to within 30 seconds"
         }

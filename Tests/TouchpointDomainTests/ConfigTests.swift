@@ -50,7 +50,7 @@ import TouchpointDomain
         let good = "api_key_file = \"\(dir)/good\"\nsms_template_id = \"\(sms)\"\nemail_template_id = \"\(email)\"\n"
         let c = try ConfigLoader.parse(notify(good), file: "/etc/touchpoint/touchpoint.toml")
         #expect(c.transport.kind == .notify && c.transport.notify.apiKey?.serviceID == service && c.transport.notify.apiKey?.secret == secret)
-        #expect(c.transport.notify.baseURL == "https://api.notifications.service.gov.uk" && c.transport.notify.rateLimit == 3000)
+        #expect(c.transport.notify.baseURL == "https://api.notifications.service.gov.uk" && c.transport.notify.rateLimit == 2400 && c.transport.notify.rateBurst == 500)
         #expect(c.transport.notify.receiptPoll == .seconds(60) && c.transport.notify.receiptMaxAge == .seconds(72 * 3600))
         #expect(!"\(c.transport.notify.apiKey!)".contains(secret) && !String(reflecting: c.transport.notify).contains(secret))
         // Each problem names its key; none quotes the key.

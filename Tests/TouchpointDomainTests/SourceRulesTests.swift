@@ -66,6 +66,9 @@ import Testing
         ("Sources/TouchpointDomain/PledgeMeasure.swift", "case"),
         // `jobs --delivery failed`: every delivery failure, not a job state.
         ("Sources/TouchpointDomain/Delivery.swift", "anyFailureWord"),
+        // Notify's own status words (its `cancelled` and `failed`), read into ours.
+        ("Sources/TouchpointDomain/Delivery.swift", "\"returned-letter\""),
+        ("Sources/TouchpointDomain/Delivery.swift", "\"validation-failed\""),
         // `[wait_notice]` is also the name of a config section.
         ("Sources/TouchpointConfig/ConfigLoader.swift", "wait_notice"),
         // Column names: the CSV's `due` and `done` columns, the bookings table's `cancelled` column.
