@@ -51,7 +51,7 @@ struct ReceiptService: Service {
         for job in try await engine.awaitingReceipts(limit: Self.perRound) {
             try Task.checkCancellation()
             guard let id = job.notificationID else { continue }
-            if let at = job.deliveryAt, Date().timeIntervalSince(at) > min(settings.receiptMaxAge, settings.retention).seconds {
+            if let at = job.deliveryAt, Date().timeIntervalSince(at) > settings.receiptMaxAge.seconds {
                 _ = try await engine.recordReceipt(.unknown, jobID: job.id)
                 continue
             }

@@ -157,8 +157,8 @@ public final class NotifyClient: Sendable {
         case unavailable(String)
         /// The key was refused.
         case refused(String)
-        /// A status word touchpoint does not know (Notify added one): kept
-        /// in the notice's history and logged; it is asked again.
+        /// A status word touchpoint does not know (Notify added one): logged
+        /// once per notice; it is asked again.
         case unrecognised(String)
     }
 

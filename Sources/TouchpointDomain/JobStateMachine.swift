@@ -225,7 +225,7 @@ public struct JobStateMachine: Sendable {
             return (engine(j, to: .failed, "the transport failed it: \(why.prefix(300))"), attempt)
         case .undeliverable(let why):
             j.sendUncertain = false
-            if job.fallbackChannel == nil, let other = fallback, other != .none, now < job.expiresAt {
+            if let other = usable(fallback, for: job) {
                 j.fallbackChannel = other
                 j.dueAt = now
                 return (engine(j, to: .due, "the transport will not send to this address (\(why.prefix(200))); sending it once by \(other.rawValue) instead"), attempt)
@@ -257,7 +257,7 @@ public struct JobStateMachine: Sendable {
         let words = status == .unknown ? "no final delivery receipt within transport.notify.receipt_max_age"
             : "delivery receipt: \(status.words)"
         let why = words + (detail.map { " (\($0.prefix(200)))" } ?? "")
-        if status.isFailure, job.fallbackChannel == nil, let other = fallback, other != .none, now < job.expiresAt {
+        if status.isFailure, let other = usable(fallback, for: job) {
             j.fallbackChannel = other
             j.notificationID = nil
             j.delivery = nil
@@ -267,6 +267,13 @@ public struct JobStateMachine: Sendable {
             return JobUpdate.transition(j, to: .due, why + "; sending it once by \(other.rawValue) instead", actor: "touchpointd", at: now)
         }
         return JobUpdate.transition(j, to: j.state, why, actor: "touchpointd", at: now)
+    }
+
+    /// `fallback`, when the notice may still go by it: once (not after an
+    /// earlier fallback), and only while it is of use.
+    private func usable(_ fallback: Channel?, for job: Job) -> Channel? {
+        guard job.fallbackChannel == nil, let other = fallback, other != .none, now < job.expiresAt else { return nil }
+        return other
     }
 
     /// The patient's other channel for a notice whose delivery failed: email

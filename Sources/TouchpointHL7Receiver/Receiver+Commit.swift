@@ -75,15 +75,13 @@ extension Receiver {
                 let (step, code) = finish(p, appendFault: appendFault, stateFault: stateFault)
                 codes.append(code)
                 steps.append(step)
-            case .sameAs(let first, let message, var meta):
+            case .sameAs(let first, let message, let meta):
                 codes.append(codes[first])
                 guard let code = codes[first] else {
                     steps.append(.reply(transient("the same message, in hand on another connection, was not acknowledged", meta)))
                     continue
                 }
-                meta["ack"] = "\(code.rawValue)"
-                logger.info("message sent again: answered as before, nothing written", metadata: meta)
-                steps.append(.reply(ack(message, code, at: now())))
+                steps.append(.reply(answeredAsBefore(message, code, meta, at: now())))
             }
         }
         return steps
@@ -97,22 +95,20 @@ extension Receiver {
             message = try HL7Message(bytes: s.frame)
         } catch {
             let why = error.explanation
-            let reject = ReceiverState.Reject(at: at, feed: nil, code: AcknowledgementCode.reject.rawValue, location: nil, message: why, raw: s.frame)
-            let entry = ReceiverState.Entry(key: nil, code: reject.code, feed: nil, outcome: "rejected", mapping: nil, reject: reject, at: at)
+            let entry = ReceiverState.Entry(key: nil, code: AcknowledgementCode.reject.rawValue, feed: nil, outcome: "rejected", mapping: nil,
+                                            refused: .init(location: nil, message: why, raw: s.frame), at: at)
             return .commit(Prepared(message: nil, entry: entry, refusal: (.reject, HL7Error(.segmentSequence, why)), meta: [:], summary: "not a message"))
         }
         let (code, trigger) = message.messageType
         let controlID = String(decoding: message.controlID, as: UTF8.self)
-        var meta: Logger.Metadata = ["msh9": "\(code)^\(trigger)", "msh10": "\(TerminalSafe.text(controlID))"]
+        var meta = Self.meta(message)
         // The same message again (sender, control id and bytes): the ACK it had, nothing written again.
         let key = [message.value(at: .msh(3)).text ?? "", message.value(at: .msh(4)).text ?? "", controlID, String(FNV1a.hash(s.frame), radix: 16)]
             .joined(separator: "\u{1F}")
         if let first = memory.keys[key] { return .sameAs(first, message, meta) }
         do {
             if let had = try state.acknowledged(key), let ackCode = AcknowledgementCode(rawValue: had) {
-                meta["ack"] = "\(had)"
-                logger.info("message sent again: answered as before, nothing written", metadata: meta)
-                return .answered(.reply(ack(message, ackCode, at: at)))
+                return .answered(.reply(answeredAsBefore(message, ackCode, meta, at: at)))
             }
         } catch {
             return .answered(.reply(transient("the receiver's state cannot be read: \(error)", meta)))
@@ -127,9 +123,8 @@ extension Receiver {
             return .answered(.reply(transient("\(summary): \(why)", meta)))
         case .refused(let ackCode, let error):
             memory.keys[key] = index
-            let reject = ReceiverState.Reject(at: at, feed: mapping.feed, code: ackCode.rawValue, location: error.location?.description,
-                                              message: error.message, raw: s.frame)
-            let entry = ReceiverState.Entry(key: key, code: ackCode.rawValue, feed: mapping.feed, outcome: "rejected", mapping: nil, reject: reject, at: at)
+            let entry = ReceiverState.Entry(key: key, code: ackCode.rawValue, feed: mapping.feed, outcome: "rejected", mapping: nil,
+                                            refused: .init(location: error.location?.description, message: error.message, raw: s.frame), at: at)
             return .commit(Prepared(message: message, entry: entry, refusal: (ackCode, error), meta: meta, summary: summary))
         case .accepted, .ignored:
             memory.keys[key] = index
@@ -138,7 +133,7 @@ extension Receiver {
             let outcome: String
             if case .ignored = mapping.outcome { outcome = "ignored" } else { outcome = "accepted" }
             let entry = ReceiverState.Entry(key: key, code: AcknowledgementCode.accept.rawValue, feed: mapping.feed, outcome: outcome,
-                                            mapping: mapping, reject: nil, at: at)
+                                            mapping: mapping, refused: nil, at: at)
             return .commit(Prepared(message: message, entry: entry, lines: mapping.queueLines(message: s.frame), meta: meta, summary: summary))
         }
     }

@@ -80,11 +80,21 @@ public final class Receiver: Sendable {
         return transient("a message named more patients than the receiver asks about", Self.meta(frame))
     }
 
-    /// The control id and type of a frame, for a log line that has no parsed message to hand.
-    static func meta(_ frame: [UInt8]) -> Logger.Metadata {
-        guard let m = try? HL7Message(bytes: frame) else { return [:] }
+    /// A message's type and control id, what every log line about it carries (never patient data).
+    static func meta(_ m: HL7Message) -> Logger.Metadata {
         let (code, trigger) = m.messageType
         return ["msh9": "\(code)^\(trigger)", "msh10": "\(TerminalSafe.text(String(decoding: m.controlID, as: UTF8.self)))"]
+    }
+
+    /// The same for a frame, where no parsed message is to hand.
+    static func meta(_ frame: [UInt8]) -> Logger.Metadata {
+        (try? HL7Message(bytes: frame)).map(meta) ?? [:]
+    }
+
+    /// The ACK a message sent again gets: the code it had, nothing written again.
+    func answeredAsBefore(_ message: HL7Message, _ code: AcknowledgementCode, _ meta: Logger.Metadata, at: Date) -> [UInt8] {
+        logger.info("message sent again: answered as before, nothing written", metadata: meta.merging(["ack": "\(code.rawValue)"]) { $1 })
+        return ack(message, code, at: at)
     }
 
     /// touchpointd's `patient-known`, or nil when it cannot be asked in time.

@@ -98,9 +98,17 @@ final class ReceiverState: @unchecked Sendable {
         var feed: String?
         var outcome: String
         var mapping: Mapping?
-        /// A refused message, kept raw for `reject_retention`.
-        var reject: Reject?
+        /// A refused message, kept raw for `reject_retention` (with the
+        /// entry's time, feed and code).
+        var refused: Refused?
         var at: Date
+    }
+
+    /// What is kept of a refused message beside its entry.
+    struct Refused: Sendable {
+        var location: String?
+        var message: String
+        var raw: [UInt8]
     }
 
     /// What a batch of messages came to, in one transaction, after their
@@ -112,7 +120,7 @@ final class ReceiverState: @unchecked Sendable {
             for (e, patients) in zip(entries, hashes) {
                 try record(e, patients: patients, db)
             }
-            if entries.contains(where: { $0.reject != nil }) {
+            if entries.contains(where: { $0.refused != nil }) {
                 try db.execute(sql: "DELETE FROM rejects WHERE at < ?", arguments: [entries[0].at.timeIntervalSince1970 - retention])
             }
         }
@@ -120,9 +128,9 @@ final class ReceiverState: @unchecked Sendable {
 
     private func record(_ e: Entry, patients: [String], _ db: Database) throws {
         let at = e.at.timeIntervalSince1970
-        if let r = e.reject {
+        if let r = e.refused {
             try db.execute(sql: "INSERT INTO rejects (at, feed, code, location, message, raw) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [at, r.feed, r.code, r.location, r.message, Data(r.raw)])
+                           arguments: [at, e.feed, e.code, r.location, r.message, Data(r.raw)])
         }
         guard let key = e.key else { return }
         try db.cachedStatement(sql: "INSERT OR REPLACE INTO acknowledged (key, code, at) VALUES (?, ?, ?)").execute(arguments: [key, e.code, at])

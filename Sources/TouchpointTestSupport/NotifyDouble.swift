@@ -69,9 +69,7 @@ public final class NotifyDouble: Sendable {
         var bucket: (tokens: Double, max: Double, perSecond: Double, at: Date)?
         /// How long notifications are kept (the service's data retention).
         var retention: TimeInterval = 7 * 86_400
-        /// Notify's limit: requests in the last 60 s (0: none), and when each came.
-        var perMinute = 0
-        var recent: [Date] = []
+        /// How many POSTs the bucket refused.
         var refusedForRate = 0
     }
 
@@ -123,9 +121,6 @@ public final class NotifyDouble: Sendable {
     public func stopFaults() { state.withLock { $0.randomFaults = nil; $0.faults = [] } }
     /// Refuses the key (as Notify does when a key is revoked), or takes it again.
     public func revokeKey(_ revoked: Bool) { state.withLock { $0.keys = revoked ? [] : [secret] } }
-    /// Answers 429 `RateLimitError` past this many requests in any 60 s, as
-    /// Notify does (3,000 a minute for a live key).
-    public func limitRate(perMinute: Int) { state.withLock { $0.perMinute = perMinute } }
     /// Notify's rate limit as its server has it (api `check_service_over_api_rate_limit`):
     /// a bucket of `capacity` tokens, full at first, refilled `perSecond`, never
     /// below 0; every POST takes one before its body is read, and is refused
@@ -174,17 +169,6 @@ public final class NotifyDouble: Sendable {
         }
         if method == .POST, !takeToken() {
             return .answer(429, Self.error(429, "RateLimitError", "Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds"), delay: 0)
-        }
-        let overLimit: Int? = state.withLock { s in
-            guard s.perMinute > 0 else { return nil }
-            let now = Date()
-            s.recent.removeAll { now.timeIntervalSince($0) >= 60 }
-            guard s.recent.count < s.perMinute else { s.refusedForRate += 1; return s.perMinute }
-            s.recent.append(now)
-            return nil
-        }
-        if let limit = overLimit {
-            return .answer(429, Self.error(429, "RateLimitError", "Exceeded rate limit for key type LIVE of \(limit) requests per 60 seconds"), delay: 0)
         }
         switch (method, path) {
         case (.POST, "/v2/notifications/sms"), (.POST, "/v2/notifications/email"):
