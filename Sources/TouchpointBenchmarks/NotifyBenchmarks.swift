@@ -10,8 +10,11 @@ extension Benchmarks {
         try notifyLateness(o) + notifyThroughput(o)
     }
 
-    /// p99 from due time to Notify's 201, for 1,000 wait notices due 10 ms
-    /// apart; then the idle daemon with no receipt awaited.
+    /// p99 from due time to Notify's 201, for 1,000 wait notices due 20 ms
+    /// apart (Notify's own refill, 50 a second: faster than that no client
+    /// can keep up for long, and touchpoint's bucket, 500 at once then 40 a
+    /// second, holds this pace for 50 s); then the idle daemon with no
+    /// receipt awaited.
     static func notifyLateness(_ o: BenchmarkOptions) throws -> [BenchmarkRow] {
         let double = try NotifyDouble()
         double.looksToFinal(3)
@@ -22,8 +25,8 @@ extension Benchmarks {
         var due: [String: Date] = [:]
         var lines: [String] = []
         for i in 0..<o.notices {
-            let admit = start.addingTimeInterval(Double(i) * 0.010)
-            let phone = "+4477009\(String(format: "%05d", i))"
+            let admit = start.addingTimeInterval(Double(i) * 0.020)
+            let phone = "+4477001\(String(format: "%05d", i))"  // clear of Notify's smoke-test numbers (07700 900000, 900111, 900222)
             due[phone] = Date(timeIntervalSince1970: (admit.timeIntervalSince1970 * 1000).rounded() / 1000)
             lines.append(#"{"v":1,"id":"late-\#(i)","type":"surgery.booked","ref":"S-LATE-\#(i)","patient":{"id":"PL\#(i)","phone":"\#(phone)"},"at":"\#(Timestamp.rfc3339(admit.addingTimeInterval(7200)))","admit_at":"\#(Timestamp.rfc3339(admit))","ward":"Ward 7"}"#)
         }
@@ -64,13 +67,14 @@ extension Benchmarks {
         let rest = wakes(over: o.idleSeconds)
         try h.stop()
         return [
-            BenchmarkRow(scenario: "notify: \(o.notices) wait notices due 10 ms apart, due time to the double's 201 (loopback)",
+            BenchmarkRow(scenario: "notify: \(o.notices) wait notices due 20 ms apart, due time to the double's 201 (loopback)",
                          ours: String(format: "p99 %.1f ms (p50 %.1f, max %.1f)", p(0.99), p(0.5), late.last!),
                          baseline: "-", ratio: "-", target: "p99 < 20 ms (as for the outbox)", met: p(0.99) < 20),
             BenchmarkRow(scenario: "notify: receipt look-ups for \(o.notices) notices, each final at its third look, `receipt_poll` 10 s",
                          ours: String(format: "%d look-ups in %d rounds, rounds at least %.1f s apart", looks, rounds, shortest),
-                         baseline: "-", ratio: "-", target: "one per notice a round, rounds ≥ 10 s apart",
-                         met: looks == 3 * o.notices && rounds == 3 && shortest >= 10),
+                         // The notices go over 20 s, so their looks fall in a round or two more than three.
+                         baseline: "-", ratio: "-", target: "three per notice, one a round, rounds ≥ 10 s apart",
+                         met: looks == 3 * o.notices && shortest >= 10),
             BenchmarkRow(scenario: "notify: idle, no receipt awaited: voluntary context switches over \(o.idleSeconds) s, then the next \(o.idleSeconds) s",
                          ours: "\(first), then \(rest)", baseline: "-", ratio: "-", target: "0", met: rest == 0 && first <= 2),
         ]

@@ -101,13 +101,11 @@ struct DispatchService: Service {
         case .success(let message):
             let transport = await Transports.make(config.transport, lane: lane, notify: notify)
             // An attempt whose answer was lost longer ago than Notify keeps
-            // notifications cannot be looked up: finding nothing would prove
-            // nothing, and sending again could send it twice.
-            let retention = config.transport.notify.retention.seconds
-            if config.transport.kind == .notify, notice.job.sendUncertain, let last = notice.job.lastAttemptAt,
-               Date().timeIntervalSince(last) > retention {
-                return .failed("an earlier attempt's answer was lost \(Int(retention / 86_400)) days or more ago, past Notify's retention: "
-                               + "whether it was sent cannot be known, so it is not sent again")
+            // notifications cannot be looked up (NotifyRetention).
+            if config.transport.kind == .notify,
+               let why = NotifyRetention.tooLateToAsk(uncertain: notice.job.sendUncertain, lastAttempt: notice.job.lastAttemptAt, now: Date(),
+                                                      retention: config.transport.notify.retention.seconds) {
+                return .failed(why)
             }
             if transport.mayTakeWithoutAnswer && !notice.job.sendUncertain {
                 try await engine.markSendUncertain(jobID: notice.job.id)

@@ -87,3 +87,17 @@ actor NotifyRateLimit {
         if pausedUntil.map({ $0 < until }) ?? true { pausedUntil = until }
     }
 }
+
+/// What GOV.UK Notify's data retention (7 days unless the service changed
+/// it, 3 to 90) means for a notice whose answer was lost: inside it, Notify
+/// can be asked by `reference` whether it took the notice; past it, finding
+/// nothing proves nothing and sending again could send it twice, so the
+/// notice is failed for staff to see, never sent again. Pure.
+public enum NotifyRetention {
+    /// Why the notice may not be sent again, or nil while Notify still keeps what it took.
+    public static func tooLateToAsk(uncertain: Bool, lastAttempt: Date?, now: Date, retention: TimeInterval) -> String? {
+        guard uncertain, let last = lastAttempt, now.timeIntervalSince(last) > retention else { return nil }
+        return "an earlier attempt's answer was lost \(Int(retention / 86_400)) days or more ago, past Notify's retention: "
+            + "whether it was sent cannot be known, so it is not sent again"
+    }
+}

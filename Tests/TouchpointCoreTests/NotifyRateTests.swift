@@ -39,4 +39,18 @@ import TouchpointDomain
         #expect(DeliveryStatus(notify: "pending-virus-check") == .sending)
         #expect(DeliveryStatus(notify: "a-status-notify-adds-next-year") == nil)
     }
+
+    /// A lost answer may be asked after by reference while Notify keeps what
+    /// it took; one day past the retention it is failed, never sent again.
+    @Test func aLostAnswerPastNotifysRetentionIsNotSentAgain() {
+        let sent = Date(timeIntervalSince1970: 1_790_000_000)
+        let week = 7.0 * 86_400
+        #expect(NotifyRetention.tooLateToAsk(uncertain: true, lastAttempt: sent, now: sent.addingTimeInterval(week - 60), retention: week) == nil)
+        let why = NotifyRetention.tooLateToAsk(uncertain: true, lastAttempt: sent, now: sent.addingTimeInterval(week + 86_400), retention: week)
+        #expect(why?.contains("past Notify's retention") == true && why?.contains("not sent again") == true)
+        #expect(NotifyRetention.tooLateToAsk(uncertain: false, lastAttempt: sent, now: sent.addingTimeInterval(30 * 86_400), retention: week) == nil,
+                "a notice never sent uncertainly is simply sent")
+        #expect(NotifyRetention.tooLateToAsk(uncertain: true, lastAttempt: sent, now: sent.addingTimeInterval(10 * 86_400), retention: 90 * 86_400) == nil,
+                "a service that keeps 90 days can still be asked on the tenth")
+    }
 }

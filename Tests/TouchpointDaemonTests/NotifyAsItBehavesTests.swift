@@ -102,6 +102,28 @@ import TouchpointTestSupport
         #expect(reasons.contains { $0.contains("will not send to this address") && $0.contains("sending it once by email instead") }, "\(reasons)")
     }
 
+    /// A status Notify adds that touchpoint does not know is neither dropped
+    /// nor taken for an answer: it is logged once, with the word and the
+    /// notice (no recipient), and the notice asked after again until a word
+    /// touchpoint knows comes.
+    @Test func aStatusTouchpointDoesNotKnowIsLoggedOnceAndAskedAgain() throws {
+        let notify = try NotifyDouble()
+        notify.finalStatus("a-status-notify-adds-next-year", for: "p1@example.org")
+        let h = try DaemonHarness()
+        try h.useNotify(notify)
+        try h.appendLines([#"{"v":1,"id":"OA1","type":"open_access.booked","ref":"OA1","patient":{"id":"P1","name":"Bea Example","email":"p1@example.org","channel":"email"},"at":"\#(rfc(Date().addingTimeInterval(3 * 86_400)))","clinic":"Breast clinic"}"#])
+        try h.start()
+        defer { _ = try? h.stop() }
+        let looks = { notify.requests.filter { $0.method == "GET" && $0.path.hasPrefix("/v2/notifications/") }.count }
+        try h.waitUntil(timeout: 20, "Notify is asked three times") { looks() >= 3 }
+        #expect(try job(h, "oa-OA1-1").delivery?.isFinal == false, "an unknown word is not an answer")
+        let warnings = h.daemonStderr.components(separatedBy: "\n").filter { $0.contains("a-status-notify-adds-next-year") }
+        #expect(warnings.count == 1 && warnings[0].contains("oa-OA1-1"), "\(warnings)")
+        #expect(!h.daemonStderr.contains("p1@example.org") && !h.daemonStderr.contains("Bea Example"))
+        notify.finalStatus("delivered", for: "p1@example.org")
+        try h.waitUntil(timeout: 20, "the known word settles it") { try job(h, "oa-OA1-1").delivery == .delivered }
+    }
+
     /// 10,000 notices due at once through a double that enforces Notify's
     /// real bucket (1,000, 50 a second, refused requests spending tokens) and
     /// answers as fast as it can: all sent, none twice, none refused, in the
