@@ -41,6 +41,8 @@ public struct TouchpointConfig: Equatable, Sendable {
         /// Where each open day's call list is written per ward (html and csv); nil: no export.
         public var exportDir: String?
         public var exportAt = TimeOfDay(hour: 7, minute: 0)
+        /// The ward names the hospital uses; empty: every ward is assigned (`WardNames`).
+        public var wards: [String] = []
     }
 
     public struct WaitNotice: Equatable, Sendable {
@@ -152,7 +154,7 @@ public struct TouchpointConfig: Equatable, Sendable {
             retryAfter: calls.retryAfter.seconds, maxAttempts: calls.maxAttempts, escalateAfterDays: calls.escalateAfterDays,
             waitLead: waitNotice.lead.seconds, waitCoalesce: waitNotice.coalesce.seconds,
             openAccessDaysBefore: openAccess.daysBefore, openAccessSendAt: openAccess.sendAt,
-            quietHours: notices.quietHours, contacts: contacts)
+            quietHours: notices.quietHours, contacts: contacts, wards: WardNames(calls.wards))
     }
 
     /// The path of the database inside `state_dir`.

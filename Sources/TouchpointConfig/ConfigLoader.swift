@@ -339,7 +339,7 @@ public struct TOMLReader {
     }
 
     mutating func readCalls(_ root: TOMLTable, into c: inout TouchpointConfig.Calls) {
-        let calls = section(root, "calls", ["days_after_surgery", "days", "window", "retry_after", "max_attempts", "escalate_after_days", "export_dir", "export_at"])
+        let calls = section(root, "calls", ["days_after_surgery", "days", "window", "retry_after", "max_attempts", "escalate_after_days", "export_dir", "export_at", "wards"])
         if let i = int(calls, "calls", "days_after_surgery", 0...30) { c.daysAfterSurgery = i }
         if let v = calls?["days"] {
             let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -368,6 +368,16 @@ public struct TOMLReader {
             c.exportDir = ConfigLoader.absolutePath(s, relativeTo: baseDir)
         }
         if let t = timeOfDay(calls, "calls", "export_at") { c.exportAt = t }
+        if let w = strings(calls, "calls", "wards", "ward names", valid: { !WardNames.tidy($0).isEmpty && $0.count <= 200 }) {
+            var seen: [String: String] = [:]
+            for name in w {
+                if let first = seen[WardNames.key(name)] {
+                    issue("calls.wards", "\"\(name)\" and \"\(first)\" are one ward (wards are compared without case or extra spaces)")
+                }
+                seen[WardNames.key(name)] = name
+            }
+            c.wards = w
+        }
     }
 
     mutating func readNotices(_ root: TOMLTable, into c: inout TouchpointConfig.Notices) {

@@ -82,10 +82,14 @@ public struct CallsReport: Codable, Equatable, Sendable {
     public var list: String?
     /// The configured worklists there are, to offer beside this one.
     public var lists: [String]?
+    /// True for the unassigned list: the day's calls of wards none of
+    /// `calls.wards` names (absent otherwise).
+    public var unassigned: Bool?
     public var calls: [CallEntry]
 
     public init(date: String?, ward: String?, escalated: Bool, hospital: String, timeZone: String?, maxAttempts: Int? = nil,
-                list: String? = nil, lists: [String]? = nil, calls: [CallEntry]) {
+                list: String? = nil, lists: [String]? = nil, unassigned: Bool? = nil, calls: [CallEntry]) {
+        self.unassigned = unassigned
         self.list = list
         self.lists = lists
         self.maxAttempts = maxAttempts
@@ -98,7 +102,7 @@ public struct CallsReport: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case date, ward, escalated, hospital, calls, list, lists
+        case date, ward, escalated, hospital, calls, list, lists, unassigned
         case timeZone = "time_zone"
         case maxAttempts = "max_attempts"
     }
@@ -113,6 +117,7 @@ public struct CallsReport: Codable, Equatable, Sendable {
         try c.encodeIfPresent(lists, forKey: .lists)
         try c.encodeIfPresent(maxAttempts, forKey: .maxAttempts)
         try c.encode(timeZone, forKey: .timeZone)
+        try c.encodeIfPresent(unassigned, forKey: .unassigned)
         try c.encode(calls, forKey: .calls)
     }
 
@@ -134,7 +139,8 @@ public enum CallListFormat {
 
     static func title(_ r: CallsReport) -> String {
         let calls = r.list.map { "calls on the \($0) list" } ?? "check-in calls"
-        var t = r.escalated ? "Escalated \(r.list == nil ? "calls" : calls) (breast care nurse)" : calls.prefix(1).uppercased() + calls.dropFirst()
+        var t = r.escalated ? "Escalated \(r.list == nil ? "calls" : calls) (breast care nurse)"
+            : r.unassigned == true ? "Unassigned check-in calls (wards none of calls.wards names)" : calls.prefix(1).uppercased() + calls.dropFirst()
         if let d = r.date, let ld = LocalDate(iso: d) { t += " for " + ld.longText }
         if let w = r.ward { t += ", \(w)" }
         return t

@@ -25,6 +25,7 @@ extension CallsReport {
         if let lists { w.raw(",\"lists\":"); w.array(lists) { w, l in w.string(l) } }
         if let maxAttempts { w.raw(",\"max_attempts\":"); w.int(maxAttempts) }
         w.raw(",\"time_zone\":"); w.string(timeZone)
+        if let unassigned { w.raw(",\"unassigned\":"); w.bool(unassigned) }
         w.raw(",\"ward\":"); w.string(ward)
         w.raw("}")
         return w.out

@@ -72,8 +72,11 @@ public struct CallsQuery: Equatable, Sendable {
     public var escalated: Bool
     /// A configured worklist (`contacts.md`); nil: the check-in calls.
     public var list: String?
+    /// The day's check-in calls of wards none of `calls.wards` names.
+    public var unassigned: Bool
 
-    public init(date: String? = nil, ward: String? = nil, escalated: Bool = false, list: String? = nil) {
+    public init(date: String? = nil, ward: String? = nil, escalated: Bool = false, list: String? = nil, unassigned: Bool = false) {
+        self.unassigned = unassigned
         self.date = date
         self.ward = ward
         self.escalated = escalated
@@ -151,7 +154,7 @@ extension ControlCommand {
         case .status, .ingest, .pause, .resume, .reload:
             return .init()
         case .calls(let q):
-            return .init(date: q.date, ward: q.ward, escalated: q.escalated ? true : nil, list: q.list)
+            return .init(date: q.date, ward: q.ward, escalated: q.escalated ? true : nil, list: q.list, unassigned: q.unassigned ? true : nil)
         case .outcome(let o):
             return .init(job: o.job, outcome: o.outcome.rawValue, woundCare: o.woundCare, note: o.note, seenOutcomes: o.seenOutcomes)
         case .jobs(let q):
@@ -197,7 +200,7 @@ extension ControlCommand {
         case .pause: self = .pause
         case .resume: self = .resume
         case .reload: self = .reload
-        case .calls: self = .calls(CallsQuery(date: a.date, ward: a.ward, escalated: a.escalated == true, list: a.list))
+        case .calls: self = .calls(CallsQuery(date: a.date, ward: a.ward, escalated: a.escalated == true, list: a.list, unassigned: a.unassigned == true))
         case .outcome:
             let id = try needs(a.job, "a job id")
             let raw = try needs(a.outcome, "an outcome")

@@ -25,6 +25,7 @@ public struct OutputStyle: Sendable {
 public enum HumanOutput {
     public static func status(_ s: StatusReport, style: OutputStyle) -> String {
         var out = style.bold("touchpointd \(s.version)") + ", \(s.state), up \(duration(s.uptimeSeconds))\n"
+        for w in s.warnings ?? [] { out += style.warn("warning: \(w)") + "\n" }
         out += "queue file   \(s.queue.path)\n"
         if let e = s.queue.error { out += "             " + style.warn("problem: \(e)") + "\n" }
         var read = "read to      line \(number(s.queue.line)) (byte \(number(s.queue.offset)))"
@@ -83,7 +84,7 @@ public enum HumanOutput {
         var rows: [[String]] = [["JOB", "KIND", "REF", "STATE", "DUE", "EXPIRES"] + (receipts ? ["DELIVERY"] : [])]
         for j in r.jobs {
             rows.append([j.id, j.kind.rawValue, j.ref, j.state.rawValue, localTime(j.dueAt, style), localTime(j.expiresAt, style)]
-                        + (receipts ? [j.delivery?.rawValue ?? "-"] : []))
+                        + (receipts ? [j.delivery?.words ?? "-"] : []))
         }
         return table(rows, style: style)
     }
@@ -124,6 +125,7 @@ public enum HumanOutput {
             if b.patientDeceased { out += "; patient recorded as deceased" }
             if b.patientOptedOut { out += "; patient has opted out of notices" }
             out += "\n"
+            if let why = b.unassigned { out += "  unassigned: \(why)\n" }
         }
         if r.jobs.isEmpty { out += "no jobs\n" }
         for j in r.jobs { out += "\n" + job(j, style: style) }

@@ -214,8 +214,12 @@ public struct ExplainReport: Codable, Equatable, Sendable {
         public var revision: Int
         public var patientDeceased: Bool
         public var patientOptedOut: Bool
+        /// Why the booking's check-in call is on the unassigned list, if it is.
+        public var unassigned: String?
 
-        public init(kind: BookingKind, at: Date, cancelled: Bool, revision: Int, patientDeceased: Bool, patientOptedOut: Bool) {
+        public init(kind: BookingKind, at: Date, cancelled: Bool, revision: Int, patientDeceased: Bool, patientOptedOut: Bool,
+                    unassigned: String? = nil) {
+            self.unassigned = unassigned
             self.kind = kind
             self.at = at
             self.cancelled = cancelled
@@ -225,7 +229,7 @@ public struct ExplainReport: Codable, Equatable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case kind, at, cancelled, revision
+            case kind, at, cancelled, revision, unassigned
             case patientDeceased = "patient_deceased"
             case patientOptedOut = "patient_opted_out"
         }

@@ -98,6 +98,8 @@ public struct ControlRequest: Codable, Equatable, Sendable {
         public var date: String?
         public var ward: String?
         public var escalated: Bool?
+        /// `calls`: the day's calls of wards none of `calls.wards` names.
+        public var unassigned: Bool?
         /// `outcome`: an outcome's raw value (`no_answer`).
         public var outcome: String?
         public var woundCare: Bool?
@@ -117,7 +119,7 @@ public struct ControlRequest: Codable, Equatable, Sendable {
                     state: String? = nil, patient: String? = nil, dueFrom: Date? = nil, dueTo: Date? = nil,
                     date: String? = nil, ward: String? = nil, escalated: Bool? = nil, outcome: String? = nil,
                     woundCare: Bool? = nil, note: String? = nil, seenOutcomes: Int? = nil, month: String? = nil,
-                    from: String? = nil, to: String? = nil, list: String? = nil, delivery: String? = nil) {
+                    from: String? = nil, to: String? = nil, list: String? = nil, delivery: String? = nil, unassigned: Bool? = nil) {
             self.delivery = delivery
             self.seenOutcomes = seenOutcomes
             self.month = month
@@ -127,6 +129,7 @@ public struct ControlRequest: Codable, Equatable, Sendable {
             self.date = date
             self.ward = ward
             self.escalated = escalated
+            self.unassigned = unassigned
             self.outcome = outcome
             self.woundCare = woundCare
             self.note = note
@@ -142,7 +145,7 @@ public struct ControlRequest: Codable, Equatable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case limit, job, ref, kind, state, patient, date, ward, escalated, outcome, note, month, from, to, list, delivery
+            case limit, job, ref, kind, state, patient, date, ward, escalated, outcome, note, month, from, to, list, delivery, unassigned
             case seenOutcomes = "seen_outcomes"
             case woundCare = "wound_care"
             case showLine = "show_line"

@@ -81,6 +81,10 @@ public struct StatusReport: Codable, Equatable, Sendable {
     /// The transport in force: its kind, why it takes nothing now (if so),
     /// and for one that gives receipts, notices by what their receipts say.
     public var transport: Transport?
+    /// What needs someone's attention although the service runs (a list that
+    /// may be incomplete, a call nobody's list shows); written `[]` when
+    /// nothing does, absent from a daemon older than the field.
+    public var warnings: [String]?
 
     public struct Transport: Codable, Equatable, Sendable {
         public var kind: String
@@ -103,7 +107,8 @@ public struct StatusReport: Codable, Equatable, Sendable {
 
     public init(version: String, state: String, uptimeSeconds: Int, queue: Queue, patients: Int, bookings: Int,
                 jobs: [JobKind: [JobState: Int]] = [:], nextDueAt: Date? = nil, lastDispatch: Date? = nil, timeZone: String? = nil,
-                transport: Transport? = nil) {
+                transport: Transport? = nil, warnings: [String] = []) {
+        self.warnings = warnings
         self.transport = transport
         self.version = version
         self.state = state
@@ -118,7 +123,7 @@ public struct StatusReport: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, state, queue, patients, bookings, jobs, transport
+        case version, state, queue, patients, bookings, jobs, transport, warnings
         case uptimeSeconds = "uptime_s"
         case nextDueAt = "next_due_at"
         case lastDispatch = "last_dispatch"
@@ -138,6 +143,7 @@ public struct StatusReport: Codable, Equatable, Sendable {
         try c.encode(nextDueAt, forKey: .nextDueAt)
         try c.encode(lastDispatch, forKey: .lastDispatch)
         try c.encode(timeZone, forKey: .timeZone)
+        try c.encode(warnings ?? [], forKey: .warnings)
         try c.encodeIfPresent(transport, forKey: .transport)
     }
 }

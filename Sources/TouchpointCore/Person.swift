@@ -1,4 +1,5 @@
 import Foundation
+import TouchpointDomain
 
 /// What a person may do (`cli.md`, Roles). Admins may do everything staff
 /// may. `feed` is not a person: a writer of the queue (the HL7 receiver)
@@ -48,7 +49,20 @@ public struct Person: Sendable, Equatable {
     /// (with a scope, one of no ward is not).
     public func sees(ward: String?) -> Bool {
         guard let wards else { return true }
-        return ward.map(wards.contains) ?? false
+        return ward.map { WardNames.contains(wards, $0) } ?? false
+    }
+
+    /// Whether a call of `ward` is this person's to see and act on: their
+    /// wards', or one on the unassigned list, which everyone sees (a call of
+    /// a ward nobody named must not be seen by nobody).
+    public func sees(call ward: String?, names: WardNames) -> Bool {
+        names.isUnassigned(ward) || sees(ward: ward)
+    }
+
+    /// Whether `job` is this person's to see: a check-in call as above, any
+    /// other job by its ward alone.
+    public func sees(_ job: Job, names: WardNames) -> Bool {
+        job.kind == .checkinCall ? sees(call: job.ward, names: names) : sees(ward: job.ward)
     }
 
     /// How the history and the audit name this person: `alice`, or

@@ -131,7 +131,9 @@ final class QueueReader: @unchecked Sendable {
                 if catchingUp { Heap.handBackFreePages() }
                 total += counts
                 total.rejects = []
+                total.unassigned = []
                 logRejects(counts.rejects)
+                logUnassigned(counts.unassigned)
             } catch {
                 _ = readAhead.wait()
                 let msg = "cannot commit queue lines to the database: \(error); the lines stay in the queue file and are read again shortly"
@@ -361,6 +363,20 @@ final class QueueReader: @unchecked Sendable {
     }
 
     /// One warning per rejected line (never the raw line), at most 50 a batch, then a summary.
+    /// A ward the hospital did not name: a warning per booking (its ref and
+    /// the ward as sent; a ward is no patient's data), the first 50 of a batch.
+    private func logUnassigned(_ unassigned: [UnassignedWard]) {
+        for u in unassigned.prefix(50) {
+            let ward = u.ward.map { String(reflecting: String($0.prefix(80))) } ?? "no ward"
+            logger.warning("surgery \(String(reflecting: u.ref)): \(ward) matches none of calls.wards; its check-in call is on the unassigned list",
+                           metadata: ["MESSAGE_ID": "\(MessageID.wardUnassigned)", "ref": "\(u.ref)", "event_id": "\(u.eventID)"])
+        }
+        if unassigned.count > 50 {
+            logger.warning("\(unassigned.count - 50) more bookings of wards none of calls.wards names in this batch; see touchpointctl calls --unassigned",
+                           metadata: ["MESSAGE_ID": "\(MessageID.wardUnassigned)"])
+        }
+    }
+
     private func logRejects(_ rejects: [RejectedLine]) {
         for r in rejects.prefix(50) {
             var meta: Logger.Metadata = ["MESSAGE_ID": "\(MessageID.rejected)", "line": "\(r.line)", "offset": "\(r.offset)", "code": "\(r.reject.code.rawValue)"]

@@ -16,6 +16,8 @@ public struct ServiceStatus: Sendable, Equatable {
     /// Why the queue file cannot be read now, if it cannot.
     public var queueProblem: String?
     public var snapshot: StatusSnapshot
+    /// What needs someone's attention although the service runs (`StatusWarning`).
+    public var warnings: [StatusWarning] = []
 }
 
 /// What one read of the queue file did (`ingest`).
@@ -31,7 +33,8 @@ extension Touchpoint {
         return ServiceStatus(version: TouchpointVersion.string, paused: snapshot.paused, transportHold: transportHold,
                              transportKind: live.config.transport.kind.rawValue,
                              uptimeSeconds: Int(Date().timeIntervalSince(startedAt)), queueFile: live.config.queueFile,
-                             queueProblem: queueProblem, snapshot: snapshot)
+                             queueProblem: queueProblem, snapshot: snapshot,
+                             warnings: StatusWarning.of(snapshot, rules: live.config.schedulingRules))
     }
 
     /// What makes `status`'s answer change: the state, a second of uptime,

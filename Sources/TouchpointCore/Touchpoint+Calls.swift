@@ -45,6 +45,8 @@ public struct CallList: Sendable, Equatable {
     public var maxAttempts: Int
     /// A configured worklist; nil for the check-in calls.
     public var list: String?
+    /// The day's check-in calls of wards none of `calls.wards` names.
+    public var unassigned = false
     /// The configured worklists there are.
     public var lists: [String]
     public var rows: [CallRow]
@@ -66,9 +68,16 @@ public struct CallList: Sendable, Equatable {
 extension Touchpoint {
     /// The call list for a day (overdue first, then by due time), or with
     /// `escalated` the breast care nurse's list.
-    public func calls(on day: CallDay, ward: String?, escalated: Bool, list: String? = nil, by person: Person) async throws(CoreFailure) -> CallList {
+    /// With `unassigned`, the day's check-in calls whose ward is none the
+    /// hospital named (`WardNames`): every person sees them, whatever their wards.
+    public func calls(on day: CallDay, ward: String?, escalated: Bool, list: String? = nil, unassigned: Bool = false,
+                      by person: Person) async throws(CoreFailure) -> CallList {
         try authorize(.calls, person)
         let config = live.config
+        let names = config.schedulingRules.wards
+        if unassigned, ward != nil || escalated || list != nil {
+            throw .badRequest("the unassigned list is every ward's: ask for it without a ward, worklist or the escalated list", field: "unassigned")
+        }
         let clock = config.clock
         let lists = Array(Set(config.contacts.compactMap(\.worklist))).sorted()
         if let ward, !person.sees(ward: ward) { throw person.outsideWards(ward) }
@@ -78,9 +87,11 @@ extension Touchpoint {
         let date = day.resolve(today: clock.localDate(of: self.now()))
         let rows = try await stored("reading the call list") {
             try await store.read { try $0.calls(day: date, ward: ward, escalated: escalated, list: list, clock: clock) }
-        }.filter { person.sees(ward: $0.job.ward) }
-        return CallList(day: escalated ? nil : date, ward: ward, escalated: escalated, hospital: config.hospital.name,
-                        clock: clock, maxAttempts: config.schedulingRules.maxAttempts, list: list, lists: lists, rows: rows)
+        }.filter { person.sees($0.job, names: names) && (!unassigned || names.isUnassigned($0.job.ward)) }
+        var calls = CallList(day: escalated ? nil : date, ward: ward, escalated: escalated, hospital: config.hospital.name,
+                             clock: clock, maxAttempts: config.schedulingRules.maxAttempts, list: list, lists: lists, rows: rows)
+        calls.unassigned = unassigned
+        return calls
     }
 
     /// Records what happened on a call: the job's history and the audit name
@@ -99,7 +110,7 @@ extension Touchpoint {
                 // The person's wards hold in the transaction that records:
                 // a call of another ward is not found (the web view once
                 // checked this itself, a moment before the outcome).
-                guard let job = try w.job(id: jobID), person.sees(ward: job.ward) else {
+                guard let job = try w.job(id: jobID), person.sees(job, names: rules.wards) else {
                     return .failure(.notFound("no job \"\(jobID)\" (the call list gives each call's job id)"))
                 }
                 let outcomes = job.isCall ? try w.attempts(jobID: jobID) : []

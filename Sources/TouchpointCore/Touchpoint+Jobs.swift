@@ -7,6 +7,8 @@ public struct BookingExplanation: Sendable, Equatable {
     public var booking: Booking
     public var patientDeceased: Bool
     public var patientOptedOut: Bool
+    /// Why a surgery booking's call is on the unassigned list, if it is.
+    public var unassigned: String? = nil
     /// Each job with its history; `job.rule` says what set its due time.
     public var jobs: [JobRecord]
 }
@@ -23,7 +25,7 @@ extension Touchpoint {
     public func job(_ id: String, by person: Person) async throws(CoreFailure) -> JobRecord {
         try authorize(.job, person)
         guard let record = try await stored("reading the job", { try await store.read { try $0.record(jobID: id) } }),
-              person.sees(ward: record.job.ward) else {
+              person.sees(record.job, names: live.config.schedulingRules.wards) else {
             throw .notFound("no job \"\(id)\"")
         }
         return record
@@ -43,7 +45,17 @@ extension Touchpoint {
                 }
             }
         }
-        let seen = found.filter { person.sees(ward: $0.booking.ward ?? $0.booking.clinic) }
+        let names = live.config.schedulingRules.wards
+        let seen = found.filter {
+            $0.booking.kind == .surgery ? person.sees(call: $0.booking.ward, names: names) : person.sees(ward: $0.booking.ward ?? $0.booking.clinic)
+        }.map { e -> BookingExplanation in
+            var e = e
+            if e.booking.kind == .surgery, names.isUnassigned(e.booking.ward) {
+                e.unassigned = "its ward, \(e.booking.ward.map { "\"\($0)\"" } ?? "none"), is none of calls.wards (\(names.configured.joined(separator: ", "))): "
+                    + "its check-in call is on the unassigned list, which everyone sees"
+            }
+            return e
+        }
         guard !seen.isEmpty else {
             throw .notFound("no booking \"\(ref)\": it was never booked, or its booking was rejected (see the rejected lines)")
         }

@@ -21,14 +21,19 @@ struct CallListExport: Sendable {
         guard let dir = core.config.calls.exportDir, let day = try await engine.exportDue(now: now) else { return }
         let list = try await core.calls(on: .date(day), ward: nil, escalated: false, by: Self.person)
         var byWard: [String: CallList] = [:]
+        // One ward under one name (the first spelling seen: WardNames), and
+        // the calls of wards the hospital never named on a list of their own.
+        let names = core.config.schedulingRules.wards
+        var spelling: [String: String] = [:]
         for row in list.rows {
-            let ward = row.job.ward ?? "no ward"
+            let written = names.isUnassigned(row.job.ward) ? "unassigned" : row.job.ward ?? "no ward"
+            let ward = spelling[WardNames.key(written)] ?? written
+            spelling[WardNames.key(written)] = ward
             byWard[ward, default: CallList(day: day, ward: ward, escalated: false, hospital: list.hospital, clock: list.clock, maxAttempts: list.maxAttempts, rows: [])].rows.append(row)
         }
-        let names = Self.fileNames(Array(byWard.keys))
-        let files = byWard.sorted { $0.key < $1.key }.map { ward, wardList -> (String, String, String) in
-            let report = WireViews.calls(wardList, ward: ward)
-            return ("\(dir)/calls-\(day)-\(names[ward]!)", CallListFormat.html(report, clock: list.clock, generatedAt: now),
+        let files = Self.fileNames(Array(byWard.keys)).sorted { $0.key < $1.key }.map { ward, file -> (String, String, String) in
+            let report = WireViews.calls(byWard[ward]!, ward: ward)
+            return ("\(dir)/calls-\(day)-\(file)", CallListFormat.html(report, clock: list.clock, generatedAt: now),
                     CallListFormat.csv(report, clock: list.clock))
         }
         try await lane.run {

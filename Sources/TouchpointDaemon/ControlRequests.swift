@@ -134,7 +134,7 @@ struct ControlRequests: Sendable {
         guard let day = CallDay(q.date ?? "today") else {
             throw .badRequest("the day \"\((q.date ?? "").prefix(40))\" is not one: expected YYYY-MM-DD, today, tomorrow or yesterday", field: "date")
         }
-        let list = try await core.calls(on: day, ward: q.ward, escalated: q.escalated, list: q.list, by: person)
+        let list = try await core.calls(on: day, ward: q.ward, escalated: q.escalated, list: q.list, unassigned: q.unassigned, by: person)
         return ControlReply.success(json: WireViews.calls(list).json())
     }
 

@@ -38,7 +38,7 @@ enum WireViews {
     static func calls(_ list: CallList, ward: String? = nil) -> CallsReport {
         CallsReport(date: list.day?.description, ward: ward ?? list.ward, escalated: list.escalated, hospital: list.hospital,
                     timeZone: list.clock.identifier, maxAttempts: list.maxAttempts, list: list.list,
-                    lists: list.lists.isEmpty ? nil : list.lists,
+                    lists: list.lists.isEmpty ? nil : list.lists, unassigned: list.unassigned ? true : nil,
                     calls: list.rows.map {
                         CallEntry(job: job($0.job), patientName: $0.patientName, phone: $0.phone, voicemailOK: $0.voicemailOK,
                                   procedure: $0.procedure, surgeryAt: $0.surgeryAt, lastAttemptAt: $0.job.lastAttemptAt, note: $0.job.note)
@@ -55,7 +55,8 @@ enum WireViews {
                          error: s.queueProblem, lastReadAt: t.lastReadAt),
             patients: s.snapshot.patients, bookings: s.snapshot.bookings, jobs: s.snapshot.jobCounts,
             nextDueAt: s.snapshot.nextDueAt, lastDispatch: s.snapshot.lastDispatch, timeZone: timeZone,
-            transport: .init(kind: s.transportKind, held: s.transportHold, deliveries: s.snapshot.deliveries))
+            transport: .init(kind: s.transportKind, held: s.transportHold, deliveries: s.snapshot.deliveries),
+            warnings: s.warnings.map(\.words))
     }
 
     static func explain(_ ref: String, _ found: [BookingExplanation], timeZone: String) -> ExplainReport {
@@ -63,7 +64,7 @@ enum WireViews {
             ref: ref,
             bookings: found.map {
                 .init(kind: $0.booking.kind, at: $0.booking.at, cancelled: $0.booking.cancelled, revision: $0.booking.revision,
-                      patientDeceased: $0.patientDeceased, patientOptedOut: $0.patientOptedOut)
+                      patientDeceased: $0.patientDeceased, patientOptedOut: $0.patientOptedOut, unassigned: $0.unassigned)
             },
             jobs: found.flatMap { $0.jobs.map { job($0.job, history: $0.history, reason: true) } },
             timeZone: timeZone)

@@ -20,6 +20,8 @@ public struct SchedulingRules: Sendable, Equatable {
     public var quietHours: DailyWindow?
     /// The contacts the hospital configured (`[[contact]]`, `contacts.md`).
     public var contacts: [ContactRule] = []
+    /// The ward names the hospital uses (`calls.wards`).
+    public var wards = WardNames([])
 
     public init(clock: HospitalClock, callDays: Set<Int> = Set(1...7), closedDates: Set<LocalDate> = [],
                 daysAfterSurgery: Int = 1,
@@ -29,8 +31,9 @@ public struct SchedulingRules: Sendable, Equatable {
                 waitEarliest: TimeOfDay = TimeOfDay(hour: 6, minute: 0), openAccessDaysBefore: Int = 7,
                 openAccessSendAt: TimeOfDay = TimeOfDay(hour: 10, minute: 0),
                 quietHours: DailyWindow? = DailyWindow(start: TimeOfDay(hour: 20, minute: 0), end: TimeOfDay(hour: 8, minute: 0)),
-                contacts: [ContactRule] = []) {
+                contacts: [ContactRule] = [], wards: WardNames = WardNames([])) {
         self.contacts = contacts
+        self.wards = wards
         self.clock = clock
         self.callDays = callDays
         self.closedDates = closedDates

@@ -52,6 +52,19 @@ public struct RejectedLine: Equatable, Sendable {
 }
 
 /// What one read of the queue file did.
+/// A surgery booking whose ward is none the hospital named (`WardNames`).
+public struct UnassignedWard: Equatable, Sendable {
+    public var ref: String
+    public var ward: String?
+    public var eventID: String
+
+    public init(ref: String, ward: String?, eventID: String) {
+        self.ref = ref
+        self.ward = ward
+        self.eventID = eventID
+    }
+}
+
 public struct IngestCounts: Equatable, Sendable {
     public var ingested = 0
     public var duplicates = 0
@@ -63,6 +76,9 @@ public struct IngestCounts: Equatable, Sendable {
     public var rejects: [RejectedLine] = []
     /// Whether any job was planned or changed.
     public var changedJobs = false
+    /// Surgery bookings whose ward matches none of `calls.wards` (this read
+    /// only): their calls are on the unassigned list.
+    public var unassigned: [UnassignedWard] = []
 
     public init(ingested: Int = 0, duplicates: Int = 0, rejected: Int = 0, notKnown: Int = 0) {
         self.notKnown = notKnown
@@ -77,6 +93,7 @@ public struct IngestCounts: Equatable, Sendable {
         a.rejected += b.rejected
         a.notKnown += b.notKnown
         a.rejects += b.rejects
+        a.unassigned += b.unassigned
         a.changedJobs = a.changedJobs || b.changedJobs
     }
 }

@@ -31,8 +31,8 @@ public enum Pledge: String, CaseIterable, Sendable, Codable {
     public var extras: [PledgeMeasure] {
         switch self {
         case .checkinCall: return [.reached, .woundCareDiscussed, .declined, .escalated]
-        case .waitNotice: return [.delays, .delaysNotified, .delivered]
-        case .openAccessInfo: return [.delivered]
+        case .waitNotice: return [.delays, .delaysNotified, .delivered, .sentNoReceipt]
+        case .openAccessInfo: return [.delivered, .sentNoReceipt]
         }
     }
 

@@ -28,12 +28,17 @@ public enum PledgeMeasure: String, CaseIterable, Sendable, Codable, Comparable {
     case notSent = "not_sent"
     /// Beside the categories: notices whose receipt says delivered (`notify`).
     case delivered = "delivered"
+    /// Beside the categories: notices Notify sent abroad, to a country that
+    /// gives no receipts (`sent`, final): not failures, not known delivered.
+    case sentNoReceipt = "sent_no_receipt"
     // Every promise.
     case counted = "counted"
     case excluded = "excluded"
 
     /// "wound care discussed": how the table and the HTML page say it.
-    public var words: String { rawValue.replacingOccurrences(of: "_", with: " ") }
+    public var words: String {
+        self == .sentNoReceipt ? DeliveryStatus.sent.words : rawValue.replacingOccurrences(of: "_", with: " ")
+    }
 
     public static func < (a: PledgeMeasure, b: PledgeMeasure) -> Bool { a.rawValue < b.rawValue }
 }

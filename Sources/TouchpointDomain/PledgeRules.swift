@@ -103,6 +103,7 @@ public struct PledgeRules: Sendable {
         var e = entry
         e.category = noticeCategory(notices, before: b.expectedAt ?? b.at)
         if notices.contains(where: { $0.delivery == .delivered }) { e.extras[.delivered] = 1 }
+        if notices.contains(where: { $0.delivery == .sent }) { e.extras[.sentNoReceipt] = 1 }
         // Delays on the day of surgery, once the first notice was due or sent.
         let firstDueOrSent = min(first.dueAt, first.sentAt ?? first.dueAt)
         let counted = b.delays.filter { clock.localDate(of: $0.at) == day && $0.at >= firstDueOrSent }
@@ -142,6 +143,7 @@ public struct PledgeRules: Sendable {
         var e = entry
         e.category = openAccessCategory(infos, b, day)
         if infos.contains(where: { $0.delivery == .delivered }) { e.extras[.delivered] = 1 }
+        if infos.contains(where: { $0.delivery == .sent }) { e.extras[.sentNoReceipt] = 1 }
         return e
     }
 

@@ -128,6 +128,17 @@ public struct QueueSource: Equatable, Sendable {
 }
 
 /// What `status` reports from the database, read in one go.
+/// A ward and how many check-in calls it still has to make.
+public struct WardCount: Equatable, Sendable {
+    public var ward: String?
+    public var calls: Int
+
+    public init(ward: String?, calls: Int) {
+        self.ward = ward
+        self.calls = calls
+    }
+}
+
 public struct StatusSnapshot: Equatable, Sendable {
     public var totals: QueueTotals
     public var patients: Int
@@ -139,10 +150,14 @@ public struct StatusSnapshot: Equatable, Sendable {
     public var deliveries: [DeliveryStatus: Int] = [:]
     /// Each writer of the queue and when its last event was read.
     public var sources: [QueueSource] = []
+    /// The check-in calls still to make, by ward as kept (`WardNames` decides which are unassigned).
+    public var openCallsByWard: [WardCount] = []
 
     public init(totals: QueueTotals, patients: Int, bookings: Int, jobCounts: [JobKind: [JobState: Int]], nextDueAt: Date?,
-                lastDispatch: Date?, paused: Bool, deliveries: [DeliveryStatus: Int] = [:], sources: [QueueSource] = []) {
+                lastDispatch: Date?, paused: Bool, deliveries: [DeliveryStatus: Int] = [:], sources: [QueueSource] = [],
+                openCallsByWard: [(ward: String?, calls: Int)] = []) {
         self.sources = sources
+        self.openCallsByWard = openCallsByWard.map { WardCount(ward: $0.ward, calls: $0.calls) }
         self.totals = totals
         self.patients = patients
         self.bookings = bookings

@@ -12,7 +12,7 @@ enum Query: Hashable, CaseIterable {
     case eventHash, insertEvent, insertReject, rejects
     case deliveriesOfJob, firstDeliveryAt, insertDelivery, lastDelivery, awaitingReceipts, deliveryCounts
     case attemptsOfCall, insertAttempt, insertDelay
-    case insertAudit, setting, setSetting, queueTotals, advanceQueue, recordSourceEvents, sources
+    case insertAudit, setting, setSetting, queueTotals, advanceQueue, recordSourceEvents, sources, openCallsByWard
 
     /// The notices the dispatcher sends: written once, for the query and
     /// for the partial index that answers it (SQLite uses a partial index
@@ -86,6 +86,9 @@ enum Query: Hashable, CaseIterable {
                 ON CONFLICT (source) DO UPDATE SET events = events + ?2, last_event_at = ?3
                 """
         case .sources: return "SELECT source, events, last_event_at FROM sources ORDER BY source"
+        case .openCallsByWard:
+            return "SELECT ward, count(*) FROM jobs WHERE kind = \(JobKind.checkinCall.sqlLiteral)"
+                + " AND state IN (\(JobState.scheduled.sqlLiteral), \(JobState.due.sqlLiteral)) GROUP BY ward"
         }
     }
 }
@@ -121,8 +124,9 @@ extension Query {
         if let d = f.delivery {
             sql += " AND delivery IS NOT NULL AND delivery IN (\(d.map(\.sqlLiteral).joined(separator: ", ")))"
         }
-        // A scope of no wards sees nothing (IN () is not SQL).
-        if let w = f.wards { sql += w.isEmpty ? " AND 0" : " AND ward IN (\(Array(repeating: "?", count: w.count).joined(separator: ", ")))" }
+        // A scope of no wards sees nothing (IN () is not SQL). Wards are
+        // kept tidied (WardNames), so case is all two spellings can differ by.
+        if let w = f.wards { sql += w.isEmpty ? " AND 0" : " AND ward COLLATE NOCASE IN (\(Array(repeating: "?", count: w.count).joined(separator: ", ")))" }
         return sql + " ORDER BY due_at, id LIMIT \(max(1, f.limit))"
     }
 
@@ -141,7 +145,7 @@ extension Query {
         sql += escalated
             ? " AND j.state = \(JobState.escalated.sqlLiteral)"
             : " AND j.state IN (\(JobState.scheduled.sqlLiteral), \(JobState.due.sqlLiteral)) AND j.due_at >= ? AND j.due_at < ?"
-        if ward { sql += " AND j.ward = ?" }
+        if ward { sql += " AND j.ward = ? COLLATE NOCASE" }
         return sql + " ORDER BY (j.overdue_since IS NULL), j.overdue_since, j.due_at, j.id"
     }
 

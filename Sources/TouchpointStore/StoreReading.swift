@@ -95,7 +95,7 @@ extension StoreReading {
         if let p = f.patientID { binds.append { $0.bind($1, p) } }
         if let d = f.dueFrom { binds.append { $0.bind($1, d) } }
         if let d = f.dueTo { binds.append { $0.bind($1, d) } }
-        for w in f.wards ?? [] { binds.append { $0.bind($1, w) } }
+        for w in f.wards ?? [] { binds.append { $0.bind($1, WardNames.tidy(w)) } }
         let s = PreparedSQL(try db.cachedStatement(sql: Query.jobs(f)))
         for (i, bind) in binds.enumerated() { bind(s, Int32(i + 1)) }
         return try s.all(db) { try $0.job() }
@@ -159,7 +159,7 @@ extension StoreReading {
             s.bind(i + 1, clock.instant(on: day.adding(days: 1), at: TimeOfDay(hour: 0, minute: 0)))
             i += 2
         }
-        if let ward { s.bind(i, ward) }
+        if let ward { s.bind(i, WardNames.tidy(ward)) }
         let e = JobColumn.end
         return try s.all(db) { r in
             CallRow(job: try r.job(), patientName: r.string(e), phone: r.string(e + 1), voicemailOK: r.bool(e + 2),
@@ -257,7 +257,13 @@ extension StoreReading {
         StatusSnapshot(
             totals: try queueTotals(), patients: try count(.patientCount), bookings: try count(.openBookingCount),
             jobCounts: try jobCounts(), nextDueAt: try instant(.nextScheduledCheck), lastDispatch: try instant(.lastDelivery),
-            paused: try isDispatchPaused(), deliveries: try deliveryCounts(), sources: try sources())
+            paused: try isDispatchPaused(), deliveries: try deliveryCounts(), sources: try sources(),
+            openCallsByWard: try openCallsByWard())
+    }
+
+    /// The check-in calls still to make (scheduled or due), by ward as kept.
+    public func openCallsByWard() throws -> [(ward: String?, calls: Int)] {
+        try statement(.openCallsByWard).all(db) { r in (r.string(0), Int(r.int(1) ?? 0)) }
     }
 
     /// Each writer of the queue, by name (events that named none first).

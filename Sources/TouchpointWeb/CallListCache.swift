@@ -39,6 +39,8 @@ final class CallListCache: Sendable {
         var escalated: Bool
         /// A configured worklist; nil for the check-in calls.
         var list: String? = nil
+        /// The day's calls of wards none of `calls.wards` names.
+        var unassigned = false
     }
 
     private enum Slot {

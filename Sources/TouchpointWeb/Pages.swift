@@ -20,11 +20,13 @@ extension WebApp {
 
     /// The lists a viewer may see: the ward asked for, else each of their
     /// wards, else all wards in one; each from the cache when it is fresh.
-    func callLists(day: String?, ward: String?, escalated: Bool, list: String? = nil, _ viewer: Viewer) async throws(ClientError) -> [RenderedList] {
-        let wards: [String?] = ward.map { [$0] } ?? (viewer.wards.isEmpty ? [nil] : viewer.wards.map { $0 })
+    func callLists(day: String?, ward: String?, escalated: Bool, list: String? = nil, unassigned: Bool = false,
+                   _ viewer: Viewer) async throws(ClientError) -> [RenderedList] {
+        // The unassigned list is every ward's, whatever the viewer's: one request.
+        let wards: [String?] = unassigned ? [nil] : ward.map { [$0] } ?? (viewer.wards.isEmpty ? [nil] : viewer.wards.map { $0 })
         var found: [RenderedList] = []
         for w in wards {
-            let key = CallListCache.Key(day: escalated ? nil : day, ward: w, escalated: escalated, list: escalated ? nil : list)
+            let key = CallListCache.Key(day: escalated ? nil : day, ward: w, escalated: escalated, list: escalated ? nil : list, unassigned: unassigned)
             found.append(try await cachedList(key, for: viewer))
         }
         return found
@@ -32,7 +34,8 @@ extension WebApp {
 
     private func cachedList(_ key: CallListCache.Key, for viewer: Viewer) async throws(ClientError) -> RenderedList {
         try await self.lists.list(key) { () async throws(ClientError) -> Data in
-            try await daemon(for: viewer).calls(CallsQuery(date: key.day, ward: key.ward, escalated: key.escalated, list: key.list)).json
+            try await daemon(for: viewer).calls(CallsQuery(date: key.day, ward: key.ward, escalated: key.escalated, list: key.list,
+                                                           unassigned: key.unassigned)).json
         }
     }
 
@@ -55,12 +58,17 @@ extension WebApp {
         try await listPage(request, context, escalated: true)
     }
 
-    func listPage(_ request: Request, _ context: WebContext, escalated: Bool) async throws -> Response {
+    /// The day's calls of wards none of `calls.wards` names: every account sees them.
+    func unassignedPage(_ request: Request, _ context: WebContext) async throws -> Response {
+        try await listPage(request, context, escalated: false, unassigned: true)
+    }
+
+    func listPage(_ request: Request, _ context: WebContext, escalated: Bool, unassigned: Bool = false) async throws -> Response {
         guard let viewer = context.viewer else { return Self.redirect("/login") }
         let q = request.uri.queryParameters
         let dateText = q.get("date").flatMap { $0.isEmpty ? nil : $0 }
-        let ward = q.get("ward").flatMap { $0.isEmpty ? nil : $0 }
-        let worklist = escalated ? nil : q.get("list").flatMap { $0.isEmpty ? nil : $0 }
+        let ward = unassigned ? nil : q.get("ward").flatMap { $0.isEmpty ? nil : $0 }
+        let worklist = escalated || unassigned ? nil : q.get("list").flatMap { $0.isEmpty ? nil : $0 }
         var errors: [FieldError] = []
         var day: String?
         if let d = dateText, !escalated {
@@ -69,15 +77,16 @@ extension WebApp {
         if let ward, !viewer.sees(ward: ward) { return notYourWard(viewer) }
         let lists: [RenderedList]
         do {
-            lists = try await callLists(day: day, ward: ward, escalated: escalated, list: worklist, viewer)
+            lists = try await callLists(day: day, ward: ward, escalated: escalated, list: worklist, unassigned: unassigned, viewer)
         } catch {
             return failure(error, viewer, doing: escalated ? "escalated list" : "call list")
         }
         var v = listValues(lists, viewer: viewer, ward: ward, escalated: escalated, errors: errors)
+        if unassigned { unassignedValues(&v, lists) }
         v["dateError"] = errors.first?.message
         if errors.isEmpty, let d = dateText { v["date"] = d }
-        v["refresh"] = (escalated ? "/calls/escalated" : "/calls") + Self.query([("date", day), ("ward", ward), ("list", worklist)])
-        if !escalated { v["printLink"] = "/print" + Self.query([("date", day), ("ward", ward), ("list", worklist)]) }
+        v["refresh"] = (escalated ? "/calls/escalated" : unassigned ? "/calls/unassigned" : "/calls") + Self.query([("date", day), ("ward", ward), ("list", worklist)])
+        if !escalated && !unassigned { v["printLink"] = "/print" + Self.query([("date", day), ("ward", ward), ("list", worklist)]) }
         if let flash = takeFlash(viewer) { v["flash"] = flash }
         // The page around the rows is rendered per request; the rows are the
         // cached buffer (one list) or joined here (an account's several wards).
@@ -124,12 +133,28 @@ extension WebApp {
         v["caption"] = "\(rows.count) call\(rows.count == 1 ? "" : "s") to make"
             + (overdue > 0 ? ", \(overdue) overdue (shown first), then by the time each is due" : ", by the time each is due")
         v["showFilters"] = !escalated
+        v["filterAction"] = "/calls"
         let seen = Set(lists.flatMap { $0.report.calls.compactMap(\.job.ward) })
         let choices = viewer.wards.isEmpty ? Array(seen.union([ward].compactMap { $0 })).sorted() : viewer.wards
         v["hasWardChoice"] = choices.count > 1 || (viewer.wards.isEmpty && !choices.isEmpty)
         v["allWardsLabel"] = viewer.wards.isEmpty ? "All wards" : "All my wards"
         v["wards"] = choices.map { ["name": $0, "selected": $0 == ward] }
         return v
+    }
+
+    /// The unassigned list's own words: what it is, and what ends it.
+    func unassignedValues(_ v: inout [String: Any], _ lists: [RenderedList]) {
+        let clock = HospitalClock.named(lists.first?.report.timeZone)
+        let day = lists.first?.report.date.flatMap(LocalDate.init(iso:)) ?? clock.today()
+        v["title"] = "Unassigned calls"
+        v["heading"] = "Unassigned check-in calls: \(day.longText)"
+        v["intro"] = "These patients’ bookings came with a ward that is none of the hospital’s. Every account sees them, so that nobody is missed: "
+            + "make the call, or ask the integration team to send the ward as the hospital writes it."
+        v["emptyText"] = "No call is unassigned: every booking came with one of the hospital’s wards."
+        v["navCalls"] = nil
+        v["navUnassigned"] = true
+        v["hasWardChoice"] = false
+        v["filterAction"] = "/calls/unassigned"
     }
 
     func notYourWard(_ viewer: Viewer) -> Response {

@@ -46,6 +46,7 @@ enum Templates {
         <ul class="nav">
         <li><a href="/calls"{{#navCalls}} aria-current="page"{{/navCalls}}>Today’s calls</a></li>
         <li><a href="/calls/escalated"{{#navEscalated}} aria-current="page"{{/navEscalated}}>Escalated</a></li>
+        <li><a href="/calls/unassigned"{{#navUnassigned}} aria-current="page"{{/navUnassigned}}>Unassigned</a></li>
         <li><a href="/report"{{#navReport}} aria-current="page"{{/navReport}}>Pledge report</a></li>
         </ul>
         </nav>
@@ -126,9 +127,10 @@ enum Templates {
         </div>
         {{/flash}}
         <h1>{{heading}}</h1>
+        {{#intro}}<p>{{intro}}</p>{{/intro}}
         <p class="freshness">List as of {{asOf}}. <a href="{{refresh}}">Refresh the list</a> <span class="stale">This list is more than 5 minutes old: refresh it before you call.</span></p>
         {{#showFilters}}
-        <form class="filters" method="get" action="/calls">
+        <form class="filters" method="get" action="{{filterAction}}">
         <div class="form-group{{#dateError}} form-group-error{{/dateError}}">
         <label for="date">Day</label>
         {{#dateError}}<span class="error-message" id="date-error"><span class="visually-hidden">Error:</span> {{dateError}}</span>{{/dateError}}

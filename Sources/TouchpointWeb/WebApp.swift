@@ -57,6 +57,7 @@ public final class WebApp: Sendable {
         signedIn.post("/logout") { request, context in try await self.logout(request, context) }
         signedIn.get("/calls") { request, context in try await self.callsPage(request, context) }
         signedIn.get("/calls/escalated") { request, context in try await self.escalatedPage(request, context) }
+        signedIn.get("/calls/unassigned") { request, context in try await self.unassignedPage(request, context) }
         signedIn.get("/calls/:job") { request, context in try await self.callPage(request, context) }
         signedIn.post("/calls/:job/outcome") { request, context in try await self.recordOutcome(request, context) }
         signedIn.get("/print") { request, context in try await self.printPage(request, context) }

@@ -1,6 +1,7 @@
 import Hummingbird
 import NIOCore
 import Synchronization
+import struct TouchpointDomain.WardNames
 
 /// The signed-in person a request is made by: every daemon request made for
 /// it carries `as: name`, so the daemon records `NAME via web`.
@@ -15,7 +16,7 @@ public struct Viewer: Sendable, Equatable {
     /// The session to end on sign-out (accounts only).
     var session: WebSession?
 
-    func sees(ward: String?) -> Bool { wards.isEmpty || ward.map(wards.contains) == true }
+    func sees(ward: String?) -> Bool { wards.isEmpty || ward.map { WardNames.contains(wards, $0) } == true }
 }
 
 /// What the access log needs from deep in the router: who made the request.

@@ -164,7 +164,7 @@ struct Jobs: ParsableCommand {
     @Option(help: "A patient id.") var patient: String?
     @Option(help: "Due at or after (YYYY-MM-DD, or a date and time).") var dueFrom: TimeArgument?
     @Option(help: "Due before (YYYY-MM-DD, or a date and time).") var dueTo: TimeArgument?
-    @Option(help: "Notices whose delivery receipts say: failed (any failure), sending, delivered, permanent_failure, temporary_failure, technical_failure or unknown.")
+    @Option(help: "Notices whose delivery receipts say: failed (any failure), sending, delivered, sent (abroad, no receipt from the country), permanent_failure, temporary_failure, technical_failure or unknown.")
     var delivery: String?
     @Option(help: "At most this many.") var limit = 100
 
@@ -230,10 +230,11 @@ struct Calls: ParsableCommand {
     @Option(help: "Only this ward.") var ward: String?
     @Flag(help: "The escalated calls, for the breast care nurse.") var escalated = false
     @Option(help: "A configured worklist (contacts.md) instead of the check-in calls.") var list: String?
+    @Flag(help: "The day's calls of wards none of calls.wards names, which everyone sees.") var unassigned = false
     @Option(help: "table, json, csv or html.") var format: Format = .table
 
     func run() throws {
-        let query = CallsQuery(date: date, ward: ward, escalated: escalated, list: list)
+        let query = CallsQuery(date: date, ward: ward, escalated: escalated, list: list, unassigned: unassigned)
         let answer = try global.ask { c throws(ClientError) in try await c.calls(query) }
         if global.json || format == .json {
             writeLine(answer.json)

@@ -85,6 +85,10 @@ import TouchpointTestSupport
         Thread.sleep(forTimeInterval: 2.5)
         #expect(notify.requests.filter { $0.method == "GET" && $0.path.hasPrefix("/v2/notifications/") }.count == looks, "not asked again")
         #expect(try h.ctl(["job", "oa-OA1-1"]).stdout.contains("delivery  sent, no receipt from this country"))
+        #expect(try h.ctl(["jobs", "--delivery", "sent"]).stdout.contains("sent, no receipt from this country"))
+        // The report counts it beside the delivered ones, in the same words.
+        let report = try h.ctl(["report", "--from", "\(h.time.day(0))", "--to", "\(h.time.day(5))"]).stdout
+        #expect(report.contains("delivered 0, sent, no receipt from this country 1"), "\(report)")
     }
 
     /// A landline Notify will not text (400 InvalidPhoneError) is never

@@ -19,9 +19,11 @@ struct WebScenario {
 
     /// Three calls due today (surgery yesterday): two on Ward 7, one on Ward 9.
     /// alice sees Ward 7 only; bob sees every ward.
+    /// `unassignedCall`: the hospital names its wards (Ward 7, Ward 9), and
+    /// a fourth call today is of Ward 12, which it does not: unassigned.
     init(webConfig: String = "", listen: String? = nil, start: Bool = true, journal: Bool = false, daemonConfig: String = "",
-         worklistCall: Bool = false, spacedRef: Bool = false) throws {
-        daemon = try DaemonHarness(extraConfig: daemonConfig)
+         worklistCall: Bool = false, spacedRef: Bool = false, unassignedCall: Bool = false) throws {
+        daemon = try DaemonHarness(extraConfig: daemonConfig + (unassignedCall ? "\n[calls]\nwards = [\"Ward 7\", \"Ward 9\"]\n" : ""))
         let accounts = try TestAccounts()
         web = try WebHarness(daemon: daemon, accounts: accounts, config: webConfig, listen: listen)
         let y = daemon.time.day(-1)
@@ -34,6 +36,11 @@ struct WebScenario {
             // A ref with a space: its call's address must be encoded and decoded once (issue 34).
             try daemon.appendLines([
                 #"{"v":1,"id":"e4","type":"surgery.booked","ref":"S PT W4","patient":{"id":"P4","name":"Eve Spaced","phone":"07700 900321"},"at":"\#(y)T12:30","ward":"Ward 9"}"#,
+            ])
+        }
+        if unassignedCall {
+            try daemon.appendLines([
+                #"{"v":1,"id":"e5","type":"surgery.booked","ref":"S5","patient":{"id":"P5","name":"Gail Unplaced","phone":"07700 900654"},"at":"\#(y)T13:00","ward":"Ward 12"}"#,
             ])
         }
         if worklistCall {
@@ -381,6 +388,30 @@ struct WebViewTests {
         #expect(call.status == 200 && call.body.contains("Iris Tester"))
     }
 
+    /// H-42 in the web view: a Ward 7 nurse sees the unassigned list (a
+    /// ward the hospital never named) and records its call; a booking sent
+    /// as "WARD 7 " is on her own list.
+    @Test func anUnassignedCallIsOnEveryAccountsListAndAWardSpelledAnotherWayIsOneWard() throws {
+        let s = try WebScenario(unassignedCall: true)
+        try s.daemon.appendLines([
+            #"{"v":1,"id":"e6","type":"surgery.booked","ref":"S6","patient":{"id":"P6","name":"Hal Spelled","phone":"07700 900655"},"at":"\#(s.daemon.time.day(-1))T13:30","ward":"WARD  7 "}"#,
+        ])
+        try s.daemon.waitUntil(timeout: 20, "the booking is read") { (try? s.job("call-S6")) != nil }
+        let alice = try s.signedIn("alice", WebScenario.alicePassword)
+        let mine = try alice.get("/calls")
+        #expect(mine.body.contains("Hal Spelled") && !mine.body.contains("Gail Unplaced") && !mine.body.contains("Dee Person"))
+        let list = try alice.get("/calls/unassigned")
+        #expect(list.status == 200 && list.body.contains("Unassigned check-in calls") && list.body.contains("Gail Unplaced"), "\(list.status)")
+        #expect(!list.body.contains("Ann Example") && !list.body.contains("Dee Person"), "only the unassigned call")
+        #expect(list.body.contains(#"href="/calls/unassigned" aria-current="page""#))
+        let page = try alice.get("/calls/call-S5")
+        #expect(page.status == 200 && page.body.contains("Gail Unplaced"))
+        let done = try alice.post("/calls/call-S5/outcome", form: [("csrf", page.field("csrf")!), ("seen_outcomes", "0"), ("outcome", "declined")])
+        #expect(done.status == 303)
+        #expect(try s.job("call-S5").state == .done && s.job("call-S5").history?.last?.actor == "alice via web")
+        #expect(try alice.get("/calls/unassigned").body.contains("No call is unassigned"))
+    }
+
     @Test func theWebViewTakesItsSocketFromSystemd() throws {
         let s = try WebScenario(start: false)
         try s.daemon.start()
@@ -436,7 +467,8 @@ struct BrowserTests {
     @Test(.enabled(if: available || required, "no browser here: bash scripts/setup --browser"))
     func aNurseRecordsAnOutcomeInABrowserWithAMouseAndWithTheKeyboardAlone() throws {
         #expect(Self.available, "the browser tests are required here, and Chromium or the Python environment is missing")
-        let s = try WebScenario(journal: true, daemonConfig: ContactsEndToEndTests.seedContacts, worklistCall: true, spacedRef: true)
+        let s = try WebScenario(journal: true, daemonConfig: ContactsEndToEndTests.seedContacts, worklistCall: true, spacedRef: true,
+                                unassignedCall: true)
         let shots = DaemonHarness.repoRoot + "/.build/screenshots"
         try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)
         // The printable report over three months (a chart per promise), as touchpointctl writes it.
@@ -456,7 +488,7 @@ struct BrowserTests {
         let journal = try DaemonHarness.run("/usr/bin/journalctl", ["-o", "json", "--no-pager", "_PID=\(pid)"]).stdout
         #expect(journal.contains("HTTP_ROUTE"), "the access log is there")
         // Whole values only: short digit runs turn up in timestamps and cursors by chance.
-        for secret in ["Ann Example", "Cara Sample", "Dee Person", "07700 900", "7700900123", "7700900456", "9434765919"] {
+        for secret in ["Ann Example", "Cara Sample", "Dee Person", "Gail Unplaced", "07700 900", "7700900123", "7700900456", "9434765919"] {
             #expect(!journal.contains(secret), "the journal holds \(secret)")
         }
     }

@@ -199,6 +199,18 @@ def nurse_flow(a, b):
 
     a.get(BASE + "/calls/escalated")
     audit(a, "escalated")
+    # A ward the hospital never named (H-42): on the unassigned list, which
+    # alice sees though her account is Ward 7's, and whose call she can make.
+    a.get(BASE + "/calls/unassigned")
+    text = body(a)
+    check("Unassigned check-in calls" in text and "Gail Unplaced" in text, "the unassigned list, seen by a Ward 7 nurse")
+    check("Ann Example" not in text, "only the unassigned calls")
+    audit(a, "unassigned")
+    click(a, "a[href='/calls/call-S5']")
+    check("Gail Unplaced" in body(a), "the unassigned call opens for her")
+    a.find_element(By.CSS_SELECTOR, "label[for=outcome-declined]").click()
+    click(a, "form[action$='/outcome'] button[type=submit]")
+    check(job("call-S5")["state"] == "done", "and takes her outcome")
     a.get(BASE + "/report")
     check("Ward 7" in body(a) and "called on the planned day" in body(a).lower(), "the pledge report, for her ward")
     audit(a, "report")
