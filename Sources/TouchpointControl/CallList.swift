@@ -12,9 +12,15 @@ public struct CallEntry: Codable, Equatable, Sendable {
     public var surgeryAt: Date?
     public var lastAttemptAt: Date?
     public var note: String?
+    /// Who the patient is, to confirm on the phone: `YYYY-MM-DD`, and the
+    /// NHS number's last three digits (the list never carries the whole number).
+    public var birthDate: String?
+    public var nhsNumberEnd: String?
 
     public init(job: JobView, patientName: String?, phone: String?, voicemailOK: Bool, procedure: String?,
-                surgeryAt: Date?, lastAttemptAt: Date?, note: String?) {
+                surgeryAt: Date?, lastAttemptAt: Date?, note: String?, birthDate: String? = nil, nhsNumberEnd: String? = nil) {
+        self.birthDate = birthDate
+        self.nhsNumberEnd = nhsNumberEnd
         self.job = job
         self.patientName = patientName
         self.phone = phone
@@ -33,6 +39,8 @@ public struct CallEntry: Codable, Equatable, Sendable {
         case surgeryAt = "surgery_at"
         case lastAttemptAt = "last_attempt_at"
         case note
+        case birthDate = "birth_date"
+        case nhsNumberEnd = "nhs_number_end"
     }
 
     public init(from decoder: Decoder) throws {
@@ -48,6 +56,8 @@ public struct CallEntry: Codable, Equatable, Sendable {
         surgeryAt = try c.decodeIfPresent(Date.self, forKey: .surgeryAt)
         lastAttemptAt = try c.decodeIfPresent(Date.self, forKey: .lastAttemptAt)
         note = try c.decodeIfPresent(String.self, forKey: .note)
+        birthDate = try c.decodeIfPresent(String.self, forKey: .birthDate)
+        nhsNumberEnd = try c.decodeIfPresent(String.self, forKey: .nhsNumberEnd)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -57,6 +67,8 @@ public struct CallEntry: Codable, Equatable, Sendable {
         try c.encode(phone, forKey: .phone)
         try c.encode(voicemailOK, forKey: .voicemailOK)
         try c.encode(procedure, forKey: .procedure)
+        try c.encode(birthDate, forKey: .birthDate)
+        try c.encode(nhsNumberEnd, forKey: .nhsNumberEnd)
         try c.encode(surgeryAt, forKey: .surgeryAt)
         try c.encode(lastAttemptAt, forKey: .lastAttemptAt)
         try c.encode(note, forKey: .note)
@@ -137,6 +149,14 @@ public enum CallListFormat {
         return p
     }
 
+    /// Who the patient is, to confirm on the phone: "born 14 March 1961,
+    /// NHS number ending 919"; nil when the hospital sent neither.
+    public static func identity(birthDate: String?, nhsNumberEnd: String?) -> String? {
+        let parts = [birthDate.flatMap(LocalDate.init(iso:)).map { "born \($0.birthText)" }, nhsNumberEnd.map { "NHS number ending \($0)" }]
+            .compactMap { $0 }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
+    }
+
     static func title(_ r: CallsReport) -> String {
         let calls = r.list.map { "calls on the \($0) list" } ?? "check-in calls"
         var t = r.escalated ? "Escalated \(r.list == nil ? "calls" : calls) (breast care nurse)"
@@ -175,6 +195,7 @@ public enum CallListFormat {
             out += pad(c.job.id, 18) + "  " + pad(c.patientName ?? c.job.patientID, 20) + "  " + pad(dialable(c.phone), 13) + "  "
                 + pad(c.voicemailOK ? "ok" : "not ok", 9) + "  " + String(c.job.attempts) + "\n"
             var detail = status(c, style.clock)
+            if let who = identity(birthDate: c.birthDate, nhsNumberEnd: c.nhsNumberEnd) { detail += " · \(who)" }
             if let p = c.procedure { detail += " · \(p)" }
             if let w = c.job.ward, r.ward == nil { detail += " · \(w)" }
             let line = "  " + fit(detail, 78)
@@ -198,9 +219,9 @@ public enum CallListFormat {
             }
             return v
         }
-        var lines = [["job", "ward", "patient", "phone", "voicemail_ok", "procedure", "surgery", "due", "state", "overdue_since", "attempts", "last_attempt", "done", "outcome", "notes"].joined(separator: ",")]
+        var lines = [["job", "ward", "patient", "born", "nhs_number_ends", "phone", "voicemail_ok", "procedure", "surgery", "due", "state", "overdue_since", "attempts", "last_attempt", "done", "outcome", "notes"].joined(separator: ",")]
         for c in r.calls {
-            let fields = [c.job.id, c.job.ward ?? "", c.patientName ?? "", dialable(c.phone), c.voicemailOK ? "yes" : "no",
+            let fields = [c.job.id, c.job.ward ?? "", c.patientName ?? "", c.birthDate ?? "", c.nhsNumberEnd ?? "", dialable(c.phone), c.voicemailOK ? "yes" : "no",
                           c.procedure ?? "", c.surgeryAt.map(clock.stamp) ?? "", clock.stamp(c.job.dueAt), c.job.state.rawValue,
                           c.job.overdueSince ?? "", String(c.job.attempts), c.lastAttemptAt.map(clock.stamp) ?? "",
                           "", "", ""]
@@ -216,6 +237,7 @@ public enum CallListFormat {
         let rows: [[String: Any]] = r.calls.enumerated().map { i, c in
             [
                 "n": i + 1, "name": c.patientName ?? c.job.patientID,
+                "identity": identity(birthDate: c.birthDate, nhsNumberEnd: c.nhsNumberEnd) ?? "",
                 "detail": [r.ward == nil ? c.job.ward : nil, c.procedure].compactMap { $0 }.joined(separator: " · "),
                 "phone": dialable(c.phone), "voicemail": c.voicemailOK, "status": status(c, clock), "attempts": c.job.attempts,
                 "surgery": c.surgeryAt.map(clock.shortDay) ?? "", "class": c.job.state == .escalated ? "esc" : c.isOverdue ? "overdue" : "",

@@ -36,6 +36,7 @@ extension CallEntry {
     func write(to w: inout JSONBytes) {
         let j = job
         w.raw("{\"attempts\":"); w.int(j.attempts)
+        w.raw(",\"birth_date\":"); w.string(birthDate)
         w.raw(",\"created_at\":"); w.date(j.createdAt)
         w.raw(",\"delay_reason\":"); w.string(j.delayReason)
         if let deliveries = j.deliveries {
@@ -65,6 +66,7 @@ extension CallEntry {
         w.raw(",\"id\":"); w.string(j.id)
         w.raw(",\"kind\":"); w.string(j.kind.rawValue)
         w.raw(",\"last_attempt_at\":"); w.date(lastAttemptAt)
+        w.raw(",\"nhs_number_end\":"); w.string(nhsNumberEnd)
         w.raw(",\"note\":"); w.string(note)
         w.raw(",\"outcome\":"); w.string(j.outcome?.rawValue)
         w.raw(",\"overdue_since\":"); w.string(j.overdueSince)

@@ -92,6 +92,7 @@ public enum HumanOutput {
     public static func job(_ j: JobView, style: OutputStyle) -> String {
         let patient = j.patientName.map { "\($0) (\(j.patientID))" } ?? j.patientID
         var out = style.bold("\(j.id)") + "  \(j.kind.rawValue) for \(j.ref), patient \(patient)\n"
+        if let c = j.call, let who = CallListFormat.identity(birthDate: c.birthDate, nhsNumberEnd: c.nhsNumberEnd) { out += "identity  \(who)\n" }
         out += "state     \(j.state.rawValue)\n"
         out += "due       \(localTime(j.dueAt, style))\n"
         out += "expires   \(localTime(j.expiresAt, style))\n"

@@ -72,8 +72,13 @@ public struct JobView: Codable, Equatable, Sendable {
         public var voicemailOK: Bool
         public var procedure: String?
         public var surgeryAt: Date?
+        /// Who the patient is: `YYYY-MM-DD`, and the NHS number's last three digits.
+        public var birthDate: String?
+        public var nhsNumberEnd: String?
 
-        public init(phone: String?, voicemailOK: Bool, procedure: String?, surgeryAt: Date?) {
+        public init(phone: String?, voicemailOK: Bool, procedure: String?, surgeryAt: Date?, birthDate: String? = nil, nhsNumberEnd: String? = nil) {
+            self.birthDate = birthDate
+            self.nhsNumberEnd = nhsNumberEnd
             self.phone = phone
             self.voicemailOK = voicemailOK
             self.procedure = procedure
@@ -84,6 +89,8 @@ public struct JobView: Codable, Equatable, Sendable {
             case phone, procedure
             case voicemailOK = "voicemail_ok"
             case surgeryAt = "surgery_at"
+            case birthDate = "birth_date"
+            case nhsNumberEnd = "nhs_number_end"
         }
     }
 

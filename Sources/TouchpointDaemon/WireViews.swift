@@ -30,7 +30,8 @@ enum WireViews {
         v.patientName = r.patientName
         if !r.job.isNotice {
             v.outcomes = r.attempts.map { .init(at: $0.at, by: $0.by, outcome: $0.outcome, woundCare: $0.woundCare, note: $0.note) }
-            v.call = r.call.map { .init(phone: $0.phone, voicemailOK: $0.voicemailOK, procedure: $0.procedure, surgeryAt: $0.surgeryAt) }
+            v.call = r.call.map { .init(phone: $0.phone, voicemailOK: $0.voicemailOK, procedure: $0.procedure, surgeryAt: $0.surgeryAt,
+                                        birthDate: $0.birthDate?.description, nhsNumberEnd: $0.nhsNumberEnd) }
         }
         return v
     }
@@ -41,7 +42,8 @@ enum WireViews {
                     lists: list.lists.isEmpty ? nil : list.lists, unassigned: list.unassigned ? true : nil,
                     calls: list.rows.map {
                         CallEntry(job: job($0.job), patientName: $0.patientName, phone: $0.phone, voicemailOK: $0.voicemailOK,
-                                  procedure: $0.procedure, surgeryAt: $0.surgeryAt, lastAttemptAt: $0.job.lastAttemptAt, note: $0.job.note)
+                                  procedure: $0.procedure, surgeryAt: $0.surgeryAt, lastAttemptAt: $0.job.lastAttemptAt, note: $0.job.note,
+                                  birthDate: $0.birthDate?.description, nhsNumberEnd: $0.nhsNumberEnd)
                     })
     }
 

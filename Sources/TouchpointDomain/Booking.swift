@@ -5,6 +5,9 @@ public struct Patient: Equatable, Sendable {
     public var id: String
     public var nhsNumber: String?
     public var name: String?
+    /// What a nurse asks on the phone to be sure who she is speaking to
+    /// (with the NHS number's last three digits): on the call list and page.
+    public var birthDate: LocalDate?
     public var phone: String?
     public var email: String?
     /// nil: the configured default channel.
@@ -18,8 +21,9 @@ public struct Patient: Equatable, Sendable {
 
     public init(id: String, nhsNumber: String? = nil, name: String? = nil, phone: String? = nil,
                 email: String? = nil, channel: Channel? = nil, optedOut: Bool = false,
-                voicemailOK: Bool = false, deceased: Bool = false, mergedInto: String? = nil) {
+                voicemailOK: Bool = false, deceased: Bool = false, mergedInto: String? = nil, birthDate: LocalDate? = nil) {
         self.id = id
+        self.birthDate = birthDate
         self.mergedInto = mergedInto
         self.nhsNumber = nhsNumber
         self.name = name
@@ -38,6 +42,7 @@ public struct Patient: Equatable, Sendable {
             switch field {
             case .nhsNumber: nhsNumber = nil
             case .name: name = nil
+            case .birthDate: birthDate = nil
             case .phone: phone = nil
             case .email: email = nil
             case .channel: channel = nil
@@ -47,6 +52,7 @@ public struct Patient: Equatable, Sendable {
         }
         if let v = details.nhsNumber { nhsNumber = v }
         if let v = details.name { name = v }
+        if let v = details.birthDate { birthDate = v }
         if let v = details.phone { phone = v }
         if let v = details.email { email = v }
         if let v = details.channel { channel = v }

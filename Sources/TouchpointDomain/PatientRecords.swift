@@ -65,6 +65,7 @@ public enum PatientRecords {
             s = known
             s.nhsNumber = s.nhsNumber ?? m.nhsNumber
             s.name = s.name ?? m.name
+            s.birthDate = s.birthDate ?? m.birthDate
             s.phone = s.phone ?? m.phone
             s.email = s.email ?? m.email
             s.channel = s.channel ?? m.channel

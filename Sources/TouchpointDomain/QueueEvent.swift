@@ -46,6 +46,7 @@ public enum AppointmentMode: String, Sendable, Codable, CaseIterable {
 public enum PatientField: String, Sendable, CaseIterable {
     case nhsNumber = "nhs_number"
     case name, phone, email, channel
+    case birthDate = "birth_date"
     case optedOut = "opted_out"
     case voicemailOK = "voicemail_ok"
 }
@@ -56,6 +57,7 @@ public struct PatientDetails: Equatable, Sendable {
     public var id: String
     public var nhsNumber: String?
     public var name: String?
+    public var birthDate: LocalDate?
     /// E.164.
     public var phone: String?
     public var email: String?
@@ -68,8 +70,9 @@ public struct PatientDetails: Equatable, Sendable {
 
     public init(id: String, nhsNumber: String? = nil, name: String? = nil, phone: String? = nil,
                 email: String? = nil, channel: Channel? = nil, optedOut: Bool? = nil,
-                voicemailOK: Bool? = nil, deceased: Bool? = nil, cleared: Set<PatientField> = []) {
+                voicemailOK: Bool? = nil, deceased: Bool? = nil, cleared: Set<PatientField> = [], birthDate: LocalDate? = nil) {
         self.id = id
+        self.birthDate = birthDate
         self.cleared = cleared
         self.nhsNumber = nhsNumber
         self.name = name

@@ -278,6 +278,13 @@ struct FieldReader {
             details.nhsNumber = ok
         }
         details.name = try p.optionalString("name")
+        if let born = try p.optionalString("birth_date") {
+            // A real calendar date, and not one that would make the patient older than anyone alive.
+            guard let d = LocalDate(iso: born), d.year >= 1880 else {
+                throw reject(.invalidField, "field \"patient.birth_date\": expected a date as YYYY-MM-DD")
+            }
+            details.birthDate = d
+        }
         if let phone = try p.optionalString("phone") {
             guard let e164 = PhoneNumber.e164(phone) else {
                 throw reject(.invalidField, "field \"patient.phone\": expected an E.164 (+447700900123) or UK national (07700 900123) number")

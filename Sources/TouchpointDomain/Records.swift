@@ -66,8 +66,15 @@ public struct CallRow: Equatable, Sendable {
     public var voicemailOK: Bool
     public var procedure: String?
     public var surgeryAt: Date?
+    /// Who the patient is, to confirm on the phone: the date of birth and
+    /// the NHS number's last three digits (never the whole number).
+    public var birthDate: LocalDate?
+    public var nhsNumberEnd: String?
 
-    public init(job: Job, patientName: String?, phone: String?, voicemailOK: Bool, procedure: String?, surgeryAt: Date?) {
+    public init(job: Job, patientName: String?, phone: String?, voicemailOK: Bool, procedure: String?, surgeryAt: Date?,
+                birthDate: LocalDate? = nil, nhsNumber: String? = nil) {
+        self.birthDate = birthDate
+        self.nhsNumberEnd = nhsNumber.map { String($0.suffix(3)) }
         self.job = job
         self.patientName = patientName
         self.phone = phone

@@ -25,6 +25,8 @@ extension LocalDate {
     public var longTextWithoutYear: String { "\(weekdayName) \(day) \(monthName)" }
     /// "Friday 27 November 2026"
     public var longText: String { "\(longTextWithoutYear) \(year)" }
+    /// "14 March 1961": a date of birth, as a nurse reads it out (no weekday).
+    public var birthText: String { "\(day) \(monthName) \(year)" }
 }
 
 extension TimeOfDay {

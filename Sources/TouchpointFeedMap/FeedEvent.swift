@@ -69,6 +69,7 @@ extension PatientReading {
         }
         add("nhs_number", nhsNumber)
         add("name", name)
+        add("birth_date", birthDate)
         add("phone", phone)
         add("email", email)
         // Only a death is sent: `false` after `true` is a conflict the daemon refuses (an admin corrects it).

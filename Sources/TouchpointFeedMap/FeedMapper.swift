@@ -310,7 +310,8 @@ struct MappingContext {
         guard try known(patient.id) else {
             return Mapping(outcome: .ignored("a patient touchpoint has no booking for (nothing about them is written)"))
         }
-        let changes = patient.nhsNumber != .keep || patient.name != .keep || patient.phone != .keep || patient.email != .keep || patient.deceased
+        let changes = patient.nhsNumber != .keep || patient.name != .keep || patient.birthDate != .keep || patient.phone != .keep
+            || patient.email != .keep || patient.deceased
         guard changes else { return Mapping(outcome: .accepted) }
         return Mapping(outcome: .accepted, events: [FeedEvent(type: "patient.updated", patient: patient)])
     }

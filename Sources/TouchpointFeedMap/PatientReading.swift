@@ -19,6 +19,9 @@ public struct PatientReading: Sendable, Equatable {
     public var name: Change<String>
     public var phone: Change<String>
     public var email: Change<String>
+    /// PID-7, `YYYY-MM-DD` (the nurse confirms it on the phone); a date given
+    /// to the year or month only is kept as nothing.
+    public var birthDate: Change<String> = .keep
     /// True when PID-30 is Y, or PID-29 is set and PID-30 does not say N.
     public var deceased: Bool
 }
@@ -76,7 +79,25 @@ extension PatientReading {
             nhs = .set(valid)
             break
         }
-        return PatientReading(id: id, nhsNumber: nhs, name: name(m, pid), phone: phone(m, pid), email: email(m, pid), deceased: deceased(m, pid))
+        var reading = PatientReading(id: id, nhsNumber: nhs, name: name(m, pid), phone: phone(m, pid), email: email(m, pid), deceased: deceased(m, pid))
+        reading.birthDate = try birthDate(m, pid)
+        return reading
+    }
+
+    static let pid7 = HL7FieldPath(segment: "PID", field: 7)
+
+    /// PID-7 (DTM): its date, when it is given to the day.
+    static func birthDate(_ m: HL7Message, _ pid: HL7Segment) throws(ContentError) -> Change<String> {
+        guard let rep = pid.repetitions(7, in: m.bytes).first else { return .keep }
+        if HL7Segment.isNull(rep) { return .clear }
+        let text = m.decode(first(pid.split(rep, on: m.encoding.component).first ?? rep, m))
+        let digits = Array(text.prefix(8))
+        guard digits.count == 8, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else { return .keep }
+        let iso = "\(String(digits[0..<4]))-\(String(digits[4..<6]))-\(String(digits[6..<8]))"
+        guard let d = LocalDate(iso: iso), d.year >= 1880 else {
+            throw ContentError(.dataType, at: pid7, "a date of birth that is not a real date")
+        }
+        return .set(d.description)
     }
 
     /// PID-5: the repetition of type L (legal) if there is one, else the first; "given family".

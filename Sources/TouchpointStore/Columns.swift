@@ -115,7 +115,7 @@ enum BookingColumn: Int32, CaseIterable {
 
 /// The columns of `patients`, in the order patient queries select them.
 enum PatientColumn: Int32, CaseIterable {
-    case id, nhsNumber, name, phone, email, channel, optedOut, voicemailOK, deceased, mergedInto
+    case id, nhsNumber, name, phone, email, channel, optedOut, voicemailOK, deceased, mergedInto, birthDate
 
     var name: String {
         switch self {
@@ -129,6 +129,7 @@ enum PatientColumn: Int32, CaseIterable {
         case .voicemailOK: return "voicemail_ok"
         case .deceased: return "deceased"
         case .mergedInto: return "merged_into"
+        case .birthDate: return "birth_date"
         }
     }
 
@@ -183,6 +184,7 @@ extension PreparedSQL {
             id: try required(col(.id)), nhsNumber: string(col(.nhsNumber)), name: string(col(.name)),
             phone: string(col(.phone)), email: string(col(.email)),
             channel: try optionalValue(col(.channel), as: Channel.self), optedOut: bool(col(.optedOut)),
-            voicemailOK: bool(col(.voicemailOK)), deceased: bool(col(.deceased)), mergedInto: string(col(.mergedInto)))
+            voicemailOK: bool(col(.voicemailOK)), deceased: bool(col(.deceased)), mergedInto: string(col(.mergedInto)),
+            birthDate: string(col(.birthDate)).flatMap(LocalDate.init(iso:)))
     }
 }

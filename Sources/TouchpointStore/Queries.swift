@@ -49,8 +49,9 @@ enum Query: Hashable, CaseIterable {
         case .patientByID: return "SELECT \(PatientColumn.list) FROM patients WHERE id = ?"
         case .savePatient:
             return """
-                INSERT OR REPLACE INTO patients (id, nhs_number, name, phone, email, channel, opted_out, voicemail_ok, deceased, merged_into, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO patients (id, nhs_number, name, phone, email, channel, opted_out, voicemail_ok, deceased, merged_into, updated_at,
+                                                 birth_date)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         case .patientCount: return "SELECT patients FROM queue_state WHERE id = 1"
         case .addToRecordCounts: return "UPDATE queue_state SET patients = patients + ?, open_bookings = open_bookings + ? WHERE id = 1"
@@ -136,7 +137,7 @@ extension Query {
         let checkin = "j.kind = \(JobKind.checkinCall.sqlLiteral)"
         let calls = list ? "j.worklist = ?" : escalated ? "(\(checkin) OR j.worklist IS NOT NULL)" : checkin
         var sql = """
-            SELECT \(JobColumn.list(alias: "j")), p.name, p.phone, p.voicemail_ok, b.procedure, b.at
+            SELECT \(JobColumn.list(alias: "j")), p.name, p.phone, p.voicemail_ok, b.procedure, b.at, p.birth_date, p.nhs_number
             FROM jobs j
             LEFT JOIN patients p ON p.id = j.patient_id
             LEFT JOIN bookings b ON b.kind = j.booking_kind AND b.ref = j.ref

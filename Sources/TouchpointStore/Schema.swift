@@ -252,6 +252,10 @@ enum Schema {
                 ALTER TABLE queue_state ADD COLUMN not_known INTEGER NOT NULL DEFAULT 0;
                 """)
         }
+        m.registerMigration("v15: the patient's date of birth") { db in
+            // scheduling.md's safety rules: who the patient is, confirmed on the phone (YYYY-MM-DD).
+            try db.execute(sql: "ALTER TABLE patients ADD COLUMN birth_date TEXT")
+        }
         return m
     }
 

@@ -229,6 +229,9 @@ extension WebApp {
         v["voicemail"] = job.call?.voicemailOK == true ? "Yes: a message may be left" : "No: do not leave a message"
         v["voicemailOK"] = job.call?.voicemailOK == true
         v["ward"] = job.ward ?? "no ward"
+        // Who the patient is, to confirm on the phone before anything else (H-05).
+        v["born"] = job.call?.birthDate.flatMap(LocalDate.init(iso:))?.birthText
+        v["nhsEnd"] = job.call?.nhsNumberEnd
         v["surgery"] = job.call?.surgeryAt.map(clock.pageTime) ?? "not known"
         v["procedure"] = job.call?.procedure
         v["tag"] = s.text

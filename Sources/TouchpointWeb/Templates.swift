@@ -174,7 +174,7 @@ enum Templates {
     /// One row of a call list, rendered once per list (`CallListCache`).
     /// Compact: a thousand of them make the page.
     static let row = #"""
-        <tr><td><strong>{{name}}</strong></td><td class="phone"><a href="tel:{{tel}}">{{phone}}</a><br><span class="small{{^voicemailOK}} warning-text{{/voicemailOK}}">voicemail {{voicemail}}</span></td><td><strong class="tag {{tagClass}}">{{tag}}</strong>{{#tries}}<br><span class="small">{{tries}}</span>{{/tries}}</td><td>{{ward}}{{#procedure}}<br><span class="small">{{procedure}}</span>{{/procedure}}</td><td><a href="{{callPath}}">Record outcome<span class="visually-hidden"> for {{name}}</span></a></td></tr>
+        <tr><td><strong>{{name}}</strong>{{#identity}}<br><span class="small">{{identity}}</span>{{/identity}}</td><td class="phone"><a href="tel:{{tel}}">{{phone}}</a><br><span class="small{{^voicemailOK}} warning-text{{/voicemailOK}}">voicemail {{voicemail}}</span></td><td><strong class="tag {{tagClass}}">{{tag}}</strong>{{#tries}}<br><span class="small">{{tries}}</span>{{/tries}}</td><td>{{ward}}{{#procedure}}<br><span class="small">{{procedure}}</span>{{/procedure}}</td><td><a href="{{callPath}}">Record outcome<span class="visually-hidden"> for {{name}}</span></a></td></tr>
 
         """#
 
@@ -190,6 +190,8 @@ enum Templates {
         <p><a href="{{back}}">Back to {{backLabel}}</a></p>
         <h1><span class="visually-hidden">Check-in call: </span>{{name}}</h1>
         <dl class="summary-list">
+        <div><dt>Date of birth</dt><dd>{{#born}}{{born}}{{/born}}{{^born}}not given: confirm another way{{/born}}</dd></div>
+        <div><dt>NHS number</dt><dd>{{#nhsEnd}}ending {{nhsEnd}}{{/nhsEnd}}{{^nhsEnd}}not given{{/nhsEnd}}</dd></div>
         <div><dt>Phone</dt><dd><a href="tel:{{tel}}">{{phone}}</a></dd></div>
         <div><dt>Voicemail</dt><dd>{{#voicemailOK}}{{voicemail}}{{/voicemailOK}}{{^voicemailOK}}<span class="warning-text">{{voicemail}}</span>{{/voicemailOK}}</dd></div>
         <div><dt>Ward</dt><dd>{{ward}}</dd></div>

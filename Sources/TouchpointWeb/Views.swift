@@ -81,6 +81,7 @@ enum Views {
         ]
         if let t = s.tries { row["tries"] = t }
         if let p = c.procedure { row["procedure"] = p }
+        if let who = CallListFormat.identity(birthDate: c.birthDate, nhsNumberEnd: c.nhsNumberEnd) { row["identity"] = who }
         return row
     }
 

@@ -28,7 +28,7 @@ struct WebScenario {
         web = try WebHarness(daemon: daemon, accounts: accounts, config: webConfig, listen: listen)
         let y = daemon.time.day(-1)
         try daemon.appendLines([
-            #"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1","name":"Ann Example","phone":"07700 900123","nhs_number":"9434765919"},"at":"\#(y)T10:30","ward":"Ward 7","procedure":"Wide local excision"}"#,
+            #"{"v":1,"id":"e1","type":"surgery.booked","ref":"S1","patient":{"id":"P1","name":"Ann Example","phone":"07700 900123","nhs_number":"9434765919","birth_date":"1961-03-14"},"at":"\#(y)T10:30","ward":"Ward 7","procedure":"Wide local excision"}"#,
             #"{"v":1,"id":"e2","type":"surgery.booked","ref":"S2","patient":{"id":"P2","name":"Cara Sample","phone":"07700 900456"},"at":"\#(y)T11:00","ward":"Ward 7"}"#,
             #"{"v":1,"id":"e3","type":"surgery.booked","ref":"S3","patient":{"id":"P3","name":"Dee Person","phone":"07700 900789"},"at":"\#(y)T12:00","ward":"Ward 9"}"#,
         ])
@@ -410,6 +410,21 @@ struct WebViewTests {
         #expect(done.status == 303)
         #expect(try s.job("call-S5").state == .done && s.job("call-S5").history?.last?.actor == "alice via web")
         #expect(try alice.get("/calls/unassigned").body.contains("No call is unassigned"))
+    }
+
+    /// Who the patient is, on the list and the call page (H-05): the date of
+    /// birth and the NHS number's last three digits beside the name; a
+    /// patient the hospital sent neither for says so rather than showing nothing.
+    @Test func theCallPageAndListShowTheDateOfBirthAndTheNHSNumbersEnd() throws {
+        let s = try WebScenario()
+        let alice = try s.signedIn("alice", WebScenario.alicePassword)
+        let list = try alice.get("/calls")
+        #expect(list.body.contains("born 14 March 1961, NHS number ending 919") && !list.body.contains("9434765919"))
+        let ann = try alice.get("/calls/call-S1")
+        #expect(ann.body.contains("<dt>Date of birth</dt><dd>14 March 1961</dd>") && ann.body.contains("<dt>NHS number</dt><dd>ending 919</dd>"))
+        #expect(!ann.body.contains("9434765919"))
+        let cara = try alice.get("/calls/call-S2")
+        #expect(cara.body.contains("not given: confirm another way"))
     }
 
     @Test func theWebViewTakesItsSocketFromSystemd() throws {

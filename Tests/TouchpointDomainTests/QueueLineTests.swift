@@ -76,6 +76,29 @@ import Testing
         #expect(["X", "Y"].contains(PatientRecords.resolve("X") { records[$0] }))
     }
 
+    /// `birth_date` (safety rules, "Who the patient is"): a real date as
+    /// YYYY-MM-DD, kept; `null` clears it; anything else is a reject naming
+    /// the field, never the value.
+    @Test func theDateOfBirthIsADateOrARejectNamingTheField() throws {
+        func with(_ born: String) -> String {
+            Self.booked.replacingOccurrences(of: #""name":"Ann Example""#, with: #""name":"Ann Example","birth_date":\#(born)"#)
+        }
+        guard case .surgeryBooked(_, let p, _, _, _, _) = try #require(event(with(#""1961-03-14""#))) else { Issue.record("not a booking"); return }
+        #expect(p.birthDate == LocalDate(year: 1961, month: 3, day: 14))
+        guard case .surgeryBooked(_, let cleared, _, _, _, _) = try #require(event(with("null"))) else { Issue.record("not a booking"); return }
+        #expect(cleared.birthDate == nil && cleared.cleared.contains(.birthDate))
+        for bad in [#""1961-02-30""#, #""14/03/1961""#, #""19610314""#, #""1066-10-14""#, "19610314"] {
+            let r = reject(with(bad))
+            #expect(r?.code == .invalidField && r?.message.contains("patient.birth_date") == true && r?.message.contains("1961") != true, "\(bad): \(String(describing: r))")
+        }
+        var patient = Patient(id: "P1")
+        patient.update(with: PatientDetails(id: "P1", birthDate: LocalDate(year: 1961, month: 3, day: 14)))
+        patient.update(with: PatientDetails(id: "P1", name: "Ann"))
+        #expect(patient.birthDate == LocalDate(year: 1961, month: 3, day: 14), "an event that omits it keeps it")
+        patient.update(with: PatientDetails(id: "P1", cleared: [.birthDate]))
+        #expect(patient.birthDate == nil)
+    }
+
     @Test func everyEventTypeParses() {
         let lines = [
             #"{"v":1,"id":"a","type":"surgery.rescheduled","ref":"S1","at":"2026-12-02T09:00","ward":"Ward 2"}"#,

@@ -69,9 +69,26 @@ final class TestMemory: Sendable {
         #expect(m.events.count == 1 && e.type == "surgery.booked" && e.ref == "TH-991" && e.ward == "Ward 7" && e.procedure == "Wide local excision")
         #expect(e.at == Date(timeIntervalSince1970: 1_796_286_600))  // 08:30 GMT
         #expect(e.patient?.id == "M123456" && e.patient?.nhsNumber == .set("9990000018") && e.patient?.name == .set("Ann Example"))
-        #expect(e.patient?.phone == .set("+447700900123"))
+        #expect(e.patient?.phone == .set("+447700900123") && e.patient?.birthDate == .set("1960-01-01"))
         #expect(m.booked == ["M123456"])
-        #expect(line(e) == #"{"v":1,"id":"x","type":"surgery.booked","source":"hl7:theatres","ref":"TH-991","patient":{"id":"M123456","nhs_number":"9990000018","name":"Ann Example","phone":"+447700900123"},"at":"2026-12-03T08:30:00Z","ward":"Ward 7","procedure":"Wide local excision"}"#)
+        #expect(line(e) == #"{"v":1,"id":"x","type":"surgery.booked","source":"hl7:theatres","ref":"TH-991","patient":{"id":"M123456","nhs_number":"9990000018","name":"Ann Example","birth_date":"1960-01-01","phone":"+447700900123"},"at":"2026-12-03T08:30:00Z","ward":"Ward 7","procedure":"Wide local excision"}"#)
+    }
+
+    /// PID-7, the date of birth the nurse confirms on the phone (safety
+    /// rules, "Who the patient is"): to the day it is sent, `""` clears it,
+    /// a year or month alone is not a date of birth, and one that is no real
+    /// date is refused naming PID-7.
+    @Test func theDateOfBirthIsReadFromPID7ToTheDay() throws {
+        func born(_ pid7: String) throws -> Mapping {
+            try map(Self.siu("S12", pid: "PID|1||M123456^^^RGT^MR||Example^Ann||\(pid7)|F"), TestMemory())
+        }
+        #expect(try born("196003141230").events.first?.patient?.birthDate == .set("1960-03-14"))
+        #expect(try born("\"\"").events.first?.patient?.birthDate == .clear)
+        #expect(try born("1960").events.first?.patient?.birthDate == .keep)
+        #expect(try born("").events.first?.patient?.birthDate == .keep)
+        let bad = try born("19600231")
+        guard case .refused(let code, let error) = bad.outcome else { Issue.record("\(bad.outcome)"); return }
+        #expect(code == .error && error.location == Fixture.path("PID-7") && error.code == .dataType && !error.message.contains("19600231"), "\(error)")
     }
 
     @Test func theSameBookingAgainChangesNothingAndARescheduleSaysWhatChanged() throws {
