@@ -137,13 +137,21 @@ public struct TouchpointConfig: Equatable, Sendable {
     public var logTarget: LogTarget = .auto
     /// The contacts the hospital configured (`[[contact]]`).
     public var contacts: [ContactRule] = []
+    /// `[[feed.source]]`: the writers the hospital expects and how long each
+    /// may be silent; none configured: the whole queue, one open day.
+    public var feedSources: [ExpectedFeed] = []
+
+    /// What is watched for silence (`FeedSilence`).
+    public var expectedFeeds: [ExpectedFeed] {
+        feedSources.isEmpty ? [ExpectedFeed(source: nil, silentAfterOpenDays: 1)] : feedSources
+    }
 
     public static func == (a: TouchpointConfig, b: TouchpointConfig) -> Bool {
         a.file == b.file && a.timeZone == b.timeZone && a.stateDir == b.stateDir && a.queueFile == b.queueFile
             && a.templatesDir == b.templatesDir && a.hospital == b.hospital && a.control == b.control
             && a.calendar == b.calendar && a.calls == b.calls && a.waitNotice == b.waitNotice
             && a.openAccess == b.openAccess && a.notices == b.notices && a.transport == b.transport
-            && a.logLevel == b.logLevel && a.logTarget == b.logTarget && a.contacts == b.contacts
+            && a.logLevel == b.logLevel && a.logTarget == b.logTarget && a.contacts == b.contacts && a.feedSources == b.feedSources
     }
 
     /// The scheduling rules these settings make.

@@ -164,7 +164,7 @@ public struct TOMLReader {
 
     mutating func read(_ root: TOMLTable) -> TouchpointConfig? {
         checkKeys(root, ["time_zone", "state_dir", "queue_file", "templates_dir", "hospital", "control",
-                         "calendar", "calls", "wait_notice", "open_access", "notices", "transport", "log", "contact"],
+                         "calendar", "calls", "wait_notice", "open_access", "notices", "transport", "log", "contact", "feed"],
                   section: nil)
         var tzName = "Europe/London"
         if let s = string(root, nil, "time_zone") { tzName = s }
@@ -196,7 +196,43 @@ public struct TOMLReader {
         readTransport(root, into: &c.transport)
         readLog(root, into: &c)
         c.contacts = readContacts(root)
+        c.feedSources = readFeeds(root)
         return issues.isEmpty ? c : nil
+    }
+
+    /// `[feed]` with its `[[feed.source]]` tables: a name (the events'
+    /// `source`) and `silent_after` in whole open days.
+    mutating func readFeeds(_ root: TOMLTable) -> [ExpectedFeed] {
+        guard let feed = section(root, "feed", ["source"]), let v = feed["source"] else { return [] }
+        guard let arr = v.array else {
+            issue("feed.source", "expected [[feed.source]] tables")
+            return []
+        }
+        var out: [ExpectedFeed] = []
+        for (i, item) in arr.enumerated() {
+            let sec = "feed.source[\(i + 1)]"
+            guard let t = item.table else {
+                issue(sec, "expected a table ([[feed.source]])")
+                continue
+            }
+            checkKeys(t, ["name", "silent_after"], section: sec)
+            guard let name = string(t, sec, "name"), !name.isEmpty, name.count <= 128 else {
+                issue("\(sec).name", "expected the writer's name as its events give it in `source` (hl7:theatres)")
+                continue
+            }
+            if out.contains(where: { $0.source == name }) { issue("\(sec).name", "\"\(name)\" is listed twice") }
+            var days = 1
+            if let d = duration(t, sec, "silent_after") {
+                let whole = Int(d.components.seconds)
+                if whole % 86_400 != 0 || whole < 86_400 || whole > 30 * 86_400 {
+                    issue("\(sec).silent_after", "counted in open days: 1d to 30d")
+                } else {
+                    days = whole / 86_400
+                }
+            }
+            out.append(ExpectedFeed(source: name, silentAfterOpenDays: days))
+        }
+        return out
     }
 
     static let contactKeys = ["name", "on", "pathway", "service", "mode", "send", "expires", "to", "list"]

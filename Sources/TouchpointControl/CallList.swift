@@ -233,7 +233,9 @@ public enum CallListFormat {
     /// One self-contained page (no scripts, no external files) that prints on A4:
     /// the ward, the date, a row per patient, boxes to tick and space to write.
     /// Rendered from `PrintPage.template`; Mustache escapes every value.
-    public static func html(_ r: CallsReport, clock: HospitalClock, generatedAt: Date = Date()) -> String {
+    /// `warnings`: what touchpointd warned of when it was printed (a list
+    /// that may be incomplete says so on paper too).
+    public static func html(_ r: CallsReport, clock: HospitalClock, generatedAt: Date = Date(), warnings: [String] = []) -> String {
         let rows: [[String: Any]] = r.calls.enumerated().map { i, c in
             [
                 "n": i + 1, "name": c.patientName ?? c.job.patientID,
@@ -244,7 +246,7 @@ public enum CallListFormat {
             ]
         }
         let values: [String: Any] = ["title": title(r), "hospital": r.hospital, "count": r.calls.count, "printed": clock.dateAndTime(generatedAt),
-                                     "rows": rows, "empty": r.calls.isEmpty]
+                                     "rows": rows, "empty": r.calls.isEmpty, "warnings": warnings.map { ["text": $0] }]
         return PrintPage.template.render(values)
     }
 }

@@ -44,6 +44,7 @@ public enum PrintPage {
         .nowrap { white-space: nowrap; }
         td.wc { font-size: 10pt; }
         .small { font-size: 9pt; }
+        .warn { border: 1mm solid #000; padding: 2mm; }
         .box { display: inline-block; width: 3.5mm; height: 3.5mm; border: 1px solid #000; margin-right: 1mm; vertical-align: -0.5mm; }
         tr.overdue .st, tr.esc .st { font-weight: bold; }
         tr.overdue td:first-child, tr.esc td:first-child { border-left: 2mm solid #000; }
@@ -54,6 +55,7 @@ public enum PrintPage {
         <body>
         <h1>{{title}}</h1>
         <p class="meta">{{hospital}} · {{count}} patient(s) · overdue calls first · printed {{printed}}. Record each outcome in touchpoint as well.</p>
+        {{#warnings}}<p class="warn"><strong>Warning:</strong> {{text}}</p>{{/warnings}}
         <table>
         <colgroup><col class="w4"/><col class="w16"/><col class="w13"/><col class="w13"/><col class="w21"/><col class="w9"/><col class="w24"/></colgroup>
         <thead><tr><th>#</th><th>Patient</th><th>Phone</th><th>Status</th><th>Outcome</th><th>Wound care</th><th>Notes, initials, time</th></tr></thead>

@@ -29,6 +29,8 @@ public struct Engine: Sendable {
 
     public func runDueJobs() async throws { try await core.runDueJobs() }
     public func nextWake(now: Date) async throws -> Date? { try await core.nextWake(now: now) }
+    /// Logs feeds falling silent or heard again; when to look again.
+    public func watchFeeds() async throws -> Date? { try await core.watchFeeds() }
     public func exportDue(now: Date) async throws -> LocalDate? { try await core.exportDue(now: now) }
     public func exported(_ day: LocalDate) async throws { try await core.exported(day) }
 

@@ -34,7 +34,8 @@ extension Touchpoint {
                              transportKind: live.config.transport.kind.rawValue,
                              uptimeSeconds: Int(Date().timeIntervalSince(startedAt)), queueFile: live.config.queueFile,
                              queueProblem: queueProblem, snapshot: snapshot,
-                             warnings: StatusWarning.of(snapshot, rules: live.config.schedulingRules))
+                             warnings: StatusWarning.of(snapshot, rules: live.config.schedulingRules,
+                                                        silent: feedSilence(snapshot, now: now()).silent))
     }
 
     /// What makes `status`'s answer change: the state, a second of uptime,

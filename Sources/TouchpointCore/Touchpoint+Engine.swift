@@ -18,7 +18,10 @@ extension Touchpoint {
     /// Reads whatever complete lines the queue file has now and applies them.
     func readQueue() async -> Result<(IngestCounts, QueuePosition), StoreError> {
         let result = await reader.readAvailable()
-        if case .success(let (counts, _)) = result, counts.changedJobs { wakeEngine() }
+        // New jobs, or news from a feed reported silent (its end goes to the journal at once).
+        if case .success(let (counts, _)) = result, counts.changedJobs || (counts.ingested + counts.duplicates + counts.notKnown > 0 && anyFeedSilent) {
+            wakeEngine()
+        }
         return result
     }
 

@@ -36,6 +36,10 @@ public final class Touchpoint: Sendable {
     let paused: Atomic<Bool>
     /// Why the transport takes nothing now (`transportHold`), if it does not.
     let hold = Mutex<String?>(nil)
+    /// When this core began to watch the feeds: a feed never heard is silent from here.
+    let watchingSince: Date
+    /// The feeds found silent when last looked at (`watchFeeds`).
+    let silentFeeds = Mutex<Set<String>>([])
 
     /// Opens the core over an opened store, with the config and templates
     /// already checked at start.
@@ -45,6 +49,7 @@ public final class Touchpoint: Sendable {
         self.now = now
         self.logger = logger
         self.wakeEngine = wakeEngine
+        watchingSince = now()
         let live = LiveConfig(config: config, templates: templates)
         self.live = live
         let (position, paused) = try await store.read { r in (try r.queueTotals().position, try r.isDispatchPaused()) }

@@ -50,6 +50,7 @@ struct EngineService: Service {
         // Every run: notices that came due now, or were waiting (a pause, a retry), go out.
         doorbell.ring()
         var next = try await engine.nextWake(now: Date())
+        if let silence = try await engine.watchFeeds() { next = min(next ?? silence, silence) }
         do {
             try await export.runIfDue(now: Date())
         } catch {

@@ -58,7 +58,7 @@ enum WireViews {
             patients: s.snapshot.patients, bookings: s.snapshot.bookings, jobs: s.snapshot.jobCounts,
             nextDueAt: s.snapshot.nextDueAt, lastDispatch: s.snapshot.lastDispatch, timeZone: timeZone,
             transport: .init(kind: s.transportKind, held: s.transportHold, deliveries: s.snapshot.deliveries),
-            warnings: s.warnings.map(\.words))
+            warnings: s.warnings.map { $0.words(HospitalClock.named(timeZone)) })
     }
 
     static func explain(_ ref: String, _ found: [BookingExplanation], timeZone: String) -> ExplainReport {

@@ -31,11 +31,15 @@ public enum MessageID {
     public static let hl7Fault = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b16"
     /// A booking's ward matches none of `calls.wards`: its call is on the unassigned list.
     public static let wardUnassigned = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b17"
+    /// A feed the hospital expects has been silent longer than `silent_after`.
+    public static let feedSilent = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b18"
+    /// A silent feed is heard again.
+    public static let feedHeard = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b19"
 
     /// Every id, for the catalog check.
     public static let all = [started, stopped, ingested, rejected, queueRotated, queueUnreadable, configReloaded,
                              configRefused, controlDenied, stateError, jobDue, jobExpired, jobEscalated, jobSuppressed,
                              jobPlanned, jobCancelled, jobDone, callListsWritten, logsDropped, schemaUpgrade, hl7Rejected, hl7Fault,
-                             wardUnassigned]
+                             wardUnassigned, feedSilent, feedHeard]
 }
 

@@ -363,7 +363,7 @@ extension WebApp {
         guard var report = lists.first?.report else { return notFound(viewer) }
         report.calls = Views.merged(lists.map(\.report))
         report.ward = ward ?? (viewer.wards.isEmpty ? nil : viewer.wards.joined(separator: ", "))
-        var response = Self.html(CallListFormat.html(report, clock: report.clock))
+        var response = Self.html(CallListFormat.html(report, clock: report.clock, warnings: viewer.warnings))
         response.headers[.contentSecurityPolicy] = Self.printPolicy
         return response
     }

@@ -22,13 +22,14 @@ struct SignedIn: RouterMiddleware {
             context.notes.user.withLock { $0 = "(refused)" }
             return app.proxyRefusal(why)
         }
-        guard case .viewer(let viewer) = identity else {
+        guard case .viewer(var viewer) = identity else {
             if request.method == .get && request.cookies[WebApp.cookieName] != nil && app.config.auth == .accounts {
                 return WebApp.redirect("/login?ended=1")
             }
             return WebApp.redirect("/login")
         }
         var context = context
+        viewer.warnings = await app.currentWarnings()
         context.viewer = viewer
         context.notes.user.withLock { $0 = viewer.name }
         return try await next(request, context)

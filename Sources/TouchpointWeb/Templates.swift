@@ -61,6 +61,12 @@ enum Templates {
         </div>
         </header>
         <main id="main" tabindex="-1">
+        {{#hasWarnings}}
+        <div class="banner banner-warning" role="region" aria-labelledby="warnings-title">
+        <h2 id="warnings-title">Important</h2>
+        {{#warnings}}<p>{{text}}</p>{{/warnings}}
+        </div>
+        {{/hasWarnings}}
         """#
 
     static let foot = #"""

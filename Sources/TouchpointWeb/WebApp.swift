@@ -32,6 +32,9 @@ public final class WebApp: Sendable {
     static let cookieName = "touchpoint_session"
     /// The names `Host` may give (nil: any, behind a proxy).
     let allowedHosts: Set<String>?
+    /// What touchpointd's `status` warns of (a silent feed, unassigned
+    /// calls), shown as a banner on every page: asked at most every 5 s.
+    let warnings = Mutex<(at: ContinuousClock.Instant, text: [String])?>(nil)
 
     public init(config: WebConfig, accounts: Accounts, daemon: AsyncControlClient, logger: Logger) {
         self.config = config
@@ -108,8 +111,22 @@ public final class WebApp: Sendable {
         if let viewer {
             v["user"] = viewer.name
             v["csrf"] = viewer.csrf
+            v["hasWarnings"] = !viewer.warnings.isEmpty
+            v["warnings"] = viewer.warnings.map { ["text": $0] }
         }
         return v
+    }
+
+    /// The daemon's warnings for the banner, from a cache of at most 5 s (a
+    /// page costs one `status` a few seconds, not one each). None when the
+    /// daemon does not answer: the page says that itself.
+    func currentWarnings() async -> [String] {
+        let now = ContinuousClock.now
+        if let kept = warnings.withLock({ $0 }), now - kept.at < .seconds(5) { return kept.text }
+        guard let report = try? await daemon.status().value() else { return [] }
+        let text = report.warnings ?? []
+        warnings.withLock { $0 = (now, text) }
+        return text
     }
 
     /// A page with no patient data: not found, not allowed, the daemon away.

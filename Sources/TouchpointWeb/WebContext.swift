@@ -15,6 +15,8 @@ public struct Viewer: Sendable, Equatable {
     var flashKey: String
     /// The session to end on sign-out (accounts only).
     var session: WebSession?
+    /// What touchpointd warns of now, for the banner on every page.
+    var warnings: [String] = []
 
     func sees(ward: String?) -> Bool { wards.isEmpty || ward.map { WardNames.contains(wards, $0) } == true }
 }

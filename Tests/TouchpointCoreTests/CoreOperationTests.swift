@@ -19,6 +19,8 @@ final class CoreFixture: Sendable {
     let engine: Engine
     let clock: HospitalClock
     private let instant: InjectedNow
+    /// What the core logged: level, message and MESSAGE_ID.
+    let logged = LoggedLines()
 
     /// Two surgeries the day before `now` (local): S7 on Ward 7, S9 on Ward 9; and one line that is rejected.
     init(now: Date, zone: String = "Europe/London") async throws {
@@ -50,7 +52,8 @@ final class CoreFixture: Sendable {
         try toml.write(toFile: dir + "/touchpoint.toml", atomically: true, encoding: .utf8)
         let config = try ConfigLoader.load(path: dir + "/touchpoint.toml")
         let store = try await Store.open(path: config.databasePath)
-        let logger = Logger(label: "core-tests") { _ in SwiftLogNoOpLogHandler() }
+        let logged = self.logged
+        let logger = Logger(label: "core-tests") { _ in CapturingLogHandler(lines: logged) }
         let instant = self.instant
         (core, engine) = try await Touchpoint.open(store: store, config: config, templates: try NoticeTemplates.load(for: config),
                                                    logger: logger, now: { instant.value.withLock { $0 } }, wakeEngine: {})
@@ -70,6 +73,26 @@ final class CoreFixture: Sendable {
 }
 
 /// The time the core reads, as a test sets it.
+/// The lines a core logged, for tests of what reaches the journal.
+final class LoggedLines: Sendable {
+    let lines = Mutex<[(level: Logger.Level, message: String, id: String?)]>([])
+    func with(id: String) -> [String] { lines.withLock { $0.filter { $0.id == id }.map(\.message) } }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let lines: LoggedLines
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        let id = metadata?["MESSAGE_ID"].map { "\($0)" }
+        lines.lines.withLock { $0.append((level, "\(message)", id)) }
+    }
+}
+
 final class InjectedNow: Sendable {
     let value: Mutex<Date>
     init(_ now: Date) { value = Mutex(now) }
@@ -91,6 +114,36 @@ func refusal<T>(_ body: () async throws -> T) async -> CoreFailure? {
 }
 
 @Suite struct CoreOperationTests {
+
+    /// Feed silence (H-01) through the core with its clock: a queue silent
+    /// for an open day (no source configured), across the spring change's
+    /// night, is a status warning and one journal entry; an event ends it,
+    /// with one entry more.
+    @Test func aQueueSilentForAnOpenDayIsAWarningAndOneJournalEntryEachWay() async throws {
+        let f = try await CoreFixture(now: london(2026, 3, 28, 11, 0))  // Saturday, the night before the spring change
+        #expect(try await f.core.status(by: CoreFixture.staff).warnings.isEmpty)
+        #expect(try await f.engine.watchFeeds() == london(2026, 3, 29, 11, 0), "the engine looks again when the silence would begin")
+        f.set(now: london(2026, 3, 29, 10, 59))
+        #expect(try await f.core.status(by: CoreFixture.staff).warnings.isEmpty, "23 real hours: not yet a day on the ward's clock")
+        f.set(now: london(2026, 3, 29, 11, 1))
+        let warnings = try await f.core.status(by: CoreFixture.staff).warnings
+        guard case .feedSilent(let silent) = try #require(warnings.first) else { Issue.record("\(warnings)"); return }
+        #expect(warnings.count == 1 && silent.source == nil && silent.lastEventAt == london(2026, 3, 28, 11, 0))
+        _ = try await f.engine.watchFeeds()
+        _ = try await f.engine.watchFeeds()
+        let began = f.logged.with(id: MessageID.feedSilent)
+        #expect(began == ["No bookings in the queue since Sat 28 Mar 11:00: the list may be incomplete. Tell the integration team."], "\(began)")
+        // An event comes: the warning goes, and the journal says so once.
+        let handle = try #require(FileHandle(forWritingAtPath: f.dir + "/spool/queue.jsonl"))
+        handle.seekToEndOfFile()
+        handle.write(Data((#"{"v":1,"id":"e10","type":"patient.updated","patient":{"id":"P7","phone":"07700 900124"}}"# + "\n").utf8))
+        try handle.close()
+        _ = await f.engine.readQueue()
+        _ = try await f.engine.watchFeeds()
+        _ = try await f.engine.watchFeeds()
+        #expect(f.logged.with(id: MessageID.feedHeard).count == 1 && f.logged.with(id: MessageID.feedSilent).count == 1)
+        #expect(try await f.core.status(by: CoreFixture.staff).warnings.isEmpty)
+    }
     static let now = london(2026, 12, 2, 10, 0)
 
     @Test func status() async throws {

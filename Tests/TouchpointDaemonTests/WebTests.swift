@@ -427,6 +427,25 @@ struct WebViewTests {
         #expect(cara.body.contains("not given: confirm another way"))
     }
 
+    /// What touchpointd's status warns of (a silent feed, an unassigned
+    /// call) is a banner on every page of the web view, for every account,
+    /// and goes when the warning does.
+    @Test func statusWarningsAreABannerOnEveryPage() throws {
+        let s = try WebScenario(unassignedCall: true)
+        let alice = try s.signedIn("alice", WebScenario.alicePassword)
+        for path in ["/calls", "/calls/escalated", "/calls/unassigned", "/calls/call-S1", "/report"] {
+            let page = try alice.get(path)
+            #expect(page.body.contains(#"<h2 id="warnings-title">Important</h2>"#) && page.body.contains("1 check-in call is on the unassigned list"),
+                    "\(path): \(page.status)")
+        }
+        // The printed list says it on paper.
+        #expect(try alice.get("/print").body.contains("<strong>Warning:</strong> 1 check-in call is on the unassigned list"))
+        let page = try alice.get("/calls/call-S5")
+        _ = try alice.post("/calls/call-S5/outcome", form: [("csrf", page.field("csrf")!), ("seen_outcomes", "0"), ("outcome", "declined")])
+        Thread.sleep(forTimeInterval: 5.5)  // the web view asks for the warnings at most every 5 s
+        #expect(try !alice.get("/calls").body.contains("warnings-title"), "no warning, no banner")
+    }
+
     @Test func theWebViewTakesItsSocketFromSystemd() throws {
         let s = try WebScenario(start: false)
         try s.daemon.start()

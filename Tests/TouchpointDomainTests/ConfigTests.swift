@@ -84,6 +84,43 @@ import TouchpointDomain
         #expect(issues("tiem_zone = \"UTC\"\n" + minimal).first?.key == "tiem_zone")
     }
 
+    /// `[[feed.source]]` and `calls.wards` (scheduling.md, safety rules):
+    /// the feeds watched for silence, in whole open days, and the wards.
+    @Test func feedSourcesAndWardsAreReadAndCheckedByName() throws {
+        let good = try ConfigLoader.parse("""
+            [hospital]
+            name = "X"
+            phone = "01632 960 000"
+            [calls]
+            wards = ["Ward 7", " Day  Surgery Unit "]
+            [[feed.source]]
+            name = "hl7:theatres"
+            silent_after = "2d"
+            [[feed.source]]
+            name = "hl7:clinics"
+            """, file: "/etc/touchpoint/touchpoint.toml")
+        #expect(good.expectedFeeds == [ExpectedFeed(source: "hl7:theatres", silentAfterOpenDays: 2), ExpectedFeed(source: "hl7:clinics", silentAfterOpenDays: 1)])
+        #expect(good.schedulingRules.wards.configured == ["Ward 7", "Day Surgery Unit"])
+        let none = try ConfigLoader.parse("[hospital]\nname = \"X\"\nphone = \"01632 960 000\"\n", file: "/etc/touchpoint/touchpoint.toml")
+        #expect(none.expectedFeeds == [ExpectedFeed(source: nil, silentAfterOpenDays: 1)], "none configured: the whole queue, one open day")
+        let bad = issues("""
+            [hospital]
+            name = "X"
+            [calls]
+            wards = ["Ward 7", "WARD  7"]
+            [[feed.source]]
+            name = "hl7:theatres"
+            silent_after = "12h"
+            [[feed.source]]
+            name = "hl7:theatres"
+            silence = "1d"
+            """)
+        #expect(bad.contains { $0.key == "feed.source[1].silent_after" && $0.message.contains("open days") }, "\(bad)")
+        #expect(bad.contains { $0.key == "feed.source[2].name" && $0.message.contains("twice") }, "\(bad)")
+        #expect(bad.contains { $0.key == "feed.source[2].silence" }, "\(bad)")
+        #expect(bad.contains { $0.key == "calls.wards" && $0.message.contains("are one ward") }, "\(bad)")
+    }
+
     @Test func badValuesSayWhatWasExpected() {
         let found = issues("""
             time_zone = "Mars/Olympus"

@@ -29,7 +29,7 @@ import TouchpointDomain
         var snapshot = StatusSnapshot(totals: QueueTotals(position: QueuePosition(), counts: IngestCounts(), lastReadAt: nil), patients: 3, bookings: 3, jobCounts: [:], nextDueAt: nil, lastDispatch: nil, paused: false,
                                       openCallsByWard: [(ward: "Ward 7", calls: 4), (ward: "Ward 9", calls: 2), (ward: nil, calls: 1)])
         #expect(StatusWarning.of(snapshot, rules: rules) == [.unassignedCalls(3)])
-        #expect(StatusWarning.unassignedCalls(3).words.hasPrefix("3 check-in calls are on the unassigned list"))
+        #expect(StatusWarning.unassignedCalls(3).words(clock).hasPrefix("3 check-in calls are on the unassigned list"))
         snapshot.openCallsByWard = [WardCount(ward: "Ward 7", calls: 4)]
         #expect(StatusWarning.of(snapshot, rules: rules).isEmpty)
         #expect(StatusWarning.of(StatusSnapshot(totals: QueueTotals(position: QueuePosition(), counts: IngestCounts(), lastReadAt: nil), patients: 0, bookings: 0, jobCounts: [:], nextDueAt: nil, lastDispatch: nil,
