@@ -83,11 +83,15 @@ import TouchpointTestSupport
         let h = try DaemonHarness(extraConfig: Self.quickRetry)
         // Surgery 2 days ago: the call was yesterday, not made: overdue today.
         // Surgery 4 days ago: 2 open days overdue have passed: escalated.
-        try h.appendLines([booking(h, "S1", "P01", name: "Ann Example", daysAgo: 2), booking(h, "S2", "P02", name: "Bea Sample", daysAgo: 4),
+        // The overdue call is S9 and today's S3: both due at the window's
+        // start, so only the overdue-first rule puts S9 first (by due time
+        // and id alone S3 would lead).
+        try h.appendLines([booking(h, "S9", "P01", name: "Ann Example", daysAgo: 2), booking(h, "S2", "P02", name: "Bea Sample", daysAgo: 4),
                            booking(h, "S3", "P03", name: "Cara Tester", daysAgo: 1)])
         try h.start()
         let today = try h.ctlJSON(CallsReport.self, ["calls"])
-        #expect(today.calls.map(\.job.id) == ["call-S1", "call-S3"], "overdue first")
+        #expect(today.calls.map(\.job.id) == ["call-S9", "call-S3"], "overdue first")
+        #expect(today.calls[0].job.dueAt >= today.calls[1].job.dueAt, "the overdue call is not also the earlier one")
         #expect(today.calls[0].job.overdueSince == h.time.day(-1).description)
         #expect(today.calls[1].job.overdueSince == nil)
         #expect(try h.ctlJSON(CallsReport.self, ["calls", "--escalated"]).calls.map(\.job.id) == ["call-S2"])

@@ -90,6 +90,11 @@ struct WebViewTests {
 
         let page = try alice.get("/calls/call-S1")
         #expect(page.status == 200 && page.body.contains("Wide local excision"))
+        // C-31.1: the page is headed with the patient's name, before the phone and surgery it then gives.
+        let heading = try #require(page.body.range(of: #"<h1><span class="visually-hidden">Check-in call: </span>Ann Example</h1>"#), "\(page.body)")
+        let phone = try #require(page.body.range(of: "07700 900123"))
+        let surgery = try #require(page.body.range(of: "Wide local excision"))
+        #expect(heading.upperBound <= phone.lowerBound && heading.upperBound <= surgery.lowerBound)
         let csrf = try #require(page.field("csrf"))
         // No choice: an error summary linking to the field; nothing recorded.
         let empty = try alice.post("/calls/call-S1/outcome", form: [("csrf", csrf), ("seen_outcomes", "0"), ("list", "ward"), ("note", "kept")])
