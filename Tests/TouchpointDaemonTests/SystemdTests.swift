@@ -93,6 +93,36 @@ let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appen
     /// A ref or an event id comes from a hospital system. On standard error
     /// (the journal's stream under systemd) a newline in one would start a
     /// line of its own, an entry touchpointd never wrote: it is written `\n`.
+    /// C-04.1 and C-42.2 read from the journal itself, not standard error:
+    /// an escalation (a wrong number escalates at once) and a booking of a
+    /// ward none of `calls.wards` names each have their entry, with its own
+    /// MESSAGE_ID, the job or ref in a field of its own, at warning priority
+    /// for the ward, and no patient data.
+    @Test(.enabled(if: journalRunning, "needs a running systemd-journald (scripts/test starts one as root)"))
+    func escalationsAndUnassignedWardsHaveEntriesOfTheirOwn() throws {
+        let h = try DaemonHarness(extraConfig: "[calls]\nwards = [\"Ward 7\"]\n")
+        try h.appendLines([
+            #"{"v":1,"id":"j1","type":"surgery.booked","ref":"S-J1","patient":{"id":"PJ1","name":"Ann Journaltest","phone":"07700 900555"},"at":"\#(h.time.day(-1))T10:30","ward":"Ward 9"}"#,
+        ])
+        try h.start(journal: true)
+        let pid = try #require(h.pid)
+        #expect(try h.ctl(["outcome", "call-S-J1", "wrong-number"]).status == 0)
+        try h.stop()
+        var entries: [[String: Any]] = []
+        try h.waitUntil(timeout: 10, "our entries are in the journal") {
+            let out = try DaemonHarness.run("/usr/bin/journalctl", ["-o", "json", "--no-pager", "_PID=\(pid)"])
+            entries = out.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            return entries.contains { ($0["MESSAGE_ID"] as? String) == MessageID.stopped }
+        }
+        func field(_ e: [String: Any], _ k: String) -> String? { e[k] as? String }
+        let escalated = entries.filter { field($0, "MESSAGE_ID") == MessageID.jobEscalated }
+        #expect(escalated.count == 1 && field(escalated[0], "TOUCHPOINT_JOB") == "call-S-J1", "\(escalated)")
+        let ward = entries.filter { field($0, "MESSAGE_ID") == MessageID.wardUnassigned }
+        #expect(ward.count == 1 && field(ward[0], "TOUCHPOINT_REF") == "S-J1" && field(ward[0], "PRIORITY") == "4", "\(ward)")
+        let all = entries.map { "\($0)" }.joined()
+        for secret in ["Ann Journaltest", "07700 900555", "7700900555"] { #expect(!all.contains(secret), "the journal holds \(secret)") }
+    }
+
     @Test func aNewlineInAnIDCannotForgeALogLine() throws {
         let h = try DaemonHarness()
         let forged = #"\ntouchpointd[1]: notice: all calls made\r"#
