@@ -17,6 +17,34 @@ import Testing
         #expect(log.hazards.count >= 20)
     }
 
+    /// A hazard's evidence is never a skip: `scripts/safety-evidence`, which
+    /// `scripts/test` runs after every full run, fails when a test a control
+    /// of touchpoint's names was skipped, failed or did not run, and passes
+    /// when each passed; a control of the trust's needs no test.
+    @Test func aControlsTestThatWasSkippedOrNotRunFailsTheEvidence() throws {
+        let dir = NSTemporaryDirectory() + "tp-evidence-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+            ### H-01: A booking never reaches the list
+            - C-01.1 (touchpoint) Rejected lines are named. Verified by `IngestTests.rejects`, `QueueLineTests.codes`.
+            - C-01.2 (trust) Someone looks every day.
+            """.write(toFile: dir + "/log.md", atomically: true, encoding: .utf8)
+        func evidence(_ cases: String) throws -> CommandOutcome {
+            try #"<?xml version="1.0" encoding="UTF-8"?><testsuites><testsuite name="TestResults">\#(cases)</testsuite></testsuites>"#
+                .write(toFile: dir + "/results.xml", atomically: true, encoding: .utf8)
+            return try CommandOutcome.run("/usr/bin/python3", [Self.root + "/scripts/safety-evidence", dir + "/results.xml", "--log", dir + "/log.md", "--out", dir + "/evidence.md"])
+        }
+        let passed = #"<testcase classname="M.IngestTests" name="rejects()"/><testcase classname="M.QueueLineTests" name="codes()"/>"#
+        #expect(try evidence(passed).status == 0)
+        let skipped = try evidence(#"<testcase classname="M.IngestTests" name="rejects()"><skipped/></testcase><testcase classname="M.QueueLineTests" name="codes()"/>"#)
+        #expect(skipped.status == 1 && skipped.stderr.contains("C-01.1 (H-01): IngestTests.rejects skipped"), "\(skipped.stderr)")
+        let missing = try evidence(#"<testcase classname="M.IngestTests" name="rejects()"/>"#)
+        #expect(missing.status == 1 && missing.stderr.contains("QueueLineTests.codes not run"), "\(missing.stderr)")
+        let report = try String(contentsOfFile: dir + "/evidence.md", encoding: .utf8)
+        #expect(report.contains("| H-01 | C-01.1 | touchpoint |") && report.contains("| H-01 | C-01.2 | trust |"))
+    }
+
     @Test func theCheckCatchesWhatItShould() throws {
         let tests = try TestIndex(directory: Self.root + "/Tests")
         let good = """
@@ -177,4 +205,23 @@ struct TestIndex {
     }
 
     func contains(_ name: String) -> Bool { names.contains(name) }
+}
+
+/// A program's exit status and standard error (this target has no test-support library).
+struct CommandOutcome {
+    var status: Int32
+    var stderr: String
+
+    static func run(_ path: String, _ args: [String]) throws -> CommandOutcome {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let data = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return CommandOutcome(status: p.terminationStatus, stderr: String(decoding: data, as: UTF8.self))
+    }
 }
