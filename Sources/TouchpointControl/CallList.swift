@@ -167,8 +167,9 @@ public enum CallListFormat {
     }
 
     /// The status for the terminal's table (`CallStatus`, said in capitals where it needs the eye).
-    static func status(_ c: CallEntry, _ clock: HospitalClock) -> String {
-        switch CallStatus(c.job) {
+    static func status(_ c: CallEntry, _ clock: HospitalClock, listDay: LocalDate? = nil) -> String {
+        switch CallStatus(c.job, listDay: listDay, clock: clock) {
+        case .carried(let to): return "NOT MADE: carried to \(clock.localDate(of: to).shortText)"
         case .escalated: return "ESCALATED"
         case .overdue(let since): return "OVERDUE since \(since)"
         case .retry(let at): return "retry \(clock.hhmm(at))"
@@ -194,7 +195,7 @@ public enum CallListFormat {
         for c in r.calls {
             out += pad(c.job.id, 18) + "  " + pad(c.patientName ?? c.job.patientID, 20) + "  " + pad(dialable(c.phone), 13) + "  "
                 + pad(c.voicemailOK ? "ok" : "not ok", 9) + "  " + String(c.job.attempts) + "\n"
-            var detail = status(c, style.clock)
+            var detail = status(c, style.clock, listDay: r.date.flatMap(LocalDate.init(iso:)))
             if let who = identity(birthDate: c.birthDate, nhsNumberEnd: c.nhsNumberEnd) { detail += " · \(who)" }
             if let p = c.procedure { detail += " · \(p)" }
             if let w = c.job.ward, r.ward == nil { detail += " · \(w)" }
@@ -241,7 +242,7 @@ public enum CallListFormat {
                 "n": i + 1, "name": c.patientName ?? c.job.patientID,
                 "identity": identity(birthDate: c.birthDate, nhsNumberEnd: c.nhsNumberEnd) ?? "",
                 "detail": [r.ward == nil ? c.job.ward : nil, c.procedure].compactMap { $0 }.joined(separator: " · "),
-                "phone": dialable(c.phone), "voicemail": c.voicemailOK, "status": status(c, clock), "attempts": c.job.attempts,
+                "phone": dialable(c.phone), "voicemail": c.voicemailOK, "status": status(c, clock, listDay: r.date.flatMap(LocalDate.init(iso:))), "attempts": c.job.attempts,
                 "surgery": c.surgeryAt.map(clock.shortDay) ?? "", "class": c.job.state == .escalated ? "esc" : c.isOverdue ? "overdue" : "",
             ]
         }
@@ -264,8 +265,16 @@ public enum CallStatus: Equatable, Sendable {
     /// Tried, and due again at this time.
     case retry(at: Date)
     case due(at: Date)
+    /// Not made on the list's day: carried to a later open day (the list
+    /// of a day whose window has closed still shows its unfinished calls).
+    case carried(to: Date)
 
-    public init(_ job: JobView) {
+    /// `listDay`: the day of the list the call is shown on, if it is a day's.
+    public init(_ job: JobView, listDay: LocalDate? = nil, clock: HospitalClock? = nil) {
+        if let listDay, let clock, job.state.isPending, job.overdueSince == listDay.description, clock.localDate(of: job.dueAt) > listDay {
+            self = .carried(to: job.dueAt)
+            return
+        }
         switch job.state {
         case .escalated: self = .escalated
         case .done: self = .done(job.outcome)

@@ -145,7 +145,9 @@ extension Query {
             """
         sql += escalated
             ? " AND j.state = \(JobState.escalated.sqlLiteral)"
-            : " AND j.state IN (\(JobState.scheduled.sqlLiteral), \(JobState.due.sqlLiteral)) AND j.due_at >= ? AND j.due_at < ?"
+            // A day's calls, and those of its calls not made that were carried
+            // to a later day (overdue since it): an evening's list still shows them.
+            : " AND j.state IN (\(JobState.scheduled.sqlLiteral), \(JobState.due.sqlLiteral)) AND ((j.due_at >= ? AND j.due_at < ?) OR j.overdue_since = ?)"
         if ward { sql += " AND j.ward = ? COLLATE NOCASE" }
         return sql + " ORDER BY (j.overdue_since IS NULL), j.overdue_since, j.due_at, j.id"
     }

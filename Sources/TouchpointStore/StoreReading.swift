@@ -157,7 +157,8 @@ extension StoreReading {
         if !escalated {
             s.bind(i, clock.instant(on: day, at: TimeOfDay(hour: 0, minute: 0)))
             s.bind(i + 1, clock.instant(on: day.adding(days: 1), at: TimeOfDay(hour: 0, minute: 0)))
-            i += 2
+            s.bind(i + 2, day.description)
+            i += 3
         }
         if let ward { s.bind(i, WardNames.tidy(ward)) }
         let e = JobColumn.end

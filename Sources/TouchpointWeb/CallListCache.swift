@@ -140,7 +140,8 @@ final class CallListCache: Sendable {
         let today = clock.today()
         let rows = report.calls.map { c in
             RenderedRow(overdue: c.isOverdue, dueAt: c.job.dueAt, id: c.job.id,
-                        html: Templates.render("row", Views.row(c, maxAttempts: report.maxAttempts, clock: clock, today: today)))
+                        html: Templates.render("row", Views.row(c, maxAttempts: report.maxAttempts, clock: clock, today: today,
+                                                                listDay: report.date.flatMap(LocalDate.init(iso:)))))
         }
         var html = ByteBuffer()
         html.reserveCapacity(rows.reduce(0) { $0 + $1.html.utf8.count })

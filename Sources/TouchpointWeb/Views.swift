@@ -13,10 +13,12 @@ enum Views {
         var tries: String?
     }
 
-    static func status(_ job: JobView, maxAttempts: Int?, clock: HospitalClock, today: LocalDate) -> Status {
+    static func status(_ job: JobView, maxAttempts: Int?, clock: HospitalClock, today: LocalDate, listDay: LocalDate? = nil) -> Status {
         let tries = job.attempts > 0 ? "tries \(job.attempts)\(maxAttempts.map { " of \($0)" } ?? "")" : nil
         // The one derivation (`CallStatus`), said as the tag says it.
-        switch CallStatus(job) {
+        switch CallStatus(job, listDay: listDay, clock: clock) {
+        case .carried(let to):
+            return Status(text: "Not made: carried to \(clock.localDate(of: to).spoken(today: today))", cssClass: "tag-overdue", tries: tries)
         case .escalated:
             return Status(text: "Escalated", cssClass: "tag-escalated", tries: tries)
         case .done(let outcome):
@@ -71,8 +73,8 @@ enum Views {
     }
 
     /// One row of a call list.
-    static func row(_ c: CallEntry, maxAttempts: Int?, clock: HospitalClock, today: LocalDate) -> [String: Any] {
-        let s = status(c.job, maxAttempts: maxAttempts, clock: clock, today: today)
+    static func row(_ c: CallEntry, maxAttempts: Int?, clock: HospitalClock, today: LocalDate, listDay: LocalDate? = nil) -> [String: Any] {
+        let s = status(c.job, maxAttempts: maxAttempts, clock: clock, today: today, listDay: listDay)
         var row: [String: Any] = [
             "name": c.patientName ?? "Name not given (\(c.job.patientID))", "callPath": Views.callPath(c.job.id),
             "phone": CallListFormat.dialable(c.phone), "tel": tel(c.phone), "voicemail": c.voicemailOK ? "OK" : "not OK",

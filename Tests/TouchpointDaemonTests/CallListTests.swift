@@ -99,6 +99,25 @@ import TouchpointTestSupport
         try h.stop()
     }
 
+    /// The evening nurse's list (issue 30, C-03.4): a day whose window has
+    /// closed still shows its calls that were not made, carried to the next
+    /// open day, rather than "no calls"; once made, a call leaves it.
+    @Test func aDaysListStillShowsItsCallsNotMadeAsCarriedToTheNextOpenDay() throws {
+        let h = try DaemonHarness(extraConfig: Self.quickRetry)
+        // Surgery 2 days ago: the call was yesterday's, not made, carried to today.
+        try h.appendLines([booking(h, "S1", "P01", name: "Ann Example", daysAgo: 2)])
+        try h.start()
+        defer { _ = try? h.stop() }
+        let yesterday = try h.ctlJSON(CallsReport.self, ["calls", "--date", "yesterday"])
+        #expect(yesterday.calls.map(\.job.id) == ["call-S1"], "yesterday's list keeps its unfinished call")
+        let table = try h.ctl(["calls", "--date", "yesterday"]).stdout
+        #expect(table.contains("NOT MADE: carried to \(h.time.day(0).shortText)"), "\(table)")
+        #expect(try h.ctl(["calls", "--date", "yesterday", "--format", "html"]).stdout.contains("NOT MADE: carried to"))
+        #expect(try h.ctl(["calls"]).stdout.contains("OVERDUE since \(h.time.day(-1))"), "and today's list has it, overdue")
+        #expect(try h.ctl(["outcome", "call-S1", "reached", "--wound-care"]).status == 0)
+        #expect(try h.ctlJSON(CallsReport.self, ["calls", "--date", "yesterday"]).calls.isEmpty, "made: off both lists")
+    }
+
     @Test func theHTMLPageIsWellFormedAndTheCSVRoundTrips() throws {
         let h = try DaemonHarness(extraConfig: Self.quickRetry)
         try h.appendLines([booking(h, "S1", "P01", name: "Ann \\\"Nan\\\" O'Brien, Jr", daysAgo: 1),

@@ -451,6 +451,19 @@ struct WebViewTests {
         #expect(try !alice.get("/calls").body.contains("warnings-title"), "no warning, no banner")
     }
 
+    /// The evening nurse's list in the web view: yesterday's list shows the
+    /// call not made then as carried, not "No calls on this list".
+    @Test func aPastDaysListShowsItsCallsNotMadeAsCarried() throws {
+        let s = try WebScenario()
+        try s.daemon.appendLines([
+            #"{"v":1,"id":"e7","type":"surgery.booked","ref":"S7","patient":{"id":"P7","name":"Ivy Carried","phone":"07700 900657"},"at":"\#(s.daemon.time.day(-2))T10:30","ward":"Ward 7"}"#,
+        ])
+        try s.daemon.waitUntil(timeout: 20, "the booking is read") { (try? s.job("call-S7")) != nil }
+        let bob = try s.signedIn("bob", WebScenario.bobPassword)
+        let page = try bob.get("/calls?date=\(s.daemon.time.day(-1))")
+        #expect(page.body.contains("Ivy Carried") && page.body.contains("Not made: carried to") && !page.body.contains("No calls on this list"))
+    }
+
     @Test func theWebViewTakesItsSocketFromSystemd() throws {
         let s = try WebScenario(start: false)
         try s.daemon.start()
