@@ -17,6 +17,37 @@ import Testing
         #expect(log.hazards.count >= 20)
     }
 
+    /// The structured identification (`hazard-identification.md`): every
+    /// row of the guide-word table names hazards the log has, or says why
+    /// there is none, or that it is open; every guide word is asked of the
+    /// functions; and every hazard of the log is reached from some row.
+    @Test func everyRowOfTheGuideWordTableHasAHazardOrAReason() throws {
+        let text = try String(contentsOfFile: Self.root + "/docs/clinical-safety/hazard-identification.md", encoding: .utf8)
+        let log = try HazardLog(text: String(contentsOfFile: Self.root + "/docs/clinical-safety/hazard-log.md", encoding: .utf8))
+        let known = Set(log.hazards.map(\.id))
+        let words = ["wrong patient", "wrong time", "omission", "duplication", "wrong content", "delayed", "stale", "unavailable",
+                     "misleading display", "privacy"]
+        var rows = 0
+        var asked = Set<String>()
+        var reached = Set<String>()
+        for line in text.split(separator: "\n") where line.hasPrefix("| ") && !line.hasPrefix("| function") {
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count >= 6 else { continue }
+            rows += 1
+            let (word, what, answer) = (cells[2], cells[3], cells[4])
+            #expect(words.contains(word), "\(cells[1]): \"\(word)\" is not a guide word")
+            asked.insert(word)
+            #expect(!what.isEmpty, "\(cells[1]), \(word): no what-if")
+            let ids = answer.matches(of: /H-\d\d/).map { String($0.output) }
+            for id in ids { #expect(known.contains(id), "\(cells[1]), \(word): \(id) is not in the hazard log") }
+            reached.formUnion(ids)
+            #expect(!ids.isEmpty || answer.hasPrefix("open:") || answer.count >= 40, "\(cells[1]), \(word): neither a hazard nor a reason")
+        }
+        #expect(rows >= 40)
+        #expect(asked == Set(words), "guide words never asked: \(Set(words).subtracting(asked))")
+        #expect(known.subtracting(reached).isEmpty, "hazards no row reaches: \(known.subtracting(reached).sorted())")
+    }
+
     /// A hazard's evidence is never a skip: `scripts/safety-evidence`, which
     /// `scripts/test` runs after every full run, fails when a test a control
     /// of touchpoint's names was skipped, failed or did not run, and passes
