@@ -43,6 +43,7 @@ public struct TouchpointConfig: Equatable, Sendable {
         public var exportAt = TimeOfDay(hour: 7, minute: 0)
         /// The ward names the hospital uses; empty: every ward is assigned (`WardNames`).
         public var wards: [String] = []
+        public var escalationAlertAfter: Duration = .seconds(4 * 3600)
     }
 
     public struct WaitNotice: Equatable, Sendable {
@@ -156,13 +157,15 @@ public struct TouchpointConfig: Equatable, Sendable {
 
     /// The scheduling rules these settings make.
     public var schedulingRules: SchedulingRules {
-        SchedulingRules(
+        var rules = SchedulingRules(
             clock: clock, callDays: calls.days, closedDates: calendar.closedDates.union(calendar.closedDatesFromFile),
             daysAfterSurgery: calls.daysAfterSurgery, callWindow: calls.window,
             retryAfter: calls.retryAfter.seconds, maxAttempts: calls.maxAttempts, escalateAfterDays: calls.escalateAfterDays,
             waitLead: waitNotice.lead.seconds, waitCoalesce: waitNotice.coalesce.seconds,
             openAccessDaysBefore: openAccess.daysBefore, openAccessSendAt: openAccess.sendAt,
             quietHours: notices.quietHours, contacts: contacts, wards: WardNames(calls.wards))
+        rules.escalationAlertAfter = calls.escalationAlertAfter.seconds
+        return rules
     }
 
     /// The path of the database inside `state_dir`.

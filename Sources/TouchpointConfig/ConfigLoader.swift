@@ -375,7 +375,7 @@ public struct TOMLReader {
     }
 
     mutating func readCalls(_ root: TOMLTable, into c: inout TouchpointConfig.Calls) {
-        let calls = section(root, "calls", ["days_after_surgery", "days", "window", "retry_after", "max_attempts", "escalate_after_days", "export_dir", "export_at", "wards"])
+        let calls = section(root, "calls", ["days_after_surgery", "days", "window", "retry_after", "max_attempts", "escalate_after_days", "export_dir", "export_at", "wards", "escalation_alert_after"])
         if let i = int(calls, "calls", "days_after_surgery", 0...30) { c.daysAfterSurgery = i }
         if let v = calls?["days"] {
             let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -404,6 +404,9 @@ public struct TOMLReader {
             c.exportDir = ConfigLoader.absolutePath(s, relativeTo: baseDir)
         }
         if let t = timeOfDay(calls, "calls", "export_at") { c.exportAt = t }
+        if let d = duration(calls, "calls", "escalation_alert_after") {
+            if d.seconds < 60 || d.seconds > 7 * 86_400 { issue("calls.escalation_alert_after", "from 1m to 7d of call-window time") } else { c.escalationAlertAfter = d }
+        }
         if let w = strings(calls, "calls", "wards", "ward names", valid: { !WardNames.tidy($0).isEmpty && $0.count <= 200 }) {
             var seen: [String: String] = [:]
             for name in w {

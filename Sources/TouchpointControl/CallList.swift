@@ -198,9 +198,16 @@ public enum CallListFormat {
             var detail = status(c, style.clock, listDay: r.date.flatMap(LocalDate.init(iso:)))
             if let who = identity(birthDate: c.birthDate, nhsNumberEnd: c.nhsNumberEnd) { detail += " · \(who)" }
             if let p = c.procedure { detail += " · \(p)" }
+
             if let w = c.job.ward, r.ward == nil { detail += " · \(w)" }
             let line = "  " + fit(detail, 78)
             out += (c.isOverdue || c.job.state == .escalated ? style.warn(line) : line) + "\n"
+            if c.job.state == .escalated {
+                // Its age and who has it, on a line of its own (never cut short).
+                let age = c.job.escalatedAt.map { "escalated \(EscalationAge.words(Date().timeIntervalSince($0))) ago" } ?? JobState.escalated.rawValue
+                let owner = "  " + age + (c.job.takenBy.map { ", taken by \($0)" } ?? ", NOT TAKEN: touchpointctl take \(c.job.id)")
+                out += (c.job.takenBy == nil ? style.warn(owner) : owner) + "\n"
+            }
         }
         let overdue = r.calls.filter(\.isOverdue).count
         out += "\(r.calls.count) call(s)\(overdue > 0 ? ", \(overdue) overdue" : "")\n"

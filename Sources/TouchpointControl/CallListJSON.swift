@@ -50,6 +50,7 @@ extension CallEntry {
         }
         if let delivery = j.delivery { w.raw(",\"delivery\":"); w.string(delivery.rawValue) }
         w.raw(",\"due_at\":"); w.date(j.dueAt)
+        if let at = j.escalatedAt { w.raw(",\"escalated_at\":"); w.date(at) }
         w.raw(",\"expected_at\":"); w.date(j.expectedAt)
         w.raw(",\"expires_at\":"); w.date(j.expiresAt)
         if let history = j.history {
@@ -79,6 +80,8 @@ extension CallEntry {
         w.raw(",\"revision\":"); w.int(j.revision)
         w.raw(",\"state\":"); w.string(j.state.rawValue)
         w.raw(",\"surgery_at\":"); w.date(surgeryAt)
+        if let at = j.takenAt { w.raw(",\"taken_at\":"); w.date(at) }
+        if let by = j.takenBy { w.raw(",\"taken_by\":"); w.string(by) }
         if let tz = j.timeZone { w.raw(",\"time_zone\":"); w.string(tz) }
         w.raw(",\"voicemail_ok\":"); w.bool(voicemailOK)
         w.raw(",\"ward\":"); w.string(j.ward)

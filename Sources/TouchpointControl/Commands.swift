@@ -22,12 +22,14 @@ public enum ControlCommand: Equatable, Sendable {
     case reload
     case cancel(job: String, reason: String)
     case retry(job: String)
+    /// A nurse takes an escalated call: the list shows who has it.
+    case take(job: String)
     /// Whether touchpoint has a booking for this patient id: yes or no, nothing else.
     case patientKnown(patient: String)
 
     /// The commands by their names on the wire (`cli.md`).
     public enum Name: String, CaseIterable, Sendable {
-        case status, calls, outcome, jobs, job, explain, rejects, report, ingest, pause, resume, reload, cancel, retry
+        case status, calls, outcome, jobs, job, explain, rejects, report, ingest, pause, resume, reload, cancel, retry, take
         case patientKnown = "patient-known"
     }
 
@@ -47,6 +49,7 @@ public enum ControlCommand: Equatable, Sendable {
         case .reload: return .reload
         case .cancel: return .cancel
         case .retry: return .retry
+        case .take: return .take
         case .patientKnown: return .patientKnown
         }
     }
@@ -59,7 +62,7 @@ public enum ControlCommand: Equatable, Sendable {
     public var mayResend: Bool {
         switch self {
         case .status, .calls, .jobs, .job, .explain, .rejects, .report, .patientKnown: return true
-        case .outcome, .ingest, .pause, .resume, .reload, .cancel, .retry: return false
+        case .outcome, .ingest, .pause, .resume, .reload, .cancel, .retry, .take: return false
         }
     }
 }
@@ -170,7 +173,7 @@ extension ControlCommand {
             return .init(ward: q.ward, month: q.month, from: q.from, to: q.to, list: q.list)
         case .cancel(let job, let reason):
             return .init(job: job, note: reason)
-        case .retry(let job):
+        case .retry(let job), .take(let job):
             return .init(job: job)
         case .patientKnown(let patient):
             return .init(patient: patient)
@@ -217,6 +220,7 @@ extension ControlCommand {
         case .report: self = .report(ReportQuery(month: a.month, from: a.from, to: a.to, ward: a.ward, list: a.list))
         case .cancel: self = .cancel(job: try needs(a.job, "a job id"), reason: a.note ?? "")
         case .retry: self = .retry(job: try needs(a.job, "a job id"))
+        case .take: self = .take(job: try needs(a.job, "a job id"))
         case .patientKnown: self = .patientKnown(patient: try needs(a.patient, "a patient id"))
         }
     }

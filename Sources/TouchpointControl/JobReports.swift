@@ -64,6 +64,10 @@ public struct JobView: Codable, Equatable, Sendable {
     public var worklist: String?
     /// A call given on its own: every outcome recorded on it.
     public var outcomes: [Attempt]?
+    /// An escalated call: since when, and the nurse who took it (`take`).
+    public var escalatedAt: Date?
+    public var takenBy: String?
+    public var takenAt: Date?
     /// A call given on its own: what the nurse needs to make it.
     public var call: CallDetails?
 
@@ -163,10 +167,16 @@ public struct JobView: Codable, Equatable, Sendable {
         case overdueSince = "overdue_since"
         case expectedAt = "expected_at"
         case delayReason = "delay_reason"
+        case escalatedAt = "escalated_at"
+        case takenBy = "taken_by"
+        case takenAt = "taken_at"
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
+        if let escalatedAt { try c.encode(escalatedAt, forKey: .escalatedAt) }
+        if let takenBy { try c.encode(takenBy, forKey: .takenBy) }
+        if let takenAt { try c.encode(takenAt, forKey: .takenAt) }
         try c.encode(id, forKey: .id)
         try c.encode(kind, forKey: .kind)
         try c.encode(ref, forKey: .ref)

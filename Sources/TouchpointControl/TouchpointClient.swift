@@ -92,4 +92,5 @@ public struct TouchpointClient: Sendable {
         try await send(.cancel(job: job, reason: reason), replying: JobView.self)
     }
     public func retry(_ job: String) async throws(ClientError) -> ControlAnswer<JobView> { try await send(.retry(job: job), replying: JobView.self) }
+    public func take(_ job: String) async throws(ClientError) -> ControlAnswer<JobView> { try await send(.take(job: job), replying: JobView.self) }
 }

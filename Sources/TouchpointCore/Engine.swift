@@ -31,6 +31,8 @@ public struct Engine: Sendable {
     public func nextWake(now: Date) async throws -> Date? { try await core.nextWake(now: now) }
     /// Logs feeds falling silent or heard again; when to look again.
     public func watchFeeds() async throws -> Date? { try await core.watchFeeds() }
+    /// Logs escalations untaken too long; when to look again.
+    public func watchEscalations() async throws -> Date? { try await core.watchEscalations() }
     public func exportDue(now: Date) async throws -> LocalDate? { try await core.exportDue(now: now) }
     public func exported(_ day: LocalDate) async throws { try await core.exported(day) }
 

@@ -35,7 +35,8 @@ extension Touchpoint {
                              uptimeSeconds: Int(Date().timeIntervalSince(startedAt)), queueFile: live.config.queueFile,
                              queueProblem: queueProblem, snapshot: snapshot,
                              warnings: StatusWarning.of(snapshot, rules: live.config.schedulingRules,
-                                                        silent: feedSilence(snapshot, now: now()).silent))
+                                                        silent: feedSilence(snapshot, now: now()).silent,
+                                                        untaken: (try? await untakenEscalations(now: now()).late.count) ?? 0))
     }
 
     /// What makes `status`'s answer change: the state, a second of uptime,

@@ -41,3 +41,39 @@ extension Touchpoint {
     /// it should be looked at at once, to end the silence in the journal).
     var anyFeedSilent: Bool { silentFeeds.withLock { !$0.isEmpty } }
 }
+
+/// Escalations are taken (hazard H-04): an escalated call nobody has taken
+/// for `calls.escalation_alert_after` of call-window time is a `status`
+/// warning and one journal warning (`EscalationAge`).
+extension Touchpoint {
+    /// The escalated calls untaken past the alert at `now`, and when the
+    /// next would be (for the engine's timer).
+    func untakenEscalations(now: Date) async throws -> (late: [Job], next: Date?) {
+        let rules = live.config.schedulingRules
+        let clock = rules.clock
+        let escalated = try await store.read { try $0.calls(day: clock.localDate(of: now), ward: nil, escalated: true, clock: clock) }
+        var late: [Job] = []
+        var next: Date?
+        for row in escalated where row.job.takenBy == nil {
+            guard let at = EscalationAge.alertAt(from: row.job.escalatedAt ?? watchingSince, after: rules.escalationAlertAfter, rules: rules) else { continue }
+            if at <= now { late.append(row.job) } else { next = min(next ?? at, at) }
+        }
+        return (late, next)
+    }
+
+    /// Logs each escalation that has just become late, once; when to look again.
+    func watchEscalations() async throws -> Date? {
+        let (late, next) = try await untakenEscalations(now: now())
+        let ids = Set(late.map(\.id))
+        let new = alertedEscalations.withLock { known -> Set<String> in
+            defer { known = ids }
+            return ids.subtracting(known)
+        }
+        let hours = EscalationAge.words(live.config.schedulingRules.escalationAlertAfter)
+        for job in late where new.contains(job.id) {
+            logger.warning("escalated call \(job.id) (\(job.ref)) has waited \(hours) of call time and nobody has taken it",
+                           metadata: ["MESSAGE_ID": "\(MessageID.escalationUntaken)", "job": "\(job.id)", "ref": "\(job.ref)"])
+        }
+        return next
+    }
+}

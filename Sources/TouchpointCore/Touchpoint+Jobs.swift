@@ -86,6 +86,33 @@ extension Touchpoint {
         return record
     }
 
+    /// A nurse takes an escalated call (`take`): her wards hold, in the
+    /// transaction that records it, as for an outcome.
+    public func take(_ jobID: String, by person: Person) async throws(CoreFailure) -> JobRecord {
+        try authorize(.take, person)
+        let actor = person.recordedName
+        let rules = live.config.schedulingRules
+        let record = try await stored("taking the call") {
+            try await store.write { w -> Result<JobRecord, CoreFailure> in
+                let now = self.now()
+                guard let job = try w.job(id: jobID), person.sees(job, names: rules.wards) else {
+                    return .failure(.notFound("no job \"\(jobID)\" (the escalated list gives each call's job id)"))
+                }
+                switch JobStateMachine(rules: rules, now: now).take(job, actor: actor) {
+                case .failure(let refusal):
+                    return .failure(.refused(refusal.message))
+                case .success(let u):
+                    try w.save(u, rules: rules, now: now)
+                    try w.audit(actor: actor, action: Operation.take.rawValue, subject: jobID, detail: u.change.reason, now: now)
+                    return .success(JobRecord(job: u.job, history: try w.history(jobID: jobID), patientName: try w.patient(id: job.patientID)?.name))
+                }
+            }
+        }.get()
+        log(record.job, "taken by \(actor)", level: .notice)
+        wakeEngine()
+        return record
+    }
+
     /// An admin puts a failed notice back in the queue.
     public func retry(_ jobID: String, by person: Person) async throws(CoreFailure) -> JobRecord {
         try authorize(.retry, person)

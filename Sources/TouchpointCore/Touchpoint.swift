@@ -40,6 +40,8 @@ public final class Touchpoint: Sendable {
     let watchingSince: Date
     /// The feeds found silent when last looked at (`watchFeeds`).
     let silentFeeds = Mutex<Set<String>>([])
+    /// The escalations already logged as untaken too long (`watchEscalations`).
+    let alertedEscalations = Mutex<Set<String>>([])
 
     /// Opens the core over an opened store, with the config and templates
     /// already checked at start.

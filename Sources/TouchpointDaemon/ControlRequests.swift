@@ -100,6 +100,8 @@ struct ControlRequests: Sendable {
             return ControlReply.success(WireViews.record(try await core.cancel(id, reason: reason, by: person), timeZone: zone))
         case .retry(let id):
             return ControlReply.success(WireViews.record(try await core.retry(id, by: person), timeZone: zone))
+        case .take(let id):
+            return ControlReply.success(WireViews.record(try await core.take(id, by: person), timeZone: zone))
         case .patientKnown(let id):
             return ControlReply.success(PatientKnownReport(known: try await core.patientKnown(id, by: person)))
         }

@@ -51,6 +51,7 @@ struct EngineService: Service {
         doorbell.ring()
         var next = try await engine.nextWake(now: Date())
         if let silence = try await engine.watchFeeds() { next = min(next ?? silence, silence) }
+        if let alert = try await engine.watchEscalations() { next = min(next ?? alert, alert) }
         do {
             try await export.runIfDue(now: Date())
         } catch {

@@ -17,6 +17,9 @@ enum WireViews {
                         reason: reason ? j.rule : nil)
         v.delivery = j.delivery
         v.worklist = j.worklist
+        v.escalatedAt = j.escalatedAt
+        v.takenBy = j.takenBy
+        v.takenAt = j.takenAt
         if let deliveries, j.isNotice {
             v.deliveries = deliveries.map { .init(at: $0.at, result: $0.result, detail: $0.detail) }
         }

@@ -22,6 +22,8 @@ public struct SchedulingRules: Sendable, Equatable {
     public var contacts: [ContactRule] = []
     /// The ward names the hospital uses (`calls.wards`).
     public var wards = WardNames([])
+    /// How long an escalated call may wait untaken, in call-window time (`EscalationAge`).
+    public var escalationAlertAfter: TimeInterval = 4 * 3600
 
     public init(clock: HospitalClock, callDays: Set<Int> = Set(1...7), closedDates: Set<LocalDate> = [],
                 daysAfterSurgery: Int = 1,

@@ -92,6 +92,12 @@ public struct Job: Equatable, Sendable {
     /// A notice whose delivery failed, sent once more by the patient's other
     /// channel: that channel (never a second time).
     public var fallbackChannel: Channel?
+    /// A call on the breast care nurse's list: since when, and the nurse who
+    /// took it (`take`), so an escalation always has an age and, once
+    /// taken, an owner (hazard H-04).
+    public var escalatedAt: Date?
+    public var takenBy: String?
+    public var takenAt: Date?
 
     public init(id: String, kind: JobKind, bookingKind: BookingKind, ref: String, patientID: String,
                 state: JobState = .scheduled, dueAt: Date, expiresAt: Date, createdAt: Date, revision: Int = 1,
@@ -185,6 +191,12 @@ public struct JobUpdate: Equatable, Sendable {
     public static func transition(_ job: Job, to state: JobState, _ reason: String, actor: String, at: Date) -> JobUpdate {
         var j = job
         j.state = state
+        if state == .escalated, job.state != .escalated {
+            // A new escalation: its age starts now, and nobody has it yet.
+            j.escalatedAt = at
+            j.takenBy = nil
+            j.takenAt = nil
+        }
         return JobUpdate(job: j, change: JobChange(jobID: j.id, at: at, actor: actor, from: job.state, to: state, reason: reason))
     }
 }

@@ -302,6 +302,21 @@ public struct JobStateMachine: Sendable {
         return .success(JobUpdate.transition(job, to: .cancelled, "cancelled by \(actor): \(reason)", actor: actor, at: now))
     }
 
+    /// A nurse takes an escalated call: the list shows who has it. Another
+    /// nurse may take it over (a shift ends); the history keeps both.
+    public func take(_ job: Job, actor: String) -> Result<JobUpdate, Refusal> {
+        guard job.state == .escalated else {
+            return .failure(Refusal("\(job.id) is \(job.state.rawValue): only an escalated call is taken"))
+        }
+        guard job.takenBy != actor else { return .failure(Refusal("\(job.id) is already yours (taken \(local(job.takenAt ?? now)))")) }
+        var j = job
+        let from = job.takenBy.map { ", taken over from \($0)" } ?? ""
+        j.takenBy = actor
+        j.takenAt = now
+        return .success(JobUpdate(job: j, change: JobChange(jobID: j.id, at: now, actor: actor, from: .escalated, to: .escalated,
+                                                            reason: "taken by \(actor)\(from)")))
+    }
+
     /// An admin puts a failed notice back in the queue, due now.
     public func retry(_ job: Job, actor: String) -> Result<JobUpdate, Refusal> {
         guard job.state == .failed else {

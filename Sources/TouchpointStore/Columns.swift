@@ -32,7 +32,7 @@ enum Setting: String {
 enum JobColumn: Int32, CaseIterable {
     case id, kind, bookingKind, ref, patientID, state, dueAt, expiresAt, createdAt, revision, attempts, ward
     case expectedAt, delayReason, callDay, overdueSince, outcome, woundCare, rule, note, lastAttemptAt
-    case notificationID, delivery, deliveryAt, sendUncertain, fallbackChannel, worklist
+    case notificationID, delivery, deliveryAt, sendUncertain, fallbackChannel, worklist, escalatedAt, takenBy, takenAt
 
     /// What a job keeps for life (`let` in `Job`): an upsert that sets none
     /// of them leaves the indexes they key untouched.
@@ -67,6 +67,9 @@ enum JobColumn: Int32, CaseIterable {
         case .sendUncertain: return "send_uncertain"
         case .fallbackChannel: return "fallback_channel"
         case .worklist: return "worklist"
+        case .escalatedAt: return "escalated_at"
+        case .takenBy: return "taken_by"
+        case .takenAt: return "taken_at"
         }
     }
 
@@ -160,6 +163,9 @@ extension PreparedSQL {
         j.notificationID = string(col(.notificationID))
         j.delivery = try optionalValue(col(.delivery), as: DeliveryStatus.self)
         j.deliveryAt = date(col(.deliveryAt))
+        j.escalatedAt = date(col(.escalatedAt))
+        j.takenBy = string(col(.takenBy))
+        j.takenAt = date(col(.takenAt))
         j.sendUncertain = bool(col(.sendUncertain))
         j.fallbackChannel = try optionalValue(col(.fallbackChannel), as: Channel.self)
         j.worklist = string(col(.worklist))

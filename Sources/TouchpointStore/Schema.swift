@@ -256,6 +256,16 @@ enum Schema {
             // scheduling.md's safety rules: who the patient is, confirmed on the phone (YYYY-MM-DD).
             try db.execute(sql: "ALTER TABLE patients ADD COLUMN birth_date TEXT")
         }
+        m.registerMigration("v16: an escalation's age and who took it") { db in
+            // scheduling.md's safety rules: escalations are taken. A call
+            // escalated before this release has no age: it counts from the upgrade.
+            try db.execute(sql: """
+                ALTER TABLE jobs ADD COLUMN escalated_at INTEGER;
+                ALTER TABLE jobs ADD COLUMN taken_by TEXT;
+                ALTER TABLE jobs ADD COLUMN taken_at INTEGER;
+                UPDATE jobs SET escalated_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000 WHERE state = \(JobState.escalated.sqlLiteral);
+                """)
+        }
         return m
     }
 

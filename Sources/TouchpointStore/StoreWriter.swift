@@ -39,6 +39,7 @@ public struct StoreWriter: StoreReading {
         s.bind(.notificationID, j.notificationID); s.bind(.delivery, j.delivery?.rawValue); s.bind(.deliveryAt, j.deliveryAt)
         s.bind(.sendUncertain, j.sendUncertain); s.bind(.fallbackChannel, j.fallbackChannel?.rawValue)
         s.bind(.worklist, j.worklist)
+        s.bind(.escalatedAt, j.escalatedAt); s.bind(.takenBy, j.takenBy); s.bind(.takenAt, j.takenAt)
         s.bind(JobColumn.end + 1, now)
         s.bind(JobColumn.end + 2, j.nextCheck(rules: rules))
         try s.run(db)

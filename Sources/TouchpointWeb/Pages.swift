@@ -245,6 +245,10 @@ extension WebApp {
             return ["when": clock.pageTime(a.at), "by": a.by, "outcome": outcome, "note": a.note ?? ""]
         }
         let escalated = job.state == .escalated
+        if escalated {
+            v["escalation"] = Views.escalationText(job, now: Date())
+            v["canTake"] = job.takenBy != viewer.name + " via web"
+        }
         v["back"] = escalated ? "/calls/escalated" : "/calls" + Self.query([("list", job.worklist)])
         v["backLabel"] = escalated ? "the escalated calls" : job.worklist.map { "the \($0) list" } ?? "today’s calls"
         v[escalated ? "navEscalated" : "navCalls"] = true
@@ -333,6 +337,28 @@ extension WebApp {
         flashes.withLock { $0[viewer.flashKey] = text + "." }
         if let worklist { return Self.redirect("/calls" + Self.query([("list", worklist)])) }
         return Self.redirect(form.list == "nurse" ? "/calls/escalated" : "/calls")
+    }
+
+    /// "I'll take this" on an escalated call: the list then shows who has it.
+    func takeCall(_ request: Request, _ context: WebContext) async throws -> Response {
+        guard let viewer = context.viewer else { return Self.redirect("/login") }
+        guard let id = Self.jobID(context) else { return notFound(viewer) }
+        var request = request
+        let body = try await request.collectBody(upTo: context.maxUploadSize)
+        guard let form = try? URLEncodedFormDecoder().decode(CSRFForm.self, from: String(buffer: body)) else { return forbidden(viewer) }
+        if isForged(request, token: form.csrf, viewer: viewer) { return forbidden(viewer) }
+        let job: JobView
+        do {
+            job = try await daemon(for: viewer).take(id).value()
+        } catch .refused(let f) where f.code != .notFound && f.code != .permissionDenied {
+            let text = f.message.prefix(1).uppercased() + f.message.dropFirst()
+            return await showCall(id, viewer, form: nil, errors: [], conflict: text.hasSuffix(".") ? text : text + ".", status: .conflict)
+        } catch {
+            return failure(error, viewer, doing: "taking a call")
+        }
+        self.lists.drop()
+        flashes.withLock { $0[viewer.flashKey] = "You have taken \(job.patientName ?? job.patientID)’s call." }
+        return Self.redirect("/calls/escalated")
     }
 
     /// The form's field for a field the outcome rules name.

@@ -222,6 +222,16 @@ enum Templates {
         {{#closedText}}
         <div class="inset"><p>{{closedText}}</p></div>
         {{/closedText}}
+        {{#escalation}}
+        <h2>With the breast care nurse</h2>
+        <p>{{escalation}}</p>
+        {{#canTake}}
+        <form method="post" action="{{callPath}}/take">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <button class="button" type="submit">I’ll take this<span class="visually-hidden"> call of {{name}}</span></button>
+        </form>
+        {{/canTake}}
+        {{/escalation}}
         {{#canRecord}}
         <h2 id="record">Record what happened</h2>
         <form method="post" action="{{callPath}}/outcome" novalidate>

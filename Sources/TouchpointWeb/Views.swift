@@ -72,6 +72,13 @@ enum Views {
         }
     }
 
+    /// An escalated call's age and owner: "Escalated 3 h 10 min ago; taken
+    /// by alice via web" or "...; nobody has taken it yet".
+    static func escalationText(_ job: JobView, now: Date) -> String {
+        let age = job.escalatedAt.map { "Escalated \(EscalationAge.words(now.timeIntervalSince($0))) ago" } ?? "Escalated"
+        return age + (job.takenBy.map { "; taken by \($0)" } ?? "; nobody has taken it yet")
+    }
+
     /// One row of a call list.
     static func row(_ c: CallEntry, maxAttempts: Int?, clock: HospitalClock, today: LocalDate, listDay: LocalDate? = nil) -> [String: Any] {
         let s = status(c.job, maxAttempts: maxAttempts, clock: clock, today: today, listDay: listDay)
@@ -82,6 +89,7 @@ enum Views {
             "tag": s.text, "tagClass": s.cssClass, "ward": c.job.ward ?? "no ward",
         ]
         if let t = s.tries { row["tries"] = t }
+        if c.job.state == .escalated { row["tries"] = [s.tries, escalationText(c.job, now: Date())].compactMap { $0 }.joined(separator: "; ") }
         if let p = c.procedure { row["procedure"] = p }
         if let who = CallListFormat.identity(birthDate: c.birthDate, nhsNumberEnd: c.nhsNumberEnd) { row["identity"] = who }
         return row

@@ -63,6 +63,7 @@ public final class WebApp: Sendable {
         signedIn.get("/calls/unassigned") { request, context in try await self.unassignedPage(request, context) }
         signedIn.get("/calls/:job") { request, context in try await self.callPage(request, context) }
         signedIn.post("/calls/:job/outcome") { request, context in try await self.recordOutcome(request, context) }
+        signedIn.post("/calls/:job/take") { request, context in try await self.takeCall(request, context) }
         signedIn.get("/print") { request, context in try await self.printPage(request, context) }
         signedIn.get("/report") { request, context in try await self.reportPage(request, context) }
         return router

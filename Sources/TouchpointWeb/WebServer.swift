@@ -233,6 +233,7 @@ extension WebApp {
             let parts = path.split(separator: "/", omittingEmptySubsequences: false)
             if parts.count == 3, parts[1] == "calls" { return "/calls/:job" }
             if parts.count == 4, parts[1] == "calls", parts[3] == "outcome" { return "/calls/:job/outcome" }
+            if parts.count == 4, parts[1] == "calls", parts[3] == "take" { return "/calls/:job/take" }
             return "(other)"
         }
     }

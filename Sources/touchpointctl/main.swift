@@ -340,6 +340,16 @@ struct Cancel: ParsableCommand {
     }
 }
 
+struct Take: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Take an escalated call: the escalated list shows who has it (staff).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The job id (touchpointctl calls --escalated).") var job: String
+
+    func run() throws {
+        try global.output(global.ask { c throws(ClientError) in try await c.take(job) }) { HumanOutput.job($0, style: .detect(zone: $0.timeZone)) }
+    }
+}
+
 struct Retry: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Put a failed notice back in the queue (admin).")
     @OptionGroup var global: GlobalOptions
@@ -357,7 +367,7 @@ struct TouchpointCtl: ParsableCommand {
         discussion: "Exit codes: 0 success, 1 refused or failed, 2 bad usage, 69 daemon unreachable, 77 permission denied.",
         version: TouchpointVersion.cli,
         subcommands: [Status.self, Calls.self, Outcome.self, Jobs.self, JobCommand.self, Explain.self, Rejects.self, Report.self,
-                      Ingest.self, Pause.self, Resume.self, Reload.self, Cancel.self, Retry.self, PatientKnown.self])
+                      Ingest.self, Pause.self, Resume.self, Reload.self, Cancel.self, Retry.self, Take.self, PatientKnown.self])
 
     // Lets --socket and --json stand before the command too.
     @OptionGroup var global: GlobalOptions

@@ -115,6 +115,30 @@ func refusal<T>(_ body: () async throws -> T) async -> CoreFailure? {
 
 @Suite struct CoreOperationTests {
 
+    /// Escalations are taken (H-04) through the core with its clock: a call
+    /// escalated on Saturday at 16:00 and untaken for four hours of call
+    /// window (the last hour of Saturday, three on the spring change's
+    /// Sunday) is a status warning and one journal warning; taken, neither.
+    @Test func anEscalationUntakenForFourWindowHoursIsAWarningUntilANurseTakesIt() async throws {
+        let f = try await CoreFixture(now: london(2026, 3, 28, 16, 0))
+        _ = try await f.core.recordOutcome(.wrongNumber, on: "call-S7", woundCare: nil, note: nil, by: CoreFixture.staff)
+        f.set(now: london(2026, 3, 29, 11, 59))
+        #expect(try await f.core.status(by: CoreFixture.staff).warnings.filter { if case .untakenEscalations = $0 { true } else { false } }.isEmpty)
+        #expect(try await f.engine.watchEscalations() == london(2026, 3, 29, 12, 0))
+        f.set(now: london(2026, 3, 29, 12, 1))
+        let warnings = try await f.core.status(by: CoreFixture.staff).warnings
+        #expect(warnings.contains(.untakenEscalations(1, after: 4 * 3600)), "\(warnings)")
+        _ = try await f.engine.watchEscalations()
+        _ = try await f.engine.watchEscalations()
+        #expect(f.logged.with(id: MessageID.escalationUntaken).count == 1)
+        let taken = try await f.core.take("call-S7", by: CoreFixture.staff)
+        #expect(taken.job.takenBy == "alice" && taken.history.last?.reason == "taken by alice")
+        #expect(try await f.core.status(by: CoreFixture.staff).warnings.isEmpty)
+        // A nurse of another ward cannot take it; nor can anyone take a call that is not escalated.
+        #expect(await refusal { try await f.core.take("call-S7", by: CoreFixture.ward9) }?.kind == .notFound)
+        #expect(await refusal { try await f.core.take("call-S9", by: CoreFixture.staff) }?.kind == .refused)
+    }
+
     /// Feed silence (H-01) through the core with its clock: a queue silent
     /// for an open day (no source configured), across the spring change's
     /// night, is a status warning and one journal entry; an event ends it,

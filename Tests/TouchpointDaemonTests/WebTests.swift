@@ -464,6 +464,27 @@ struct WebViewTests {
         #expect(page.body.contains("Ivy Carried") && page.body.contains("Not made: carried to") && !page.body.contains("No calls on this list"))
     }
 
+    /// Escalations are taken (H-04) in the web view: an escalated call shows
+    /// its age and that nobody has it; "I'll take this" records the nurse,
+    /// and the escalated list then shows who has it.
+    @Test func aNurseTakesAnEscalatedCallAndTheListShowsWhoHasIt() throws {
+        let s = try WebScenario()
+        #expect(try s.daemon.ctl(["outcome", "call-S1", "wrong-number"]).status == 0)
+        let alice = try s.signedIn("alice", WebScenario.alicePassword)
+        let list = try alice.get("/calls/escalated")
+        #expect(list.body.contains("Ann Example") && list.body.contains("nobody has taken it yet") && list.body.contains("Escalated 0 min ago"))
+        let page = try alice.get("/calls/call-S1")
+        #expect(page.body.contains(#"action="/calls/call-S1/take""#) && page.body.contains("I’ll take this"))
+        let taken = try alice.post("/calls/call-S1/take", form: [("csrf", page.field("csrf")!)])
+        #expect(taken.status == 303 && taken.header("location") == "/calls/escalated")
+        let after = try alice.get("/calls/escalated")
+        #expect(after.body.contains("You have taken Ann Example’s call.") && after.body.contains("taken by alice via web"))
+        #expect(try s.job("call-S1").takenBy == "alice via web")
+        #expect(try !alice.get("/calls/call-S1").body.contains("I’ll take this"), "hers now: no button")
+        #expect(try alice.post("/calls/call-S1/take", form: [("csrf", "forged")]).status == 403)
+        #expect(try s.daemon.ctl(["calls", "--escalated"]).stdout.contains("taken by alice via web"))
+    }
+
     @Test func theWebViewTakesItsSocketFromSystemd() throws {
         let s = try WebScenario(start: false)
         try s.daemon.start()
