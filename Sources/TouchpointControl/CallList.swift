@@ -157,6 +157,12 @@ public enum CallListFormat {
         return parts.isEmpty ? nil : parts.joined(separator: ", ")
     }
 
+    /// An escalated call's age and who has it: ("escalated 3 h 10 min ago",
+    /// "alice via web"); the owner nil while nobody has taken it.
+    public static func escalation(_ job: JobView, now: Date) -> (age: String, takenBy: String?) {
+        (job.escalatedAt.map { "escalated \(EscalationAge.words(now.timeIntervalSince($0))) ago" } ?? JobState.escalated.rawValue, job.takenBy)
+    }
+
     static func title(_ r: CallsReport) -> String {
         let calls = r.list.map { "calls on the \($0) list" } ?? "check-in calls"
         var t = r.escalated ? "Escalated \(r.list == nil ? "calls" : calls) (breast care nurse)"
@@ -191,11 +197,12 @@ public enum CallListFormat {
         if r.calls.isEmpty { return out + "no calls\n" }
         // 18 + 2 + 20 + 2 + 13 + 2 + 9 + 2 + 5 = 73 columns.
         func pad(_ s: String, _ w: Int) -> String { fit(s, w).padding(toLength: w, withPad: " ", startingAt: 0) }
+        let listDay = r.date.flatMap(LocalDate.init(iso:))
         out += style.bold(pad("JOB", 18) + "  " + pad("PATIENT", 20) + "  " + pad("PHONE", 13) + "  " + pad("VOICEMAIL", 9) + "  TRIES") + "\n"
         for c in r.calls {
             out += pad(c.job.id, 18) + "  " + pad(c.patientName ?? c.job.patientID, 20) + "  " + pad(dialable(c.phone), 13) + "  "
                 + pad(c.voicemailOK ? "ok" : "not ok", 9) + "  " + String(c.job.attempts) + "\n"
-            var detail = status(c, style.clock, listDay: r.date.flatMap(LocalDate.init(iso:)))
+            var detail = status(c, style.clock, listDay: listDay)
             if let who = identity(birthDate: c.birthDate, nhsNumberEnd: c.nhsNumberEnd) { detail += " · \(who)" }
             if let p = c.procedure { detail += " · \(p)" }
 
@@ -204,9 +211,9 @@ public enum CallListFormat {
             out += (c.isOverdue || c.job.state == .escalated ? style.warn(line) : line) + "\n"
             if c.job.state == .escalated {
                 // Its age and who has it, on a line of its own (never cut short).
-                let age = c.job.escalatedAt.map { "escalated \(EscalationAge.words(Date().timeIntervalSince($0))) ago" } ?? JobState.escalated.rawValue
-                let owner = "  " + age + (c.job.takenBy.map { ", taken by \($0)" } ?? ", NOT TAKEN: touchpointctl take \(c.job.id)")
-                out += (c.job.takenBy == nil ? style.warn(owner) : owner) + "\n"
+                let (age, takenBy) = escalation(c.job, now: Date())
+                let owner = "  " + age + (takenBy.map { ", taken by \($0)" } ?? ", NOT TAKEN: touchpointctl take \(c.job.id)")
+                out += (takenBy == nil ? style.warn(owner) : owner) + "\n"
             }
         }
         let overdue = r.calls.filter(\.isOverdue).count
@@ -244,12 +251,13 @@ public enum CallListFormat {
     /// `warnings`: what touchpointd warned of when it was printed (a list
     /// that may be incomplete says so on paper too).
     public static func html(_ r: CallsReport, clock: HospitalClock, generatedAt: Date = Date(), warnings: [String] = []) -> String {
+        let listDay = r.date.flatMap(LocalDate.init(iso:))
         let rows: [[String: Any]] = r.calls.enumerated().map { i, c in
             [
                 "n": i + 1, "name": c.patientName ?? c.job.patientID,
                 "identity": identity(birthDate: c.birthDate, nhsNumberEnd: c.nhsNumberEnd) ?? "",
                 "detail": [r.ward == nil ? c.job.ward : nil, c.procedure].compactMap { $0 }.joined(separator: " · "),
-                "phone": dialable(c.phone), "voicemail": c.voicemailOK, "status": status(c, clock, listDay: r.date.flatMap(LocalDate.init(iso:))), "attempts": c.job.attempts,
+                "phone": dialable(c.phone), "voicemail": c.voicemailOK, "status": status(c, clock, listDay: listDay), "attempts": c.job.attempts,
                 "surgery": c.surgeryAt.map(clock.shortDay) ?? "", "class": c.job.state == .escalated ? "esc" : c.isOverdue ? "overdue" : "",
             ]
         }

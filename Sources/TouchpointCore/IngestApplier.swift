@@ -140,8 +140,8 @@ struct IngestApplier {
                 case .success(var b):
                     // One ward under one name (WardNames); a ward none of calls.wards names is noted for the journal.
                     b.ward = rules.wards.named(b.ward)
-                    if b.kind == .surgery, !b.cancelled, rules.wards.isUnassigned(b.ward),
-                       before.map({ !rules.wards.isUnassigned($0.ward) || $0.ward != b.ward }) ?? true {
+                    let alreadyNoted = before.map { rules.wards.isUnassigned($0.ward) && $0.ward == b.ward } ?? false
+                    if b.kind == .surgery, !b.cancelled, rules.wards.isUnassigned(b.ward), !alreadyNoted {
                         counts.unassigned.append(UnassignedWard(ref: ref, ward: b.ward, eventID: env.id))
                     }
                     set.openBookings += (b.cancelled ? 0 : 1) - (before.map { $0.cancelled ? 0 : 1 } ?? 0)

@@ -362,7 +362,6 @@ final class QueueReader: @unchecked Sendable {
         return true
     }
 
-    /// One warning per rejected line (never the raw line), at most 50 a batch, then a summary.
     /// A ward the hospital did not name: a warning per booking (its ref and
     /// the ward as sent; a ward is no patient's data), the first 50 of a batch.
     private func logUnassigned(_ unassigned: [UnassignedWard]) {
@@ -377,6 +376,7 @@ final class QueueReader: @unchecked Sendable {
         }
     }
 
+    /// One warning per rejected line (never the raw line), at most 50 a batch, then a summary.
     private func logRejects(_ rejects: [RejectedLine]) {
         for r in rejects.prefix(50) {
             var meta: Logger.Metadata = ["MESSAGE_ID": "\(MessageID.rejected)", "line": "\(r.line)", "offset": "\(r.offset)", "code": "\(r.reject.code.rawValue)"]

@@ -30,13 +30,14 @@ extension Touchpoint {
     public func status(by person: Person) async throws(CoreFailure) -> ServiceStatus {
         try authorize(.status, person)
         let snapshot = try await stored("reading the status") { try await store.statusSnapshot() }
+        let now = now()
         return ServiceStatus(version: TouchpointVersion.string, paused: snapshot.paused, transportHold: transportHold,
                              transportKind: live.config.transport.kind.rawValue,
                              uptimeSeconds: Int(Date().timeIntervalSince(startedAt)), queueFile: live.config.queueFile,
                              queueProblem: queueProblem, snapshot: snapshot,
                              warnings: StatusWarning.of(snapshot, rules: live.config.schedulingRules,
-                                                        silent: feedSilence(snapshot, now: now()).silent,
-                                                        untaken: (try? await untakenEscalations(now: now()).late.count) ?? 0))
+                                                        silent: feedSilence(snapshot, now: now).silent,
+                                                        untaken: (try? await untakenEscalations(now: now).late.count) ?? 0))
     }
 
     /// What makes `status`'s answer change: the state, a second of uptime,

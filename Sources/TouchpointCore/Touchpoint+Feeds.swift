@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TouchpointDomain
 
 /// Feed silence (hazard H-01, `FeedSilence`): which of the feeds the
@@ -20,11 +21,7 @@ extension Touchpoint {
         let now = self.now()
         let snapshot = try await store.statusSnapshot()
         let (silent, next) = feedSilence(snapshot, now: now)
-        let names = Set(silent.map { $0.source ?? "" })
-        let (began, ended) = silentFeeds.withLock { known -> (Set<String>, Set<String>) in
-            defer { known = names }
-            return (names.subtracting(known), known.subtracting(names))
-        }
+        let (began, ended) = silentFeeds.replace(with: Set(silent.map { $0.source ?? "" }))
         let clock = live.config.clock
         for f in silent where began.contains(f.source ?? "") {
             logger.warning("\(StatusWarning.feedSilent(f).words(clock))",
@@ -39,7 +36,7 @@ extension Touchpoint {
 
     /// Whether any feed was found silent when last looked at (an event from
     /// it should be looked at at once, to end the silence in the journal).
-    var anyFeedSilent: Bool { silentFeeds.withLock { !$0.isEmpty } }
+    var anyFeedSilent: Bool { !silentFeeds.isEmpty }
 }
 
 /// Escalations are taken (hazard H-04): an escalated call nobody has taken
@@ -64,11 +61,7 @@ extension Touchpoint {
     /// Logs each escalation that has just become late, once; when to look again.
     func watchEscalations() async throws -> Date? {
         let (late, next) = try await untakenEscalations(now: now())
-        let ids = Set(late.map(\.id))
-        let new = alertedEscalations.withLock { known -> Set<String> in
-            defer { known = ids }
-            return ids.subtracting(known)
-        }
+        let new = alertedEscalations.replace(with: Set(late.map(\.id))).began
         let hours = EscalationAge.words(live.config.schedulingRules.escalationAlertAfter)
         for job in late where new.contains(job.id) {
             logger.warning("escalated call \(job.id) (\(job.ref)) has waited \(hours) of call time and nobody has taken it",
@@ -76,4 +69,20 @@ extension Touchpoint {
         }
         return next
     }
+}
+
+/// What was reported to the journal as going on (silent feeds, late
+/// escalations), so that each start and end is reported once.
+final class Reported: Sendable {
+    private let current = Mutex<Set<String>>([])
+
+    /// Takes what is going on now; answers what began and what ended since last time.
+    func replace(with now: Set<String>) -> (began: Set<String>, ended: Set<String>) {
+        current.withLock { known in
+            defer { known = now }
+            return (now.subtracting(known), known.subtracting(now))
+        }
+    }
+
+    var isEmpty: Bool { current.withLock { $0.isEmpty } }
 }

@@ -39,9 +39,9 @@ public final class Touchpoint: Sendable {
     /// When this core began to watch the feeds: a feed never heard is silent from here.
     let watchingSince: Date
     /// The feeds found silent when last looked at (`watchFeeds`).
-    let silentFeeds = Mutex<Set<String>>([])
+    let silentFeeds = Reported()
     /// The escalations already logged as untaken too long (`watchEscalations`).
-    let alertedEscalations = Mutex<Set<String>>([])
+    let alertedEscalations = Reported()
 
     /// Opens the core over an opened store, with the config and templates
     /// already checked at start.

@@ -325,8 +325,7 @@ extension WebApp {
         do {
             job = try await daemon(for: viewer).outcome(recorded).value()
         } catch .refused(let f) where f.code != .notFound && f.code != .permissionDenied {
-            let text = f.message.prefix(1).uppercased() + f.message.dropFirst()
-            return await showCall(id, viewer, form: nil, errors: [], conflict: text.hasSuffix(".") ? text : text + ".", status: .conflict)
+            return await refused(f, call: id, viewer)
         } catch {
             return failure(error, viewer, doing: "recording an outcome")
         }
@@ -337,6 +336,12 @@ extension WebApp {
         flashes.withLock { $0[viewer.flashKey] = text + "." }
         if let worklist { return Self.redirect("/calls" + Self.query([("list", worklist)])) }
         return Self.redirect(form.list == "nurse" ? "/calls/escalated" : "/calls")
+    }
+
+    /// The call page again, saying why the daemon refused (nothing was recorded).
+    func refused(_ f: ControlFailure, call id: String, _ viewer: Viewer) async -> Response {
+        let text = f.message.prefix(1).uppercased() + f.message.dropFirst()
+        return await showCall(id, viewer, form: nil, errors: [], conflict: text.hasSuffix(".") ? text : text + ".", status: .conflict)
     }
 
     /// "I'll take this" on an escalated call: the list then shows who has it.
@@ -351,8 +356,7 @@ extension WebApp {
         do {
             job = try await daemon(for: viewer).take(id).value()
         } catch .refused(let f) where f.code != .notFound && f.code != .permissionDenied {
-            let text = f.message.prefix(1).uppercased() + f.message.dropFirst()
-            return await showCall(id, viewer, form: nil, errors: [], conflict: text.hasSuffix(".") ? text : text + ".", status: .conflict)
+            return await refused(f, call: id, viewer)
         } catch {
             return failure(error, viewer, doing: "taking a call")
         }

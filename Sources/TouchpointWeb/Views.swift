@@ -75,8 +75,8 @@ enum Views {
     /// An escalated call's age and owner: "Escalated 3 h 10 min ago; taken
     /// by alice via web" or "...; nobody has taken it yet".
     static func escalationText(_ job: JobView, now: Date) -> String {
-        let age = job.escalatedAt.map { "Escalated \(EscalationAge.words(now.timeIntervalSince($0))) ago" } ?? "Escalated"
-        return age + (job.takenBy.map { "; taken by \($0)" } ?? "; nobody has taken it yet")
+        let (age, takenBy) = CallListFormat.escalation(job, now: now)
+        return age.prefix(1).uppercased() + age.dropFirst() + (takenBy.map { "; taken by \($0)" } ?? "; nobody has taken it yet")
     }
 
     /// One row of a call list.
