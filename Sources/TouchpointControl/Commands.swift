@@ -24,12 +24,16 @@ public enum ControlCommand: Equatable, Sendable {
     case retry(job: String)
     /// A nurse takes an escalated call: the list shows who has it.
     case take(job: String)
+    /// A call closed in error goes back to the list (within 24 hours).
+    case reopen(job: String, reason: String)
+    /// An admin undoes a death recorded in error.
+    case undeceased(patient: String, reason: String)
     /// Whether touchpoint has a booking for this patient id: yes or no, nothing else.
     case patientKnown(patient: String)
 
     /// The commands by their names on the wire (`cli.md`).
     public enum Name: String, CaseIterable, Sendable {
-        case status, calls, outcome, jobs, job, explain, rejects, report, ingest, pause, resume, reload, cancel, retry, take
+        case status, calls, outcome, jobs, job, explain, rejects, report, ingest, pause, resume, reload, cancel, retry, take, reopen, undeceased
         case patientKnown = "patient-known"
     }
 
@@ -50,6 +54,8 @@ public enum ControlCommand: Equatable, Sendable {
         case .cancel: return .cancel
         case .retry: return .retry
         case .take: return .take
+        case .reopen: return .reopen
+        case .undeceased: return .undeceased
         case .patientKnown: return .patientKnown
         }
     }
@@ -62,7 +68,7 @@ public enum ControlCommand: Equatable, Sendable {
     public var mayResend: Bool {
         switch self {
         case .status, .calls, .jobs, .job, .explain, .rejects, .report, .patientKnown: return true
-        case .outcome, .ingest, .pause, .resume, .reload, .cancel, .retry, .take: return false
+        case .outcome, .ingest, .pause, .resume, .reload, .cancel, .retry, .take, .reopen, .undeceased: return false
         }
     }
 }
@@ -96,8 +102,12 @@ public struct OutcomeRequest: Equatable, Sendable {
     /// How many outcomes the call had when the person chose theirs; if
     /// another was recorded since, nothing is (`web.md`).
     public var seenOutcomes: Int?
+    /// The patient raised a concern (`reached --concern`): followed up from the escalated list.
+    public var concern: Bool
 
-    public init(job: String, outcome: CallOutcome, woundCare: Bool? = nil, note: String? = nil, seenOutcomes: Int? = nil) {
+    public init(job: String, outcome: CallOutcome, woundCare: Bool? = nil, note: String? = nil, seenOutcomes: Int? = nil,
+                concern: Bool = false) {
+        self.concern = concern
         self.job = job
         self.outcome = outcome
         self.woundCare = woundCare
@@ -159,7 +169,8 @@ extension ControlCommand {
         case .calls(let q):
             return .init(date: q.date, ward: q.ward, escalated: q.escalated ? true : nil, list: q.list, unassigned: q.unassigned ? true : nil)
         case .outcome(let o):
-            return .init(job: o.job, outcome: o.outcome.rawValue, woundCare: o.woundCare, note: o.note, seenOutcomes: o.seenOutcomes)
+            return .init(job: o.job, outcome: o.outcome.rawValue, woundCare: o.woundCare, note: o.note, seenOutcomes: o.seenOutcomes,
+                         concern: o.concern ? true : nil)
         case .jobs(let q):
             return .init(limit: q.limit, ref: q.ref, kind: q.kind, state: q.state, patient: q.patient, dueFrom: q.dueFrom, dueTo: q.dueTo,
                          delivery: q.delivery)
@@ -177,6 +188,10 @@ extension ControlCommand {
             return .init(job: job)
         case .patientKnown(let patient):
             return .init(patient: patient)
+        case .reopen(let job, let reason):
+            return .init(job: job, reason: reason)
+        case .undeceased(let patient, let reason):
+            return .init(patient: patient, reason: reason)
         }
     }
 
@@ -210,7 +225,8 @@ extension ControlCommand {
             guard let outcome = CallOutcome(rawValue: raw) ?? CallOutcome(commandLine: raw) else {
                 throw ControlFailure(.badRequest, "unknown outcome \"\(raw.prefix(40))\"; expected one of \(CallOutcome.allCases.map(\.commandLine).joined(separator: ", "))")
             }
-            self = .outcome(OutcomeRequest(job: id, outcome: outcome, woundCare: a.woundCare, note: a.note, seenOutcomes: a.seenOutcomes))
+            self = .outcome(OutcomeRequest(job: id, outcome: outcome, woundCare: a.woundCare, note: a.note, seenOutcomes: a.seenOutcomes,
+                                           concern: a.concern == true))
         case .jobs:
             self = .jobs(JobsQuery(kind: a.kind, state: a.state, delivery: a.delivery, ref: a.ref, patient: a.patient,
                                    dueFrom: a.dueFrom, dueTo: a.dueTo, limit: a.limit))
@@ -222,6 +238,8 @@ extension ControlCommand {
         case .retry: self = .retry(job: try needs(a.job, "a job id"))
         case .take: self = .take(job: try needs(a.job, "a job id"))
         case .patientKnown: self = .patientKnown(patient: try needs(a.patient, "a patient id"))
+        case .reopen: self = .reopen(job: try needs(a.job, "a job id"), reason: a.reason ?? "")
+        case .undeceased: self = .undeceased(patient: try needs(a.patient, "a patient id"), reason: a.reason ?? "")
         }
     }
 }

@@ -70,6 +70,9 @@ public struct JobView: Codable, Equatable, Sendable {
     public var takenAt: Date?
     /// A call given on its own: what the nurse needs to make it.
     public var call: CallDetails?
+    /// A concern to follow up (`concern_follow_up`): what the patient raised,
+    /// in the note of the nurse who made the call.
+    public var concern: String?
 
     public struct CallDetails: Codable, Equatable, Sendable {
         public var phone: String?
@@ -79,8 +82,12 @@ public struct JobView: Codable, Equatable, Sendable {
         /// Who the patient is: `YYYY-MM-DD`, and the NHS number's last three digits.
         public var birthDate: String?
         public var nhsNumberEnd: String?
+        /// The patient's communication needs, in the words staff see (`[needs]`).
+        public var needs: [String]?
 
-        public init(phone: String?, voicemailOK: Bool, procedure: String?, surgeryAt: Date?, birthDate: String? = nil, nhsNumberEnd: String? = nil) {
+        public init(phone: String?, voicemailOK: Bool, procedure: String?, surgeryAt: Date?, birthDate: String? = nil, nhsNumberEnd: String? = nil,
+                    needs: [String]? = nil) {
+            self.needs = needs
             self.birthDate = birthDate
             self.nhsNumberEnd = nhsNumberEnd
             self.phone = phone
@@ -95,6 +102,7 @@ public struct JobView: Codable, Equatable, Sendable {
             case surgeryAt = "surgery_at"
             case birthDate = "birth_date"
             case nhsNumberEnd = "nhs_number_end"
+            case needs = "communication_needs"
         }
     }
 
@@ -104,8 +112,11 @@ public struct JobView: Codable, Equatable, Sendable {
         public var outcome: CallOutcome
         public var woundCare: Bool?
         public var note: String?
+        /// Withdrawn when the call was reopened: who, when and why.
+        public var withdrawn: String?
 
-        public init(at: Date, by: String, outcome: CallOutcome, woundCare: Bool?, note: String?) {
+        public init(at: Date, by: String, outcome: CallOutcome, woundCare: Bool?, note: String?, withdrawn: String? = nil) {
+            self.withdrawn = withdrawn
             self.at = at
             self.by = by
             self.outcome = outcome
@@ -114,7 +125,7 @@ public struct JobView: Codable, Equatable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case at, by, outcome, note
+            case at, by, outcome, note, withdrawn
             case woundCare = "wound_care"
         }
     }
@@ -158,7 +169,7 @@ public struct JobView: Codable, Equatable, Sendable {
         case id, kind, ref, state, attempts, revision, ward, outcome, history, reason, deliveries, delivery, worklist
         case timeZone = "time_zone"
         case patientName = "patient_name"
-        case outcomes, call
+        case outcomes, call, concern
         case patientID = "patient_id"
         case dueAt = "due_at"
         case expiresAt = "expires_at"
@@ -177,6 +188,7 @@ public struct JobView: Codable, Equatable, Sendable {
         if let escalatedAt { try c.encode(escalatedAt, forKey: .escalatedAt) }
         if let takenBy { try c.encode(takenBy, forKey: .takenBy) }
         if let takenAt { try c.encode(takenAt, forKey: .takenAt) }
+        if let concern { try c.encode(concern, forKey: .concern) }
         try c.encode(id, forKey: .id)
         try c.encode(kind, forKey: .kind)
         try c.encode(ref, forKey: .ref)

@@ -114,12 +114,19 @@ public struct ControlRequest: Codable, Equatable, Sendable {
         public var seenOutcomes: Int?
         /// `jobs`: a delivery status, or `failed` for every failure.
         public var delivery: String?
+        /// `outcome`: the patient raised a concern (with `reached`; the note says what).
+        public var concern: Bool?
+        /// `reopen`, `undeceased`: why (in the audit and the job's history).
+        public var reason: String?
 
         public init(limit: Int? = nil, showLine: Bool? = nil, job: String? = nil, ref: String? = nil, kind: String? = nil,
                     state: String? = nil, patient: String? = nil, dueFrom: Date? = nil, dueTo: Date? = nil,
                     date: String? = nil, ward: String? = nil, escalated: Bool? = nil, outcome: String? = nil,
                     woundCare: Bool? = nil, note: String? = nil, seenOutcomes: Int? = nil, month: String? = nil,
-                    from: String? = nil, to: String? = nil, list: String? = nil, delivery: String? = nil, unassigned: Bool? = nil) {
+                    from: String? = nil, to: String? = nil, list: String? = nil, delivery: String? = nil, unassigned: Bool? = nil,
+                    concern: Bool? = nil, reason: String? = nil) {
+            self.concern = concern
+            self.reason = reason
             self.delivery = delivery
             self.seenOutcomes = seenOutcomes
             self.month = month
@@ -146,6 +153,7 @@ public struct ControlRequest: Codable, Equatable, Sendable {
 
         enum CodingKeys: String, CodingKey {
             case limit, job, ref, kind, state, patient, date, ward, escalated, outcome, note, month, from, to, list, delivery, unassigned
+            case concern, reason
             case seenOutcomes = "seen_outcomes"
             case woundCare = "wound_care"
             case showLine = "show_line"

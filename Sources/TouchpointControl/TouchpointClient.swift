@@ -93,4 +93,11 @@ public struct TouchpointClient: Sendable {
     }
     public func retry(_ job: String) async throws(ClientError) -> ControlAnswer<JobView> { try await send(.retry(job: job), replying: JobView.self) }
     public func take(_ job: String) async throws(ClientError) -> ControlAnswer<JobView> { try await send(.take(job: job), replying: JobView.self) }
+    public func reopen(_ job: String, reason: String) async throws(ClientError) -> ControlAnswer<JobView> {
+        try await send(.reopen(job: job, reason: reason), replying: JobView.self)
+    }
+    /// The jobs the death had cancelled, as they now stand.
+    public func undeceased(_ patient: String, reason: String) async throws(ClientError) -> ControlAnswer<JobsReport> {
+        try await send(.undeceased(patient: patient, reason: reason), replying: JobsReport.self)
+    }
 }

@@ -153,6 +153,52 @@ extension Touchpoint {
         logger.notice("configuration reloaded from \(new.file)", metadata: ["MESSAGE_ID": "\(MessageID.configReloaded)"])
     }
 
+    /// A death recorded in error is undone (`undeceased`, admin): the
+    /// patient is living again, each job the death cancelled that is still
+    /// of use is planned again by its rules, and the audit says who and
+    /// why. Returns the jobs it looked at, as they now stand. The patient id
+    /// is patient data: neither it nor the reason goes to the journal.
+    public func undeceased(_ patientID: String, reason: String, by person: Person) async throws(CoreFailure) -> [JobRecord] {
+        try authorize(.undeceased, person)
+        let why = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !why.isEmpty else { throw .badRequest("undeceased needs a reason saying how the death came to be recorded in error", field: "reason") }
+        let actor = person.recordedName
+        let rules = live.config.schedulingRules
+        let records = try await stored("undoing the death") {
+            try await store.write { w -> Result<[JobRecord], CoreFailure> in
+                let now = self.now()
+                guard var patient = try w.patient(id: patientID) else { return .failure(.notFound("no patient \"\(patientID)\" has a booking here")) }
+                if let survivor = patient.mergedInto {
+                    return .failure(.refused("this record was merged into \(survivor): undo the death on that record"))
+                }
+                guard patient.deceased else { return .failure(.refused("this patient is not recorded as deceased; nothing was changed")) }
+                patient.deceased = false
+                try w.save(patient, now: now)
+                var cancelled: [Job] = []
+                var bookings: [Booking] = []
+                for (kind, ref) in try w.bookingsWithJobs(ofPatient: patientID) {
+                    if let b = try w.booking(kind, ref) { bookings.append(b) }
+                    for job in try w.jobs(of: kind, ref) where job.patientID == patientID {
+                        let last = try w.history(jobID: job.id).last
+                        if let last, last.to == job.state, job.state == .cancelled || job.state == .suppressed,
+                           last.reason.hasSuffix(Planner.deceasedReason) { cancelled.append(job) }
+                    }
+                }
+                let updates = Planner(rules: rules, now: now).undeceased(cancelled, bookings: bookings, actor: actor, reason: why)
+                for u in updates { try w.save(u, rules: rules, now: now) }
+                let again = updates.filter { $0.job.state == .scheduled }.count
+                try w.audit(actor: actor, action: Operation.undeceased.rawValue, subject: patientID,
+                            detail: "\(why); \(again) of \(cancelled.count) job(s) the death cancelled planned again", now: now)
+                return .success(try updates.compactMap { try w.record(jobID: $0.job.id) })
+            }
+        }.get()
+        let again = records.filter { $0.job.state == .scheduled }.map(\.job.id)
+        logger.notice("a death recorded in error was undone by \(actor): \(again.count) job(s) planned again\(again.isEmpty ? "" : " (\(again.joined(separator: ", ")))")",
+                      metadata: ["MESSAGE_ID": "\(MessageID.deathUndone)"])
+        wakeEngine()
+        return records
+    }
+
     /// Re-plans every job not yet due under `rules`, and cancels the pending
     /// jobs of a contact no longer configured; returns how many changed.
     static func replan(_ w: StoreWriter, rules: SchedulingRules, now: Date) throws -> Int {

@@ -99,8 +99,11 @@ extension Touchpoint {
     /// changes nothing.
     /// `seenOutcomes`: how many outcomes the call had when the person chose
     /// theirs (the web form's); if another was recorded since, nothing is.
+    /// `concern`: the patient raised a concern (`reached --concern`); a
+    /// follow-up goes on the escalated list with the note, in the same
+    /// transaction as the outcome.
     public func recordOutcome(_ outcome: CallOutcome, on jobID: String, woundCare: Bool?, note: String?,
-                              seenOutcomes: Int? = nil, by person: Person) async throws(CoreFailure) -> JobRecord {
+                              seenOutcomes: Int? = nil, concern: Bool = false, by person: Person) async throws(CoreFailure) -> JobRecord {
         try authorize(.outcome, person)
         let rules = live.config.schedulingRules
         let actor = person.recordedName
@@ -115,7 +118,7 @@ extension Touchpoint {
                 }
                 let outcomes = job.isCall ? try w.attempts(jobID: jobID) : []
                 switch JobStateMachine(rules: rules, now: now).record(outcome, on: job, woundCare: woundCare, note: note, actor: actor,
-                                                                       seenOutcomes: seenOutcomes, outcomes: outcomes) {
+                                                                       seenOutcomes: seenOutcomes, outcomes: outcomes, concern: concern) {
                 case .failure(let refusal):
                     return .failure(CoreFailure(refusal.field == nil ? .refused : .badRequest, refusal.message, field: refusal.field?.rawValue))
                 case .success(let u):
@@ -123,13 +126,51 @@ extension Touchpoint {
                     try w.addAttempt(CallAttempt(at: now, by: actor, outcome: outcome, woundCare: outcome == .reached ? woundCare : nil,
                                                  note: note.flatMap { $0.isEmpty ? nil : $0 }), jobID: jobID)
                     try w.audit(actor: actor, action: Operation.outcome.rawValue, subject: jobID, detail: outcome.rawValue, now: now)
+                    if concern, let note {
+                        var number = 1
+                        while try w.job(id: "concern-\(jobID)-\(number)") != nil { number += 1 }
+                        let followUp = JobStateMachine(rules: rules, now: now).concernFollowUp(for: job, note: note, actor: actor, number: number)
+                        try w.save(followUp, rules: rules, now: now)
+                    }
                     guard let record = try w.record(jobID: jobID) else { return .failure(.notFound("no job \"\(jobID)\"")) }
                     return .success(record)
                 }
             }
         }.get()
         // The note may hold clinical detail: it is never logged.
-        log(record.job, "outcome \(outcome.rawValue) recorded by \(actor); now \(record.job.state.rawValue)")
+        log(record.job, "outcome \(outcome.rawValue) recorded by \(actor); now \(record.job.state.rawValue)" + (concern ? "; a concern to follow up is on the escalated list" : ""))
+        wakeEngine()
+        return record
+    }
+
+    /// A call closed in error goes back to the list (`reopen`), within 24
+    /// hours of its outcome: the outcome stays in its history, withdrawn,
+    /// with who reopened it and why. The person's wards hold.
+    public func reopen(_ jobID: String, reason: String, by person: Person) async throws(CoreFailure) -> JobRecord {
+        try authorize(.reopen, person)
+        let actor = person.recordedName
+        let rules = live.config.schedulingRules
+        let record = try await stored("reopening the call") {
+            try await store.write { w -> Result<JobRecord, CoreFailure> in
+                let now = self.now()
+                guard let job = try w.job(id: jobID), person.sees(job, names: rules.wards) else {
+                    return .failure(.notFound("no job \"\(jobID)\" (the call list gives each call's job id)"))
+                }
+                switch JobStateMachine(rules: rules, now: now).reopen(job, reason: reason, actor: actor, history: try w.history(jobID: jobID),
+                                                                       outcomes: try w.attempts(jobID: jobID)) {
+                case .failure(let refusal):
+                    return .failure(.refused(refusal.message))
+                case .success(let u):
+                    try w.save(u, rules: rules, now: now)
+                    try w.withdrawLastAttempt(jobID: jobID, words: "withdrawn by \(actor) at \(rules.clock.localDateTime(of: now).time): \(reason.trimmingCharacters(in: .whitespacesAndNewlines))")
+                    // The reason may name what was wrong about the patient: the audit keeps it, the journal never.
+                    try w.audit(actor: actor, action: Operation.reopen.rawValue, subject: jobID, detail: u.change.reason, now: now)
+                    guard let record = try w.record(jobID: jobID) else { return .failure(.notFound("no job \"\(jobID)\"")) }
+                    return .success(record)
+                }
+            }
+        }.get()
+        log(record.job, "reopened by \(actor); now \(record.job.state.rawValue)", level: .notice)
         wakeEngine()
         return record
     }

@@ -97,8 +97,9 @@ extension Touchpoint {
     /// Notices due for dispatch, oldest first, with their patient and booking.
     func dueNotices(limit: Int) async throws -> [DueNotice] {
         try await store.read { r in
+            // A call never goes to a transport, whatever a state it was put in.
             try r.dueNotices(limit: limit).compactMap { job in
-                guard let p = try r.patient(id: job.patientID), let b = try r.booking(job.bookingKind, job.ref) else { return nil }
+                guard job.isNotice, let p = try r.patient(id: job.patientID), let b = try r.booking(job.bookingKind, job.ref) else { return nil }
                 return DueNotice(job: job, patient: p, booking: b)
             }
         }

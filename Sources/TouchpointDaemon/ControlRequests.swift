@@ -104,6 +104,11 @@ struct ControlRequests: Sendable {
             return ControlReply.success(WireViews.record(try await core.take(id, by: person), timeZone: zone))
         case .patientKnown(let id):
             return ControlReply.success(PatientKnownReport(known: try await core.patientKnown(id, by: person)))
+        case .reopen(let id, let reason):
+            return ControlReply.success(WireViews.record(try await core.reopen(id, reason: reason, by: person), timeZone: zone))
+        case .undeceased(let patient, let reason):
+            let records = try await core.undeceased(patient, reason: reason, by: person)
+            return ControlReply.success(JobsReport(jobs: records.map { WireViews.record($0, timeZone: zone) }, timeZone: zone))
         }
     }
 
@@ -141,7 +146,8 @@ struct ControlRequests: Sendable {
     }
 
     nonisolated(nonsending) private func outcome(_ o: OutcomeRequest, _ person: Person) async throws(CoreFailure) -> Data {
-        let record = try await core.recordOutcome(o.outcome, on: o.job, woundCare: o.woundCare, note: o.note, seenOutcomes: o.seenOutcomes, by: person)
+        let record = try await core.recordOutcome(o.outcome, on: o.job, woundCare: o.woundCare, note: o.note, seenOutcomes: o.seenOutcomes,
+                                                concern: o.concern, by: person)
         return ControlReply.success(WireViews.record(record, timeZone: zone))
     }
 
@@ -149,7 +155,7 @@ struct ControlRequests: Sendable {
         try core.check(.jobs, for: person)
         var filter = JobFilter(ref: q.ref, patientID: q.patient, dueFrom: q.dueFrom, dueTo: q.dueTo, limit: max(1, min(q.limit ?? 100, 100_000)))
         if let k = q.kind {
-            let known = JobKind.builtIns + core.config.schedulingRules.contacts.map(\.kind)
+            let known = JobKind.builtIns + [.concernFollowUp] + core.config.schedulingRules.contacts.map(\.kind)
             guard known.contains(JobKind(rawValue: k)) else {
                 throw .badRequest("unknown kind \"\(k.prefix(40))\"; expected one of \(known.map(\.rawValue).joined(separator: ", "))", field: "kind")
             }

@@ -20,6 +20,7 @@ enum WireViews {
         v.escalatedAt = j.escalatedAt
         v.takenBy = j.takenBy
         v.takenAt = j.takenAt
+        if j.kind == .concernFollowUp { v.concern = j.note }
         if let deliveries, j.isNotice {
             v.deliveries = deliveries.map { .init(at: $0.at, result: $0.result, detail: $0.detail) }
         }
@@ -32,7 +33,7 @@ enum WireViews {
         var v = job(r.job, history: r.history, deliveries: r.deliveries, timeZone: timeZone)
         v.patientName = r.patientName
         if !r.job.isNotice {
-            v.outcomes = r.attempts.map { .init(at: $0.at, by: $0.by, outcome: $0.outcome, woundCare: $0.woundCare, note: $0.note) }
+            v.outcomes = r.attempts.map { .init(at: $0.at, by: $0.by, outcome: $0.outcome, woundCare: $0.woundCare, note: $0.note, withdrawn: $0.withdrawn) }
             v.call = r.call.map { .init(phone: $0.phone, voicemailOK: $0.voicemailOK, procedure: $0.procedure, surgeryAt: $0.surgeryAt,
                                         birthDate: $0.birthDate?.description, nhsNumberEnd: $0.nhsNumberEnd) }
         }

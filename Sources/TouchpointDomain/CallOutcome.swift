@@ -57,6 +57,7 @@ public struct OutcomeEntry: Equatable, Sendable {
         case outcome
         case woundCare = "wound_care"
         case note
+        case concern
     }
 
     /// One rule an entry breaks.
@@ -76,8 +77,12 @@ public struct OutcomeEntry: Equatable, Sendable {
     /// The check-in call asks whether wound care was discussed; a configured
     /// worklist's call (`contacts.md`) is about an appointment and does not.
     public var asksWoundCare: Bool
+    /// The patient raised a concern on the call (`reached --concern`): the
+    /// breast care nurse follows it up, so the note must say what it is.
+    public var concern: Bool
 
-    public init(outcome: CallOutcome, woundCare: Bool?, note: String?, asksWoundCare: Bool) {
+    public init(outcome: CallOutcome, woundCare: Bool?, note: String?, asksWoundCare: Bool, concern: Bool = false) {
+        self.concern = concern
         self.outcome = outcome
         self.woundCare = woundCare
         self.note = note
@@ -99,6 +104,13 @@ public struct OutcomeEntry: Equatable, Sendable {
             out.append(Problem(field: .note, message: "not required needs a note saying why (e.g. still in hospital, readmitted)",
                                formMessage: "Say in the note why the call is not required"))
         }
+        if concern && outcome != .reached {
+            out.append(Problem(field: .concern, message: "a concern goes with reached only: the patient raised it on the call",
+                               formMessage: "A concern goes with reached only"))
+        } else if concern && text.isEmpty {
+            out.append(Problem(field: .note, message: "a concern needs a note saying what it is, for the breast care nurse who follows it up",
+                               formMessage: "Say in the note what the patient’s concern is"))
+        }
         if text.count > Self.maximumNoteLength {
             out.append(Problem(field: .note, message: "a note is at most 1,000 characters; this one has \(text.count)",
                                formMessage: "The note must be 1,000 characters or fewer"))
@@ -117,8 +129,13 @@ public struct CallAttempt: Equatable, Sendable {
     public var woundCare: Bool?
     /// May hold clinical detail: shown to staff, never logged.
     public var note: String?
+    /// An outcome recorded in error and withdrawn when the call was
+    /// reopened: who, when and why, in words. Kept in the history, left out
+    /// of the report's counts.
+    public var withdrawn: String?
 
-    public init(at: Date, by: String, outcome: CallOutcome, woundCare: Bool?, note: String?) {
+    public init(at: Date, by: String, outcome: CallOutcome, woundCare: Bool?, note: String?, withdrawn: String? = nil) {
+        self.withdrawn = withdrawn
         self.at = at
         self.by = by
         self.outcome = outcome

@@ -15,6 +15,11 @@ public struct JobKind: RawRepresentable, Hashable, Sendable, Codable, Comparable
     /// "...information about Open Access ... before their appointment".
     public static let openAccessInfo = JobKind(rawValue: "open_access_info")
 
+    /// A concern the patient raised on a call (`reached --concern`): the
+    /// breast care nurse follows it up from the escalated list, with the
+    /// nurse's note. Not a contact of the pledge, and no rule plans it.
+    public static let concernFollowUp = JobKind(rawValue: "concern_follow_up")
+
     /// The contacts built in, in the pledge's order.
     public static let builtIns: [JobKind] = [.checkinCall, .waitNotice, .openAccessInfo]
     public var isBuiltIn: Bool { Self.builtIns.contains(self) }
@@ -129,7 +134,7 @@ public struct Job: Equatable, Sendable {
 
     /// Made by staff from a list (the check-in call, a configured worklist
     /// contact) rather than sent.
-    public var isCall: Bool { kind == .checkinCall || worklist != nil }
+    public var isCall: Bool { kind == .checkinCall || kind == .concernFollowUp || worklist != nil }
     public var isNotice: Bool { !isCall }
 
     /// When the engine must next look at this job (nil: nothing more will happen by itself).

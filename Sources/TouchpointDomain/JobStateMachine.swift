@@ -96,7 +96,7 @@ public struct JobStateMachine: Sendable {
     /// Why a notice may not go to this patient, or nil if it may.
     public static func suppression(_ patient: Patient?, _ channel: Channel) -> String? {
         guard let p = patient else { return "no details for this patient" }
-        if p.deceased { return "patient recorded as deceased" }
+        if p.deceased { return Planner.deceasedReason }
         if p.optedOut { return "patient has opted out of notices" }
         switch channel {
         case .none: return "patient's channel is none"
@@ -114,8 +114,10 @@ public struct JobStateMachine: Sendable {
     /// now. If someone has recorded one since, nothing changes and the
     /// refusal says who recorded what and when, so two nurses with the same
     /// call open never both record it.
+    /// `concern`: the patient raised a concern (`reached --concern`); the
+    /// caller adds `concernFollowUp(for:)` in the same transaction.
     public func record(_ outcome: CallOutcome, on job: Job, woundCare: Bool?, note: String?, actor: String,
-                       seenOutcomes: Int? = nil, outcomes: [CallAttempt] = []) -> Result<JobUpdate, Refusal>
+                       seenOutcomes: Int? = nil, outcomes: [CallAttempt] = [], concern: Bool = false) -> Result<JobUpdate, Refusal>
     {
         let changed = seenOutcomes.map { $0 != outcomes.count } ?? false
         let closed = !(job.state == .due || job.state == .escalated || job.state == .scheduled)
@@ -123,18 +125,20 @@ public struct JobStateMachine: Sendable {
             let now = closed ? "already closed" : "now \(job.state == .scheduled ? "waiting for its next try" : job.state.rawValue)"
             return .failure(Refusal("already recorded by \(last.by) at \(local(last.at)) (\(last.outcome.words)); the call is \(now), and nothing was changed"))
         }
-        if let refusal = refuseOutcome(outcome, on: job, woundCare: woundCare, note: note) {
+        if let refusal = refuseOutcome(outcome, on: job, woundCare: woundCare, note: note, concern: concern) {
             return .failure(refusal)
         }
         var j = job
         j.outcome = outcome
         j.lastAttemptAt = now
-        if let note, !note.isEmpty { j.note = note }
+        // A concern's follow-up keeps the concern as its note; each outcome's note is in its attempts.
+        if let note, !note.isEmpty, job.kind != .concernFollowUp { j.note = note }
         let by = "outcome \(outcome.rawValue) recorded by \(actor)"
         if outcome.closes {
             j.woundCare = outcome == .reached ? woundCare : nil
             var why = by
             if outcome == .reached, let w = woundCare { why += w ? " (wound care discussed)" : " (wound care not discussed)" }
+            if concern { why += "; the patient raised a concern: with the breast care nurse to follow up" }
             if job.state == .escalated { why += "; closes the escalated call" }
             return .success(JobUpdate.transition(j, to: .done, why, actor: actor, at: now))
         }
@@ -152,7 +156,7 @@ public struct JobStateMachine: Sendable {
     }
 
     /// Why an outcome may not be recorded on this job now, or nil if it may.
-    private func refuseOutcome(_ outcome: CallOutcome, on job: Job, woundCare: Bool?, note: String?) -> Refusal? {
+    private func refuseOutcome(_ outcome: CallOutcome, on job: Job, woundCare: Bool?, note: String?, concern: Bool) -> Refusal? {
         guard job.isCall else {
             return Refusal("\(job.id) is a \(job.kind.rawValue), not a call: outcomes are for calls made from a list")
         }
@@ -167,8 +171,57 @@ public struct JobStateMachine: Sendable {
         default:
             return Refusal("\(job.id) is already closed (\(job.state.rawValue)\(job.outcome.map { ", \($0.rawValue)" } ?? "")); nothing was changed")
         }
-        let entry = OutcomeEntry(outcome: outcome, woundCare: woundCare, note: note, asksWoundCare: job.kind == .checkinCall)
+        let entry = OutcomeEntry(outcome: outcome, woundCare: woundCare, note: note, asksWoundCare: job.kind == .checkinCall, concern: concern)
         return entry.problems.first.map { Refusal($0.message, field: $0.field) }
+    }
+
+    /// The follow-up of a concern the patient raised on `call`: straight on
+    /// the escalated list (its age starts now, nobody has it yet), with the
+    /// nurse's note saying what it is. `number`: 1, then one more for each
+    /// concern raised on the same call (after a reopen).
+    public func concernFollowUp(for call: Job, note: String, actor: String, number: Int) -> JobUpdate {
+        let today = clock.localDate(of: now)
+        var j = Job(id: "concern-\(call.id)-\(number)", kind: .concernFollowUp, bookingKind: call.bookingKind, ref: call.ref,
+                    patientID: call.patientID, state: .escalated, dueAt: now, expiresAt: now, createdAt: now, ward: call.ward,
+                    callDay: today, rule: "a concern the patient raised on \(call.id), recorded by \(actor) at \(local(now))", note: note)
+        j.escalatedAt = now
+        return JobUpdate(job: j, change: JobChange(jobID: j.id, at: now, actor: actor, from: nil, to: .escalated,
+                                                   reason: "the patient raised a concern on \(call.id) (recorded by \(actor)): for the breast care nurse to follow up"))
+    }
+
+    /// How long after its outcome a closed call may be reopened.
+    public static let reopenWithin: TimeInterval = 24 * 3600
+
+    /// A call closed in error goes back to the list (`reopen`): to the
+    /// escalated list if it was closed from there or its time has passed,
+    /// else due now (after the window it carries to the next open day as
+    /// any unfinished call does). The outcome that closed it stays in the
+    /// history, marked withdrawn by the caller; `history` is the job's.
+    /// `outcomes`: the call's, the closing one last.
+    public func reopen(_ job: Job, reason: String, actor: String, history: [JobChange], outcomes: [CallAttempt]) -> Result<JobUpdate, Refusal> {
+        let why = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !why.isEmpty else { return .failure(Refusal("reopen needs a reason saying what was recorded in error")) }
+        guard why.count <= OutcomeEntry.maximumNoteLength else {
+            return .failure(Refusal("a reason is at most 1,000 characters; this one has \(why.count)"))
+        }
+        guard job.isCall else { return .failure(Refusal("\(job.id) is a \(job.kind.rawValue), not a call: only a call is reopened")) }
+        guard job.state == .done, let closing = history.last(where: { $0.to == .done }) else {
+            return .failure(Refusal("\(job.id) is \(job.state.rawValue): only a call closed by its outcome is reopened"))
+        }
+        guard now.timeIntervalSince(closing.at) <= Self.reopenWithin else {
+            return .failure(Refusal("\(job.id) was closed at \(local(closing.at)), more than 24 hours ago: a call is reopened within 24 hours of its outcome"))
+        }
+        var j = job
+        let old = job.outcome.map { "the outcome \($0.words) recorded by \(closing.actor) at \(local(closing.at)) is withdrawn" } ?? "its outcome is withdrawn"
+        j.outcome = nil
+        j.woundCare = nil
+        // The last attempt is the one before, if any: the withdrawn one was perhaps never made.
+        j.lastAttemptAt = outcomes.filter { $0.withdrawn == nil }.dropLast().last?.at
+        let back = closing.from == .escalated || now >= job.expiresAt
+        if !back { j.dueAt = now }
+        let whither = back ? "back on the escalated list" : "back on the call list"
+        return .success(JobUpdate.transition(j, to: back ? .escalated : .due, "reopened by \(actor): \(why) (\(old)); \(whither)",
+                                             actor: actor, at: now))
     }
 
     /// An attempt that did not reach the patient: back on the list after

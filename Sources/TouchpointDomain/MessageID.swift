@@ -37,11 +37,13 @@ public enum MessageID {
     public static let feedHeard = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b19"
     /// An escalated call nobody has taken for `calls.escalation_alert_after`.
     public static let escalationUntaken = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b1a"
+    /// An admin undid a death recorded in error (`undeceased`).
+    public static let deathUndone = "2f0b9a3c6d1e4b7f8a5c0d2e4f6a8b1b"
 
     /// Every id, for the catalog check.
     public static let all = [started, stopped, ingested, rejected, queueRotated, queueUnreadable, configReloaded,
                              configRefused, controlDenied, stateError, jobDue, jobExpired, jobEscalated, jobSuppressed,
                              jobPlanned, jobCancelled, jobDone, callListsWritten, logsDropped, schemaUpgrade, hl7Rejected, hl7Fault,
-                             wardUnassigned, feedSilent, feedHeard, escalationUntaken]
+                             wardUnassigned, feedSilent, feedHeard, escalationUntaken, deathUndone]
 }
 

@@ -316,7 +316,7 @@ public struct Planner: Sendable {
     /// (Opt-out is applied when a notice comes due; calls are kept.)
     public func patientChanged(_ patient: Patient, jobs: [Job]) -> [JobUpdate] {
         guard patient.deceased else { return [] }
-        return jobs.filter { $0.state.isPending }.map { update($0, to: .cancelled, "patient recorded as deceased") }
+        return jobs.filter { $0.state.isPending }.map { update($0, to: .cancelled, Self.deceasedReason) }
     }
 
     /// Two patient records merged: the retired record's pending jobs go to
@@ -345,11 +345,44 @@ public struct Planner: Sendable {
     /// nothing changes. A pending job of a contact no longer configured is
     /// cancelled.
     public func replan(_ job: Job, booking b: Booking) -> JobUpdate? {
+        guard job.kind != .concernFollowUp else { return nil }
         let contact = job.kind.isBuiltIn ? nil : rules.contacts.first { $0.kind == job.kind }
         if !job.kind.isBuiltIn, contact == nil, job.state.isPending {
             return update(job, to: .cancelled, "contact \(job.kind) removed from the configuration")
         }
-        guard job.state == .scheduled else { return nil }
+        guard job.state == .scheduled, let j = planned(job, b, contact: contact), j != job else { return nil }
+        return update(j, to: .scheduled, "re-planned: the configuration changed (due \(local(job.dueAt)) -> \(local(j.dueAt)))")
+    }
+
+    /// Why a job was cancelled (or a notice suppressed) for a death, in its history.
+    public static let deceasedReason = "patient recorded as deceased"
+
+    /// A death recorded in error is undone (`undeceased`): each job the death
+    /// cancelled (`deathCancelled`, by its history) whose booking stands is
+    /// planned again by its rules; one whose time has passed stays cancelled,
+    /// and its history says so. `actor` and `reason` go in every line.
+    public func undeceased(_ deathCancelled: [Job], bookings: [Booking], actor: String, reason: String) -> [JobUpdate] {
+        deathCancelled.compactMap { job in
+            guard let b = bookings.first(where: { $0.kind == job.bookingKind && $0.ref == job.ref }), !b.cancelled else { return nil }
+            let because = "the death was recorded in error (undone by \(actor): \(reason))"
+            let contact = job.kind.isBuiltIn ? nil : rules.contacts.first { $0.kind == job.kind }
+            var again = job
+            again.state = .scheduled
+            // A call already tried is not re-planned from the booking: it comes back now.
+            if job.attempts > 0 { again.dueAt = max(job.dueAt, now) }
+            let j = planned(again, b, contact: contact) ?? again
+            guard now < j.expiresAt, job.kind.isBuiltIn || contact != nil else {
+                return JobUpdate(job: job, change: JobChange(jobID: job.id, at: now, actor: actor, from: job.state, to: job.state,
+                                                             reason: "not planned again after \(because): of no use since \(local(j.expiresAt))"))
+            }
+            return JobUpdate.transition(j, to: .scheduled, "planned again: \(because); due \(local(j.dueAt))", actor: actor, at: now)
+        }
+    }
+
+    /// `job` with its due time and expiry as its rule gives them for `b`
+    /// now; nil when its rule no longer plans it that way (a call already
+    /// tried, a delay's notice, a contact whose filters no longer hold).
+    private func planned(_ job: Job, _ b: Booking, contact: ContactRule?) -> Job? {
         var j = job
         switch job.kind {
         case .checkinCall:
@@ -368,8 +401,7 @@ public struct Planner: Sendable {
             (j.dueAt, j.expiresAt, j.callDay, j.rule) = (p.dueAt, p.expiresAt, p.callDay, p.rule)
             j.worklist = rule.worklist
         }
-        guard j != job else { return nil }
-        return update(j, to: .scheduled, "re-planned: the configuration changed (due \(local(job.dueAt)) -> \(local(j.dueAt)))")
+        return j
     }
 
     // MARK: Helpers
@@ -379,7 +411,7 @@ public struct Planner: Sendable {
         if patient.deceased {
             j.state = .cancelled
             return JobUpdate(job: j, change: JobChange(jobID: j.id, at: now, actor: Self.engine, from: nil, to: .cancelled,
-                                                       reason: "not planned: patient recorded as deceased"))
+                                                       reason: "not planned: \(Self.deceasedReason)"))
         }
         return JobUpdate(job: j, change: JobChange(jobID: j.id, at: now, actor: Self.engine, from: nil, to: j.state,
                                                    reason: "\(reason): due \(local(j.dueAt))"))

@@ -30,7 +30,7 @@ public enum Pledge: String, CaseIterable, Sendable, Codable {
     /// What else is counted beside the categories.
     public var extras: [PledgeMeasure] {
         switch self {
-        case .checkinCall: return [.reached, .woundCareDiscussed, .declined, .escalated]
+        case .checkinCall: return [.reached, .woundCareDiscussed, .declined, .escalated, .concernsFound]
         case .waitNotice: return [.delays, .delaysNotified, .delivered, .sentNoReceipt]
         case .openAccessInfo: return [.delivered, .sentNoReceipt]
         }

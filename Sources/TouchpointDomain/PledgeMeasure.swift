@@ -12,6 +12,9 @@ public enum PledgeMeasure: String, CaseIterable, Sendable, Codable, Comparable {
     case woundCareDiscussed = "wound_care_discussed"
     case declined = "declined"
     case escalated = "escalated"
+    /// Beside the categories: calls on which the patient raised a concern
+    /// (`reached --concern`), followed up by the breast care nurse.
+    case concernsFound = "concerns_found"
     // Wait notices.
     case informed = "informed"
     case delays = "delays"

@@ -77,6 +77,7 @@ public struct PledgeRules: Sendable {
         }
         if outcomes.contains(.declined) { e.extras[.declined] = 1 }
         if call.escalated || call.state == .escalated { e.extras[.escalated] = 1 }
+        if b.contacts.contains(where: { $0.kind == .concernFollowUp }) { e.extras[.concernsFound] = 1 }
         return e
     }
 

@@ -102,7 +102,7 @@ extension StoreReading {
             let when = try r.requiredDate(1)
             e.jobs[id, default: JobHappenings()].sent = min(e.jobs[id]?.sent ?? when, when)
         }
-        try each("SELECT job_id, at, actor, outcome, wound_care FROM call_attempts ORDER BY id") { r in
+        try each("SELECT job_id, at, actor, outcome, wound_care FROM call_attempts WHERE withdrawn IS NULL ORDER BY id") { r in
             e.jobs[try r.required(0), default: JobHappenings()].attempts.append(CallAttempt(
                 at: try r.requiredDate(1), by: try r.required(2), outcome: try r.value(3, as: CallOutcome.self),
                 woundCare: r.int(4).map { $0 != 0 }, note: nil))

@@ -11,7 +11,7 @@ enum Query: Hashable, CaseIterable {
     case bookingByKey, saveBooking, openBookingCount, patientByID, savePatient, patientCount, addToRecordCounts
     case eventHash, insertEvent, insertReject, rejects
     case deliveriesOfJob, firstDeliveryAt, insertDelivery, lastDelivery, awaitingReceipts, deliveryCounts
-    case attemptsOfCall, insertAttempt, insertDelay
+    case attemptsOfCall, insertAttempt, withdrawLastAttempt, insertDelay
     case insertAudit, setting, setSetting, queueTotals, advanceQueue, recordSourceEvents, sources, openCallsByWard
 
     /// The notices the dispatcher sends: written once, for the query and
@@ -66,7 +66,9 @@ enum Query: Hashable, CaseIterable {
             return "SELECT \(jobs) FROM jobs WHERE delivery = \(DeliveryStatus.sending.sqlLiteral) ORDER BY delivery_at LIMIT ?"
         case .deliveryCounts: return "SELECT delivery, count(*) FROM jobs WHERE delivery IS NOT NULL GROUP BY delivery"
         case .lastDelivery: return "SELECT max(at) FROM deliveries WHERE result = \(DeliveryAttempt.Result.sent.sqlLiteral)"
-        case .attemptsOfCall: return "SELECT at, actor, outcome, wound_care, note FROM call_attempts WHERE job_id = ? ORDER BY id"
+        case .attemptsOfCall: return "SELECT at, actor, outcome, wound_care, note, withdrawn FROM call_attempts WHERE job_id = ? ORDER BY id"
+        case .withdrawLastAttempt:
+            return "UPDATE call_attempts SET withdrawn = ? WHERE id = (SELECT max(id) FROM call_attempts WHERE job_id = ? AND withdrawn IS NULL)"
         case .insertAttempt: return "INSERT INTO call_attempts (job_id, at, actor, outcome, wound_care, note) VALUES (?, ?, ?, ?, ?, ?)"
         case .insertDelay: return "INSERT INTO delays (ref, at, expected_at) VALUES (?, ?, ?)"
         case .insertAudit: return "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)"
@@ -135,7 +137,8 @@ extension Query {
     /// and end (not for the escalated list), the ward, each when asked for.
     static func calls(ward: Bool, escalated: Bool, list: Bool) -> String {
         let checkin = "j.kind = \(JobKind.checkinCall.sqlLiteral)"
-        let calls = list ? "j.worklist = ?" : escalated ? "(\(checkin) OR j.worklist IS NOT NULL)" : checkin
+        let calls = list ? "j.worklist = ?"
+            : escalated ? "(\(checkin) OR j.kind = \(JobKind.concernFollowUp.sqlLiteral) OR j.worklist IS NOT NULL)" : checkin
         var sql = """
             SELECT \(JobColumn.list(alias: "j")), p.name, p.phone, p.voicemail_ok, b.procedure, b.at, p.birth_date, p.nhs_number
             FROM jobs j

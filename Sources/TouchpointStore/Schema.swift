@@ -266,6 +266,15 @@ enum Schema {
                 UPDATE jobs SET escalated_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000 WHERE state = \(JobState.escalated.sqlLiteral);
                 """)
         }
+        m.registerMigration("v17: outcomes withdrawn, communication needs") { db in
+            // scheduling.md's safety rules: a call reopened keeps the outcome
+            // that closed it, withdrawn (who, when, why); a patient's
+            // communication needs, as the codes of [needs], comma-separated.
+            try db.execute(sql: """
+                ALTER TABLE call_attempts ADD COLUMN withdrawn TEXT;
+                ALTER TABLE patients ADD COLUMN communication_needs TEXT;
+                """)
+        }
         return m
     }
 

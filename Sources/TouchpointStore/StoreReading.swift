@@ -60,7 +60,7 @@ extension StoreReading {
         s.bind(1, jobID)
         return try s.all(db) { r in
             CallAttempt(at: try r.requiredDate(0), by: try r.required(1), outcome: try r.value(2, as: CallOutcome.self),
-                        woundCare: r.int(3).map { $0 != 0 }, note: r.string(4))
+                        woundCare: r.int(3).map { $0 != 0 }, note: r.string(4), withdrawn: r.string(5))
         }
     }
 

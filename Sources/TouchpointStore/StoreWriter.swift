@@ -91,6 +91,14 @@ public struct StoreWriter: StoreReading {
         try s.run(db)
     }
 
+    /// Marks the outcome that closed a call as withdrawn (`reopen`): kept,
+    /// shown with `words`, no longer counted by the report.
+    public func withdrawLastAttempt(jobID: String, words: String) throws {
+        let s = try statement(.withdrawLastAttempt)
+        s.bind(1, words); s.bind(2, jobID)
+        try s.run(db)
+    }
+
     /// Keeps a delivery attempt with its notice.
     public func addDelivery(_ attempt: DeliveryAttempt, jobID: String) throws {
         let s = try statement(.insertDelivery)

@@ -13,6 +13,14 @@ struct OutcomeForm: Decodable {
     var seen_outcomes: Int?
     /// The list the nurse came from, to go back to: the breast care nurse's (`nurse`) or the ward's.
     var list: String?
+    /// `yes`: the patient raised a concern (with reached).
+    var concern: String?
+}
+
+/// "Reopen this call": what was recorded in error.
+struct ReopenForm: Decodable {
+    var csrf: String?
+    var reason: String?
 }
 
 extension WebApp {
@@ -179,7 +187,7 @@ extension WebApp {
     /// rule: it answers "not found" for another ward's job, and refuses an
     /// outcome on one in the transaction that would record it.
     static func isCall(_ job: JobView) -> Bool {
-        job.kind == .checkinCall || job.worklist != nil
+        job.kind == .checkinCall || job.kind == .concernFollowUp || job.worklist != nil
     }
 
     func callPage(_ request: Request, _ context: WebContext) async throws -> Response {
@@ -190,7 +198,7 @@ extension WebApp {
 
     /// The call page: fetched afresh, with what the nurse typed kept after an error.
     func showCall(_ id: String, _ viewer: Viewer, form: OutcomeForm?, errors: [FieldError], conflict: String?,
-                  status: HTTPResponse.Status) async -> Response {
+                  status: HTTPResponse.Status, reason: String? = nil) async -> Response {
         let job: JobView
         do {
             job = try await daemon(for: viewer).job(id).value()
@@ -200,14 +208,27 @@ extension WebApp {
         guard Self.isCall(job) else { return notFound(viewer) }
         var v = callValues(job, viewer: viewer, errors: errors)
         v["conflict"] = conflict
+        if let reason { v["reason"] = reason }
         if let form {
             v["note"] = form.note ?? ""
             v["woundYes"] = form.wound_care == "yes"
             v["woundNo"] = form.wound_care == "no"
             v["outcomes"] = Self.outcomeChoices(checked: form.outcome.flatMap(CallOutcome.init(rawValue:)))
+            v["concernChecked"] = form.concern == "yes"
         }
-        for e in errors { v[e.field == "outcome" ? "outcomeError" : e.field == "wound-yes" ? "woundError" : "noteError"] = e.message }
+        for e in errors { v[Self.errorKey(e.field)] = e.message }
         return Self.html(Templates.render("call", v), status: status)
+    }
+
+    /// The template's value that shows a form field's error.
+    static func errorKey(_ field: String) -> String {
+        switch field {
+        case "outcome": return "outcomeError"
+        case "wound-yes": return "woundError"
+        case "concern": return "concernError"
+        case "reason": return "reasonError"
+        default: return "noteError"
+        }
     }
 
     static func outcomeChoices(checked: CallOutcome?) -> [[String: Any]] {
@@ -242,6 +263,7 @@ extension WebApp {
         v["attempts"] = attempts.map { a -> [String: Any] in
             var outcome = a.outcome.words.prefix(1).uppercased() + a.outcome.words.dropFirst()
             if let w = a.woundCare { outcome += w ? ", wound care discussed" : ", wound care not discussed" }
+            if let w = a.withdrawn { outcome += " (\(w))" }
             return ["when": clock.pageTime(a.at), "by": a.by, "outcome": outcome, "note": a.note ?? ""]
         }
         let escalated = job.state == .escalated
@@ -256,8 +278,21 @@ extension WebApp {
         v["list"] = escalated ? "nurse" : job.worklist.map { "list:" + $0 } ?? "ward"
         // A worklist call (contacts.md) is about an appointment, and wound care is the check-in call's.
         v["worklist"] = job.worklist
+        v["asksWoundCare"] = job.kind == .checkinCall
         v["whenLabel"] = job.worklist == nil ? "Surgery" : "Appointment"
         v["closedText"] = Self.closedText(job, last: attempts.last, clock: clock)
+        v["callKind"] = job.kind == .concernFollowUp ? "Concern to follow up" : "Check-in call"
+        v["concern"] = job.concern
+        v["canConcern"] = job.kind != .concernFollowUp
+        // A call closed by its outcome in the last 24 hours may be reopened (the daemon holds the rule).
+        if job.state == .done, let closing = attempts.last(where: { $0.withdrawn == nil }),
+           Date().timeIntervalSince(closing.at) <= JobStateMachine.reopenWithin {
+            v["canReopen"] = true
+            v["reason"] = ""
+        }
+        let needs = job.call?.needs ?? []
+        v["hasNeeds"] = !needs.isEmpty
+        v["needs"] = needs
         v["outcomes"] = Self.outcomeChoices(checked: nil)
         v["note"] = ""
         return v
@@ -308,11 +343,13 @@ extension WebApp {
         // (`OutcomeEntry`); asking here first keeps what the nurse typed.
         let worklist = current.worklist
         // Wound care goes with reached only; a radio cannot be cleared without script, so it is dropped otherwise.
-        let woundCare: Bool? = outcome == .reached && worklist == nil
+        let asksWoundCare = current.kind == .checkinCall
+        let woundCare: Bool? = outcome == .reached && asksWoundCare
             ? (form.wound_care == "yes" ? true : form.wound_care == "no" ? false : nil) : nil
+        let concern = form.concern == "yes" && current.kind != .concernFollowUp
         var errors: [FieldError] = []
         if let outcome {
-            let entry = OutcomeEntry(outcome: outcome, woundCare: woundCare, note: note, asksWoundCare: worklist == nil)
+            let entry = OutcomeEntry(outcome: outcome, woundCare: woundCare, note: note, asksWoundCare: asksWoundCare, concern: concern)
             for problem in entry.problems { errors.append(FieldError(field: Self.formField(problem.field), message: problem.formMessage)) }
         } else {
             errors.append(FieldError(field: "outcome", message: "Select what happened on the call"))
@@ -320,7 +357,8 @@ extension WebApp {
         guard let outcome, errors.isEmpty else {
             return await showCall(id, viewer, form: form, errors: errors, conflict: nil, status: .badRequest)
         }
-        let recorded = OutcomeRequest(job: id, outcome: outcome, woundCare: woundCare, note: note.isEmpty ? nil : note, seenOutcomes: form.seen_outcomes)
+        let recorded = OutcomeRequest(job: id, outcome: outcome, woundCare: woundCare, note: note.isEmpty ? nil : note, seenOutcomes: form.seen_outcomes,
+                                      concern: concern)
         let job: JobView
         do {
             job = try await daemon(for: viewer).outcome(recorded).value()
@@ -333,6 +371,7 @@ extension WebApp {
         var text = "\(job.patientName ?? job.patientID): \(outcome.words)"
         if let w = woundCare { text += w ? ", wound care discussed" : ", wound care not discussed" }
         if job.state == .escalated && outcome != .reached { text += ". The call is now with the breast care nurse" }
+        if concern { text += ". The concern is on the escalated list for the breast care nurse to follow up" }
         flashes.withLock { $0[viewer.flashKey] = text + "." }
         if let worklist { return Self.redirect("/calls" + Self.query([("list", worklist)])) }
         return Self.redirect(form.list == "nurse" ? "/calls/escalated" : "/calls")
@@ -365,12 +404,44 @@ extension WebApp {
         return Self.redirect("/calls/escalated")
     }
 
+    /// "Reopen this call": a call closed in error goes back to the list, its
+    /// outcome kept in the history, withdrawn, with who and why.
+    func reopenCall(_ request: Request, _ context: WebContext) async throws -> Response {
+        guard let viewer = context.viewer else { return Self.redirect("/login") }
+        guard let id = Self.jobID(context) else { return notFound(viewer) }
+        var request = request
+        let body = try await request.collectBody(upTo: context.maxUploadSize)
+        guard let form = try? URLEncodedFormDecoder().decode(ReopenForm.self, from: String(buffer: body)) else { return forbidden(viewer) }
+        if isForged(request, token: form.csrf, viewer: viewer) { return forbidden(viewer) }
+        let reason = (form.reason ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty, reason.count <= OutcomeEntry.maximumNoteLength else {
+            let message = reason.isEmpty ? "Say what was recorded in error" : "The reason must be 1,000 characters or fewer"
+            return await showCall(id, viewer, form: nil, errors: [FieldError(field: "reason", message: message)], conflict: nil,
+                                  status: .badRequest, reason: reason)
+        }
+        let job: JobView
+        do {
+            job = try await daemon(for: viewer).reopen(id, reason: reason).value()
+        } catch .refused(let f) where f.code != .notFound && f.code != .permissionDenied {
+            return await refused(f, call: id, viewer)
+        } catch {
+            return failure(error, viewer, doing: "reopening a call")
+        }
+        self.lists.drop()
+        let name = job.patientName ?? job.patientID
+        let escalated = job.state == .escalated
+        flashes.withLock { $0[viewer.flashKey] = "\(name)’s call is back on \(escalated ? "the escalated list" : "the list"): its outcome is withdrawn." }
+        if escalated { return Self.redirect("/calls/escalated") }
+        return Self.redirect("/calls" + Self.query([("list", job.worklist)]))
+    }
+
     /// The form's field for a field the outcome rules name.
     static func formField(_ f: OutcomeEntry.Field) -> String {
         switch f {
         case .woundCare: return "wound-yes"
         case .note: return "note"
         case .outcome: return "outcome"
+        case .concern: return "concern"
         }
     }
 

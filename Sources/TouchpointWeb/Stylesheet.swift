@@ -99,6 +99,10 @@ enum Stylesheet {
         .radios input[type="radio"] { width: 32px; height: 32px; margin: 4px 0 0; flex: none; accent-color: #212b32; }
         .radios .radio label { font-weight: normal; padding: 6px 0; margin: 0; cursor: pointer; }
         .radios-inline { display: flex; flex-wrap: wrap; gap: 0 24px; }
+        .checkbox { display: flex; align-items: flex-start; gap: 12px; }
+        .checkbox input[type="checkbox"] { width: 32px; height: 32px; margin: 4px 0 0; flex: none; accent-color: #212b32; }
+        .checkbox label { font-weight: normal; padding: 6px 0; margin: 0; cursor: pointer; }
+        .tag-need { background: #fff9c4; color: #212b32; border: 1px solid #212b32; }
 
         .button { display: inline-block; font: inherit; font-weight: bold; color: #fff; background: #007f3b; border: 2px solid transparent;
                border-radius: 4px; box-shadow: 0 4px 0 #00401e; padding: 10px 16px; min-height: 44px; margin: 0 16px 16px 0;

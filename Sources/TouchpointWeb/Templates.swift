@@ -194,7 +194,7 @@ enum Templates {
         </div>
         {{/conflict}}
         <p><a href="{{back}}">Back to {{backLabel}}</a></p>
-        <h1><span class="visually-hidden">Check-in call: </span>{{name}}</h1>
+        <h1><span class="visually-hidden">{{callKind}}: </span>{{name}}</h1>
         <dl class="summary-list">
         <div><dt>Date of birth</dt><dd>{{#born}}{{born}}{{/born}}{{^born}}not given: confirm another way{{/born}}</dd></div>
         <div><dt>NHS number</dt><dd>{{#nhsEnd}}ending {{nhsEnd}}{{/nhsEnd}}{{^nhsEnd}}not given{{/nhsEnd}}</dd></div>
@@ -203,7 +203,11 @@ enum Templates {
         <div><dt>Ward</dt><dd>{{ward}}</dd></div>
         <div><dt>{{whenLabel}}</dt><dd>{{surgery}}{{#procedure}}<br>{{procedure}}{{/procedure}}</dd></div>
         <div><dt>Status</dt><dd><strong class="tag {{tagClass}}">{{tag}}</strong>{{#tries}} <span class="small">{{tries}}</span>{{/tries}}</dd></div>
+        {{#hasNeeds}}<div><dt>Communication needs</dt><dd>{{#needs}}<strong class="tag tag-need">{{.}}</strong> {{/needs}}</dd></div>{{/hasNeeds}}
         </dl>
+        {{#concern}}
+        <div class="inset"><h2>The patient’s concern</h2><p>{{concern}}</p></div>
+        {{/concern}}
         <h2>Attempts so far</h2>
         {{^attempts}}<p>No attempts recorded yet.</p>{{/attempts}}
         {{#hasAttempts}}
@@ -222,6 +226,19 @@ enum Templates {
         {{#closedText}}
         <div class="inset"><p>{{closedText}}</p></div>
         {{/closedText}}
+        {{#canReopen}}
+        <h2 id="reopen">Recorded in error?</h2>
+        <form method="post" action="{{callPath}}/reopen" novalidate>
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <div class="form-group{{#reasonError}} form-group-error{{/reasonError}}">
+        <label for="reason">What was recorded in error</label>
+        <p class="hint" id="reason-hint">The call goes back on the list. Its history keeps this outcome, withdrawn, with your name and this reason. A call can be reopened for 24 hours after its outcome.</p>
+        {{#reasonError}}<span class="error-message" id="reason-error"><span class="visually-hidden">Error:</span> {{reasonError}}</span>{{/reasonError}}
+        <textarea id="reason" name="reason" rows="3" maxlength="1000" aria-describedby="reason-hint{{#reasonError}} reason-error{{/reasonError}}"{{#reasonError}} class="input-error"{{/reasonError}}>{{reason}}</textarea>
+        </div>
+        <button class="button button-secondary" type="submit">Reopen this call<span class="visually-hidden"> of {{name}}</span></button>
+        </form>
+        {{/canReopen}}
         {{#escalation}}
         <h2>With the breast care nurse</h2>
         <p>{{escalation}}</p>
@@ -249,7 +266,7 @@ enum Templates {
         </div>
         </fieldset>
         </div>
-        {{^worklist}}
+        {{#asksWoundCare}}
         <div class="form-group{{#woundError}} form-group-error{{/woundError}}">
         <fieldset aria-describedby="wound-hint{{#woundError}} wound-error{{/woundError}}">
         <legend>If you reached the patient: was wound care discussed?</legend>
@@ -261,7 +278,14 @@ enum Templates {
         </div>
         </fieldset>
         </div>
-        {{/worklist}}
+        {{/asksWoundCare}}
+        {{#canConcern}}
+        <div class="form-group{{#concernError}} form-group-error{{/concernError}}">
+        {{#concernError}}<span class="error-message" id="concern-error"><span class="visually-hidden">Error:</span> {{concernError}}</span>{{/concernError}}
+        <div class="checkbox"><input type="checkbox" id="concern" name="concern" value="yes"{{#concernChecked}} checked{{/concernChecked}} aria-describedby="concern-hint{{#concernError}} concern-error{{/concernError}}"><label for="concern">The patient raised a concern</label></div>
+        <p class="hint" id="concern-hint">With “Reached the patient”: the call is done, and the breast care nurse follows the concern up from the escalated list. Say what the concern is in the note.</p>
+        </div>
+        {{/canConcern}}
         <div class="form-group{{#noteError}} form-group-error{{/noteError}}">
         <label for="note">Note</label>
         <p class="hint" id="note-hint">Needed for “Not required” (say why, for example readmitted). Do not write the patient’s phone number or NHS number here.</p>

@@ -64,6 +64,7 @@ public final class WebApp: Sendable {
         signedIn.get("/calls/:job") { request, context in try await self.callPage(request, context) }
         signedIn.post("/calls/:job/outcome") { request, context in try await self.recordOutcome(request, context) }
         signedIn.post("/calls/:job/take") { request, context in try await self.takeCall(request, context) }
+        signedIn.post("/calls/:job/reopen") { request, context in try await self.reopenCall(request, context) }
         signedIn.get("/print") { request, context in try await self.printPage(request, context) }
         signedIn.get("/report") { request, context in try await self.reportPage(request, context) }
         return router

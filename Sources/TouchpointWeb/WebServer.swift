@@ -234,6 +234,7 @@ extension WebApp {
             if parts.count == 3, parts[1] == "calls" { return "/calls/:job" }
             if parts.count == 4, parts[1] == "calls", parts[3] == "outcome" { return "/calls/:job/outcome" }
             if parts.count == 4, parts[1] == "calls", parts[3] == "take" { return "/calls/:job/take" }
+            if parts.count == 4, parts[1] == "calls", parts[3] == "reopen" { return "/calls/:job/reopen" }
             return "(other)"
         }
     }

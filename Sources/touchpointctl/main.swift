@@ -292,6 +292,8 @@ struct Outcome: ParsableCommand {
     @Flag(name: .customLong("wound-care"), inversion: .prefixedNo, help: "With reached: whether wound care was discussed.")
     var woundCare: Bool?
     @Option(help: "A note (kept with the call; never logged).") var note: String?
+    @Flag(help: "With reached: the patient raised a concern; the breast care nurse follows it up (say what in --note).")
+    var concern = false
 
     func validate() throws {
         guard CallOutcome(commandLine: outcome) != nil else {
@@ -300,7 +302,7 @@ struct Outcome: ParsableCommand {
     }
 
     func run() throws {
-        let entry = OutcomeRequest(job: job, outcome: CallOutcome(commandLine: outcome)!, woundCare: woundCare, note: note)
+        let entry = OutcomeRequest(job: job, outcome: CallOutcome(commandLine: outcome)!, woundCare: woundCare, note: note, concern: concern)
         try global.output(try global.ask { c throws(ClientError) in try await c.outcome(entry) }) { HumanOutput.job($0, style: .detect(zone: $0.timeZone)) }
     }
 }
@@ -350,6 +352,32 @@ struct Take: ParsableCommand {
     }
 }
 
+struct Reopen: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Return a call closed in error to the list, within 24 hours of its outcome (staff).",
+        discussion: "The outcome stays in the call's history, withdrawn, with who reopened it and why.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The call's job id.") var job: String
+    @Option(help: "What was recorded in error (kept in the history and the audit; never logged).") var reason: String
+
+    func run() throws {
+        try global.output(global.ask { c throws(ClientError) in try await c.reopen(job, reason: reason) }) { HumanOutput.job($0, style: .detect(zone: $0.timeZone)) }
+    }
+}
+
+struct Undeceased: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Undo a death recorded in error: its cancelled jobs still of use are planned again (admin).",
+        discussion: "Correct the hospital's own record too: the next update from the feed that says deceased records the death again.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The patient id.") var patient: String
+    @Option(help: "How the death came to be recorded in error (kept in the audit; never logged).") var reason: String
+
+    func run() throws {
+        try global.output(global.ask { c throws(ClientError) in try await c.undeceased(patient, reason: reason) }) { HumanOutput.jobs($0, style: .detect(zone: $0.timeZone)) }
+    }
+}
+
 struct Retry: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Put a failed notice back in the queue (admin).")
     @OptionGroup var global: GlobalOptions
@@ -367,7 +395,8 @@ struct TouchpointCtl: ParsableCommand {
         discussion: "Exit codes: 0 success, 1 refused or failed, 2 bad usage, 69 daemon unreachable, 77 permission denied.",
         version: TouchpointVersion.cli,
         subcommands: [Status.self, Calls.self, Outcome.self, Jobs.self, JobCommand.self, Explain.self, Rejects.self, Report.self,
-                      Ingest.self, Pause.self, Resume.self, Reload.self, Cancel.self, Retry.self, Take.self, PatientKnown.self])
+                      Ingest.self, Pause.self, Resume.self, Reload.self, Cancel.self, Retry.self, Take.self, Reopen.self, Undeceased.self,
+                      PatientKnown.self])
 
     // Lets --socket and --json stand before the command too.
     @OptionGroup var global: GlobalOptions

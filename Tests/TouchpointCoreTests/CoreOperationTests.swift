@@ -63,6 +63,16 @@ final class CoreFixture: Sendable {
 
     func set(now: Date) { instant.value.withLock { $0 = now } }
 
+    /// Appends queue lines and has the engine read them and run what is due.
+    func append(_ lines: [String]) async throws {
+        let h = try #require(FileHandle(forWritingAtPath: dir + "/spool/queue.jsonl"))
+        try h.seekToEnd()
+        try h.write(contentsOf: Data((lines.joined(separator: "\n") + "\n").utf8))
+        try h.close()
+        _ = await engine.readQueue()
+        try await engine.runDueJobs()
+    }
+
     deinit { try? FileManager.default.removeItem(atPath: dir) }
 
     static let staff = Person(name: "alice", role: .staff)
@@ -114,6 +124,97 @@ func refusal<T>(_ body: () async throws -> T) async -> CoreFailure? {
 }
 
 @Suite struct CoreOperationTests {
+
+    /// A concern found on the call (H-44): `reached --concern` closes the
+    /// call and puts a follow-up, with the note, on the escalated list in
+    /// the same transaction; the report counts it. Without a note, or with
+    /// another outcome, nothing is recorded.
+    @Test func aConcernOnTheCallClosesItAndPutsAFollowUpOnTheEscalatedList() async throws {
+        let f = try await CoreFixture(now: london(2026, 10, 20, 10, 0))
+        #expect(await refusal { try await f.core.recordOutcome(.reached, on: "call-S7", woundCare: true, note: nil, concern: true, by: CoreFixture.staff) }?.field == "note")
+        #expect(await refusal { try await f.core.recordOutcome(.noAnswer, on: "call-S7", woundCare: nil, note: "lump", concern: true, by: CoreFixture.staff) }?.field == "concern")
+        #expect(try await f.core.calls(on: .today, ward: nil, escalated: true, by: CoreFixture.staff).rows.isEmpty, "nothing recorded by a refusal")
+        let done = try await f.core.recordOutcome(.reached, on: "call-S7", woundCare: true, note: "swelling under the arm since Sunday",
+                                                  concern: true, by: CoreFixture.staff)
+        #expect(done.job.state == .done && done.history.last?.reason.contains("raised a concern") == true)
+        let nurse = try await f.core.calls(on: .today, ward: nil, escalated: true, by: CoreFixture.staff).rows
+        #expect(nurse.map(\.job.id) == ["concern-call-S7-1"])
+        let followUp = try #require(nurse.first?.job)
+        #expect(followUp.kind == .concernFollowUp && followUp.note == "swelling under the arm since Sunday" && followUp.escalatedAt != nil)
+        #expect(followUp.ward == "Ward 7" && followUp.ref == "S7")
+        #expect(try await f.core.calls(on: .today, ward: nil, escalated: true, by: CoreFixture.ward9).rows.isEmpty, "Ward 7's concern is not Ward 9's")
+        // The breast care nurse takes it and closes it; its concern stays its note.
+        _ = try await f.core.take("concern-call-S7-1", by: CoreFixture.staff)
+        let closed = try await f.core.recordOutcome(.reached, on: "concern-call-S7-1", woundCare: nil, note: "seen in clinic", by: CoreFixture.staff)
+        #expect(closed.job.state == .done && closed.job.note == "swelling under the arm since Sunday")
+        let report = try await f.core.report(.range(from: LocalDate(year: 2026, month: 10, day: 19), to: LocalDate(year: 2026, month: 10, day: 20)),
+                                             place: nil, by: CoreFixture.staff)
+        let calls = try #require(report.results.first { $0.pledge == .checkinCall })
+        #expect(calls.counts[.concernsFound] == 1 && calls.counts[.reached] == 1)
+        #expect(report.contacts.isEmpty, "a follow-up is not a configured contact")
+        #expect(!f.logged.lines.withLock { $0.map(\.message) }.joined().contains("swelling"), "the note is never logged")
+    }
+
+    /// Correcting a mistake (H-45): a call closed in error is reopened by a
+    /// nurse within 24 hours with a reason; the outcome stays in its
+    /// history, withdrawn, and the report stops counting it.
+    @Test func aCallClosedInErrorIsReopenedWithin24HoursAndItsOutcomeWithdrawn() async throws {
+        let f = try await CoreFixture(now: london(2026, 10, 20, 10, 0))
+        _ = try await f.core.recordOutcome(.reached, on: "call-S7", woundCare: true, note: nil, by: CoreFixture.staff)
+        f.set(now: london(2026, 10, 20, 10, 20))
+        #expect(await refusal { try await f.core.reopen("call-S7", reason: " ", by: CoreFixture.staff) }?.kind == .refused)
+        #expect(await refusal { try await f.core.reopen("call-S7", reason: "wrong patient", by: CoreFixture.ward9) }?.kind == .notFound)
+        #expect(await refusal { try await f.core.reopen("call-S9", reason: "wrong patient", by: CoreFixture.staff) }?.kind == .refused, "not closed")
+        let open = try await f.core.reopen("call-S7", reason: "recorded on the wrong patient", by: CoreFixture.staff)
+        #expect(open.job.state == .due && open.job.outcome == nil && open.job.woundCare == nil && open.job.lastAttemptAt == nil)
+        #expect(open.history.last?.reason == "reopened by alice: recorded on the wrong patient (the outcome reached recorded by alice at 2026-10-20 10:00 is withdrawn); back on the call list")
+        #expect(open.attempts.map(\.withdrawn) == ["withdrawn by alice at 10:20: recorded on the wrong patient"])
+        let today = try await f.core.calls(on: .today, ward: nil, escalated: false, by: CoreFixture.staff).rows
+        #expect(today.map(\.job.id).contains("call-S7"), "back on today's list")
+        let period = ReportPeriod.range(from: LocalDate(year: 2026, month: 10, day: 19), to: LocalDate(year: 2026, month: 10, day: 20))
+        let report = try await f.core.report(period, place: nil, by: CoreFixture.staff).results.first { $0.pledge == .checkinCall }
+        #expect(report?.counts[.reached] == 0 && report?.counts[.calledOnDay] == 0, "the withdrawn outcome is not counted")
+        #expect(report?.counts[.notCalled] == 2, "S7 is not called again yet, nor is S9")
+        // Recorded again, then too late to reopen a day later.
+        _ = try await f.core.recordOutcome(.declined, on: "call-S7", woundCare: nil, note: nil, by: CoreFixture.staff)
+        f.set(now: london(2026, 10, 21, 10, 21))
+        let late = await refusal { try await f.core.reopen("call-S7", reason: "wrong", by: CoreFixture.staff) }
+        #expect(late?.kind == .refused && late?.message.contains("more than 24 hours ago") == true)
+        // An escalated call closed in error goes back to the escalated list.
+        _ = try await f.core.recordOutcome(.wrongNumber, on: "call-S9", woundCare: nil, note: nil, by: CoreFixture.admin)
+        _ = try await f.core.recordOutcome(.declined, on: "call-S9", woundCare: nil, note: nil, by: CoreFixture.admin)
+        #expect(try await f.core.reopen("call-S9", reason: "declined was another patient's", by: CoreFixture.admin).job.state == .escalated)
+    }
+
+    /// A death recorded in error (H-46): only an admin undoes it, with a
+    /// reason; the call it cancelled is planned again by its rule, the wait
+    /// notice whose time has passed stays cancelled with its reason, and a
+    /// later `deceased: false` from the feed is no conflict.
+    @Test func anAdminUndoesADeathRecordedInErrorAndTheJobsStillOfUseArePlannedAgain() async throws {
+        let f = try await CoreFixture(now: london(2026, 10, 19, 8, 0))
+        try await f.append([
+            #"{"v":1,"id":"d1","type":"surgery.booked","ref":"S20","patient":{"id":"P20","name":"Fay Living","phone":"07700 900222"},"at":"2026-10-19T14:00","ward":"Ward 7"}"#,
+            #"{"v":1,"id":"d2","type":"patient.updated","patient":{"id":"P20","deceased":true}}"#,
+        ])
+        #expect(try await f.core.job("call-S20", by: CoreFixture.staff).job.state == .cancelled)
+        #expect(await refusal { try await f.core.undeceased("P20", reason: "wrong patient", by: CoreFixture.staff) }?.kind == .permissionDenied)
+        #expect(await refusal { try await f.core.undeceased("P20", reason: "", by: CoreFixture.admin) }?.kind == .badRequest)
+        #expect(await refusal { try await f.core.undeceased("P7", reason: "x", by: CoreFixture.admin) }?.kind == .refused, "not deceased")
+        f.set(now: london(2026, 10, 19, 15, 0))
+        let records = try await f.core.undeceased("P20", reason: "death recorded on the wrong record by the PAS", by: CoreFixture.admin)
+        let call = try #require(records.first { $0.job.id == "call-S20" })
+        #expect(call.job.state == .scheduled && call.job.dueAt == london(2026, 10, 20, 9, 0))
+        #expect(call.history.last?.actor == "root" && call.history.last?.reason.hasPrefix("planned again: the death was recorded in error (undone by root") == true)
+        let wait = try #require(records.first { $0.job.id == "wait-S20-1" })
+        #expect(wait.job.state == .cancelled && wait.history.last?.reason.contains("not planned again") == true, "its surgery has begun")
+        #expect(f.logged.with(id: MessageID.deathUndone).count == 1)
+        #expect(!f.logged.with(id: MessageID.deathUndone).joined().contains("P20"), "no patient id in the journal")
+        f.set(now: london(2026, 10, 20, 9, 1))
+        try await f.append([#"{"v":1,"id":"d3","type":"patient.updated","patient":{"id":"P20","deceased":false}}"#])
+        #expect(try await f.core.job("call-S20", by: CoreFixture.staff).job.state == .due, "on the list the day after surgery")
+        let rejected = try await f.core.rejects(limit: 10, withLines: false, by: CoreFixture.admin).records.map(\.eventID)
+        #expect(rejected == ["bad"], "the fixture's one bad line, and no conflict for d3: \(rejected)")
+    }
 
     /// Escalations are taken (H-04) through the core with its clock: a call
     /// escalated on Saturday at 16:00 and untaken for four hours of call
