@@ -215,6 +215,8 @@ public enum CallListFormat {
                 let owner = "  " + age + (takenBy.map { ", taken by \($0)" } ?? ", NOT TAKEN: touchpointctl take \(c.job.id)")
                 out += (takenBy == nil ? style.warn(owner) : owner) + "\n"
             }
+            // A concern to follow up says what it is (the nurse's words; never logged).
+            if let concern = c.job.concern { out += "  concern: " + fit(concern, 69) + "\n" }
         }
         let overdue = r.calls.filter(\.isOverdue).count
         out += "\(r.calls.count) call(s)\(overdue > 0 ? ", \(overdue) overdue" : "")\n"

@@ -54,7 +54,7 @@ extension WebApp {
         return parts.isEmpty ? "" : "?" + parts.joined(separator: "&")
     }
 
-    func takeFlash(_ viewer: Viewer) -> String? {
+    func takeFlash(_ viewer: Viewer) -> Flash? {
         flashes.withLock { $0.removeValue(forKey: viewer.flashKey) }
     }
 
@@ -95,7 +95,10 @@ extension WebApp {
         if errors.isEmpty, let d = dateText { v["date"] = d }
         v["refresh"] = (escalated ? "/calls/escalated" : unassigned ? "/calls/unassigned" : "/calls") + Self.query([("date", day), ("ward", ward), ("list", worklist)])
         if !escalated && !unassigned { v["printLink"] = "/print" + Self.query([("date", day), ("ward", ward), ("list", worklist)]) }
-        if let flash = takeFlash(viewer) { v["flash"] = flash }
+        if let flash = takeFlash(viewer) {
+            v["flash"] = flash.text
+            v["flashTitle"] = flash.title
+        }
         // The page around the rows is rendered per request; the rows are the
         // cached buffer (one list) or joined here (an account's several wards).
         let page = Templates.render("calls", v)
@@ -372,7 +375,7 @@ extension WebApp {
         if let w = woundCare { text += w ? ", wound care discussed" : ", wound care not discussed" }
         if job.state == .escalated && outcome != .reached { text += ". The call is now with the breast care nurse" }
         if concern { text += ". The concern is on the escalated list for the breast care nurse to follow up" }
-        flashes.withLock { $0[viewer.flashKey] = text + "." }
+        flashes.withLock { $0[viewer.flashKey] = Flash(title: "Outcome recorded", text: text + ".") }
         if let worklist { return Self.redirect("/calls" + Self.query([("list", worklist)])) }
         return Self.redirect(form.list == "nurse" ? "/calls/escalated" : "/calls")
     }
@@ -400,7 +403,7 @@ extension WebApp {
             return failure(error, viewer, doing: "taking a call")
         }
         self.lists.drop()
-        flashes.withLock { $0[viewer.flashKey] = "You have taken \(job.patientName ?? job.patientID)’s call." }
+        flashes.withLock { $0[viewer.flashKey] = Flash(title: "Call taken", text: "You have taken \(job.patientName ?? job.patientID)’s call.") }
         return Self.redirect("/calls/escalated")
     }
 
@@ -430,7 +433,9 @@ extension WebApp {
         self.lists.drop()
         let name = job.patientName ?? job.patientID
         let escalated = job.state == .escalated
-        flashes.withLock { $0[viewer.flashKey] = "\(name)’s call is back on \(escalated ? "the escalated list" : "the list"): its outcome is withdrawn." }
+        flashes.withLock {
+            $0[viewer.flashKey] = Flash(title: "Call reopened", text: "\(name)’s call is back on \(escalated ? "the escalated list" : "the list"): its outcome is withdrawn.")
+        }
         if escalated { return Self.redirect("/calls/escalated") }
         return Self.redirect("/calls" + Self.query([("list", job.worklist)]))
     }

@@ -128,7 +128,7 @@ enum Templates {
         {{> errors}}
         {{#flash}}
         <div class="banner banner-success" role="status" aria-labelledby="banner-title">
-        <h2 id="banner-title">Outcome recorded</h2>
+        <h2 id="banner-title">{{flashTitle}}</h2>
         <p>{{flash}}</p>
         </div>
         {{/flash}}

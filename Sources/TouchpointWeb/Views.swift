@@ -89,6 +89,7 @@ enum Views {
             "tag": s.text, "tagClass": s.cssClass, "ward": c.job.ward ?? "no ward",
         ]
         if let t = s.tries { row["tries"] = t }
+        if c.job.kind == .concernFollowUp { row["tag"] = "Concern to follow up" }
         if c.job.state == .escalated { row["tries"] = [s.tries, escalationText(c.job, now: Date())].compactMap { $0 }.joined(separator: "; ") }
         if let p = c.procedure { row["procedure"] = p }
         if let who = CallListFormat.identity(birthDate: c.birthDate, nhsNumberEnd: c.nhsNumberEnd) { row["identity"] = who }

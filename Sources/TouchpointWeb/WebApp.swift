@@ -24,7 +24,7 @@ public final class WebApp: Sendable {
     let policy: SessionPolicy
     /// One-time confirmations ("Outcome recorded for ..."), by session. In
     /// memory: they hold a patient's name and live only until the next page.
-    let flashes = Mutex<[String: String]>([:])
+    let flashes = Mutex<[String: Flash]>([:])
     /// The call lists, asked for once and rendered once for everyone.
     let lists = CallListCache()
     /// Signs CSRF tokens for `auth = "proxy"` (no session row to keep one in).
@@ -184,4 +184,11 @@ public final class WebApp: Sendable {
             "There is no page at this address, or it is not one you can see.",
         ], link: ("/calls", "Go to today’s calls"))
     }
+}
+
+/// A one-time confirmation: its heading ("Outcome recorded", "Call taken",
+/// "Call reopened") and what was done, naming the patient.
+struct Flash: Sendable {
+    var title: String
+    var text: String
 }

@@ -485,6 +485,60 @@ struct WebViewTests {
         #expect(try s.daemon.ctl(["calls", "--escalated"]).stdout.contains("taken by alice via web"))
     }
 
+    /// A concern found on the call (H-44) in the web view: "The patient
+    /// raised a concern" with reached closes the call and puts a follow-up,
+    /// with the nurse's note, on the escalated list; without a note it is asked for.
+    @Test func aConcernTickedOnTheCallGoesToTheEscalatedListWithItsNote() throws {
+        let s = try WebScenario()
+        let alice = try s.signedIn("alice", WebScenario.alicePassword)
+        let page = try alice.get("/calls/call-S1")
+        #expect(page.body.contains("The patient raised a concern"))
+        let csrf = try #require(page.field("csrf"))
+        let silent = try alice.post("/calls/call-S1/outcome", form: [("csrf", csrf), ("seen_outcomes", "0"), ("outcome", "reached"),
+                                                                     ("wound_care", "yes"), ("concern", "yes")])
+        #expect(silent.status == 400 && silent.body.contains("href=\"#note\""), "a concern needs its note")
+        #expect(silent.body.contains(#"id="concern" name="concern" value="yes" checked"#), "the tick is kept")
+        #expect(try s.job("call-S1").state == .due)
+        let done = try alice.post("/calls/call-S1/outcome", form: [("csrf", csrf), ("seen_outcomes", "0"), ("outcome", "reached"), ("wound_care", "yes"),
+                                                                   ("concern", "yes"), ("note", "pain worse since Friday")])
+        #expect(done.status == 303)
+        #expect(try alice.get("/calls").body.contains("The concern is on the escalated list"))
+        let escalated = try alice.get("/calls/escalated")
+        #expect(escalated.body.contains("Ann Example") && escalated.body.contains("Concern to follow up"))
+        let followUp = try alice.get("/calls/concern-call-S1-1")
+        #expect(followUp.status == 200 && followUp.body.contains("The patient’s concern") && followUp.body.contains("pain worse since Friday"))
+        #expect(followUp.body.contains(#"<span class="visually-hidden">Concern to follow up: </span>Ann Example"#))
+        #expect(!followUp.body.contains("The patient raised a concern"), "a follow-up raises no follow-up of its own")
+        #expect(try s.daemon.ctlJSON(JobView.self, ["job", "concern-call-S1-1"]).history?.first?.actor == "alice via web")
+    }
+
+    /// Correcting a mistake (H-45) in the web view: "Reopen this call" on a
+    /// call recorded in the last 24 hours, with a reason, puts it back on the
+    /// list; its history shows the outcome withdrawn.
+    @Test func aCallRecordedInErrorIsReopenedWithAReason() throws {
+        let s = try WebScenario()
+        let alice = try s.signedIn("alice", WebScenario.alicePassword)
+        #expect(try !alice.get("/calls/call-S2").body.contains("Reopen this call"), "not closed: nothing to reopen")
+        let page = try alice.get("/calls/call-S2")
+        _ = try alice.post("/calls/call-S2/outcome", form: [("csrf", page.field("csrf")!), ("seen_outcomes", "0"), ("outcome", "declined")])
+        let closed = try alice.get("/calls/call-S2")
+        #expect(closed.body.contains("Reopen this call") && closed.body.contains(#"action="/calls/call-S2/reopen""#))
+        let csrf = try #require(closed.field("csrf"))
+        let blank = try alice.post("/calls/call-S2/reopen", form: [("csrf", csrf), ("reason", " ")])
+        #expect(blank.status == 400 && blank.body.contains("Say what was recorded in error") && blank.body.contains("href=\"#reason\""))
+        #expect(try alice.post("/calls/call-S2/reopen", form: [("csrf", "forged"), ("reason", "x")]).status == 403)
+        #expect(try alice.post("/calls/call-S3/reopen", form: [("csrf", csrf), ("reason", "x")]).status == 404, "another ward's call")
+        let open = try alice.post("/calls/call-S2/reopen", form: [("csrf", csrf), ("reason", "declined was the next patient's answer")])
+        #expect(open.status == 303 && open.header("location") == "/calls")
+        let list = try alice.get("/calls")
+        #expect(list.body.contains("Call reopened") && list.body.contains("Cara Sample’s call is back on the list"))
+        let job = try s.job("call-S2")
+        #expect(job.state == .due && job.outcome == nil && job.history?.last?.actor == "alice via web")
+        let again = try alice.get("/calls/call-S2")
+        #expect(again.body.contains("Declined (withdrawn by alice via web at ") && again.body.contains(": declined was the next patient&#39;s answer)"),
+                "the attempts table keeps the outcome, withdrawn, with who and why")
+    }
+
     @Test func theWebViewTakesItsSocketFromSystemd() throws {
         let s = try WebScenario(start: false)
         try s.daemon.start()

@@ -35,9 +35,17 @@ import TouchpointTestSupport
             job.timeZone = g.maybe("Etc/GMT-9")
             job.deliveries = (0..<g.below(3)).map { _ in JobView.Delivery(at: g.date(), result: .retry, detail: g.maybe(g.pick(Self.awkward))) }
         }
+        // What an escalation, a worklist and a concern add (each absent from most calls).
+        job.escalatedAt = g.maybe(g.date())
+        job.takenBy = g.maybe(g.pick(Self.awkward))
+        job.takenAt = g.maybe(g.date())
+        job.worklist = g.maybe(g.pick(Self.awkward))
+        job.delivery = g.maybe(g.pick([.sent, .delivered]))
+        job.concern = g.maybe(g.pick(Self.awkward))
         return CallEntry(job: job, patientName: g.maybe(g.pick(Self.awkward)), phone: g.maybe("+447700900\(g.below(900) + 100)"),
                          voicemailOK: g.below(2) == 0, procedure: g.maybe(g.pick(Self.awkward)), surgeryAt: g.maybe(g.date()),
-                         lastAttemptAt: g.maybe(g.date()), note: g.maybe(g.pick(Self.awkward)))
+                         lastAttemptAt: g.maybe(g.date()), note: g.maybe(g.pick(Self.awkward)),
+                         birthDate: g.maybe("19\(50 + g.below(40))-0\(1 + g.below(9))-1\(g.below(10))"), nhsNumberEnd: g.maybe("\(100 + g.below(900))"))
     }
 
     @Test(arguments: 0..<200)
