@@ -141,6 +141,16 @@ public struct TouchpointConfig: Equatable, Sendable {
     /// `[[feed.source]]`: the writers the hospital expects and how long each
     /// may be silent; none configured: the whole queue, one open day.
     public var feedSources: [ExpectedFeed] = []
+    /// `[needs.CODE]`: the communication needs the hospital records.
+    public var needs = CommunicationNeeds()
+
+    /// The worklists there are: the configured contacts' and, when a need
+    /// puts calls in place of notices, the needs worklist.
+    public var worklists: [String] {
+        var lists = Set(contacts.compactMap(\.worklist))
+        if needs.needs.values.contains(where: { $0.notices == .call }) { lists.insert(CommunicationNeeds.worklist) }
+        return lists.sorted()
+    }
 
     /// What is watched for silence (`FeedSilence`).
     public var expectedFeeds: [ExpectedFeed] {
@@ -153,6 +163,7 @@ public struct TouchpointConfig: Equatable, Sendable {
             && a.calendar == b.calendar && a.calls == b.calls && a.waitNotice == b.waitNotice
             && a.openAccess == b.openAccess && a.notices == b.notices && a.transport == b.transport
             && a.logLevel == b.logLevel && a.logTarget == b.logTarget && a.contacts == b.contacts && a.feedSources == b.feedSources
+            && a.needs == b.needs
     }
 
     /// The scheduling rules these settings make.
@@ -165,6 +176,7 @@ public struct TouchpointConfig: Equatable, Sendable {
             openAccessDaysBefore: openAccess.daysBefore, openAccessSendAt: openAccess.sendAt,
             quietHours: notices.quietHours, contacts: contacts, wards: WardNames(calls.wards))
         rules.escalationAlertAfter = calls.escalationAlertAfter.seconds
+        rules.needs = needs
         return rules
     }
 

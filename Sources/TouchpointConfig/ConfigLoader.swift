@@ -164,7 +164,7 @@ public struct TOMLReader {
 
     mutating func read(_ root: TOMLTable) -> TouchpointConfig? {
         checkKeys(root, ["time_zone", "state_dir", "queue_file", "templates_dir", "hospital", "control",
-                         "calendar", "calls", "wait_notice", "open_access", "notices", "transport", "log", "contact", "feed"],
+                         "calendar", "calls", "wait_notice", "open_access", "notices", "transport", "log", "contact", "feed", "needs"],
                   section: nil)
         var tzName = "Europe/London"
         if let s = string(root, nil, "time_zone") { tzName = s }
@@ -197,7 +197,45 @@ public struct TOMLReader {
         readLog(root, into: &c)
         c.contacts = readContacts(root)
         c.feedSources = readFeeds(root)
+        c.needs = readNeeds(root)
         return issues.isEmpty ? c : nil
+    }
+
+    /// `[needs.CODE]` (communication needs, DCB1605): the words staff see
+    /// (`label`) and what the need does to a notice (`notices`).
+    mutating func readNeeds(_ root: TOMLTable) -> CommunicationNeeds {
+        guard let v = root["needs"] else { return CommunicationNeeds() }
+        guard let table = v.table else {
+            issue("needs", "expected [needs.CODE] tables ([needs.no_phone])")
+            return CommunicationNeeds()
+        }
+        var out: [CommunicationNeed] = []
+        for code in table.keys.sorted() {
+            let sec = "needs.\(code)"
+            guard CommunicationNeeds.isCode(code), !code.contains(":") else {
+                issue(sec, "a need's code is lower case letters, digits and _ (interpreter, easy_read); a qualifier such as :pl comes from the feed")
+                continue
+            }
+            guard let t = table[code]?.table else {
+                issue(sec, "expected a table ([\(sec)])")
+                continue
+            }
+            checkKeys(t, ["label", "notices"], section: sec)
+            guard let label = string(t, sec, "label"), !label.trimmingCharacters(in: .whitespaces).isEmpty, label.count <= 80 else {
+                issue("\(sec).label", "required: the words staff see, at most 80 characters (\"Interpreter needed\")")
+                continue
+            }
+            var notices = CommunicationNeed.Notices.send
+            if let s = string(t, sec, "notices") {
+                guard let n = CommunicationNeed.Notices(rawValue: s) else {
+                    issue("\(sec).notices", "expected \"send\", \"variant\" or \"call\"")
+                    continue
+                }
+                notices = n
+            }
+            out.append(CommunicationNeed(code: code, label: label, notices: notices))
+        }
+        return CommunicationNeeds(out)
     }
 
     /// `[feed]` with its `[[feed.source]]` tables: a name (the events'

@@ -16,9 +16,14 @@ public struct CallEntry: Codable, Equatable, Sendable {
     /// NHS number's last three digits (the list never carries the whole number).
     public var birthDate: String?
     public var nhsNumberEnd: String?
+    /// Communication needs in the words staff see ("Interpreter needed
+    /// (pl)"), shown as tags; absent when there are none.
+    public var needs: [String]?
 
     public init(job: JobView, patientName: String?, phone: String?, voicemailOK: Bool, procedure: String?,
-                surgeryAt: Date?, lastAttemptAt: Date?, note: String?, birthDate: String? = nil, nhsNumberEnd: String? = nil) {
+                surgeryAt: Date?, lastAttemptAt: Date?, note: String?, birthDate: String? = nil, nhsNumberEnd: String? = nil,
+                needs: [String]? = nil) {
+        self.needs = needs
         self.birthDate = birthDate
         self.nhsNumberEnd = nhsNumberEnd
         self.job = job
@@ -41,6 +46,7 @@ public struct CallEntry: Codable, Equatable, Sendable {
         case note
         case birthDate = "birth_date"
         case nhsNumberEnd = "nhs_number_end"
+        case needs = "communication_needs"
     }
 
     public init(from decoder: Decoder) throws {
@@ -58,6 +64,7 @@ public struct CallEntry: Codable, Equatable, Sendable {
         note = try c.decodeIfPresent(String.self, forKey: .note)
         birthDate = try c.decodeIfPresent(String.self, forKey: .birthDate)
         nhsNumberEnd = try c.decodeIfPresent(String.self, forKey: .nhsNumberEnd)
+        needs = try c.decodeIfPresent([String].self, forKey: .needs)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -69,6 +76,7 @@ public struct CallEntry: Codable, Equatable, Sendable {
         try c.encode(procedure, forKey: .procedure)
         try c.encode(birthDate, forKey: .birthDate)
         try c.encode(nhsNumberEnd, forKey: .nhsNumberEnd)
+        try c.encodeIfPresent(needs, forKey: .needs)
         try c.encode(surgeryAt, forKey: .surgeryAt)
         try c.encode(lastAttemptAt, forKey: .lastAttemptAt)
         try c.encode(note, forKey: .note)
@@ -209,6 +217,8 @@ public enum CallListFormat {
             if let w = c.job.ward, r.ward == nil { detail += " · \(w)" }
             let line = "  " + fit(detail, 78)
             out += (c.isOverdue || c.job.state == .escalated ? style.warn(line) : line) + "\n"
+            // Communication needs, on a line of their own so that none is cut off.
+            if let needs = c.needs, !needs.isEmpty { out += style.bold("  needs: " + needs.joined(separator: " · ")) + "\n" }
             if c.job.state == .escalated {
                 // Its age and who has it, on a line of its own (never cut short).
                 let (age, takenBy) = escalation(c.job, now: Date())
@@ -236,9 +246,9 @@ public enum CallListFormat {
             }
             return v
         }
-        var lines = [["job", "ward", "patient", "born", "nhs_number_ends", "phone", "voicemail_ok", "procedure", "surgery", "due", "state", "overdue_since", "attempts", "last_attempt", "done", "outcome", "notes"].joined(separator: ",")]
+        var lines = [["job", "ward", "patient", "born", "nhs_number_ends", "communication_needs", "phone", "voicemail_ok", "procedure", "surgery", "due", "state", "overdue_since", "attempts", "last_attempt", "done", "outcome", "notes"].joined(separator: ",")]
         for c in r.calls {
-            let fields = [c.job.id, c.job.ward ?? "", c.patientName ?? "", c.birthDate ?? "", c.nhsNumberEnd ?? "", dialable(c.phone), c.voicemailOK ? "yes" : "no",
+            let fields = [c.job.id, c.job.ward ?? "", c.patientName ?? "", c.birthDate ?? "", c.nhsNumberEnd ?? "", (c.needs ?? []).joined(separator: "; "), dialable(c.phone), c.voicemailOK ? "yes" : "no",
                           c.procedure ?? "", c.surgeryAt.map(clock.stamp) ?? "", clock.stamp(c.job.dueAt), c.job.state.rawValue,
                           c.job.overdueSince ?? "", String(c.job.attempts), c.lastAttemptAt.map(clock.stamp) ?? "",
                           "", "", ""]
@@ -258,6 +268,7 @@ public enum CallListFormat {
             [
                 "n": i + 1, "name": c.patientName ?? c.job.patientID,
                 "identity": identity(birthDate: c.birthDate, nhsNumberEnd: c.nhsNumberEnd) ?? "",
+                "needs": (c.needs ?? []).joined(separator: " · "),
                 "detail": [r.ward == nil ? c.job.ward : nil, c.procedure].compactMap { $0 }.joined(separator: " · "),
                 "phone": dialable(c.phone), "voicemail": c.voicemailOK, "status": status(c, clock, listDay: listDay), "attempts": c.job.attempts,
                 "surgery": c.surgeryAt.map(clock.shortDay) ?? "", "class": c.job.state == .escalated ? "esc" : c.isOverdue ? "overdue" : "",

@@ -37,6 +37,7 @@ extension CallEntry {
         let j = job
         w.raw("{\"attempts\":"); w.int(j.attempts)
         w.raw(",\"birth_date\":"); w.string(birthDate)
+        if let needs { w.raw(",\"communication_needs\":"); w.array(needs) { w, n in w.string(n) } }
         if let concern = j.concern { w.raw(",\"concern\":"); w.string(concern) }
         w.raw(",\"created_at\":"); w.date(j.createdAt)
         w.raw(",\"delay_reason\":"); w.string(j.delayReason)

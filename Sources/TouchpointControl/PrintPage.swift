@@ -63,7 +63,7 @@ public enum PrintPage {
         {{#rows}}
         <tr class="{{class}}">
         <td class="n">{{n}}</td>
-        <td><strong>{{name}}</strong>{{#identity}}<br/><span class="small">{{identity}}</span>{{/identity}}<br/><span class="small">{{detail}}</span></td>
+        <td><strong>{{name}}</strong>{{#identity}}<br/><span class="small">{{identity}}</span>{{/identity}}{{#needs}}<br/><strong class="small">Needs: {{needs}}</strong>{{/needs}}<br/><span class="small">{{detail}}</span></td>
         <td class="phone">{{phone}}<br/><span class="small">voicemail {{#voicemail}}OK{{/voicemail}}{{^voicemail}}<strong>not OK</strong>{{/voicemail}}</span></td>
         <td><span class="st">{{status}}</span><br/><span class="small">tries so far: {{attempts}}{{#surgery}}<br/><span class="nowrap">surgery {{surgery}}</span>{{/surgery}}</span></td>
         <td class="ticks"><span class="t"><span class="box"></span> reached</span><span class="t"><span class="box"></span> no answer</span><br/><span class="t"><span class="box"></span> voicemail</span><span class="t"><span class="box"></span> busy</span><br/><span class="t"><span class="box"></span> wrong no.</span><span class="t"><span class="box"></span> declined</span></td>

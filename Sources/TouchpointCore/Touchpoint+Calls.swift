@@ -79,7 +79,7 @@ extension Touchpoint {
             throw .badRequest("the unassigned list is every ward's: ask for it without a ward, worklist or the escalated list", field: "unassigned")
         }
         let clock = config.clock
-        let lists = Array(Set(config.contacts.compactMap(\.worklist))).sorted()
+        let lists = config.worklists
         if let ward, !person.sees(ward: ward) { throw person.outsideWards(ward) }
         if let list, !lists.contains(list) {
             throw .badRequest("no worklist \"\(list.prefix(60))\"; the configured ones: \(lists.isEmpty ? "none" : lists.joined(separator: ", "))")
@@ -87,7 +87,11 @@ extension Touchpoint {
         let date = day.resolve(today: clock.localDate(of: self.now()))
         let rows = try await stored("reading the call list") {
             try await store.read { try $0.calls(day: date, ward: ward, escalated: escalated, list: list, clock: clock) }
-        }.filter { person.sees($0.job, names: names) && (!unassigned || names.isUnassigned($0.job.ward)) }
+        }.filter { person.sees($0.job, names: names) && (!unassigned || names.isUnassigned($0.job.ward)) }.map { row in
+            var r = row
+            r.needs = config.schedulingRules.needs.words(row.communicationNeeds)
+            return r
+        }
         var calls = CallList(day: escalated ? nil : date, ward: ward, escalated: escalated, hospital: config.hospital.name,
                              clock: clock, maxAttempts: config.schedulingRules.maxAttempts, list: list, lists: lists, rows: rows)
         calls.unassigned = unassigned

@@ -54,6 +54,13 @@ extension Touchpoint {
                 guard let u = machine.advance(current, patient: patient, channel: channel) else { break }
                 try w.save(u, rules: rules, now: now)
                 out.append(u)
+                // A notice a communication need stops: its call, in the same transaction.
+                if u.job.state == .suppressed, current.state == .scheduled, let need = machine.needsCallInstead(current, patient: patient),
+                   JobStateMachine.suppression(patient, channel) == nil, try w.job(id: JobStateMachine.needsCallID(current)) == nil {
+                    let call = machine.needsCall(for: current, need: need)
+                    try w.save(call, rules: rules, now: now)
+                    out.append(call)
+                }
                 current = u.job
             }
         }

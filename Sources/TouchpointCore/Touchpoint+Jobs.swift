@@ -28,7 +28,9 @@ extension Touchpoint {
               person.sees(record.job, names: live.config.schedulingRules.wards) else {
             throw .notFound("no job \"\(id)\"")
         }
-        return record
+        var shown = record
+        shown.call?.needs = live.config.schedulingRules.needs.words(record.call?.communicationNeeds ?? [])
+        return shown
     }
 
     /// Every job of a booking (either name space), why it is in its state,

@@ -35,7 +35,8 @@ enum WireViews {
         if !r.job.isNotice {
             v.outcomes = r.attempts.map { .init(at: $0.at, by: $0.by, outcome: $0.outcome, woundCare: $0.woundCare, note: $0.note, withdrawn: $0.withdrawn) }
             v.call = r.call.map { .init(phone: $0.phone, voicemailOK: $0.voicemailOK, procedure: $0.procedure, surgeryAt: $0.surgeryAt,
-                                        birthDate: $0.birthDate?.description, nhsNumberEnd: $0.nhsNumberEnd) }
+                                        birthDate: $0.birthDate?.description, nhsNumberEnd: $0.nhsNumberEnd,
+                                        needs: $0.needs.isEmpty ? nil : $0.needs) }
         }
         return v
     }
@@ -47,7 +48,8 @@ enum WireViews {
                     calls: list.rows.map {
                         CallEntry(job: job($0.job), patientName: $0.patientName, phone: $0.phone, voicemailOK: $0.voicemailOK,
                                   procedure: $0.procedure, surgeryAt: $0.surgeryAt, lastAttemptAt: $0.job.lastAttemptAt, note: $0.job.note,
-                                  birthDate: $0.birthDate?.description, nhsNumberEnd: $0.nhsNumberEnd)
+                                  birthDate: $0.birthDate?.description, nhsNumberEnd: $0.nhsNumberEnd,
+                                  needs: $0.needs.isEmpty ? nil : $0.needs)
                     })
     }
 

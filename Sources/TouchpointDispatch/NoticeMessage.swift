@@ -86,7 +86,8 @@ public struct MessageBuilder: Sendable {
             }
             if let service = booking.service { values["service"] = service.replacingOccurrences(of: "_", with: " ") }
         }
-        guard let (subject, body) = templates.render(kind: job.kind, channel: channel, values: values) else {
+        guard let (subject, body) = templates.render(kind: job.kind, channel: channel, values: values,
+                                                         variants: config.needs.variants(patient.communicationNeeds)) else {
             return .failure(RenderFailure(reason: "no template for \(job.kind.rawValue) by \(channel.rawValue)"))
         }
         if channel == .sms && body.count > config.notices.smsMaxChars {

@@ -31,7 +31,9 @@ public struct NoticeTemplates: Sendable {
 
     /// Loads and checks every template a notice of `config` may need (every
     /// notice kind, built in or configured in its contacts, both channels),
-    /// from its `templates_dir`.
+    /// from its `templates_dir`; and the variants for communication needs
+    /// (`<kind>.<channel>.<need>.mustache`, `[needs.CODE] notices =
+    /// "variant"`), each optional and checked like the rest when present.
     public static func load(for config: TouchpointConfig) throws(ConfigError) -> NoticeTemplates {
         let (directory, configFile) = (config.templatesDir, config.file)
         var issues: [ConfigIssue] = []
@@ -39,41 +41,59 @@ public struct NoticeTemplates: Sendable {
         var values = Self.values
         let configured = config.contacts.filter { $0.worklist == nil }.map(\.kind)
         for kind in configured { values[kind] = contactValues }
+        let variants = config.needs.needs.values.filter { $0.notices == .variant }.map(\.code).sorted()
         for kind in [JobKind.waitNotice, .openAccessInfo] + configured {
             for channel in channels {
-                let name = "\(kind.rawValue).\(channel.rawValue).mustache"
-                let path = (directory as NSString).appendingPathComponent(name)
-                func issue(_ m: String) { issues.append(ConfigIssue(file: path, key: nil, message: m)) }
+                let key = "\(kind.rawValue).\(channel.rawValue)"
+                let path = (directory as NSString).appendingPathComponent(key + ".mustache")
                 guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                     issues.append(ConfigIssue(file: configFile, key: "templates_dir",
-                                              message: "no template \(name) in \(directory) (every kind needs one for sms and for email)"))
+                                              message: "no template \(key).mustache in \(directory) (every kind needs one for sms and for email)"))
                     continue
                 }
-                var bodyText = text
-                var subjectText: String? = nil
-                if channel == .email {
-                    let lines = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
-                    guard let first = lines.first, first.hasPrefix("Subject:") else {
-                        issue("an email template's first line must be \"Subject: ...\"")
-                        continue
+                if let c = compile(text, path: path, kind: kind, channel: channel, values: values[kind]!, issues: &issues) { out[key] = c }
+                for need in variants {
+                    let variantPath = (directory as NSString).appendingPathComponent("\(key).\(need).mustache")
+                    guard let text = try? String(contentsOfFile: variantPath, encoding: .utf8) else { continue }
+                    if let c = compile(text, path: variantPath, kind: kind, channel: channel, values: values[kind]!, issues: &issues) {
+                        out["\(key).\(need)"] = c
                     }
-                    subjectText = first.dropFirst("Subject:".count).trimmingCharacters(in: .whitespaces)
-                    bodyText = lines.count > 1 ? String(lines[1]).trimmingCharacters(in: .newlines) : ""
-                }
-                for (lineNo, tag) in tags(in: text) where !(values[kind]!.contains(tag)) {
-                    issue("line \(lineNo): {{\(tag)}} is not a value a \(kind.rawValue) has; it has \(values[kind]!.sorted().joined(separator: ", "))")
-                }
-                do {
-                    let body = try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + bodyText)
-                    let subject = try subjectText.map { try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + $0) }
-                    out["\(kind.rawValue).\(channel.rawValue)"] = Compiled(subject: subject, body: body)
-                } catch {
-                    issue("not a valid Mustache template: \(error)")
                 }
             }
         }
         if !issues.isEmpty { throw ConfigError(issues: issues) }
         return NoticeTemplates(templates: out)
+    }
+
+    /// One template checked and compiled: an email's first line is its
+    /// subject; every value it uses must be one the kind has.
+    static func compile(_ text: String, path: String, kind: JobKind, channel: Channel, values: Set<String>,
+                        issues: inout [ConfigIssue]) -> Compiled? {
+        func issue(_ m: String) { issues.append(ConfigIssue(file: path, key: nil, message: m)) }
+        var bodyText = text
+        var subjectText: String? = nil
+        if channel == .email {
+            let lines = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let first = lines.first, first.hasPrefix("Subject:") else {
+                issue("an email template's first line must be \"Subject: ...\"")
+                return nil
+            }
+            subjectText = first.dropFirst("Subject:".count).trimmingCharacters(in: .whitespaces)
+            bodyText = lines.count > 1 ? String(lines[1]).trimmingCharacters(in: .newlines) : ""
+        }
+        var ok = true
+        for (lineNo, tag) in tags(in: text) where !values.contains(tag) {
+            issue("line \(lineNo): {{\(tag)}} is not a value a \(kind.rawValue) has; it has \(values.sorted().joined(separator: ", "))")
+            ok = false
+        }
+        do {
+            let body = try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + bodyText)
+            let subject = try subjectText.map { try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + $0) }
+            return ok ? Compiled(subject: subject, body: body) : nil
+        } catch {
+            issue("not a valid Mustache template: \(error)")
+            return nil
+        }
     }
 
     /// The names a template uses, with their line numbers ({{name}}, {{{name}}},
@@ -97,8 +117,11 @@ public struct NoticeTemplates: Sendable {
         return out
     }
 
-    func render(kind: JobKind, channel: Channel, values: [String: Any]) -> (subject: String?, body: String)? {
-        guard let t = templates["\(kind.rawValue).\(channel.rawValue)"] else { return nil }
+    /// `variants`: the patient's needs that have one (`CommunicationNeeds.variants`),
+    /// tried in order before the usual template.
+    func render(kind: JobKind, channel: Channel, values: [String: Any], variants: [String] = []) -> (subject: String?, body: String)? {
+        let key = "\(kind.rawValue).\(channel.rawValue)"
+        guard let t = variants.lazy.compactMap({ self.templates["\(key).\($0)"] }).first ?? templates[key] else { return nil }
         return (t.subject?.render(values).trimmingCharacters(in: .whitespacesAndNewlines),
                 t.body.render(values).trimmingCharacters(in: .whitespacesAndNewlines))
     }

@@ -18,11 +18,16 @@ public struct Patient: Equatable, Sendable {
     /// The record this one was merged into (`patient.merged`): later events
     /// naming this id apply to that one. nil for a record in use.
     public var mergedInto: String?
+    /// Communication needs (Accessible Information Standard), as the
+    /// feed's codes: `interpreter:pl`, `no_phone` (`CommunicationNeeds`).
+    public var communicationNeeds: [String] = []
 
     public init(id: String, nhsNumber: String? = nil, name: String? = nil, phone: String? = nil,
                 email: String? = nil, channel: Channel? = nil, optedOut: Bool = false,
-                voicemailOK: Bool = false, deceased: Bool = false, mergedInto: String? = nil, birthDate: LocalDate? = nil) {
+                voicemailOK: Bool = false, deceased: Bool = false, mergedInto: String? = nil, birthDate: LocalDate? = nil,
+                communicationNeeds: [String] = []) {
         self.id = id
+        self.communicationNeeds = communicationNeeds
         self.birthDate = birthDate
         self.mergedInto = mergedInto
         self.nhsNumber = nhsNumber
@@ -48,6 +53,7 @@ public struct Patient: Equatable, Sendable {
             case .channel: channel = nil
             case .optedOut: optedOut = false
             case .voicemailOK: voicemailOK = false
+            case .communicationNeeds: communicationNeeds = []
             }
         }
         if let v = details.nhsNumber { nhsNumber = v }
@@ -58,6 +64,7 @@ public struct Patient: Equatable, Sendable {
         if let v = details.channel { channel = v }
         if let v = details.optedOut { optedOut = v }
         if let v = details.voicemailOK { voicemailOK = v }
+        if let v = details.communicationNeeds { communicationNeeds = v }
         // Deceased is one-way: a later event that omits or contradicts it
         // must not bring contacts back for someone who has died.
         if details.deceased == true { deceased = true }

@@ -20,6 +20,8 @@ public struct SchedulingRules: Sendable, Equatable {
     public var quietHours: DailyWindow?
     /// The contacts the hospital configured (`[[contact]]`, `contacts.md`).
     public var contacts: [ContactRule] = []
+    /// The hospital's communication needs (`[needs.CODE]`).
+    public var needs = CommunicationNeeds()
     /// The ward names the hospital uses (`calls.wards`).
     public var wards = WardNames([])
     /// How long an escalated call may wait untaken, in call-window time (`EscalationAge`).

@@ -39,7 +39,7 @@ extension PledgeRules {
     public func contactEntries(_ b: BookingFacts) -> [(name: String, worklist: String?, category: PledgeMeasure?)] {
         guard b.kind == .appointment || b.kind == .treatment else { return [] }
         var out: [(String, String?, PledgeMeasure?)] = []
-        let byKind = Dictionary(grouping: b.contacts.filter { !$0.kind.isBuiltIn && $0.kind != .concernFollowUp }, by: \.kind)
+        let byKind = Dictionary(grouping: b.contacts.filter { !$0.kind.isBuiltIn && !$0.kind.isMadeByTouchpoint }, by: \.kind)
         for (kind, jobs) in byKind.sorted(by: { $0.key < $1.key }) {
             let ordered = jobs.sorted { $0.createdAt < $1.createdAt }
             guard let first = ordered.first else { continue }

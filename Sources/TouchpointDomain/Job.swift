@@ -19,6 +19,13 @@ public struct JobKind: RawRepresentable, Hashable, Sendable, Codable, Comparable
     /// breast care nurse follows it up from the escalated list, with the
     /// nurse's note. Not a contact of the pledge, and no rule plans it.
     public static let concernFollowUp = JobKind(rawValue: "concern_follow_up")
+    /// A call in place of a notice, for a patient whose communication need
+    /// says so (`[needs.CODE] notices = "call"`): on the needs worklist.
+    public static let needsCall = JobKind(rawValue: "needs_call")
+
+    /// Made by touchpoint from something that happened (a concern, a need),
+    /// not planned by a rule: never re-planned, and no configured contact.
+    public var isMadeByTouchpoint: Bool { self == .concernFollowUp || self == .needsCall }
 
     /// The contacts built in, in the pledge's order.
     public static let builtIns: [JobKind] = [.checkinCall, .waitNotice, .openAccessInfo]

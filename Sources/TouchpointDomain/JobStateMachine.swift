@@ -66,6 +66,9 @@ public struct JobStateMachine: Sendable {
         if job.isNotice, let why = Self.suppression(patient, channel) {
             return engine(job, to: .suppressed, why)
         }
+        if let need = needsCallInstead(job, patient: patient) {
+            return engine(job, to: .suppressed, "communication need \"\(need.label)\": a call on the \(CommunicationNeeds.worklist) worklist instead (\(Self.needsCallID(job)))")
+        }
         var lateness = ""
         if late > 60 {
             lateness = plannedLate
@@ -173,6 +176,29 @@ public struct JobStateMachine: Sendable {
         }
         let entry = OutcomeEntry(outcome: outcome, woundCare: woundCare, note: note, asksWoundCare: job.kind == .checkinCall, concern: concern)
         return entry.problems.first.map { Refusal($0.message, field: $0.field) }
+    }
+
+    /// The communication need that puts a call in place of `job`, a notice
+    /// coming due, if the patient has one (`[needs.CODE] notices = "call"`).
+    public func needsCallInstead(_ job: Job, patient: Patient?) -> CommunicationNeed? {
+        guard job.isNotice, let p = patient else { return nil }
+        return rules.needs.callInstead(p.communicationNeeds)
+    }
+
+    public static func needsCallID(_ notice: Job) -> String { "needs-\(notice.id)" }
+
+    /// The call that stands in for `notice` (suppressed for `need`): on the
+    /// needs worklist now, until the notice would have stopped being of use,
+    /// then escalated like any call; the note says what the notice was for.
+    public func needsCall(for notice: Job, need: CommunicationNeed) -> JobUpdate {
+        var j = Job(id: Self.needsCallID(notice), kind: .needsCall, bookingKind: notice.bookingKind, ref: notice.ref,
+                    patientID: notice.patientID, state: .due, dueAt: now, expiresAt: max(notice.expiresAt, now.addingTimeInterval(3600)),
+                    createdAt: now, ward: notice.ward, callDay: clock.localDate(of: now),
+                    rule: "in place of \(notice.id) (\(notice.kind)): communication need \"\(need.label)\"",
+                    note: "Instead of the \(notice.kind.rawValue.replacingOccurrences(of: "_", with: " ")): \(need.label)")
+        j.worklist = CommunicationNeeds.worklist
+        return JobUpdate(job: j, change: JobChange(jobID: j.id, at: now, actor: Planner.engine, from: nil, to: .due,
+                                                   reason: "on the \(CommunicationNeeds.worklist) worklist in place of \(notice.id): communication need \"\(need.label)\""))
     }
 
     /// The follow-up of a concern the patient raised on `call`: straight on

@@ -69,6 +69,7 @@ public enum PatientRecords {
             s.phone = s.phone ?? m.phone
             s.email = s.email ?? m.email
             s.channel = s.channel ?? m.channel
+            if s.communicationNeeds.isEmpty { s.communicationNeeds = m.communicationNeeds }
         }
         if (s.deceased || merged?.deceased == true), details.deceased == false {
             return .failure(deathStands(eventID))

@@ -345,7 +345,7 @@ public struct Planner: Sendable {
     /// nothing changes. A pending job of a contact no longer configured is
     /// cancelled.
     public func replan(_ job: Job, booking b: Booking) -> JobUpdate? {
-        guard job.kind != .concernFollowUp else { return nil }
+        guard !job.kind.isMadeByTouchpoint else { return nil }
         let contact = job.kind.isBuiltIn ? nil : rules.contacts.first { $0.kind == job.kind }
         if !job.kind.isBuiltIn, contact == nil, job.state.isPending {
             return update(job, to: .cancelled, "contact \(job.kind) removed from the configuration")

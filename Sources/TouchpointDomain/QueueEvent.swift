@@ -49,6 +49,7 @@ public enum PatientField: String, Sendable, CaseIterable {
     case birthDate = "birth_date"
     case optedOut = "opted_out"
     case voicemailOK = "voicemail_ok"
+    case communicationNeeds = "communication_needs"
 }
 
 /// The patient details an event carries: only the fields it gives are
@@ -65,6 +66,8 @@ public struct PatientDetails: Equatable, Sendable {
     public var optedOut: Bool?
     public var voicemailOK: Bool?
     public var deceased: Bool?
+    /// The whole list when given (`[]` or `null` says there are none now).
+    public var communicationNeeds: [String]?
     /// The fields given as `null`.
     public var cleared: Set<PatientField>
 

@@ -300,9 +300,28 @@ struct FieldReader {
         details.channel = try p.optionalEnum("channel", Channel.self)
         details.optedOut = try p.optionalBool("opted_out")
         details.voicemailOK = try p.optionalBool("voicemail_ok")
+        details.communicationNeeds = try Self.communicationNeeds(value[PatientField.communicationNeeds.rawValue], p)
         // `null` says "not deceased" as `false` does: refused after a death (`PatientRecords`).
         details.deceased = value["deceased"] == .null ? false : try p.optionalBool("deceased")
         return details
+    }
+
+    /// `communication_needs`: a list of at most 20 codes, each a need's name
+    /// in lower case with an optional qualifier (`interpreter:pl`, `bsl`).
+    static func communicationNeeds(_ value: JSONValue?, _ p: FieldReader) throws(QueueReject) -> [String]? {
+        guard let value, value != .null else { return nil }
+        let field = "field \"patient.\(PatientField.communicationNeeds.rawValue)\""
+        guard case .array(let items) = value, items.count <= 20 else {
+            throw p.reject(.invalidField, "\(field): expected a list of at most 20 codes such as [\"interpreter:pl\", \"no_phone\"]")
+        }
+        var codes: [String] = []
+        for (i, item) in items.enumerated() {
+            guard case .string(let code) = item, CommunicationNeeds.isCode(code) else {
+                throw p.reject(.invalidField, "\(field)[\(i)]: expected a code such as \"easy_read\" or \"interpreter:pl\" (lower case, at most 40 characters)")
+            }
+            if !codes.contains(code) { codes.append(code) }
+        }
+        return codes
     }
 
     static func looksLikeEmail(_ s: String) -> Bool {

@@ -70,9 +70,15 @@ public struct CallRow: Equatable, Sendable {
     /// the NHS number's last three digits (never the whole number).
     public var birthDate: LocalDate?
     public var nhsNumberEnd: String?
+    /// The patient's communication needs, as the feed's codes (`CommunicationNeeds` gives their words).
+    public var communicationNeeds: [String]
+    /// Those needs in the words staff see (`CommunicationNeeds.words`), as
+    /// the core gives them from the hospital's config.
+    public var needs: [String] = []
 
     public init(job: Job, patientName: String?, phone: String?, voicemailOK: Bool, procedure: String?, surgeryAt: Date?,
-                birthDate: LocalDate? = nil, nhsNumber: String? = nil) {
+                birthDate: LocalDate? = nil, nhsNumber: String? = nil, communicationNeeds: [String] = []) {
+        self.communicationNeeds = communicationNeeds
         self.birthDate = birthDate
         self.nhsNumberEnd = nhsNumber.map { String($0.suffix(3)) }
         self.job = job

@@ -118,7 +118,7 @@ enum BookingColumn: Int32, CaseIterable {
 
 /// The columns of `patients`, in the order patient queries select them.
 enum PatientColumn: Int32, CaseIterable {
-    case id, nhsNumber, name, phone, email, channel, optedOut, voicemailOK, deceased, mergedInto, birthDate
+    case id, nhsNumber, name, phone, email, channel, optedOut, voicemailOK, deceased, mergedInto, birthDate, communicationNeeds
 
     var name: String {
         switch self {
@@ -133,10 +133,15 @@ enum PatientColumn: Int32, CaseIterable {
         case .deceased: return "deceased"
         case .mergedInto: return "merged_into"
         case .birthDate: return "birth_date"
+        case .communicationNeeds: return "communication_needs"
         }
     }
 
     static let list = allCases.map(\.name).joined(separator: ", ")
+
+    /// `communication_needs` holds the codes space-separated (a code has no space), NULL for none.
+    static func needs(_ column: String?) -> [String] { column?.split(separator: " ").map(String.init) ?? [] }
+    static func needs(_ codes: [String]) -> String? { codes.isEmpty ? nil : codes.joined(separator: " ") }
 }
 
 extension PreparedSQL {
@@ -191,6 +196,7 @@ extension PreparedSQL {
             phone: string(col(.phone)), email: string(col(.email)),
             channel: try optionalValue(col(.channel), as: Channel.self), optedOut: bool(col(.optedOut)),
             voicemailOK: bool(col(.voicemailOK)), deceased: bool(col(.deceased)), mergedInto: string(col(.mergedInto)),
-            birthDate: string(col(.birthDate)).flatMap(LocalDate.init(iso:)))
+            birthDate: string(col(.birthDate)).flatMap(LocalDate.init(iso:)),
+            communicationNeeds: PatientColumn.needs(string(col(.communicationNeeds))))
     }
 }

@@ -50,8 +50,8 @@ enum Query: Hashable, CaseIterable {
         case .savePatient:
             return """
                 INSERT OR REPLACE INTO patients (id, nhs_number, name, phone, email, channel, opted_out, voicemail_ok, deceased, merged_into, updated_at,
-                                                 birth_date)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                                 birth_date, communication_needs)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         case .patientCount: return "SELECT patients FROM queue_state WHERE id = 1"
         case .addToRecordCounts: return "UPDATE queue_state SET patients = patients + ?, open_bookings = open_bookings + ? WHERE id = 1"
@@ -140,7 +140,7 @@ extension Query {
         let calls = list ? "j.worklist = ?"
             : escalated ? "(\(checkin) OR j.kind = \(JobKind.concernFollowUp.sqlLiteral) OR j.worklist IS NOT NULL)" : checkin
         var sql = """
-            SELECT \(JobColumn.list(alias: "j")), p.name, p.phone, p.voicemail_ok, b.procedure, b.at, p.birth_date, p.nhs_number
+            SELECT \(JobColumn.list(alias: "j")), p.name, p.phone, p.voicemail_ok, b.procedure, b.at, p.birth_date, p.nhs_number, p.communication_needs
             FROM jobs j
             LEFT JOIN patients p ON p.id = j.patient_id
             LEFT JOIN bookings b ON b.kind = j.booking_kind AND b.ref = j.ref

@@ -46,7 +46,8 @@ extension StoreReading {
         if !job.isNotice {
             let booking = try booking(job.bookingKind, job.ref)
             call = CallRow(job: job, patientName: patient?.name, phone: patient?.phone, voicemailOK: patient?.voicemailOK ?? false,
-                           procedure: booking?.procedure, surgeryAt: booking?.at, birthDate: patient?.birthDate, nhsNumber: patient?.nhsNumber)
+                           procedure: booking?.procedure, surgeryAt: booking?.at, birthDate: patient?.birthDate, nhsNumber: patient?.nhsNumber,
+                           communicationNeeds: patient?.communicationNeeds ?? [])
         }
         return JobRecord(job: job, history: try history(jobID: jobID),
                          deliveries: job.isNotice ? try deliveries(jobID: jobID) : [],
@@ -165,7 +166,7 @@ extension StoreReading {
         return try s.all(db) { r in
             CallRow(job: try r.job(), patientName: r.string(e), phone: r.string(e + 1), voicemailOK: r.bool(e + 2),
                     procedure: r.string(e + 3), surgeryAt: r.date(e + 4), birthDate: r.string(e + 5).flatMap(LocalDate.init(iso:)),
-                    nhsNumber: r.string(e + 6))
+                    nhsNumber: r.string(e + 6), communicationNeeds: PatientColumn.needs(r.string(e + 7)))
         }
     }
 

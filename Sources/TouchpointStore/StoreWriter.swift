@@ -129,6 +129,7 @@ public struct StoreWriter: StoreReading {
         s.bind(1, p.id); s.bind(2, p.nhsNumber); s.bind(3, p.name); s.bind(4, p.phone); s.bind(5, p.email)
         s.bind(6, p.channel?.rawValue); s.bind(7, p.optedOut); s.bind(8, p.voicemailOK); s.bind(9, p.deceased)
         s.bind(10, p.mergedInto); s.bind(11, now); s.bind(12, p.birthDate?.description)
+        s.bind(13, PatientColumn.needs(p.communicationNeeds))
         try s.run(db)
     }
 

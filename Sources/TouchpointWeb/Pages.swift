@@ -284,7 +284,7 @@ extension WebApp {
         v["asksWoundCare"] = job.kind == .checkinCall
         v["whenLabel"] = job.worklist == nil ? "Surgery" : "Appointment"
         v["closedText"] = Self.closedText(job, last: attempts.last, clock: clock)
-        v["callKind"] = job.kind == .concernFollowUp ? "Concern to follow up" : "Check-in call"
+        v["callKind"] = job.kind == .concernFollowUp ? "Concern to follow up" : job.kind == .needsCall ? "Call in place of a notice" : "Check-in call"
         v["concern"] = job.concern
         v["canConcern"] = job.kind != .concernFollowUp
         // A call closed by its outcome in the last 24 hours may be reopened (the daemon holds the rule).

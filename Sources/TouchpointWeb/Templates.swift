@@ -180,7 +180,7 @@ enum Templates {
     /// One row of a call list, rendered once per list (`CallListCache`).
     /// Compact: a thousand of them make the page.
     static let row = #"""
-        <tr><td><strong>{{name}}</strong>{{#identity}}<br><span class="small">{{identity}}</span>{{/identity}}</td><td class="phone"><a href="tel:{{tel}}">{{phone}}</a><br><span class="small{{^voicemailOK}} warning-text{{/voicemailOK}}">voicemail {{voicemail}}</span></td><td><strong class="tag {{tagClass}}">{{tag}}</strong>{{#tries}}<br><span class="small">{{tries}}</span>{{/tries}}</td><td>{{ward}}{{#procedure}}<br><span class="small">{{procedure}}</span>{{/procedure}}</td><td><a href="{{callPath}}">Record outcome<span class="visually-hidden"> for {{name}}</span></a></td></tr>
+        <tr><td><strong>{{name}}</strong>{{#identity}}<br><span class="small">{{identity}}</span>{{/identity}}{{#needs}}<br><strong class="tag tag-need">{{.}}</strong>{{/needs}}</td><td class="phone"><a href="tel:{{tel}}">{{phone}}</a><br><span class="small{{^voicemailOK}} warning-text{{/voicemailOK}}">voicemail {{voicemail}}</span></td><td><strong class="tag {{tagClass}}">{{tag}}</strong>{{#tries}}<br><span class="small">{{tries}}</span>{{/tries}}</td><td>{{ward}}{{#procedure}}<br><span class="small">{{procedure}}</span>{{/procedure}}</td><td><a href="{{callPath}}">Record outcome<span class="visually-hidden"> for {{name}}</span></a></td></tr>
 
         """#
 

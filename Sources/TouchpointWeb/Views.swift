@@ -93,6 +93,7 @@ enum Views {
         if c.job.state == .escalated { row["tries"] = [s.tries, escalationText(c.job, now: Date())].compactMap { $0 }.joined(separator: "; ") }
         if let p = c.procedure { row["procedure"] = p }
         if let who = CallListFormat.identity(birthDate: c.birthDate, nhsNumberEnd: c.nhsNumberEnd) { row["identity"] = who }
+        if let needs = c.needs, !needs.isEmpty { row["needs"] = needs }
         return row
     }
 

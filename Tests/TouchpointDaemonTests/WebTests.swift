@@ -539,6 +539,22 @@ struct WebViewTests {
                 "the attempts table keeps the outcome, withdrawn, with who and why")
     }
 
+    /// Communication needs (H-43) in the web view: tags on the list and the call page.
+    @Test func communicationNeedsAreTagsOnTheListAndTheCallPage() throws {
+        let s = try WebScenario(daemonConfig: CommunicationNeedsTests.needs)
+        try s.daemon.appendLines([
+            #"{"v":1,"id":"n8","type":"surgery.booked","ref":"S8","patient":{"id":"P8","name":"Hana Needs","phone":"07700 900658","communication_needs":["interpreter:pl","no_phone"]},"at":"\#(s.daemon.time.day(-1))T10:45","ward":"Ward 7"}"#,
+        ])
+        try s.daemon.waitUntil(timeout: 20, "the booking is read") { (try? s.job("call-S8")) != nil }
+        let alice = try s.signedIn("alice", WebScenario.alicePassword)
+        let list = try alice.get("/calls")
+        #expect(list.body.contains(#"<strong class="tag tag-need">Interpreter needed (pl)</strong>"#), "\(list.body)")
+        #expect(list.body.contains(#"<strong class="tag tag-need">No phone: contact by letter or carer</strong>"#))
+        let page = try alice.get("/calls/call-S8")
+        #expect(page.body.contains("<dt>Communication needs</dt>") && page.body.contains(#"tag-need">Interpreter needed (pl)</strong>"#))
+        #expect(try !alice.get("/calls/call-S1").body.contains("Communication needs"), "none for a patient without")
+    }
+
     @Test func theWebViewTakesItsSocketFromSystemd() throws {
         let s = try WebScenario(start: false)
         try s.daemon.start()

@@ -45,7 +45,8 @@ import TouchpointTestSupport
         return CallEntry(job: job, patientName: g.maybe(g.pick(Self.awkward)), phone: g.maybe("+447700900\(g.below(900) + 100)"),
                          voicemailOK: g.below(2) == 0, procedure: g.maybe(g.pick(Self.awkward)), surgeryAt: g.maybe(g.date()),
                          lastAttemptAt: g.maybe(g.date()), note: g.maybe(g.pick(Self.awkward)),
-                         birthDate: g.maybe("19\(50 + g.below(40))-0\(1 + g.below(9))-1\(g.below(10))"), nhsNumberEnd: g.maybe("\(100 + g.below(900))"))
+                         birthDate: g.maybe("19\(50 + g.below(40))-0\(1 + g.below(9))-1\(g.below(10))"), nhsNumberEnd: g.maybe("\(100 + g.below(900))"),
+                         needs: g.maybe((0..<(1 + g.below(2))).map { _ in g.pick(Self.awkward) }))
     }
 
     @Test(arguments: 0..<200)
