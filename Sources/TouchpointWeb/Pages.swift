@@ -5,7 +5,7 @@ import TouchpointControl
 import TouchpointDomain
 
 /// The outcome form's fields, as the browser sends them.
-struct OutcomeForm: Decodable {
+struct OutcomeForm: PostedForm {
     var csrf: String?
     var outcome: String?
     var wound_care: String?
@@ -18,12 +18,41 @@ struct OutcomeForm: Decodable {
 }
 
 /// "Reopen this call": what was recorded in error.
-struct ReopenForm: Decodable {
+struct ReopenForm: PostedForm {
     var csrf: String?
     var reason: String?
 }
 
+/// A form a signed-in person posts, carrying its CSRF token.
+protocol PostedForm: Decodable {
+    var csrf: String? { get }
+}
+
+/// A form posted to a call's address, or the answer that refuses it.
+enum CallPost<Form: PostedForm> {
+    case accepted(Viewer, jobID: String, Form)
+    case refused(Response)
+
+    var refusal: Response {
+        if case .refused(let r) = self { return r }
+        return Response(status: .internalServerError)
+    }
+}
+
 extension WebApp {
+    /// What every form posted to a call's address goes through first: a
+    /// viewer (else sign in), a job id (else 404), a form that decodes and
+    /// carries this session's token from this site (else 403).
+    func callPost<Form: PostedForm>(_ type: Form.Type, _ request: Request, _ context: WebContext) async throws -> CallPost<Form> {
+        guard let viewer = context.viewer else { return .refused(Self.redirect("/login")) }
+        guard let id = Self.jobID(context) else { return .refused(notFound(viewer)) }
+        var request = request
+        let body = try await request.collectBody(upTo: context.maxUploadSize)
+        guard let form = try? URLEncodedFormDecoder().decode(Form.self, from: String(buffer: body)),
+              !isForged(request, token: form.csrf, viewer: viewer) else { return .refused(forbidden(viewer)) }
+        return .accepted(viewer, jobID: id, form)
+    }
+
     // MARK: Call lists
 
     /// The lists a viewer may see: the ward asked for, else each of their
@@ -321,12 +350,8 @@ extension WebApp {
     // MARK: Recording an outcome
 
     func recordOutcome(_ request: Request, _ context: WebContext) async throws -> Response {
-        guard let viewer = context.viewer else { return Self.redirect("/login") }
-        guard let id = Self.jobID(context) else { return notFound(viewer) }
-        var request = request
-        let body = try await request.collectBody(upTo: context.maxUploadSize)
-        guard let form = try? URLEncodedFormDecoder().decode(OutcomeForm.self, from: String(buffer: body)) else { return forbidden(viewer) }
-        if isForged(request, token: form.csrf, viewer: viewer) { return forbidden(viewer) }
+        let posted = try await callPost(OutcomeForm.self, request, context)
+        guard case .accepted(let viewer, let id, let form) = posted else { return posted.refusal }
         // The call as it is now: whether it asks about wound care, and that it
         // is a call. (Its ward is held to the account's by the daemon, for
         // this look and again when the outcome is recorded.)
@@ -388,12 +413,8 @@ extension WebApp {
 
     /// "I'll take this" on an escalated call: the list then shows who has it.
     func takeCall(_ request: Request, _ context: WebContext) async throws -> Response {
-        guard let viewer = context.viewer else { return Self.redirect("/login") }
-        guard let id = Self.jobID(context) else { return notFound(viewer) }
-        var request = request
-        let body = try await request.collectBody(upTo: context.maxUploadSize)
-        guard let form = try? URLEncodedFormDecoder().decode(CSRFForm.self, from: String(buffer: body)) else { return forbidden(viewer) }
-        if isForged(request, token: form.csrf, viewer: viewer) { return forbidden(viewer) }
+        let posted = try await callPost(CSRFForm.self, request, context)
+        guard case .accepted(let viewer, let id, let _) = posted else { return posted.refusal }
         let job: JobView
         do {
             job = try await daemon(for: viewer).take(id).value()
@@ -410,12 +431,8 @@ extension WebApp {
     /// "Reopen this call": a call closed in error goes back to the list, its
     /// outcome kept in the history, withdrawn, with who and why.
     func reopenCall(_ request: Request, _ context: WebContext) async throws -> Response {
-        guard let viewer = context.viewer else { return Self.redirect("/login") }
-        guard let id = Self.jobID(context) else { return notFound(viewer) }
-        var request = request
-        let body = try await request.collectBody(upTo: context.maxUploadSize)
-        guard let form = try? URLEncodedFormDecoder().decode(ReopenForm.self, from: String(buffer: body)) else { return forbidden(viewer) }
-        if isForged(request, token: form.csrf, viewer: viewer) { return forbidden(viewer) }
+        let posted = try await callPost(ReopenForm.self, request, context)
+        guard case .accepted(let viewer, let id, let form) = posted else { return posted.refusal }
         let reason = (form.reason ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty, reason.count <= OutcomeEntry.maximumNoteLength else {
             let message = reason.isEmpty ? "Say what was recorded in error" : "The reason must be 1,000 characters or fewer"

@@ -42,7 +42,7 @@ struct LoginForm: Decodable {
     var password: String?
 }
 
-struct CSRFForm: Decodable {
+struct CSRFForm: PostedForm {
     var csrf: String?
 }
 
