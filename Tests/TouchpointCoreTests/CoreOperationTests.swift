@@ -365,6 +365,49 @@ func refusal<T>(_ body: () async throws -> T) async -> CoreFailure? {
         try await f.core.reload(by: CoreFixture.admin)
     }
 
+    /// C-30.1: with dispatch paused, a due notice is not lost from sight: it
+    /// still expires at its time, with a warning saying it was not sent; the
+    /// pause and the resume are in the audit with the admin's name.
+    @Test func aNoticeExpiringWhileDispatchIsPausedSaysSoAndThePauseIsAudited() async throws {
+        let f = try await CoreFixture(now: london(2026, 10, 20, 10, 0))
+        try await f.core.pause(by: CoreFixture.admin)
+        // Surgery at 11:00 today: its wait notice is due at once, of use until the surgery starts.
+        try await f.append([#"{"v":1,"id":"w1","type":"surgery.booked","ref":"W1","patient":{"id":"PW","name":"Wendy Wait","phone":"07700 900111","channel":"sms"},"at":"2026-10-20T11:00","ward":"Ward 7"}"#])
+        let due = try await f.core.job("wait-W1-1", by: CoreFixture.admin).job
+        #expect(due.state == .due && f.engine.isDispatchPaused)
+        f.set(now: due.expiresAt.addingTimeInterval(60))
+        try await f.engine.runDueJobs()
+        let expired = try await f.core.job("wait-W1-1", by: CoreFixture.admin)
+        #expect(expired.job.state == .expired && expired.history.last?.reason.hasPrefix("not sent by ") == true, "\(expired.history.last?.reason ?? "")")
+        #expect(f.logged.lines.withLock { $0.contains { $0.level == .warning && $0.message.contains("wait-W1-1") && $0.message.contains("not sent by") } })
+        try await f.core.resume(by: CoreFixture.admin)
+        let audit = try DaemonHarness.run("/usr/bin/sqlite3", [f.dir + "/state/touchpoint.sqlite",
+            "SELECT actor, action FROM audit WHERE action IN ('\(Operation.pause.rawValue)', '\(Operation.resume.rawValue)') ORDER BY id"])
+        #expect(audit.stdout == "root|pause\nroot|resume\n", "\(audit.stdout) \(audit.stderr)")
+    }
+
+    /// C-12.1 beyond the formats: a patient's details are theirs by id, an
+    /// update changes only the fields it gives, and a notice goes to the
+    /// number as it stands when it is sent; another patient on the same
+    /// number (a shared family phone) is a record of their own.
+    @Test func aChangedPhoneIsTheOneANoticeGoesToAndOnlyTheGivenFieldsChange() async throws {
+        let f = try await CoreFixture(now: london(2026, 3, 29, 10, 0))
+        try await f.append([
+            #"{"v":1,"id":"w1","type":"surgery.booked","ref":"W1","patient":{"id":"PW","name":"Wendy Wait","phone":"07700 900111","channel":"sms","voicemail_ok":true},"at":"2026-03-29T14:00","ward":"Ward 7"}"#,
+            #"{"v":1,"id":"w2","type":"surgery.booked","ref":"W2","patient":{"id":"PX","name":"Xena Wait","phone":"07700 900111","channel":"sms"},"at":"2026-03-29T15:00","ward":"Ward 7"}"#,
+            #"{"v":1,"id":"u1","type":"patient.updated","patient":{"id":"PW","phone":"07700 900222"}}"#,
+        ])
+        f.set(now: london(2026, 3, 29, 13, 1))
+        try await f.engine.runDueJobs()
+        let due = try await f.engine.dueNotices(limit: 10)
+        let wendy = try #require(due.first { $0.job.id == "wait-W1-1" })
+        #expect(wendy.patient.phone == "+447700900222" && wendy.patient.name == "Wendy Wait" && wendy.patient.voicemailOK && wendy.patient.channel == .sms,
+                "the new phone; the rest as it was")
+        #expect(due.first { $0.job.id == "wait-W2-1" }?.patient.phone == "+447700900111", "the other patient on the old number keeps it")
+        let record = try await f.core.job("wait-W1-1", by: CoreFixture.admin)
+        #expect(record.job.patientID == "PW")
+    }
+
     @Test func cancelAndRetry() async throws {
         let f = try await CoreFixture(now: Self.now)
         #expect(await refusal { try await f.core.cancel("call-S7", reason: "moved", by: CoreFixture.staff) }?.kind == .permissionDenied)

@@ -160,6 +160,41 @@ let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appen
         #expect(h.notify?.messages.last?.contains("STOPPING=1") == true)
     }
 
+    /// C-15.1 shown failing the other way: an engine stuck on its database
+    /// (another process holding the write lock, as a hung disk or a wedged
+    /// writer would) stops the pings, so systemd's watchdog would restart it;
+    /// once the lock goes they come again, and nothing is lost.
+    @Test func anEngineStuckOnItsDatabaseStopsPingingTheWatchdog() throws {
+        let h = try DaemonHarness()
+        try h.start(environment: ["WATCHDOG_USEC": "1000000"])
+        Thread.sleep(forTimeInterval: 1.2)
+        let lock = Process()
+        lock.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        lock.arguments = ["-c", """
+            import sqlite3, sys, time
+            c = sqlite3.connect(sys.argv[1], isolation_level=None)
+            c.execute("BEGIN EXCLUSIVE")
+            print("locked", flush=True)
+            time.sleep(3.5)
+            c.execute("COMMIT")
+            """, h.databasePath]
+        let out = Pipe()
+        lock.standardOutput = out
+        try lock.run()
+        _ = out.fileHandleForReading.availableData  // "locked"
+        let locked = Date()
+        lock.waitUntilExit()
+        let released = Date()
+        #expect(lock.terminationStatus == 0)
+        Thread.sleep(forTimeInterval: 1.5)
+        let pings = try #require(h.notify?.timedMessages.filter { $0.text.contains("WATCHDOG=1") }.map(\.at))
+        let during = pings.filter { $0 > locked.addingTimeInterval(0.6) && $0 < released.addingTimeInterval(-0.1) }
+        #expect(during.isEmpty, "\(during.count) pings while the engine could not write")
+        #expect(pings.filter { $0 > released }.count >= 2, "the pings come again once the lock goes")
+        #expect(try h.status().state == "running")
+        try h.stop()
+    }
+
     @Test func noWatchdogNoPings() throws {
         let h = try DaemonHarness()
         try h.start()

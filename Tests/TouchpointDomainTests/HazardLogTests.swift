@@ -88,6 +88,7 @@ import Testing
             | Harm | a harm |
             | Initial risk | Major × Medium = 3 |
             | Residual risk | Major × Very low = 2 |
+            | Why rated so | how often, and what the controls change |
             | Status | Closed |
 
             - C-01.1 (touchpoint) A control. Verified by `HazardLogTests.theCheckCatchesWhatItShould`.
@@ -99,6 +100,7 @@ import Testing
             ("a rating off the matrix", "Major × Medium = 3", "Major × Medium = 2"),
             ("an unknown severity", "Major × Very low = 2", "Awful × Very low = 2"),
             ("a missing harm", "| Harm | a harm |\n", ""),
+            ("a rating without its reason", "| Why rated so | how often, and what the controls change |\n", ""),
             ("no test named", " Verified by `HazardLogTests.theCheckCatchesWhatItShould`.", ""),
             ("a residual above the initial", "Major × Very low = 2", "Catastrophic × Very high = 5"),
             ("a control without an owner", "C-01.2 (trust)", "C-01.2"),
@@ -133,7 +135,7 @@ struct HazardLog {
     /// DCB0129's matrix: `matrix[likelihood][severity]`.
     static let matrix = [[1, 1, 2, 2, 3], [1, 2, 2, 3, 4], [2, 2, 3, 3, 4], [2, 3, 3, 4, 5], [3, 4, 4, 5, 5]]
     static let statuses = ["Open", "Closed", "Transferred"]
-    static let required = ["Cause", "Effect", "Harm", "Initial risk", "Residual risk", "Status"]
+    static let required = ["Cause", "Effect", "Harm", "Initial risk", "Residual risk", "Why rated so", "Status"]
 
     init(text: String) throws {
         for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
