@@ -610,8 +610,13 @@ struct BrowserTests {
     @Test(.enabled(if: available || required, "no browser here: bash scripts/setup --browser"))
     func aNurseRecordsAnOutcomeInABrowserWithAMouseAndWithTheKeyboardAlone() throws {
         #expect(Self.available, "the browser tests are required here, and Chromium or the Python environment is missing")
-        let s = try WebScenario(journal: true, daemonConfig: ContactsEndToEndTests.seedContacts, worklistCall: true, spacedRef: true,
-                                unassignedCall: true)
+        let s = try WebScenario(journal: true, daemonConfig: ContactsEndToEndTests.seedContacts,
+                                worklistCall: true, spacedRef: true, unassignedCall: true)
+        // A Ward 7 patient with communication needs, for their tags.
+        try s.daemon.appendLines([
+            #"{"v":1,"id":"n8","type":"surgery.booked","ref":"S8","patient":{"id":"P8","name":"Hana Needs","phone":"07700 900658","communication_needs":["interpreter:pl"]},"at":"\#(s.daemon.time.day(-1))T10:45","ward":"Ward 7"}"#,
+        ])
+        try s.daemon.waitUntil(timeout: 20, "the booking is read") { (try? s.job("call-S8")) != nil }
         let shots = DaemonHarness.repoRoot + "/.build/screenshots"
         try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)
         // The printable report over three months (a chart per promise), as touchpointctl writes it.
@@ -631,7 +636,8 @@ struct BrowserTests {
         let journal = try DaemonHarness.run("/usr/bin/journalctl", ["-o", "json", "--no-pager", "_PID=\(pid)"]).stdout
         #expect(journal.contains("HTTP_ROUTE"), "the access log is there")
         // Whole values only: short digit runs turn up in timestamps and cursors by chance.
-        for secret in ["Ann Example", "Cara Sample", "Dee Person", "Gail Unplaced", "07700 900", "7700900123", "7700900456", "9434765919"] {
+        for secret in ["Ann Example", "Cara Sample", "Dee Person", "Gail Unplaced", "Hana Needs", "07700 900", "7700900123", "7700900456", "9434765919",
+                       "swelling since Sunday", "recorded on the wrong patient"] {
             #expect(!journal.contains(secret), "the journal holds \(secret)")
         }
     }

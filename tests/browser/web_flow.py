@@ -153,6 +153,12 @@ def nurse_flow(a, b):
     text = body(a)
     check("Ann Example" in text and "Cara Sample" in text, "her ward's calls")
     check("Dee Person" not in text, "not another ward's")
+    # Communication needs (H-43): a tag beside the patient's name.
+    tags = [t.text for t in a.find_elements(By.CSS_SELECTOR, "td .tag-need")]
+    check("Interpreter needed (pl)" in tags, "the needs tag on the list")
+    # A status warning (H-42, an unassigned call still to make) is a banner on every page.
+    banner = a.find_elements(By.CSS_SELECTOR, ".banner-warning")
+    check(banner and "unassigned list" in banner[0].text, "the status warning is a banner")
     audit(a, "calls")
     # C-32.1: the list says when it was read and links to itself; the
     # five-minute warning is hidden now and shown once 300 s have passed
@@ -269,6 +275,14 @@ def nurse_flow(a, b):
     click(a, "a[href='/calls/concern-call-S1-1']")
     check("swelling since Sunday" in body(a) and "The patient’s concern" in body(a), "the follow-up says what the concern is")
     audit(a, "concern")
+    # Escalations are taken (H-04): "I'll take this", and the list says who has it.
+    click(a, "form[action$='/take'] button[type=submit]")
+    check("Call taken" in body(a) and "taken by alice via web" in body(a), "taken, and the escalated list says by whom")
+    check(job("concern-call-S1-1").get("taken_by") == "alice via web", "recorded as hers")
+    audit(a, "escalated-taken")
+    a.get(BASE + "/calls/call-S8")
+    check("Communication needs" in body(a) and "Interpreter needed (pl)" in body(a), "the needs on the call page")
+    audit(a, "call-needs")
     a.get(BASE + "/print")
     check("Cara Sample" in body(a), "the print page")
     a.get(BASE + "/no-such-page")
