@@ -141,6 +141,8 @@ public struct TouchpointConfig: Equatable, Sendable {
     /// `[[feed.source]]`: the writers the hospital expects and how long each
     /// may be silent; none configured: the whole queue, one open day.
     public var feedSources: [ExpectedFeed] = []
+    /// `backup.keep`: how many backups `touchpointctl backup` keeps.
+    public var backupKeep = 7
     /// `[needs.CODE]`: the communication needs the hospital records.
     public var needs = CommunicationNeeds()
 
@@ -163,7 +165,7 @@ public struct TouchpointConfig: Equatable, Sendable {
             && a.calendar == b.calendar && a.calls == b.calls && a.waitNotice == b.waitNotice
             && a.openAccess == b.openAccess && a.notices == b.notices && a.transport == b.transport
             && a.logLevel == b.logLevel && a.logTarget == b.logTarget && a.contacts == b.contacts && a.feedSources == b.feedSources
-            && a.needs == b.needs
+            && a.needs == b.needs && a.backupKeep == b.backupKeep
     }
 
     /// The scheduling rules these settings make.
@@ -182,6 +184,8 @@ public struct TouchpointConfig: Equatable, Sendable {
 
     /// The path of the database inside `state_dir`.
     public var databasePath: String { (stateDir as NSString).appendingPathComponent("touchpoint.sqlite") }
+    /// Where `touchpointctl backup` writes: `STATE_DIR/backups`.
+    public var backupDir: String { (stateDir as NSString).appendingPathComponent("backups") }
 }
 
 /// One thing wrong with a config file: where, which key, what was expected.

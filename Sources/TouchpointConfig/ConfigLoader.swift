@@ -164,7 +164,7 @@ public struct TOMLReader {
 
     mutating func read(_ root: TOMLTable) -> TouchpointConfig? {
         checkKeys(root, ["time_zone", "state_dir", "queue_file", "templates_dir", "hospital", "control",
-                         "calendar", "calls", "wait_notice", "open_access", "notices", "transport", "log", "contact", "feed", "needs"],
+                         "calendar", "calls", "wait_notice", "open_access", "notices", "transport", "log", "contact", "feed", "needs", "backup"],
                   section: nil)
         var tzName = "Europe/London"
         if let s = string(root, nil, "time_zone") { tzName = s }
@@ -198,6 +198,7 @@ public struct TOMLReader {
         c.contacts = readContacts(root)
         c.feedSources = readFeeds(root)
         c.needs = readNeeds(root)
+        if let keep = int(section(root, "backup", ["keep"]), "backup", "keep", 1...365) { c.backupKeep = keep }
         return issues.isEmpty ? c : nil
     }
 

@@ -30,10 +30,12 @@ public enum ControlCommand: Equatable, Sendable {
     case undeceased(patient: String, reason: String)
     /// Whether touchpoint has a booking for this patient id: yes or no, nothing else.
     case patientKnown(patient: String)
+    /// A consistent copy of the state, taken while the service runs.
+    case backup
 
     /// The commands by their names on the wire (`cli.md`).
     public enum Name: String, CaseIterable, Sendable {
-        case status, calls, outcome, jobs, job, explain, rejects, report, ingest, pause, resume, reload, cancel, retry, take, reopen, undeceased
+        case status, calls, outcome, jobs, job, explain, rejects, report, ingest, pause, resume, reload, cancel, retry, take, reopen, undeceased, backup
         case patientKnown = "patient-known"
     }
 
@@ -57,6 +59,7 @@ public enum ControlCommand: Equatable, Sendable {
         case .reopen: return .reopen
         case .undeceased: return .undeceased
         case .patientKnown: return .patientKnown
+        case .backup: return .backup
         }
     }
 
@@ -68,7 +71,7 @@ public enum ControlCommand: Equatable, Sendable {
     public var mayResend: Bool {
         switch self {
         case .status, .calls, .jobs, .job, .explain, .rejects, .report, .patientKnown: return true
-        case .outcome, .ingest, .pause, .resume, .reload, .cancel, .retry, .take, .reopen, .undeceased: return false
+        case .outcome, .ingest, .pause, .resume, .reload, .cancel, .retry, .take, .reopen, .undeceased, .backup: return false
         }
     }
 }
@@ -164,7 +167,7 @@ extension ControlCommand {
     /// unchanged: `{"v":1,"command":...,"args":{...}}`).
     public var arguments: ControlRequest.Arguments {
         switch self {
-        case .status, .ingest, .pause, .resume, .reload:
+        case .status, .ingest, .pause, .resume, .reload, .backup:
             return .init()
         case .calls(let q):
             return .init(date: q.date, ward: q.ward, escalated: q.escalated ? true : nil, list: q.list, unassigned: q.unassigned ? true : nil)
@@ -218,6 +221,7 @@ extension ControlCommand {
         case .pause: self = .pause
         case .resume: self = .resume
         case .reload: self = .reload
+        case .backup: self = .backup
         case .calls: self = .calls(CallsQuery(date: a.date, ward: a.ward, escalated: a.escalated == true, list: a.list, unassigned: a.unassigned == true))
         case .outcome:
             let id = try needs(a.job, "a job id")

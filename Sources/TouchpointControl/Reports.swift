@@ -157,6 +157,27 @@ public struct PatientKnownReport: Codable, Equatable, Sendable {
     public init(known: Bool) { self.known = known }
 }
 
+/// `backup`: the copy made.
+public struct BackupReport: Codable, Equatable, Sendable {
+    public var path: String
+    public var bytes: Int
+    /// The queue line the backup's state has read to.
+    public var queueLine: Int
+    public var removed: [String]
+
+    public init(path: String, bytes: Int, queueLine: Int, removed: [String]) {
+        self.path = path
+        self.bytes = bytes
+        self.queueLine = queueLine
+        self.removed = removed
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case path, bytes, removed
+        case queueLine = "queue_line"
+    }
+}
+
 /// `ingest`: what one read of the queue file did.
 public struct IngestReport: Codable, Equatable, Sendable {
     public var ingested: Int

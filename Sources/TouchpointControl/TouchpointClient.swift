@@ -100,4 +100,5 @@ public struct TouchpointClient: Sendable {
     public func undeceased(_ patient: String, reason: String) async throws(ClientError) -> ControlAnswer<JobsReport> {
         try await send(.undeceased(patient: patient, reason: reason), replying: JobsReport.self)
     }
+    public func backup() async throws(ClientError) -> ControlAnswer<BackupReport> { try await send(.backup, replying: BackupReport.self) }
 }

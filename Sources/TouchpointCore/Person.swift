@@ -83,14 +83,14 @@ public struct Person: Sendable, Equatable {
 public enum Operation: String, Sendable, CaseIterable {
     case status, calls, outcome, jobs, job, explain, rejects, report
     case rejectsWithLines = "rejects with raw lines"
-    case ingest, pause, resume, reload, cancel, retry, take, reopen, undeceased
+    case ingest, pause, resume, reload, cancel, retry, take, reopen, undeceased, backup
     case patientKnown = "patient-known"
 
     /// The person's role it needs (admins may do what staff may).
     public var needs: Role {
         switch self {
         case .status, .calls, .outcome, .jobs, .job, .explain, .rejects, .report, .take, .reopen: return .staff
-        case .rejectsWithLines, .ingest, .pause, .resume, .reload, .cancel, .retry, .patientKnown, .undeceased: return .admin
+        case .rejectsWithLines, .ingest, .pause, .resume, .reload, .cancel, .retry, .patientKnown, .undeceased, .backup: return .admin
         }
     }
 

@@ -212,6 +212,22 @@ extension Touchpoint {
         return changed
     }
 
+    /// A backup of the state while the service runs (`touchpointctl
+    /// backup`, admin; `touchpoint-backup.timer` daily): its path, size and
+    /// how far into the queue it is. Restoring it is the README's.
+    public func backup(by person: Person) async throws(CoreFailure) -> StoreBackup {
+        try authorize(.backup, person)
+        let config = live.config
+        let t = config.clock.localDateTime(of: now())
+        let stamp = String(format: "%04d%02d%02dT%02d%02d%02d", t.date.year, t.date.month, t.date.day, t.time.hour, t.time.minute,
+                           Calendar(identifier: .gregorian).component(.second, from: now()))
+        let made = try await stored("taking a backup") { try await store.backup(into: config.backupDir, stamp: stamp, keep: config.backupKeep) }
+        try await audit(person.recordedName, .backup, detail: "\(made.path), \(made.bytes) bytes, queue line \(made.queueLine)")
+        let removed = made.removed.isEmpty ? "" : "; \(made.removed.count) older removed (backup.keep = \(config.backupKeep))"
+        logger.notice("backup written to \(made.path) (\(made.bytes) bytes, the queue read to line \(made.queueLine))\(removed)")
+        return made
+    }
+
     func audit(_ actor: String, _ op: Operation, subject: String? = nil, detail: String? = nil) async throws(CoreFailure) {
         try await stored("recording the audit") {
             try await store.write { try $0.audit(actor: actor, action: op.rawValue, subject: subject, detail: detail, now: self.now()) }

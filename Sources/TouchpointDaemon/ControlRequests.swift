@@ -109,6 +109,9 @@ struct ControlRequests: Sendable {
         case .undeceased(let patient, let reason):
             let records = try await core.undeceased(patient, reason: reason, by: person)
             return ControlReply.success(JobsReport(jobs: records.map { WireViews.record($0, timeZone: zone) }, timeZone: zone))
+        case .backup:
+            let b = try await core.backup(by: person)
+            return ControlReply.success(BackupReport(path: b.path, bytes: b.bytes, queueLine: b.queueLine, removed: b.removed))
         }
     }
 

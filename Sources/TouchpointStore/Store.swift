@@ -27,7 +27,7 @@ public final class Store: Sendable {
     public let path: String
     let pool: DatabasePool
     private let writer = BlockingLane(name: "store-writer")
-    private let readers = BlockingLane(name: "store-reader", threads: 2)
+    let readers = BlockingLane(name: "store-reader", threads: 2)
     /// Counts write transactions: what `status` last read stays true until it moves.
     private let writes = Atomic<UInt64>(0)
     private let statusCache = Mutex<(writes: UInt64, snapshot: StatusSnapshot)?>(nil)

@@ -365,6 +365,17 @@ struct Reopen: ParsableCommand {
     }
 }
 
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a consistent copy of the state while the service runs (admin): STATE_DIR/backups/touchpoint-YYYYMMDDTHHMMSS.db.",
+        discussion: "Checked with integrity_check; the oldest beyond backup.keep are removed. Prints the file's path. Restoring: see the README.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        try global.output(global.ask { c throws(ClientError) in try await c.backup() }) { "\($0.path)\n" }
+    }
+}
+
 struct Undeceased: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Undo a death recorded in error: its cancelled jobs still of use are planned again (admin).",
@@ -395,7 +406,7 @@ struct TouchpointCtl: ParsableCommand {
         discussion: "Exit codes: 0 success, 1 refused or failed, 2 bad usage, 69 daemon unreachable, 77 permission denied.",
         version: TouchpointVersion.cli,
         subcommands: [Status.self, Calls.self, Outcome.self, Jobs.self, JobCommand.self, Explain.self, Rejects.self, Report.self,
-                      Ingest.self, Pause.self, Resume.self, Reload.self, Cancel.self, Retry.self, Take.self, Reopen.self, Undeceased.self,
+                      Ingest.self, Pause.self, Resume.self, Reload.self, Cancel.self, Retry.self, Take.self, Reopen.self, Undeceased.self, Backup.self,
                       PatientKnown.self])
 
     // Lets --socket and --json stand before the command too.

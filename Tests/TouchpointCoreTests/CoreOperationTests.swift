@@ -408,6 +408,15 @@ func refusal<T>(_ body: () async throws -> T) async -> CoreFailure? {
         #expect(record.job.patientID == "PW")
     }
 
+    @Test func onlyAnAdminTakesABackup() async throws {
+        let f = try await CoreFixture(now: Self.now)
+        for person in [CoreFixture.staff, CoreFixture.ward9, CoreFixture.outsider] {
+            #expect(await refusal { try await f.core.backup(by: person) }?.kind == .permissionDenied)
+        }
+        let b = try await f.core.backup(by: CoreFixture.admin)
+        #expect(b.path.hasPrefix(f.dir + "/state/backups/touchpoint-") && b.queueLine == 3)
+    }
+
     @Test func cancelAndRetry() async throws {
         let f = try await CoreFixture(now: Self.now)
         #expect(await refusal { try await f.core.cancel("call-S7", reason: "moved", by: CoreFixture.staff) }?.kind == .permissionDenied)

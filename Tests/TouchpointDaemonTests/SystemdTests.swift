@@ -253,7 +253,9 @@ let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appen
         try? FileManager.default.copyItem(atPath: "/bin/kill", toPath: root + "/bin/kill")
         let verify = try DaemonHarness.run("/usr/bin/systemd-analyze", ["verify", "--root=" + root, "--man=no",
                                                                          root + "/lib/systemd/system/touchpointd.service",
-                                                                         root + "/lib/systemd/system/touchpointd.socket"])
+                                                                         root + "/lib/systemd/system/touchpointd.socket",
+                                                                         root + "/lib/systemd/system/touchpoint-backup.service",
+                                                                         root + "/lib/systemd/system/touchpoint-backup.timer"])
         #expect(verify.status == 0 && verify.stderr.isEmpty, "verify: \(verify.stderr)")
         // The catalog explains every MESSAGE_ID the daemon uses.
         _ = try DaemonHarness.run("/usr/bin/journalctl", ["--root=" + root, "--update-catalog"])

@@ -1,0 +1,93 @@
+import Foundation
+import GRDB
+import TouchpointLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A backup taken (`touchpointctl backup`).
+public struct StoreBackup: Equatable, Sendable {
+    public var path: String
+    public var bytes: Int
+    /// Events the backup holds: how far into the queue its state is.
+    public var queueLine: Int
+    /// Older backups removed to keep `backup.keep`.
+    public var removed: [String]
+}
+
+extension Store {
+    /// A consistent copy of the state taken while the service runs (SQLite's
+    /// online backup, from one read snapshot: writers carry on), into
+    /// `directory/touchpoint-YYYYMMDDTHHMMSS.db`, `0600` from its first
+    /// byte, checked with `PRAGMA integrity_check`, made durable and only
+    /// then given its name; the oldest beyond `keep` are removed.
+    /// `stamp`: the hospital's local time of the backup, `YYYYMMDDTHHMMSS`.
+    public func backup(into directory: String, stamp: String, keep: Int) async throws -> StoreBackup {
+        try await readers.run { try self.blockingBackup(into: directory, stamp: stamp, keep: keep) }
+    }
+
+    func blockingBackup(into directory: String, stamp: String, keep: Int) throws -> StoreBackup {
+        Blocking.check()
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            throw StoreError("backup directory \(directory): cannot create: \(String(cString: strerror(errno)))")
+        }
+        var name = "touchpoint-\(stamp).db"
+        var n = 1
+        while FileManager.default.fileExists(atPath: directory + "/" + name) {
+            n += 1
+            name = "touchpoint-\(stamp)-\(n).db"
+        }
+        let final = directory + "/" + name
+        let partial = directory + "/." + name + ".partial"
+        unlink(partial)
+        let fd = Glibc.open(partial, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StoreError("backup \(partial): cannot create: \(String(cString: strerror(errno)))") }
+        fchmod(fd, 0o600)
+        Glibc.close(fd)
+        do {
+            var config = Configuration()
+            config.label = "touchpoint-backup"
+            let copy = try DatabaseQueue(path: partial, configuration: config)
+            try pool.backup(to: copy)
+            let (check, line) = try copy.read { db -> (String, Int) in
+                (try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; "),
+                 try Int.fetchOne(db, sql: "SELECT line FROM queue_state WHERE id = 1") ?? 0)
+            }
+            // A backup is one file: no journal beside it.
+            try copy.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = DELETE") }
+            try copy.close()
+            guard check == "ok" else { throw StoreError("backup \(partial): integrity_check says \(check.prefix(200))") }
+            try Self.durable(partial)
+            guard rename(partial, final) == 0 else { throw StoreError("backup \(final): cannot rename: \(String(cString: strerror(errno)))") }
+            try Self.durable(directory)
+            let bytes = (try? FileManager.default.attributesOfItem(atPath: final)[.size] as? Int) ?? 0
+            return StoreBackup(path: final, bytes: bytes ?? 0, queueLine: line, removed: try Self.prune(directory, keep: keep))
+        } catch {
+            unlink(partial)
+            throw error
+        }
+    }
+
+    /// fsync of a file or a directory.
+    static func durable(_ path: String) throws {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError("\(path): cannot open to sync: \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(fd) }
+        guard fsync(fd) == 0 else { throw StoreError("\(path): fsync failed: \(String(cString: strerror(errno)))") }
+    }
+
+    /// Removes the oldest backups beyond `keep`, oldest by when each was
+    /// written (two in one second share a stamp, told apart by `-2`).
+    static func prune(_ directory: String, keep: Int) throws -> [String] {
+        func written(_ f: String) -> Date {
+            ((try? FileManager.default.attributesOfItem(atPath: directory + "/" + f)[.modificationDate]) as? Date) ?? .distantPast
+        }
+        let names: [String] = try FileManager.default.contentsOfDirectory(atPath: directory)
+            .filter { $0.hasPrefix("touchpoint-") && $0.hasSuffix(".db") }
+        let dated: [(name: String, at: Date)] = names.map { (name: $0, at: written($0)) }
+        let all: [String] = dated.sorted { a, b in a.at != b.at ? a.at < b.at : a.name < b.name }.map(\.name)
+        let old = all.dropLast(max(keep, 1))
+        for f in old { unlink(directory + "/" + f) }
+        return old.map { directory + "/" + $0 }
+    }
+}
