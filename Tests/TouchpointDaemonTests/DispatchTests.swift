@@ -6,6 +6,7 @@ import TouchpointTestSupport
 
 #if canImport(Glibc)
 import Glibc
+import Synchronization
 #endif
 
 /// Notices through the real daemon to a real outbox directory or a real program.
@@ -183,6 +184,55 @@ import Glibc
         try h.stop()
     }
 
+    /// C-13.1 as a gateway sees it: one that takes each file as it lands
+    /// (so an overwrite by name cannot hide a second write) sees every
+    /// notice, and anything a crash made the daemon send again comes under
+    /// the same message id, which the gateway drops (dispatch.md: at least
+    /// once, the id the notice's own).
+    @Test func aGatewayTakingFilesAsTheyLandSeesEveryNoticeAndAResendOnlyUnderItsOwnID() throws {
+        let h = try DaemonHarness()
+        try h.appendLines((1...300).map { openAccess("OA\($0)", "P\($0)") })
+        let outbox = h.dir + "/spool/outbox", taken = h.dir + "/taken"
+        try FileManager.default.createDirectory(atPath: taken, withIntermediateDirectories: true)
+        let stop = GatewayStop()
+        let gateway = Thread {
+            var n = 0
+            var last = false
+            repeat {
+                last = stop.requested.withLock { $0 }
+                for f in ((try? FileManager.default.contentsOfDirectory(atPath: outbox)) ?? []) where f.hasSuffix(".json") && !f.hasPrefix(".") {
+                    n += 1
+                    rename(outbox + "/" + f, taken + "/\(n)-" + f)
+                }
+                usleep(2_000)
+            } while !last
+        }
+        gateway.start()
+        var rng = SplitMix64(seed: UInt64(Date().timeIntervalSince1970))
+        for _ in 0..<15 {
+            try h.start(waitReady: false)
+            usleep(useconds_t(50_000 + rng.below(300_000)))
+            try h.crash()
+        }
+        try h.start()
+        try h.waitUntil(timeout: 120, "every notice is done") { try h.ctlJSON(StatusReport.self, ["status"]).jobs[.openAccessInfo]?[.done] == 300 }
+        Thread.sleep(forTimeInterval: 0.2)
+        stop.requested.withLock { $0 = true }
+        while !gateway.isFinished { usleep(10_000) }
+        var seen: [String: Int] = [:]
+        for f in try FileManager.default.contentsOfDirectory(atPath: taken) {
+            let m = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: taken + "/" + f))) as! [String: Any]
+            let id = m["message_id"] as! String
+            #expect(f.hasSuffix("-\(id).json"), "\(f) holds \(id): a file's name is its message's id")
+            seen[id, default: 0] += 1
+        }
+        #expect(seen.count == 300, "\(seen.count) of 300 notices reached the gateway")
+        let twice = seen.filter { $0.value > 1 }
+        print("gateway: 300 notices, \(twice.count) written again after a kill -9 (each under its own id), 15 kills")
+        #expect(twice.count <= 15 * 4, "\(twice.count) sent again: more than a crash's in-flight sends")
+        try h.stop()
+    }
+
     @Test func killNineWhileDispatching500NoticesLosesNothingAndDoublesNothing() throws {
         // 450 Open Access notices and 50 of a configured contact (contacts.md).
         let h = try DaemonHarness(extraConfig: ContactsEndToEndTests.seedContacts)
@@ -211,4 +261,9 @@ import Glibc
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: h.dir + "/spool/outbox")) ?? []).count == 500, "no leftovers")
         try h.stop()
     }
+}
+
+/// Tells the test's gateway thread to take what is left and stop.
+final class GatewayStop: Sendable {
+    let requested = Mutex(false)
 }
