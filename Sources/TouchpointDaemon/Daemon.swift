@@ -53,6 +53,34 @@ public enum Daemon {
         }
     }
 
+    /// `touchpointd --restore BACKUP`: puts a backup in place of the state
+    /// database, with touchpointd stopped (it holds the state lock while it
+    /// runs, so a running one is refused). Dispatch starts paused; the old
+    /// database is kept beside it. Exit 0 or 1.
+    public static func restore(configPath: String, backup: String) -> Int32 {
+        do {
+            let config = try ConfigLoader.load(path: configPath)
+            let lock: StateLock
+            do {
+                lock = try StateLock(stateDir: config.stateDir)
+            } catch {
+                printError("\(error): stop it first (systemctl stop touchpointd.socket touchpointd.service)")
+                return 1
+            }
+            defer { _ = lock }
+            let t = config.clock.localDateTime(of: Date())
+            let stamp = String(format: "%04d%02d%02dT%02d%02d", t.date.year, t.date.month, t.date.day, t.time.hour, t.time.minute)
+            let r = try Store.restore(backup: backup, to: config.databasePath, stamp: stamp)
+            print("restored \(backup): the state as of queue line \(r.queueLine); touchpointd reads on from there when it starts")
+            if let kept = r.keptAs { print("the database it replaced is kept as \(kept)") }
+            print("dispatch is paused: notices sent since the backup are due again; check touchpointctl jobs --state due, then touchpointctl resume")
+            return 0
+        } catch {
+            printError("\(error)")
+            return 1
+        }
+    }
+
     static func printError(_ text: String) {
         for line in text.split(separator: "\n") {
             FileHandle.standardError.write(Data("touchpointd: \(line)\n".utf8))

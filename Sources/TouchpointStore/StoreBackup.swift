@@ -91,3 +91,68 @@ extension Store {
         return old.map { directory + "/" + $0 }
     }
 }
+
+/// What `touchpointd --restore` put in place.
+public struct StoreRestore: Equatable, Sendable {
+    /// How far into the queue the restored state had read: the daemon reads on from there.
+    public var queueLine: Int
+    /// The database the restore replaced, kept beside it (nil if there was none).
+    public var keptAs: String?
+}
+
+extension Store {
+    /// Puts `backup` in place of the database at `path`, offline (the
+    /// daemon stopped): the backup is checked with `integrity_check`, copied
+    /// `0600` and owned as the state directory is, **dispatch is paused in
+    /// the copy** (notices sent since the backup are due again: an admin
+    /// looks before `touchpointctl resume`), and the database it replaces,
+    /// with its `-wal`, is kept as `path.before-restore-STAMP`, never deleted.
+    public static func restore(backup: String, to path: String, stamp: String) throws -> StoreRestore {
+        var readOnly = Configuration()
+        readOnly.readonly = true
+        let check = try DatabaseQueue(path: backup, configuration: readOnly).read { db -> (String, Int?) in
+            (try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; "),
+             try Int.fetchOne(db, sql: "SELECT line FROM queue_state WHERE id = 1"))
+        }
+        guard check.0 == "ok" else { throw StoreError("backup \(backup): integrity_check says \(check.0.prefix(200)); not restored") }
+        guard let line = check.1 else { throw StoreError("backup \(backup): not a touchpoint state database (no queue position); not restored") }
+        let dir = (path as NSString).deletingLastPathComponent
+        var st = stat()
+        guard stat(dir, &st) == 0 else { throw StoreError("state_dir \(dir): \(String(cString: strerror(errno)))") }
+        let incoming = path + ".restoring"
+        unlink(incoming)
+        let fd = Glibc.open(incoming, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StoreError("\(incoming): cannot create: \(String(cString: strerror(errno)))") }
+        fchmod(fd, 0o600)
+        Glibc.close(fd)
+        do {
+            let copy = try DatabaseQueue(path: incoming)
+            try DatabaseQueue(path: backup, configuration: readOnly).backup(to: copy)
+            try copy.write { db in
+                try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", arguments: [Setting.dispatchPaused.rawValue])
+            }
+            try copy.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = DELETE") }
+            try copy.close()
+            guard chown(incoming, st.st_uid, st.st_gid) == 0 || getuid() != 0 else {
+                throw StoreError("\(incoming): cannot give it to the state directory's owner: \(String(cString: strerror(errno)))")
+            }
+            try durable(incoming)
+        } catch {
+            unlink(incoming)
+            throw error
+        }
+        var kept: String?
+        if FileManager.default.fileExists(atPath: path) {
+            let aside = "\(path).before-restore-\(stamp)"
+            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+                guard rename(path + suffix, aside + suffix) == 0 else {
+                    throw StoreError("\(path + suffix): cannot move aside: \(String(cString: strerror(errno))); nothing was replaced")
+                }
+            }
+            kept = aside
+        }
+        guard rename(incoming, path) == 0 else { throw StoreError("\(path): cannot put the backup in place: \(String(cString: strerror(errno)))") }
+        try durable(dir)
+        return StoreRestore(queueLine: line, keptAs: kept)
+    }
+}

@@ -32,6 +32,10 @@ struct TouchpointD: ParsableCommand {
 
     @Flag(name: .long, help: "Check the config and templates, print what is wrong, exit 0 or 1.")
     var checkConfig = false
+
+    @Option(name: .long, help: ArgumentHelp("Put a backup (touchpointctl backup) in place of the state database, with touchpointd stopped; dispatch starts paused.",
+                                            valueName: "backup"))
+    var restore: String?
 }
 
 // Before any thread starts, on the main thread: every thread inherits the
@@ -51,6 +55,9 @@ do {
 }
 if options.checkConfig {
     exit(Daemon.checkConfig(path: options.config))
+}
+if let backup = options.restore {
+    exit(Daemon.restore(configPath: options.config, backup: backup))
 }
 let daemonOptions = DaemonOptions(configPath: options.config, logLevel: options.logLevel, logTarget: options.logTarget)
 let status = MultiThreadedEventLoopGroup.singleton.any().makeFutureWithTask { await Daemon.run(daemonOptions) }

@@ -41,12 +41,21 @@ import TouchpointTestSupport
         let midway = try #require(backups.first { $0.queueLine > 0 && $0.queueLine < 10_000 }, "\(backups.map(\.queueLine))")
         try h.waitUntil(timeout: 60, "the jobs planned") { try h.status().jobs.values.flatMap(\.values).reduce(0, +) > 0 }
         let before = try endState(h)
+        // Refused while touchpointd runs: it holds the state.
+        let running = try h.runDaemonToExit(["--restore", midway.path, "--config", h.configPath])
+        #expect(running.status == 1 && running.stderr.contains("stop it first"), "\(running.stderr)")
         #expect(try h.stop() == 0)
 
-        // The README's restore: stop, put the backup in place of the database (its -wal and -shm gone), start.
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: h.databasePath + suffix) }
-        try FileManager.default.copyItem(atPath: midway.path, toPath: h.databasePath)
+        // The README's restore: stopped, touchpointd --restore BACKUP, start.
+        let restored = try h.runDaemonToExit(["--restore", midway.path, "--config", h.configPath])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        #expect(restored.stdout.contains("queue line \(midway.queueLine)") && restored.stdout.contains("dispatch is paused"), "\(restored.stdout)")
+        let mode = try FileManager.default.attributesOfItem(atPath: h.databasePath)[.posixPermissions] as! Int
+        #expect(mode == 0o600)
+        let kept = try FileManager.default.contentsOfDirectory(atPath: h.stateDir).filter { $0.hasPrefix("touchpoint.sqlite.before-restore-") }
+        #expect(kept.contains { !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm") }, "the replaced database is kept: \(kept)")
         try h.start()
+        #expect(try h.status().state == "paused", "dispatch starts paused after a restore")
         try h.waitUntil(timeout: 120, "the rest of the queue read again") { try h.status().queue.line == 10_000 }
         let s = try h.status()
         // From the backup's position: had it read the queue from the start, the backup's events would be duplicates.
@@ -54,7 +63,13 @@ import TouchpointTestSupport
                 "\(s.queue.ingested) applied, \(s.queue.duplicates) duplicates (the backup had \(midway.queueLine))")
         try h.waitUntil(timeout: 60, "the same end state") { try endState(h) == before }
         #expect(try endState(h) == before)
+        #expect(try h.ctlJSON(StatusReport.self, ["resume"]).state == "running")
         #expect(try h.stop() == 0)
+        // A file that is not a backup is refused, and nothing is replaced.
+        try "not a database".write(toFile: h.dir + "/junk.db", atomically: true, encoding: .utf8)
+        let junk = try h.runDaemonToExit(["--restore", h.dir + "/junk.db", "--config", h.configPath])
+        #expect(junk.status == 1, "\(junk.stderr)")
+        #expect(try endState(h) == before, "nothing replaced")
     }
 
     @Test func backupKeepRemovesTheOldestAndOnlyAnAdminTakesOne() throws {
