@@ -232,7 +232,7 @@ struct IngestApplier {
             }
             let patient = try self.patient(id) ?? Patient(id: id)
             updates = planner.plan(event, booking: b, patient: patient, jobs: try jobs(of: BookingKey(kind: b.kind, ref: b.ref)))
-        } else if let details = event.patient, details.deceased == true, let patient = try self.patient(details.id) {
+        } else if let details = event.patient, details.deceased == true || details.communicationNeeds != nil, let patient = try self.patient(details.id) {
             updates = planner.patientChanged(patient, jobs: try pendingJobs(ofPatient: details.id))
         }
         try keep(updates)

@@ -313,10 +313,20 @@ public struct Planner: Sendable {
     }
 
     /// A patient's record changed: deceased cancels every pending job at once.
+    /// A communication need that says call, recorded after a notice came
+    /// due, stops that notice and puts a call in its place, as if it had
+    /// been known when the notice came due (a scheduled one is judged then).
     /// (Opt-out is applied when a notice comes due; calls are kept.)
     public func patientChanged(_ patient: Patient, jobs: [Job]) -> [JobUpdate] {
-        guard patient.deceased else { return [] }
-        return jobs.filter { $0.state.isPending }.map { update($0, to: .cancelled, Self.deceasedReason) }
+        if patient.deceased { return jobs.filter { $0.state.isPending }.map { update($0, to: .cancelled, Self.deceasedReason) } }
+        guard let need = rules.needs.callInstead(patient.communicationNeeds) else { return [] }
+        let machine = JobStateMachine(rules: rules, now: now)
+        let existing = Set(jobs.map(\.id))
+        return jobs.filter { $0.isNotice && $0.state == .due }.flatMap { notice -> [JobUpdate] in
+            let call = JobStateMachine.needsCallID(notice)
+            let stop = update(notice, to: .suppressed, "communication need \"\(need.label)\" recorded: a call on the \(CommunicationNeeds.worklist) worklist instead (\(call))")
+            return existing.contains(call) ? [stop] : [stop, machine.needsCall(for: notice, need: need)]
+        }
     }
 
     /// Two patient records merged: the retired record's pending jobs go to

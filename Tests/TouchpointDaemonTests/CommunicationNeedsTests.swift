@@ -83,6 +83,28 @@ import TouchpointTestSupport
         try h.waitUntil(timeout: 20, "the needs cleared") { try h.ctlJSON(CallsReport.self, ["calls"]).calls.first { $0.job.id == "call-S1" }?.needs == nil }
     }
 
+    /// A need that says call, recorded after the notice came due (held by a
+    /// pause): the notice goes no further and the call takes its place.
+    @Test func aNeedRecordedAfterTheNoticeCameDueStopsItAndPutsACallInItsPlace() throws {
+        let h = try DaemonHarness(extraConfig: Self.needs)
+        try h.start()
+        defer { _ = try? h.stop() }
+        #expect(try h.ctlJSON(StatusReport.self, ["pause"]).state == "paused")
+        try h.appendLines([openAccess("OA4", "P6", needs: "[]")])
+        try h.waitUntil(timeout: 20, "the notice comes due") { try h.ctlJSON(JobView.self, ["job", "oa-OA4-1"]).state == .due }
+        try h.appendLines([#"{"v":1,"id":"u6","type":"patient.updated","patient":{"id":"P6","communication_needs":["no_phone"]}}"#])
+        try h.waitUntil(timeout: 20, "the need applied") { try h.ctlJSON(JobView.self, ["job", "oa-OA4-1"]).state == .suppressed }
+        #expect(try h.ctlJSON(JobView.self, ["job", "oa-OA4-1"]).history?.last?.reason.contains("communication need \"No phone: contact by letter or carer\" recorded") == true)
+        #expect(try h.ctlJSON(CallsReport.self, ["calls", "--list", "needs"]).calls.map(\.job.id) == ["needs-oa-OA4-1"])
+        #expect(try h.ctlJSON(StatusReport.self, ["resume"]).state == "running")
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(try outbox(h)["oa-OA4-1"] == nil, "not sent once dispatch resumed")
+        // The same update again changes nothing more (the call is not made twice).
+        try h.appendLines([#"{"v":1,"id":"u7","type":"patient.updated","patient":{"id":"P6","communication_needs":["no_phone","bsl"]}}"#])
+        try h.waitUntil(timeout: 20, "read") { try h.status().queue.line == 3 }
+        #expect(try h.ctlJSON(JobsReport.self, ["jobs", "--ref", "OA4"]).jobs.filter { $0.kind == .needsCall }.count == 1)
+    }
+
     @Test func aNeedsConfigIsCheckedByName() throws {
         let h = try DaemonHarness(extraConfig: """
             [needs.no_phone]
