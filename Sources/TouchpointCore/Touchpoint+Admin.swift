@@ -218,9 +218,7 @@ extension Touchpoint {
     public func backup(by person: Person) async throws(CoreFailure) -> StoreBackup {
         try authorize(.backup, person)
         let config = live.config
-        let t = config.clock.localDateTime(of: now())
-        let stamp = String(format: "%04d%02d%02dT%02d%02d%02d", t.date.year, t.date.month, t.date.day, t.time.hour, t.time.minute,
-                           Calendar(identifier: .gregorian).component(.second, from: now()))
+        let stamp = config.clock.fileStamp(now())
         let made = try await stored("taking a backup") { try await store.backup(into: config.backupDir, stamp: stamp, keep: config.backupKeep) }
         try await audit(person.recordedName, .backup, detail: "\(made.path), \(made.bytes) bytes, queue line \(made.queueLine)")
         let removed = made.removed.isEmpty ? "" : "; \(made.removed.count) older removed (backup.keep = \(config.backupKeep))"

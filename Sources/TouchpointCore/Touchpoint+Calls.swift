@@ -89,7 +89,7 @@ extension Touchpoint {
             try await store.read { try $0.calls(day: date, ward: ward, escalated: escalated, list: list, clock: clock) }
         }.filter { person.sees($0.job, names: names) && (!unassigned || names.isUnassigned($0.job.ward)) }.map { row in
             var r = row
-            r.needs = config.schedulingRules.needs.words(row.communicationNeeds)
+            r.needs = config.needs.words(row.communicationNeeds)
             return r
         }
         var calls = CallList(day: escalated ? nil : date, ward: ward, escalated: escalated, hospital: config.hospital.name,

@@ -55,9 +55,7 @@ extension Touchpoint {
                 try w.save(u, rules: rules, now: now)
                 out.append(u)
                 // A notice a communication need stops: its call, in the same transaction.
-                if u.job.state == .suppressed, current.state == .scheduled, let need = machine.needsCallInstead(current, patient: patient),
-                   JobStateMachine.suppression(patient, channel) == nil, try w.job(id: JobStateMachine.needsCallID(current)) == nil {
-                    let call = machine.needsCall(for: current, need: need)
+                if let call = machine.callInPlace(of: current, after: u, patient: patient, channel: channel), try w.job(id: call.job.id) == nil {
                     try w.save(call, rules: rules, now: now)
                     out.append(call)
                 }

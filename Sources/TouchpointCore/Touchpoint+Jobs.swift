@@ -29,7 +29,7 @@ extension Touchpoint {
             throw .notFound("no job \"\(id)\"")
         }
         var shown = record
-        shown.call?.needs = live.config.schedulingRules.needs.words(record.call?.communicationNeeds ?? [])
+        shown.call?.needs = live.config.needs.words(record.call?.communicationNeeds ?? [])
         return shown
     }
 

@@ -68,9 +68,7 @@ public enum Daemon {
                 return 1
             }
             defer { _ = lock }
-            let t = config.clock.localDateTime(of: Date())
-            let stamp = String(format: "%04d%02d%02dT%02d%02d", t.date.year, t.date.month, t.date.day, t.time.hour, t.time.minute)
-            let r = try Store.restore(backup: backup, to: config.databasePath, stamp: stamp)
+            let r = try Store.restore(backup: backup, to: config.databasePath, stamp: config.clock.fileStamp(Date()))
             print("restored \(backup): the state as of queue line \(r.queueLine); touchpointd reads on from there when it starts")
             if let kept = r.keptAs { print("the database it replaced is kept as \(kept)") }
             print("dispatch is paused: notices sent since the backup are due again; check touchpointctl jobs --state due, then touchpointctl resume")

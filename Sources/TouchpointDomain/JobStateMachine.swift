@@ -187,6 +187,15 @@ public struct JobStateMachine: Sendable {
 
     public static func needsCallID(_ notice: Job) -> String { "needs-\(notice.id)" }
 
+    /// The call on the needs worklist that takes the place of `notice` when
+    /// `u`, its `advance`, stopped it coming due for a communication need
+    /// (and not for a reason `suppression` gives first); else nil.
+    public func callInPlace(of notice: Job, after u: JobUpdate, patient: Patient?, channel: Channel) -> JobUpdate? {
+        guard notice.state == .scheduled, u.job.state == .suppressed, Self.suppression(patient, channel) == nil,
+              let need = needsCallInstead(notice, patient: patient) else { return nil }
+        return needsCall(for: notice, need: need)
+    }
+
     /// The call that stands in for `notice` (suppressed for `need`): on the
     /// needs worklist now, until the notice would have stopped being of use,
     /// then escalated like any call; the note says what the notice was for.

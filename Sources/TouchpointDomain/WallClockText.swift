@@ -47,6 +47,12 @@ extension HospitalClock {
         return "\(t.date) \(t.time.hhmm)"
     }
 
+    /// "20261127T140512": a file name's time, sorting as time does.
+    public func fileStamp(_ instant: Date) -> String {
+        let t = localDateTime(of: instant)
+        return String(format: "%04d%02d%02dT%02d%02d%02d", t.date.year, t.date.month, t.date.day, t.time.hour, t.time.minute, t.time.second)
+    }
+
     /// "Fri 27 Nov 14:05", with the year ("Fri 27 Nov 2026 14:05") when asked.
     public func dayAndTime(_ instant: Date, withYear: Bool = false) -> String {
         let t = localDateTime(of: instant)

@@ -269,7 +269,7 @@ enum Schema {
         m.registerMigration("v17: outcomes withdrawn, communication needs") { db in
             // scheduling.md's safety rules: a call reopened keeps the outcome
             // that closed it, withdrawn (who, when, why); a patient's
-            // communication needs, as the codes of [needs], comma-separated.
+            // communication needs, as the codes of [needs], space-separated.
             try db.execute(sql: """
                 ALTER TABLE call_attempts ADD COLUMN withdrawn TEXT;
                 ALTER TABLE patients ADD COLUMN communication_needs TEXT;

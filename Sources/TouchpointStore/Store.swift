@@ -105,12 +105,7 @@ public final class Store: Sendable {
         }
         // Create the file ourselves so it is 0600 from its first byte; SQLite
         // gives the -wal and -shm files the same mode.
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        if fd < 0 {
-            throw StoreError("database \(path): cannot open: \(String(cString: strerror(errno)))")
-        }
-        fchmod(fd, 0o600)
-        Glibc.close(fd)
+        try Store.createOwnerOnly(path, exclusive: false)
 
         var config = Configuration()
         config.busyMode = .timeout(5)

@@ -40,19 +40,13 @@ extension Store {
         let final = directory + "/" + name
         let partial = directory + "/." + name + ".partial"
         unlink(partial)
-        let fd = Glibc.open(partial, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw StoreError("backup \(partial): cannot create: \(String(cString: strerror(errno)))") }
-        fchmod(fd, 0o600)
-        Glibc.close(fd)
+        try Store.createOwnerOnly(partial, exclusive: true)
         do {
             var config = Configuration()
             config.label = "touchpoint-backup"
             let copy = try DatabaseQueue(path: partial, configuration: config)
             try pool.backup(to: copy)
-            let (check, line) = try copy.read { db -> (String, Int) in
-                (try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; "),
-                 try Int.fetchOne(db, sql: "SELECT line FROM queue_state WHERE id = 1") ?? 0)
-            }
+            let (check, line) = try Self.checked(copy)
             // A backup is one file: no journal beside it.
             try copy.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = DELETE") }
             try copy.close()
@@ -61,11 +55,29 @@ extension Store {
             guard rename(partial, final) == 0 else { throw StoreError("backup \(final): cannot rename: \(String(cString: strerror(errno)))") }
             try Self.durable(directory)
             let bytes = (try? FileManager.default.attributesOfItem(atPath: final)[.size] as? Int) ?? 0
-            return StoreBackup(path: final, bytes: bytes ?? 0, queueLine: line, removed: try Self.prune(directory, keep: keep))
+            return StoreBackup(path: final, bytes: bytes, queueLine: line ?? 0, removed: try Self.prune(directory, keep: keep))
         } catch {
             unlink(partial)
             throw error
         }
+    }
+
+    /// A database's `integrity_check` ("ok" when whole) and how far into
+    /// the queue its state is (nil: not touchpoint's state).
+    static func checked(_ db: some DatabaseReader) throws -> (integrity: String, queueLine: Int?) {
+        try db.read { db in
+            (try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; "),
+             try Int.fetchOne(db, sql: "SELECT line FROM queue_state WHERE id = 1"))
+        }
+    }
+
+    /// Creates `path` (or, not `exclusive`, opens it) `0600` from its first
+    /// byte: it holds patient data.
+    static func createOwnerOnly(_ path: String, exclusive: Bool) throws(StoreError) {
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : 0), 0o600)
+        guard fd >= 0 else { throw StoreError("\(path): cannot create: \(String(cString: strerror(errno)))") }
+        fchmod(fd, 0o600)
+        Glibc.close(fd)
     }
 
     /// fsync of a file or a directory.
@@ -110,10 +122,7 @@ extension Store {
     public static func restore(backup: String, to path: String, stamp: String) throws -> StoreRestore {
         var readOnly = Configuration()
         readOnly.readonly = true
-        let check = try DatabaseQueue(path: backup, configuration: readOnly).read { db -> (String, Int?) in
-            (try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; "),
-             try Int.fetchOne(db, sql: "SELECT line FROM queue_state WHERE id = 1"))
-        }
+        let check = try checked(DatabaseQueue(path: backup, configuration: readOnly))
         guard check.0 == "ok" else { throw StoreError("backup \(backup): integrity_check says \(check.0.prefix(200)); not restored") }
         guard let line = check.1 else { throw StoreError("backup \(backup): not a touchpoint state database (no queue position); not restored") }
         let dir = (path as NSString).deletingLastPathComponent
@@ -121,10 +130,7 @@ extension Store {
         guard stat(dir, &st) == 0 else { throw StoreError("state_dir \(dir): \(String(cString: strerror(errno)))") }
         let incoming = path + ".restoring"
         unlink(incoming)
-        let fd = Glibc.open(incoming, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw StoreError("\(incoming): cannot create: \(String(cString: strerror(errno)))") }
-        fchmod(fd, 0o600)
-        Glibc.close(fd)
+        try createOwnerOnly(incoming, exclusive: true)
         do {
             let copy = try DatabaseQueue(path: incoming)
             try DatabaseQueue(path: backup, configuration: readOnly).backup(to: copy)
