@@ -74,6 +74,19 @@ import Testing
         #expect(missing.status == 1 && missing.stderr.contains("QueueLineTests.codes not run"), "\(missing.stderr)")
         let report = try String(contentsOfFile: dir + "/evidence.md", encoding: .utf8)
         #expect(report.contains("| H-01 | C-01.1 | touchpoint |") && report.contains("| H-01 | C-01.2 | trust |"))
+        // A test run on its own (the clock step): skipped in the main run, passed
+        // in its own, it passed; failed in its own, it failed.
+        func second(_ cases: String) throws -> CommandOutcome {
+            try #"<?xml version="1.0" encoding="UTF-8"?><testsuites><testsuite name="TestResults">\#(cases)</testsuite></testsuites>"#
+                .write(toFile: dir + "/alone.xml", atomically: true, encoding: .utf8)
+            return try CommandOutcome.run("/usr/bin/python3", [Self.root + "/scripts/safety-evidence", dir + "/results.xml", dir + "/alone.xml", "--log", dir + "/log.md", "--out", dir + "/evidence.md"])
+        }
+        try #"<?xml version="1.0" encoding="UTF-8"?><testsuites><testsuite name="TestResults"><testcase classname="M.IngestTests" name="rejects()"><skipped/></testcase><testcase classname="M.QueueLineTests" name="codes()"/></testsuite></testsuites>"#
+            .write(toFile: dir + "/results.xml", atomically: true, encoding: .utf8)
+        #expect(try second(#"<testcase classname="M.IngestTests" name="rejects()"/>"#).status == 0)
+        let failedAlone = try second(#"<testcase classname="M.IngestTests" name="rejects()"><failure message="x"/></testcase>"#)
+        #expect(failedAlone.status == 1 && failedAlone.stderr.contains("IngestTests.rejects failed"), "\(failedAlone.stderr)")
+        #expect(try second("").status == 1, "skipped in both runs")
     }
 
     @Test func theCheckCatchesWhatItShould() throws {
