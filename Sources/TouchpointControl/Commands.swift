@@ -145,13 +145,21 @@ public struct JobsQuery: Equatable, Sendable {
 
 /// `report`: a month, or a period, for a place; `list` names a measure whose jobs to list.
 public struct ReportQuery: Equatable, Sendable {
+    /// The wire's `period` for `recent`.
+    public static let recentPeriod = "recent"
+
     public var month: String?
     public var from: String?
     public var to: String?
     public var ward: String?
     public var list: String?
+    /// With no month and no dates: the period a manager opening the report
+    /// expects (this month to date once it has 7 days, else the last complete
+    /// month) rather than `report.md`'s current month up to today.
+    public var recent: Bool
 
-    public init(month: String? = nil, from: String? = nil, to: String? = nil, ward: String? = nil, list: String? = nil) {
+    public init(month: String? = nil, from: String? = nil, to: String? = nil, ward: String? = nil, list: String? = nil, recent: Bool = false) {
+        self.recent = recent
         self.month = month
         self.from = from
         self.to = to
@@ -184,7 +192,7 @@ extension ControlCommand {
         case .rejects(let limit, let showLine):
             return .init(limit: limit, showLine: showLine ? true : nil)
         case .report(let q):
-            return .init(ward: q.ward, month: q.month, from: q.from, to: q.to, list: q.list)
+            return .init(ward: q.ward, month: q.month, from: q.from, to: q.to, list: q.list, period: q.recent ? ReportQuery.recentPeriod : nil)
         case .cancel(let job, let reason):
             return .init(job: job, note: reason)
         case .retry(let job), .take(let job):
@@ -237,7 +245,7 @@ extension ControlCommand {
         case .job: self = .job(id: try needs(a.job, "a job id"))
         case .explain: self = .explain(ref: try needs(a.ref, "a booking ref"))
         case .rejects: self = .rejects(limit: a.limit, showLine: a.showLine == true)
-        case .report: self = .report(ReportQuery(month: a.month, from: a.from, to: a.to, ward: a.ward, list: a.list))
+        case .report: self = .report(ReportQuery(month: a.month, from: a.from, to: a.to, ward: a.ward, list: a.list, recent: a.period == ReportQuery.recentPeriod))
         case .cancel: self = .cancel(job: try needs(a.job, "a job id"), reason: a.note ?? "")
         case .retry: self = .retry(job: try needs(a.job, "a job id"))
         case .take: self = .take(job: try needs(a.job, "a job id"))

@@ -106,6 +106,9 @@ public struct ControlRequest: Codable, Equatable, Sendable {
         public var note: String?
         /// `report`: `YYYY-MM`, or `from` and `to` (`YYYY-MM-DD`); `list`: `PROMISE.MEASURE`.
         public var month: String?
+        /// `report` with no period: `recent` asks for a manager's default (this
+        /// month to date once it has 7 days, else the last complete month).
+        public var period: String?
         public var from: String?
         public var to: String?
         public var list: String?
@@ -124,7 +127,8 @@ public struct ControlRequest: Codable, Equatable, Sendable {
                     date: String? = nil, ward: String? = nil, escalated: Bool? = nil, outcome: String? = nil,
                     woundCare: Bool? = nil, note: String? = nil, seenOutcomes: Int? = nil, month: String? = nil,
                     from: String? = nil, to: String? = nil, list: String? = nil, delivery: String? = nil, unassigned: Bool? = nil,
-                    concern: Bool? = nil, reason: String? = nil) {
+                    concern: Bool? = nil, reason: String? = nil, period: String? = nil) {
+            self.period = period
             self.concern = concern
             self.reason = reason
             self.delivery = delivery
@@ -153,7 +157,7 @@ public struct ControlRequest: Codable, Equatable, Sendable {
 
         enum CodingKeys: String, CodingKey {
             case limit, job, ref, kind, state, patient, date, ward, escalated, outcome, note, month, from, to, list, delivery, unassigned
-            case concern, reason
+            case concern, reason, period
             case seenOutcomes = "seen_outcomes"
             case woundCare = "wound_care"
             case showLine = "show_line"

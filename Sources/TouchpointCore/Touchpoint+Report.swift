@@ -6,13 +6,17 @@ import TouchpointStore
 public enum ReportPeriod: Sendable, Equatable {
     /// The current month up to today (the default).
     case thisMonth
+    /// The current month up to today once it has had 7 days, else the last
+    /// complete month: on the first days of a month "this month" is a day or
+    /// two of zeros, and a manager opening the report wants last month's.
+    case recentMonth
     /// `YYYY-MM`: the whole month.
     case month(year: Int, month: Int)
     case range(from: LocalDate, to: LocalDate)
 
     /// From the request's `month`, or `from` and `to`; nil for neither.
     /// Says what is wrong in words a person can act on.
-    public static func parse(month: String?, from: String?, to: String?) -> Result<ReportPeriod, CoreFailure> {
+    public static func parse(month: String?, from: String?, to: String?, recent: Bool = false) -> Result<ReportPeriod, CoreFailure> {
         if let month {
             guard from == nil && to == nil else { return .failure(.badRequest("give a month, or a start and an end date, not both", field: "month")) }
             let parts = month.split(separator: "-")
@@ -23,7 +27,7 @@ public enum ReportPeriod: Sendable, Equatable {
         }
         switch (from, to) {
         case (nil, nil):
-            return .success(.thisMonth)
+            return .success(recent ? .recentMonth : .thisMonth)
         case (let f?, let t?):
             guard let a = LocalDate(iso: f) else { return .failure(.badRequest("the start date is YYYY-MM-DD, for example 2026-11-01 (got \"\(f.prefix(20))\")", field: "from")) }
             guard let b = LocalDate(iso: t) else { return .failure(.badRequest("the end date is YYYY-MM-DD, for example 2026-11-30 (got \"\(t.prefix(20))\")", field: "to")) }
@@ -35,10 +39,14 @@ public enum ReportPeriod: Sendable, Equatable {
         }
     }
 
-    func dates(today: LocalDate) -> (LocalDate, LocalDate) {
+    public func dates(today: LocalDate) -> (LocalDate, LocalDate) {
         switch self {
         case .thisMonth:
             return (LocalDate(year: today.year, month: today.month, day: 1), today)
+        case .recentMonth:
+            if today.day >= 7 { return ReportPeriod.thisMonth.dates(today: today) }
+            let (y, m) = today.month == 1 ? (today.year - 1, 12) : (today.year, today.month - 1)
+            return ReportPeriod.month(year: y, month: m).dates(today: today)
         case .month(let y, let m):
             return (LocalDate(year: y, month: m, day: 1), LocalDate(year: y, month: m, day: LocalDate.daysInMonth(year: y, month: m)))
         case .range(let a, let b):

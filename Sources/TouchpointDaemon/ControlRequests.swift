@@ -117,7 +117,7 @@ struct ControlRequests: Sendable {
 
     nonisolated(nonsending) private func report(_ q: ReportQuery, _ person: Person) async throws(CoreFailure) -> Data {
         try core.check(.report, for: person)
-        let period = try ReportPeriod.parse(month: q.month, from: q.from, to: q.to).get()
+        let period = try ReportPeriod.parse(month: q.month, from: q.from, to: q.to, recent: q.recent).get()
         if let list = q.list, PledgeReportView.measure(list) == nil {
             throw .badRequest("the list asked for takes PROMISE.MEASURE, one of: \(PledgeReportView.allMeasures.joined(separator: ", "))", field: "list")
         }

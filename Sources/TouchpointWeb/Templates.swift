@@ -305,6 +305,7 @@ enum Templates {
         {{> errors}}
         <h1>{{heading}}</h1>
         <p class="lede">How each promise of the service pledge was kept: touchpoint’s own records, no patient named.</p>
+        {{#periodNote}}<p class="period-note">{{periodNote}}</p>{{/periodNote}}
         <form class="filters" method="get" action="/report">
         <div class="form-group{{#fromError}} form-group-error{{/fromError}}">
         <label for="from">From</label>

@@ -338,6 +338,41 @@ func refusal<T>(_ body: () async throws -> T) async -> CoreFailure? {
         #expect(try await f.core.rejects(limit: 10, withLines: true, by: CoreFixture.admin).records.first?.line != nil)
     }
 
+    /// Issue 33: the report a manager opens with no period is this month to
+    /// date once it has had 7 days, else the last complete month (on the 1st
+    /// "this month" is a day of zeros); by the hospital's local date, so just
+    /// after midnight on the 7th in summer time (23:xx UTC on the 6th) it is
+    /// already this month, and on 1 January last month is December.
+    @Test func theRecentPeriodIsLastMonthUntilTheSeventh() async throws {
+        let f = try await CoreFixture(now: london(2026, 12, 1, 0, 10))
+        func period() async throws -> (LocalDate, LocalDate) {
+            let r = try await f.core.report(.recentMonth, place: nil, by: CoreFixture.staff)
+            return (r.from, r.to)
+        }
+        let cases: [(Date, LocalDate, LocalDate)] = [
+            (london(2026, 12, 1, 0, 10), LocalDate(year: 2026, month: 11, day: 1), LocalDate(year: 2026, month: 11, day: 30)),
+            (london(2026, 12, 6, 23, 59), LocalDate(year: 2026, month: 11, day: 1), LocalDate(year: 2026, month: 11, day: 30)),
+            (london(2026, 12, 7, 0, 0), LocalDate(year: 2026, month: 12, day: 1), LocalDate(year: 2026, month: 12, day: 7)),
+            (london(2026, 4, 7, 0, 30), LocalDate(year: 2026, month: 4, day: 1), LocalDate(year: 2026, month: 4, day: 7)),
+            (london(2026, 4, 6, 23, 30), LocalDate(year: 2026, month: 3, day: 1), LocalDate(year: 2026, month: 3, day: 31)),
+            (london(2027, 1, 1, 9, 0), LocalDate(year: 2026, month: 12, day: 1), LocalDate(year: 2026, month: 12, day: 31)),
+            (london(2027, 3, 3, 9, 0), LocalDate(year: 2027, month: 2, day: 1), LocalDate(year: 2027, month: 2, day: 28)),
+        ]
+        for (now, from, to) in cases {
+            f.set(now: now)
+            let (a, b) = try await period()
+            #expect(a == from && b == to, "at \(now): \(a) to \(b)")
+        }
+        // The command line keeps report.md's default: this month up to today.
+        f.set(now: london(2026, 12, 1, 9, 0))
+        let r = try await f.core.report(.thisMonth, place: nil, by: CoreFixture.staff)
+        #expect(r.from == LocalDate(year: 2026, month: 12, day: 1) && r.to == LocalDate(year: 2026, month: 12, day: 1))
+        guard case .success(let recent) = ReportPeriod.parse(month: nil, from: nil, to: nil, recent: true) else { Issue.record("no period"); return }
+        #expect(recent == .recentMonth)
+        guard case .success(let given) = ReportPeriod.parse(month: "2026-10", from: nil, to: nil, recent: true) else { Issue.record("a month"); return }
+        #expect(given == .month(year: 2026, month: 10), "a period asked for wins")
+    }
+
     @Test func report() async throws {
         let f = try await CoreFixture(now: Self.now)
         let r = try await f.core.report(.thisMonth, place: nil, by: CoreFixture.staff)

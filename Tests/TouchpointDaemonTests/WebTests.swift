@@ -451,6 +451,27 @@ struct WebViewTests {
         #expect(try !alice.get("/calls").body.contains("warnings-title"), "no warning, no banner")
     }
 
+    /// Issue 33: the report opened with no period is this month to date once
+    /// it has had 7 days, else the last complete month, and says which (both
+    /// ends of the rule, by the injected clock: CoreOperationTests); a period
+    /// chosen is shown as chosen, with no such words.
+    @Test func theReportOpensOnTheLastCompleteMonthUntilTheSeventh() throws {
+        let s = try WebScenario()
+        let alice = try s.signedIn("alice", WebScenario.alicePassword)
+        let today = s.daemon.time.day(0)
+        let body = try alice.get("/report").body
+        if today.day >= 7 {
+            let first = LocalDate(year: today.year, month: today.month, day: 1)
+            #expect(body.contains("Pledge report: \(first) to \(today)") && body.contains("Showing this month to date, \(today.monthName) \(today.year)."), "\(body.prefix(3000))")
+        } else {
+            let (y, m) = today.month == 1 ? (today.year - 1, 12) : (today.year, today.month - 1)
+            let (first, last) = (LocalDate(year: y, month: m, day: 1), LocalDate(year: y, month: m, day: LocalDate.daysInMonth(year: y, month: m)))
+            #expect(body.contains("Pledge report: \(first) to \(last)") && body.contains("Showing last month, \(first.monthName) \(y): this month has had fewer than 7 days so far."), "\(body.prefix(3000))")
+        }
+        let chosen = try alice.get("/report?from=\(today.adding(days: -3))&to=\(today)").body
+        #expect(chosen.contains("Pledge report: \(today.adding(days: -3)) to \(today)") && !chosen.contains("Showing "))
+    }
+
     /// The evening nurse's list in the web view: yesterday's list shows the
     /// call not made then as carried, not "No calls on this list".
     @Test func aPastDaysListShowsItsCallsNotMadeAsCarried() throws {
