@@ -145,6 +145,9 @@ public struct TouchpointConfig: Equatable, Sendable {
     public var backupKeep = 7
     /// `[needs.CODE]`: the communication needs the hospital records.
     public var needs = CommunicationNeeds()
+    /// `[leaflet.you_said]`: the patients' words per promise, where the
+    /// hospital's pledge has its own.
+    public var youSaid: [Pledge: String] = [:]
 
     /// The worklists there are: the configured contacts' and, when a need
     /// puts calls in place of notices, the needs worklist.
@@ -165,7 +168,7 @@ public struct TouchpointConfig: Equatable, Sendable {
             && a.calendar == b.calendar && a.calls == b.calls && a.waitNotice == b.waitNotice
             && a.openAccess == b.openAccess && a.notices == b.notices && a.transport == b.transport
             && a.logLevel == b.logLevel && a.logTarget == b.logTarget && a.contacts == b.contacts && a.feedSources == b.feedSources
-            && a.needs == b.needs && a.backupKeep == b.backupKeep
+            && a.needs == b.needs && a.backupKeep == b.backupKeep && a.youSaid == b.youSaid
     }
 
     /// The scheduling rules these settings make.

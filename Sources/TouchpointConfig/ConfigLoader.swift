@@ -164,7 +164,7 @@ public struct TOMLReader {
 
     mutating func read(_ root: TOMLTable) -> TouchpointConfig? {
         checkKeys(root, ["time_zone", "state_dir", "queue_file", "templates_dir", "hospital", "control",
-                         "calendar", "calls", "wait_notice", "open_access", "notices", "transport", "log", "contact", "feed", "needs", "backup"],
+                         "calendar", "calls", "wait_notice", "open_access", "notices", "transport", "log", "contact", "feed", "needs", "backup", "leaflet"],
                   section: nil)
         var tzName = "Europe/London"
         if let s = string(root, nil, "time_zone") { tzName = s }
@@ -198,8 +198,33 @@ public struct TOMLReader {
         c.contacts = readContacts(root)
         c.feedSources = readFeeds(root)
         c.needs = readNeeds(root)
+        c.youSaid = readLeaflet(root)
         if let keep = int(section(root, "backup", ["keep"]), "backup", "keep", 1...365) { c.backupKeep = keep }
         return issues.isEmpty ? c : nil
+    }
+
+    /// `[leaflet.you_said]`: what patients said, per promise, in a hospital's
+    /// own pledge (the leaflet's first column); a promise left out keeps the
+    /// seed pledge's words (`Pledge.patientsSaid`).
+    mutating func readLeaflet(_ root: TOMLTable) -> [Pledge: String] {
+        guard let leaflet = section(root, "leaflet", ["you_said"]) else { return [:] }
+        guard let v = leaflet["you_said"] else { return [:] }
+        guard let t = v.table else {
+            issue("leaflet.you_said", "expected a table ([leaflet.you_said])")
+            return [:]
+        }
+        checkKeys(t, Pledge.allCases.map(\.rawValue), section: "leaflet.you_said")
+        var out: [Pledge: String] = [:]
+        for pledge in Pledge.allCases {
+            guard let s = string(t, "leaflet.you_said", pledge.rawValue) else { continue }
+            let words = s.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !words.isEmpty, words.count <= 300 else {
+                issue("leaflet.you_said.\(pledge.rawValue)", "expected what patients said, 1 to 300 characters")
+                continue
+            }
+            out[pledge] = words
+        }
+        return out
     }
 
     /// `[needs.CODE]` (communication needs, DCB1605): the words staff see
@@ -274,7 +299,7 @@ public struct TOMLReader {
         return out
     }
 
-    static let contactKeys = ["name", "on", "pathway", "service", "mode", "send", "expires", "to", "list"]
+    static let contactKeys = ["name", "on", "pathway", "service", "mode", "send", "expires", "to", "list", "promise"]
 
     /// `[[contact]]` (`contacts.md`): each rule checked, every problem named
     /// by its place (`contact[2].send`).
@@ -353,8 +378,14 @@ public struct TOMLReader {
         default:
             issue("\(sec).to", "expected \"patient\" (a notice) or \"list\" (a call on a worklist), got \"\(to)\"")
         }
+        let promise = string(t, sec, "promise")?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let promise, promise.isEmpty || promise.count > 300 {
+            issue("\(sec).promise", "expected the pledge's promise this contact keeps, 1 to 300 characters (\"We'll make sure ...\")")
+        }
         guard issues.count == before, let send else { return nil }
-        return ContactRule(name: name, on: on, pathway: pathway, service: service, mode: mode, send: send, expires: expires, to: audience)
+        var rule = ContactRule(name: name, on: on, pathway: pathway, service: service, mode: mode, send: send, expires: expires, to: audience)
+        rule.promise = promise
+        return rule
     }
 
     mutating func readHospital(_ root: TOMLTable) -> TouchpointConfig.Hospital {

@@ -43,9 +43,12 @@ public struct PledgeReportView: Codable, Equatable, Sendable {
         public var counts: [String: Int]
         /// By ward (calls, wait notices) or by clinic (Open Access).
         public var byWard: [String: [String: Int]]
+        /// What patients said (the leaflet's first column).
+        public var youSaid: String?
 
         enum CodingKeys: String, CodingKey {
             case key, promise, counted, excluded, headline, counts
+            case youSaid = "you_said"
             case delaysHeadline = "delays_headline"
             case byWard = "by_ward"
         }
@@ -60,6 +63,8 @@ public struct PledgeReportView: Codable, Equatable, Sendable {
         public var excluded: Int
         public var headline: HeadlineView
         public var counts: [String: Int]
+        /// The pledge's promise it keeps, when the config gives one.
+        public var promise: String?
     }
 
     public struct MonthView: Codable, Equatable, Sendable {
@@ -82,9 +87,13 @@ public struct PledgeReportView: Codable, Equatable, Sendable {
     public var list: ListView?
     /// The contacts the hospital configured, when there are any.
     public var contacts: [ContactView]?
+    /// Configured contacts with a promise that nobody was due in the period
+    /// (the leaflet shows their promise; the tables count only what was due).
+    public var uncountedPromises: [ContactView]?
 
     enum CodingKeys: String, CodingKey {
         case from, to, ward, promises, months, list, contacts
+        case uncountedPromises = "uncounted_promises"
         case generatedAt = "generated_at"
         case timeZone = "time_zone"
     }
@@ -100,6 +109,7 @@ public struct PledgeReportView: Codable, Equatable, Sendable {
         try c.encodeIfPresent(months, forKey: .months)
         try c.encodeIfPresent(list, forKey: .list)
         try c.encodeIfPresent(contacts, forKey: .contacts)
+        try c.encodeIfPresent(uncountedPromises, forKey: .uncountedPromises)
     }
 
     /// The wire view of a report; `list` (`PROMISE.MEASURE`) adds the jobs
@@ -113,11 +123,15 @@ public struct PledgeReportView: Codable, Equatable, Sendable {
         promises = r.results.map { p in
             PromiseView(key: p.pledge, promise: p.pledge.promise, counted: p.counted, excluded: p.excluded,
                         headline: HeadlineView(p.headline), delaysHeadline: p.delaysHeadline.map(HeadlineView.init),
-                        counts: Self.named(p.counts), byWard: p.byPlace.mapValues(Self.named))
+                        counts: Self.named(p.counts), byWard: p.byPlace.mapValues(Self.named),
+                        youSaid: r.youSaid[p.pledge] ?? p.pledge.patientsSaid)
         }
         contacts = r.contacts.isEmpty ? nil : r.contacts.map { c in
             ContactView(name: c.name, list: c.worklist, counted: c.counted, excluded: c.excluded, headline: HeadlineView(c.headline),
-                        counts: Self.named(c.counts))
+                        counts: Self.named(c.counts), promise: c.promise)
+        }
+        uncountedPromises = r.uncountedPromises.isEmpty ? nil : r.uncountedPromises.map { c in
+            ContactView(name: c.name, list: c.worklist, counted: 0, excluded: 0, headline: HeadlineView(c.headline), counts: [:], promise: c.promise)
         }
         months = r.months.isEmpty ? nil : r.months.map { m in
             MonthView(month: m.month, headlines: Dictionary(uniqueKeysWithValues: m.headlines.map { ($0.key.rawValue, HeadlineView($0.value)) }))

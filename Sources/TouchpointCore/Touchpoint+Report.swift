@@ -87,8 +87,9 @@ extension Touchpoint {
             return bookings.adding(try await events)
         }
         let read = ContinuousClock.now
-        let report = PledgeReport.make(facts, from: from, to: to, place: place, rules: PledgeRules(rules: config.schedulingRules, now: now),
+        var report = PledgeReport.make(facts, from: from, to: to, place: place, rules: PledgeRules(rules: config.schedulingRules, now: now),
                                        listing: listing)
+        report.youSaid = config.youSaid
         logger.info("report \(from) to \(to) for \(person.recordedName): \(facts.count) bookings read in \(read - started), counted in \(ContinuousClock.now - read)")
         return report
     }

@@ -10,6 +10,8 @@ public struct ContactResult: Equatable, Sendable {
     public var counted = 0
     public var excluded = 0
     public var counts: [PledgeMeasure: Int]
+    /// The pledge's promise the contact keeps (`[[contact]] promise`), for the leaflet.
+    public var promise: String?
 
     public init(name: String, worklist: String?) {
         self.name = name

@@ -62,6 +62,10 @@ public struct ContactRule: Equatable, Sendable {
     /// After this it is of no use (a notice expires, a call is escalated).
     public var expires: RelativeTime?
     public var to: Audience
+    /// The pledge's promise this contact keeps, for the leaflet ("We'll make
+    /// sure everyone finishing treatment ... knows the symptoms"); a contact
+    /// without one is not on the leaflet.
+    public var promise: String?
 
     public init(name: String, on: String, pathway: Pathway? = nil, service: String? = nil, mode: AppointmentMode? = nil,
                 send: RelativeTime, expires: RelativeTime? = nil, to: Audience) {

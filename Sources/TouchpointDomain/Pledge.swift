@@ -18,6 +18,16 @@ public enum Pledge: String, CaseIterable, Sendable, Codable {
         }
     }
 
+    /// What patients said, in the seed pledge's words: the leaflet's "you
+    /// said" (a hospital's own pledge sets its own, `[leaflet.you_said]`).
+    public var patientsSaid: String {
+        switch self {
+        case .checkinCall: return "Not everyone felt supported after surgery."
+        case .waitNotice: return "Patients have to wait alone before surgery."
+        case .openAccessInfo: return "Not all primary breast cancer patients understood Open Access or felt comfortable using it."
+        }
+    }
+
     /// The categories each counted booking falls in exactly one of, in order.
     public var categories: [PledgeMeasure] {
         switch self {

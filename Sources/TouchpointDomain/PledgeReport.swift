@@ -87,12 +87,18 @@ public struct PledgeReport: Equatable, Sendable {
     public var results: [PledgeResult]
     /// The contacts the hospital configured, by name.
     public var contacts: [ContactResult] = []
+    /// What patients said, per promise, where the hospital's pledge words it
+    /// its own way (else `Pledge.patientsSaid`).
+    public var youSaid: [Pledge: String] = [:]
+    /// The configured contacts with a promise that nobody was due in the
+    /// period (for the leaflet; the report's tables count only what was due).
+    public var uncountedPromises: [ContactResult] = []
     /// Month (`YYYY-MM`) -> promise -> headline, when the period spans more than one month.
     public var months: [(month: String, headlines: [Pledge: Headline])]
 
     public static func == (a: PledgeReport, b: PledgeReport) -> Bool {
         a.from == b.from && a.to == b.to && a.place == b.place && a.generatedAt == b.generatedAt && a.results == b.results
-            && a.contacts == b.contacts
+            && a.contacts == b.contacts && a.youSaid == b.youSaid && a.uncountedPromises == b.uncountedPromises
             && a.months.map(\.month) == b.months.map(\.month) && a.months.map(\.headlines) == b.months.map(\.headlines)
     }
 
@@ -143,7 +149,18 @@ public struct PledgeReport: Equatable, Sendable {
         }
         var report = PledgeReport(from: from, to: to, place: place, generatedAt: rules.now,
                                   results: Pledge.allCases.map { results[$0]! }, months: months)
-        report.contacts = contacts.values.sorted { $0.name < $1.name }
+        // A contact that keeps a promise of the pledge and that nobody was due
+        // in the period: the leaflet says so rather than drop the promise.
+        report.uncountedPromises = rules.rules.contacts.filter { $0.promise != nil && contacts[$0.name] == nil }.map { rule in
+            var c = ContactResult(name: rule.name, worklist: rule.worklist)
+            c.promise = rule.promise
+            return c
+        }
+        report.contacts = contacts.values.sorted { $0.name < $1.name }.map { c in
+            var c = c
+            c.promise = rules.rules.contacts.first { $0.name == c.name }?.promise
+            return c
+        }
         return report
     }
 }

@@ -48,6 +48,28 @@ extension WebApp {
         return Self.html(Templates.render("report", v))
     }
 
+    /// `/report/leaflet?from=&to=`: "you said, we did", the pledge's leaflet
+    /// with what the records show (`Leaflet`), one A4 page to print. It is
+    /// the whole team's, so an account limited to wards is told so rather
+    /// than shown one ward's numbers under the team's name.
+    func leafletPage(_ request: Request, _ context: WebContext) async throws -> Response {
+        guard let viewer = context.viewer else { return Self.redirect("/login") }
+        guard viewer.wards.isEmpty else {
+            return message(viewer, status: .forbidden, title: "The leaflet is the whole team’s", [
+                "It counts every ward and clinic, and your account shows \(viewer.wards.joined(separator: ", ")) only. Ask your touchpoint administrator or the breast care team lead to print it.",
+            ], link: ("/report", "Go to the pledge report"))
+        }
+        let q = request.uri.queryParameters
+        let from = q.get("from").flatMap { $0.isEmpty ? nil : $0 }
+        let to = q.get("to").flatMap { $0.isEmpty ? nil : $0 }
+        do {
+            let report = try await daemon(for: viewer).report(ReportQuery(from: from, to: to, recent: true)).value()
+            return Self.html(Leaflet.html(report))
+        } catch {
+            return failure(error, viewer, doing: "leaflet")
+        }
+    }
+
     /// Which default period the page shows, in words: one that ended before
     /// the report's day (the hospital's) is last month, since this month has
     /// had fewer than 7 days; else this month to date.

@@ -327,6 +327,7 @@ enum Templates {
         {{/hasWardChoice}}
         <button class="button button-secondary" type="submit">Show the report</button>
         </form>
+        <p><a href="/report/leaflet?from={{from}}&amp;to={{to}}">The leaflet for this period: you said, we did</a> (one A4 page for the clinic wall, no ward or patient named)</p>
         <div class="report">
         {{{body}}}
         </div>

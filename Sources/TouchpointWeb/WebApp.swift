@@ -67,6 +67,7 @@ public final class WebApp: Sendable {
         signedIn.post("/calls/:job/reopen") { request, context in try await self.reopenCall(request, context) }
         signedIn.get("/print") { request, context in try await self.printPage(request, context) }
         signedIn.get("/report") { request, context in try await self.reportPage(request, context) }
+        signedIn.get("/report/leaflet") { request, context in try await self.leafletPage(request, context) }
         return router
     }
 

@@ -228,7 +228,7 @@ extension WebApp {
     /// a path a person typed (it could hold anything).
     static func route(_ path: String) -> String {
         switch path {
-        case "/", "/login", "/logout", "/calls", "/calls/escalated", "/calls/unassigned", "/print", "/report", "/healthz", "/static/app.css": return path
+        case "/", "/login", "/logout", "/calls", "/calls/escalated", "/calls/unassigned", "/print", "/report", "/report/leaflet", "/healthz", "/static/app.css": return path
         default:
             let parts = path.split(separator: "/", omittingEmptySubsequences: false)
             if parts.count == 3, parts[1] == "calls" { return "/calls/:job" }

@@ -256,13 +256,13 @@ struct Report: ParsableCommand {
         discussion: "The default period is this month up to today. --list PROMISE.MEASURE (e.g. checkin_call.not_called) lists the jobs behind a number (ids only).")
     @OptionGroup var global: GlobalOptions
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv, html }
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv, html, leaflet }
 
     @Option(help: "YYYY-MM.") var month: String?
     @Option(help: "YYYY-MM-DD (with --to).") var from: String?
     @Option(help: "YYYY-MM-DD (with --from).") var to: String?
     @Option(help: "Only this ward (or Open Access clinic).") var ward: String?
-    @Option(help: "table, json, csv or html.") var format: Format = .table
+    @Option(help: "table, json, csv, html, or leaflet (\"you said, we did\": one A4 page for the clinic wall).") var format: Format = .table
     @Option(help: "PROMISE.MEASURE: the jobs behind that number.") var list: String?
 
     func run() throws {
@@ -277,6 +277,7 @@ struct Report: ParsableCommand {
         case .table: print(ReportFormat.table(report, style: .detect(zone: report.timeZone)), terminator: "")
         case .csv: FileHandle.standardOutput.write(Data(ReportFormat.csv(report).utf8))
         case .html: FileHandle.standardOutput.write(Data(ReportFormat.html(report).utf8))
+        case .leaflet: FileHandle.standardOutput.write(Data(Leaflet.html(report).utf8))
         case .json: break
         }
     }

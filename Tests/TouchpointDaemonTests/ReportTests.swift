@@ -74,9 +74,42 @@ import TouchpointTestSupport
         #expect(html.contains("<html lang=\"en-GB\">") && html.contains("3 of 4 (75 %)") && !html.contains("Patient S10"))
         let csv = try h.ctl(["report", "--from", from.description, "--to", to.description, "--format", "csv"]).stdout
         #expect(csv.hasPrefix("promise,ward,measure,value\r\n") && csv.contains("checkin_call,Ward 9,not_required,1"))
+        // The leaflet (issue 33): the same numbers in words, every one under 5
+        // shown as such, and no patient, ward or clinic named.
+        let leaflet = try h.ctl(["report", "--from", from.description, "--to", to.description, "--format", "leaflet"]).stdout
+        #expect(leaflet.contains("We called fewer than 5 of fewer than 5 patients the day after their surgery."), "3 of 4")
+        #expect(leaflet.contains("Not everyone felt supported after surgery.") && leaflet.contains("<th scope=\"col\">We did</th>"))
+        for named in ["Ward 7", "Ward 9", "Clinic A", "Patient S10", "Olive", "07700"] { #expect(!leaflet.contains(named), "the leaflet names \(named)") }
         let bad = try h.ctl(["report", "--list", "checkin_call.everything"])
         #expect(bad.status == 1 && bad.stderr.contains("checkin_call.not_called"))
         #expect(try h.ctl(["report", "--month", "2026-13"]).status == 1)
+    }
+
+    /// The leaflet at its fullest (three months of charts, the seed's four
+    /// contacts with their promises) printed by headless Chromium at A4 is one
+    /// page; the PDF and a PNG of it (pdftoppm, when there) are kept in
+    /// `.build/screenshots` to be looked at.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") || BrowserTests.required,
+                   "no Chromium here: bash scripts/setup --browser"))
+    func theLeafletPrintsOnOneA4Page() throws {
+        let h = try DaemonHarness(extraConfig: ContactsEndToEndTests.seedContacts)
+        try h.appendLines([surgery(h, "S201", day: -1, at: "10:30", ward: "Ward 7")])
+        try h.start()
+        #expect(try h.ctl(["outcome", "call-S201", "reached", "--wound-care"]).status == 0)
+        let (from, to) = (h.time.day(-70), h.time.day(0))
+        let leaflet = try h.ctl(["report", "--from", from.description, "--to", to.description, "--format", "leaflet"]).stdout
+        #expect(leaflet.contains("Holistic Needs Assessment") && leaflet.contains("<svg role=\"img\""))
+        try leaflet.write(toFile: h.dir + "/leaflet.html", atomically: true, encoding: .utf8)
+        let pdf = try LeafletPrint.pdf(h.dir + "/leaflet.html", dir: h.dir)
+        #expect(try LeafletPrint.pages(pdf) == 1, "the leaflet prints on one A4 page")
+        let shots = DaemonHarness.repoRoot + "/.build/screenshots"
+        try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)
+        _ = try? FileManager.default.removeItem(atPath: shots + "/leaflet.pdf")
+        try FileManager.default.copyItem(atPath: pdf, toPath: shots + "/leaflet.pdf")
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/pdftoppm") {
+            _ = try DaemonHarness.run("/usr/bin/pdftoppm", ["-png", "-r", "60", "-singlefile", pdf, shots + "/leaflet-print"])
+        }
+        try h.stop()
     }
 
     /// The report's measures counted from the database with SQL of their own,
@@ -172,5 +205,27 @@ import TouchpointTestSupport
             }
         }
         return out
+    }
+}
+
+/// Headless Chromium prints a page to PDF at A4, as a team lead printing the
+/// leaflet would, and the PDF's pages are counted.
+enum LeafletPrint {
+    static func pdf(_ html: String, dir: String) throws -> String {
+        let out = dir + "/leaflet.pdf"
+        let r = try DaemonHarness.run("/usr/bin/chromium", [
+            "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer", "--user-data-dir=\(dir)/chromium-profile",
+            "--print-to-pdf=\(out)", "file://" + html,
+        ], timeout: 120)
+        guard FileManager.default.fileExists(atPath: out) else { throw HarnessError("chromium wrote no PDF: \(r.stderr.suffix(500))") }
+        return out
+    }
+
+    /// The number of pages: the page objects of the PDF Chromium writes
+    /// (`/Type /Page`, not the `/Type /Pages` tree above them).
+    static func pages(_ pdf: String) throws -> Int {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: pdf))
+        let text = String(decoding: bytes, as: UTF8.self)
+        return text.components(separatedBy: "/Type /Page").count - 1 - (text.components(separatedBy: "/Type /Pages").count - 1)
     }
 }

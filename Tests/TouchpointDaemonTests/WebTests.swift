@@ -470,6 +470,16 @@ struct WebViewTests {
         }
         let chosen = try alice.get("/report?from=\(today.adding(days: -3))&to=\(today)").body
         #expect(chosen.contains("Pledge report: \(today.adding(days: -3)) to \(today)") && !chosen.contains("Showing "))
+        // The leaflet is the whole team's: a ward's account is told so; an
+        // account of every ward gets it, for the period asked or the default.
+        let refused = try alice.get("/report/leaflet")
+        #expect(refused.status == 403 && refused.body.contains("The leaflet is the whole team’s"))
+        let bob = try s.signedIn("bob", WebScenario.bobPassword)
+        let leaflet = try bob.get("/report/leaflet?from=\(today.adding(days: -3))&to=\(today)")
+        #expect(leaflet.status == 200 && leaflet.body.contains("<h1>You said, we did</h1>") && leaflet.body.contains("We called"))
+        #expect(!leaflet.body.contains("Ward 7") && !leaflet.body.contains("Ann Example"))
+        #expect(try bob.get("/report/leaflet?from=2026-13-01&to=2026-12-01").status == 400, "a date that is not one is refused")
+        #expect(try bob.get("/report/leaflet").body.contains("You said, we did"))
     }
 
     /// The evening nurse's list in the web view: yesterday's list shows the

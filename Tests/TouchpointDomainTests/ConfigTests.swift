@@ -86,6 +86,41 @@ import TouchpointDomain
 
     /// `[[feed.source]]` and `calls.wards` (scheduling.md, safety rules):
     /// the feeds watched for silence, in whole open days, and the wards.
+    /// Issue 33: the leaflet's words a hospital's own pledge sets: what
+    /// patients said per promise, and the promise each contact keeps.
+    @Test func theLeafletsWordsAreReadAndCheckedByName() throws {
+        let good = try ConfigLoader.parse("""
+            [hospital]
+            name = "X"
+            phone = "01632 960 000"
+            [leaflet.you_said]
+            checkin_call = "  We felt alone at home after the operation.  "
+            [[contact]]
+            name = "hna_offer"
+            on = "treatment.completed"
+            send = "+28d 10:00"
+            promise = "We'll offer a Holistic Needs Assessment."
+            """, file: "/etc/touchpoint/touchpoint.toml")
+        #expect(good.youSaid == [.checkinCall: "We felt alone at home after the operation."])
+        #expect(good.contacts.first?.promise == "We'll offer a Holistic Needs Assessment.")
+        let bad = issues("""
+            [hospital]
+            name = "X"
+            phone = "01632 960 000"
+            [leaflet.you_said]
+            checkin_calls = "typo"
+            wait_notice = ""
+            [[contact]]
+            name = "hna_offer"
+            on = "treatment.completed"
+            send = "+28d 10:00"
+            promise = "\(String(repeating: "x", count: 301))"
+            """)
+        #expect(bad.contains { $0.key == "leaflet.you_said.checkin_calls" }, "\(bad)")
+        #expect(bad.contains { $0.key == "leaflet.you_said.wait_notice" && $0.message.contains("1 to 300") }, "\(bad)")
+        #expect(bad.contains { $0.key == "contact[1].promise" && $0.message.contains("1 to 300") }, "\(bad)")
+    }
+
     @Test func feedSourcesAndWardsAreReadAndCheckedByName() throws {
         let good = try ConfigLoader.parse("""
             [hospital]

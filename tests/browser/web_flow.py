@@ -219,6 +219,12 @@ def nurse_flow(a, b):
     click(b, "form[action$='/outcome'] button[type=submit]")
     check("Eve Spaced: declined." in body(b), "and takes an outcome, confirmed by name")
     check(job("call-S PT W4")["state"] == "done", "the spaced ref's call is done")
+    # The leaflet (issue 33), from the report page, for an account of every ward.
+    b.get(BASE + "/report")
+    click(b, "a[href^='/report/leaflet']")
+    check("You said, we did" in body(b) and "We plan to" in body(b) and "Holistic Needs Assessment" in body(b), "the leaflet, from the report page, with the contacts' promises")
+    check("Ward 7" not in body(b) and "Ann Example" not in body(b), "the leaflet names no ward and no patient")
+    audit(b, "leaflet")
 
     a.get(BASE + "/calls/escalated")
     audit(a, "escalated")
